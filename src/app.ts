@@ -1,0 +1,58 @@
+/**
+ * The Hono app: the route groups, CORS, and the one place where errors become responses
+ * (`{"message": CODE, "detail": ...}`, never a stack trace).
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import { ApiError } from "./errors";
+import { methodsAllowedFor, type App, type AppEnv } from "./http/route";
+import { accessRoutes } from "./routes/access";
+import { adminRoutes } from "./routes/admin";
+import { metaRoutes } from "./routes/meta";
+import { reprocessRoutes } from "./routes/reprocess";
+import { transactionRoutes } from "./routes/transaction";
+
+export function createApp(): App {
+  const app = new OpenAPIHono<AppEnv>();
+
+  // CORS is off unless CORS_ORIGINS lists the origins allowed
+  app.use("*", async (c, next) => {
+    const origins = (c.env?.CORS_ORIGINS ?? "").split(",").map((origin) => origin.trim()).filter(Boolean);
+    if (origins.length === 0) return next();
+    return cors({ origin: origins, allowHeaders: ["authorization", "content-type"], allowMethods: ["GET", "POST", "PUT", "DELETE"] })(c, next);
+  });
+
+  metaRoutes(app);
+  adminRoutes(app);
+  transactionRoutes(app);
+  accessRoutes(app);
+  reprocessRoutes(app);
+
+  app.notFound((c) => {
+    const allowed = methodsAllowedFor(app, c.req.path);
+    if (allowed.length > 0) {
+      return c.json({ message: "METHOD_NOT_ALLOWED", detail: `${c.req.method} is not allowed here; use ${allowed.join(" or ")}` }, 405, { allow: allowed.join(", ") });
+    }
+    return c.json({ message: "NOT_FOUND", detail: `no route ${c.req.method} ${c.req.path}; see GET /openapi.json for the API` }, 404);
+  });
+
+  app.onError((error, c) => {
+    if (error instanceof ApiError) return c.json({ message: error.code, detail: error.detail }, error.status, error.headers);
+    if (error instanceof HTTPException && error.status < 500) {
+      return c.json({ message: "INVALID_REQUEST", detail: error.message || "the request could not be read" }, 400);
+    }
+    if (isOverloaded(error)) {
+      return c.json({ message: "OVERLOADED", detail: "the storage unit is overloaded; retry after a short wait" }, 503, { "retry-after": "1" });
+    }
+    console.error(JSON.stringify({ level: "error", event: "unhandled", method: c.req.method, path: c.req.path, error: String(error), stack: (error as Error)?.stack }));
+    return c.json({ message: "INTERNAL_ERROR", detail: "an unexpected error occurred; it has been logged" }, 500);
+  });
+
+  return app;
+}
+
+/** Durable Objects flag errors from an overloaded object with `.overloaded`. */
+function isOverloaded(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { overloaded?: boolean }).overloaded === true;
+}

@@ -1,0 +1,12 @@
+import type { Registry } from "./registry/registry";
+import type { StorageUnit } from "./unit/storage-unit";
+
+/** The bindings and variables of the Worker (wrangler.toml, secrets, `.dev.vars`). */
+export interface Env {
+  STORAGE_UNIT: DurableObjectNamespace<StorageUnit>;
+  REGISTRY: DurableObjectNamespace<Registry>;
+  /** the admin bearer token; with none set, guarded routes answer 503 AUTH_NOT_CONFIGURED */
+  ADMIN_TOKEN?: string;
+  /** comma-separated origins allowed by CORS; unset means CORS is off */
+  CORS_ORIGINS?: string;
+}

@@ -1,0 +1,96 @@
+/**
+ * `defineRoute`: one declaration per API route. The same zod schemas validate the request
+ * (400 naming each bad field) and describe it in the OpenAPI document; the route's access
+ * rule is checked before its input is read. Bodies are read here, within the size limit,
+ * whatever their content type (API.md: bodies are JSON; curl users often forget the header).
+ */
+import type { Context } from "hono";
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Env } from "../env";
+import { authorize, type Access } from "./auth";
+import { readJson } from "./body";
+import { validate } from "./validate";
+
+export type AppEnv = { Bindings: Env };
+export type App = OpenAPIHono<AppEnv>;
+export type Method = "get" | "post" | "put" | "delete";
+
+export const OkResponse = z.object({ message: z.literal("OK") }).passthrough().openapi("Ok");
+export const ErrorResponse = z.object({ message: z.string(), detail: z.string() }).openapi("Error");
+
+type AnyObject = z.ZodType<Record<string, unknown>>;
+
+export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {
+  methods: Method[];
+  /** OpenAPI-style path: `/access/fetch/{unit}/{key}` */
+  path: string;
+  summary: string;
+  tag: string;
+  access: Access;
+  params?: P;
+  query?: Q;
+  /** the JSON body; an empty body is validated as `undefined` (make the schema optional to allow it) */
+  body?: B;
+  /** the route reads its body itself (NDJSON); described in the docs as this media type */
+  rawBody?: { mediaType: string; description: string };
+  response?: z.ZodType;
+  description?: string;
+}
+
+export interface RouteInput<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {
+  params: z.output<P>;
+  query: z.output<Q>;
+  body: z.output<B>;
+}
+
+/** Every registered (method, path pattern) per app, so an unmatched request can be told 405 rather than 404. */
+const knownRoutes = new WeakMap<App, Array<{ method: string; pattern: RegExp }>>();
+
+export function methodsAllowedFor(app: App, path: string): string[] {
+  const routes = knownRoutes.get(app) ?? [];
+  return [...new Set(routes.filter((route) => route.pattern.test(path)).map((route) => route.method.toUpperCase()))];
+}
+
+const EmptyObject = z.object({});
+
+export function defineRoute<P extends AnyObject = typeof EmptyObject, Q extends AnyObject = typeof EmptyObject, B extends z.ZodType = z.ZodUndefined>(
+  app: App,
+  spec: RouteSpec<P, Q, B>,
+  handler: (c: Context<AppEnv>, input: RouteInput<P, Q, B>) => Response | Promise<Response>,
+): void {
+  const honoPath = spec.path.replace(/\{(\w+)\}/g, ":$1");
+  const pattern = new RegExp(`^${spec.path.replace(/[.$]/g, "\\$&").replace(/\{\w+\}/g, "[^/]+")}$`);
+  if (!knownRoutes.has(app)) knownRoutes.set(app, []);
+  for (const method of spec.methods) {
+    knownRoutes.get(app)!.push({ method, pattern });
+    app.openAPIRegistry.registerPath({
+      method,
+      path: spec.path,
+      summary: spec.summary,
+      description: spec.description,
+      tags: [spec.tag],
+      security: spec.access === "public" ? [] : [{ bearer: [] }],
+      request: {
+        params: spec.params as never,
+        query: spec.query as never,
+        body:
+          spec.body && method !== "get"
+            ? { content: { "application/json": { schema: spec.body as never } } }
+            : spec.rawBody
+              ? { content: { [spec.rawBody.mediaType]: { schema: { type: "string", description: spec.rawBody.description } } } }
+              : undefined,
+      },
+      responses: {
+        200: { description: "success", content: { "application/json": { schema: (spec.response ?? OkResponse) as never } } },
+        default: { description: "an error: `message` is the code, `detail` says how to fix it", content: { "application/json": { schema: ErrorResponse } } },
+      },
+    });
+    app.on(method.toUpperCase(), honoPath, async (c) => {
+      const params = validate(spec.params ?? EmptyObject, c.req.param(), "path") as z.output<P>;
+      await authorize(c, spec.access, (params as { unit?: string }).unit);
+      const query = validate(spec.query ?? EmptyObject, c.req.query(), "query") as z.output<Q>;
+      const body = (spec.body ? validate(spec.body, method === "get" ? undefined : await readJson(c), "body") : undefined) as z.output<B>;
+      return handler(c, { params, query, body });
+    });
+  }
+}

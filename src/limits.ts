@@ -1,0 +1,17 @@
+/** The limits of API.md ("Conventions"), in one place so routes, the unit and the docs agree. */
+export const LIMITS = {
+  /** content of one scope, measured as its JSON text in UTF-8 */
+  contentBytes: 1024 * 1024,
+  jsonDepth: 64,
+  keyBytes: 512,
+  reprocessKeys: 10_000,
+  fetchMultipleKeys: 1_000,
+  batchLines: 10_000,
+  batchBytes: 16 * 1024 * 1024,
+  /** a list response stops before its records pass this many bytes */
+  listResponseBytes: 8 * 1024 * 1024,
+  /** a JSON body other than a batch: one scope's content plus room for the envelope */
+  jsonBodyBytes: 1024 * 1024 + 64 * 1024,
+  pageSizeMax: 1000,
+  pageSizeDefault: 10,
+} as const;

@@ -1,0 +1,45 @@
+/** Checking a unit's module configuration, and building a scope's pipeline for one batch. */
+import { failure, type Failure } from "../errors";
+import { describeIssues } from "../http/validate";
+import type { ModulesConfig } from "../schemas";
+import { MODULES } from "./registry";
+import type { ModuleContext, ModuleInstance } from "./types";
+
+/**
+ * Validates every module of every scope with that module's own schema; returns the
+ * configuration with each module's defaults filled in, or the first problem found.
+ */
+export function checkModulesConfig(config: ModulesConfig, env: Record<string, unknown>): ModulesConfig | Failure {
+  const checked: ModulesConfig = { modules: {}, settings: config.settings };
+  for (const [scope, pipeline] of Object.entries(config.modules)) {
+    checked.modules[scope] = [];
+    for (const [index, ref] of pipeline.entries()) {
+      const where = `modules.${scope}[${index}]`;
+      const definition = MODULES.get(ref.module);
+      if (!definition) {
+        return failure("UNKNOWN_MODULE", `${where}: no module named '${ref.module}'; known modules: ${[...MODULES.keys()].join(", ")}`);
+      }
+      const parsed = definition.settings.safeParse(ref.settings);
+      if (!parsed.success) {
+        return failure("INVALID_MODULE_SETTINGS", `${where} (${ref.module}): ${describeIssues(parsed.error, "settings")}`);
+      }
+      const problem = definition.checkEnvironment?.(parsed.data, env);
+      if (problem) return failure("INVALID_MODULE_SETTINGS", `${where} (${ref.module}): ${problem}`);
+      checked.modules[scope]!.push({ module: ref.module, settings: parsed.data as Record<string, unknown> });
+    }
+  }
+  return checked;
+}
+
+/** Fresh module instances for one batch of `scope`; empty when the scope has no pipeline. */
+export function createPipeline(config: ModulesConfig, scope: string, base: Omit<ModuleContext<unknown>, "settings" | "scope" | "unitSettings">): ModuleInstance[] {
+  return (config.modules[scope] ?? []).map((ref) => {
+    const definition = MODULES.get(ref.module);
+    if (!definition) throw new Error(`module '${ref.module}' is no longer registered; set the unit's modules again`);
+    return definition.create({ ...base, scope, unitSettings: config.settings, settings: definition.settings.parse(ref.settings) });
+  });
+}
+
+export function hasPipeline(config: ModulesConfig, scope: string): boolean {
+  return (config.modules[scope]?.length ?? 0) > 0;
+}

@@ -1,0 +1,71 @@
+/**
+ * The processing-module interface. A module is registered by name with a zod schema for
+ * its settings; for each batch the job creates one instance per module of the scope's
+ * pipeline and calls its events (the STageR events): `batchStart`, `process` for each
+ * item in pipeline order, `batchEnd`. Modules see documents, never SQL or HTTP routing.
+ *
+ * Failure: `item.fail(reason)` fails one item (it alone retries); throwing from any event
+ * fails the whole batch (every item retries).
+ */
+import type { z } from "@hono/zod-openapi";
+
+export type Document = Record<string, unknown>;
+
+export interface PipelineItem {
+  readonly key: string;
+  /** the scope whose pipeline is running */
+  readonly scope: string;
+  /** `delete` when the scope no longer exists: publishers remove the document */
+  readonly kind: "process" | "delete";
+  /** the document as the modules before this one left it; null for a delete */
+  document: Document | null;
+  /** the stored version of the scope; null for a delete */
+  readonly version: number | null;
+  /** how many scope writes led to this item (a chain is cut after a limit) */
+  readonly hops: number;
+  /** marks this item failed with a reason; later modules skip it */
+  fail(reason: string): void;
+  readonly failure: string | undefined;
+}
+
+/** What a module may do to its unit, besides changing the document in hand. */
+export interface UnitAccess {
+  /** the content of a scope of any record of the unit; undefined when missing */
+  read(key: string, scope: string): Document | undefined;
+  /**
+   * Writes a scope of the item's record (version = now); with content processing on, that
+   * scope's pipeline is queued. Returns an error text when the write was refused.
+   */
+  write(item: PipelineItem, scope: string, content: Document): string | undefined;
+}
+
+export interface ModuleContext<S> {
+  settings: S;
+  /** the unit-level `settings` object of setContentProcessingModules */
+  unitSettings: Record<string, unknown>;
+  scope: string;
+  unitName: string;
+  /** the Worker's bindings and secrets (modules name the ones they need in their settings) */
+  env: Record<string, unknown>;
+  unit: UnitAccess;
+}
+
+export interface ModuleInstance {
+  batchStart?(items: readonly PipelineItem[]): void | Promise<void>;
+  process(item: PipelineItem): void | Promise<void>;
+  batchEnd?(items: readonly PipelineItem[]): void | Promise<void>;
+}
+
+export interface ModuleDefinition<S = unknown> {
+  name: string;
+  description: string;
+  settings: z.ZodType<S>;
+  /** checks against the environment when a pipeline is set (a binding exists); returns what is wrong */
+  checkEnvironment?(settings: S, env: Record<string, unknown>): string | undefined;
+  create(context: ModuleContext<S>): ModuleInstance;
+}
+
+/** Declares a module with its settings type inferred from the schema. */
+export function defineModule<S>(definition: ModuleDefinition<S>): ModuleDefinition<S> {
+  return definition;
+}

@@ -1,0 +1,47 @@
+/**
+ * The Registry Durable Object (one, named "registry"): the list of storage units for
+ * `listStorageUnits`, and the units the cron trigger must visit (those with schedules or
+ * unfinished work), so a tick stays cheap with thousands of idle units. It is never on the
+ * path of a data request.
+ *
+ * Tables: `units` (name, created_at, active).
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env";
+import { Sql, type UnitState } from "../unit/sql";
+
+export class Registry extends DurableObject<Env> {
+  private readonly sql: Sql;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = new Sql((ctx as unknown as UnitState).storage);
+    this.sql.exec("CREATE TABLE IF NOT EXISTS units (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 0)");
+  }
+
+  async addUnit(name: string, createdAt: number): Promise<void> {
+    this.sql.exec("INSERT INTO units (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET created_at = excluded.created_at, active = 0", name, createdAt);
+  }
+
+  async removeUnit(name: string): Promise<void> {
+    this.sql.exec("DELETE FROM units WHERE name = ?", name);
+  }
+
+  async listUnits(): Promise<Array<{ name: string; createdAt: string }>> {
+    return this.sql
+      .all<{ name: string; created_at: number }>("SELECT name, created_at FROM units ORDER BY name")
+      .map((row) => ({ name: row.name, createdAt: new Date(row.created_at).toISOString() }));
+  }
+
+  async setActive(name: string, active: boolean): Promise<void> {
+    this.sql.exec("UPDATE units SET active = ? WHERE name = ?", active ? 1 : 0, name);
+  }
+
+  async activeUnits(): Promise<string[]> {
+    return this.sql.all<{ name: string }>("SELECT name FROM units WHERE active = 1 ORDER BY name").map((row) => row.name);
+  }
+}
+
+export function registryOf(env: Env): DurableObjectStub<Registry> {
+  return env.REGISTRY.get(env.REGISTRY.idFromName("registry"));
+}

@@ -1,0 +1,113 @@
+/** Access API (API.md, "Access API"): fetch one record, several, or a page in key order. */
+import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { ApiError, unwrap } from "../errors";
+import { defineRoute, type App, type AppEnv } from "../http/route";
+import { validate } from "../http/validate";
+import { LIMITS } from "../limits";
+import { Key, KeysBody, RECORD_SCOPE, ScopeOrRecord, splitKeysQuery, UnitName } from "../schemas";
+import { ok, unitStub } from "./units";
+
+const tag = "Access";
+
+/** `$record` (or no scope) means every scope. */
+const scopeFilter = (scope: string | undefined) => (scope === undefined || scope === RECORD_SCOPE ? undefined : scope);
+
+const FetchMultipleQuery = z.object({ keys: z.string().optional().openapi({ description: "comma-separated keys, each percent-encoded", example: "k1,k2" }) });
+const PageQuery = z.object({
+  startId: z.string().optional().openapi({ description: "the nextStartId of the previous page" }),
+  batchSize: z.coerce.number().int().min(1).max(LIMITS.pageSizeMax).default(LIMITS.pageSizeDefault),
+});
+
+export function accessRoutes(app: App): void {
+  for (const withScope of [false, true]) {
+    const scopePath = withScope ? "/{scope}" : "";
+    const scopeShape = withScope ? { scope: ScopeOrRecord } : {};
+
+    defineRoute(
+      app,
+      {
+        methods: ["get", "post"],
+        path: `/access/fetch/{unit}/{key}${scopePath}`,
+        summary: withScope ? "Fetch one scope of a record ($record: all)" : "Fetch a record with all its scopes",
+        tag,
+        access: "read",
+        params: z.object({ unit: UnitName, key: Key, ...scopeShape }),
+      },
+      async (c, { params }) => {
+        const scope = scopeFilter((params as { scope?: string }).scope);
+        return ok(c, unwrap(await unitStub(c, params.unit).fetchRecord(params.key, scope)));
+      },
+    );
+
+    defineRoute(
+      app,
+      {
+        methods: ["get"],
+        path: `/access/fetchMultiple/{unit}${scopePath}`,
+        summary: "Fetch several records in the order asked (?keys=k1,k2)",
+        tag,
+        access: "read",
+        params: z.object({ unit: UnitName, ...scopeShape }),
+        query: FetchMultipleQuery,
+      },
+      async (c, { params }) => fetchMultiple(c, params.unit, (params as { scope?: string }).scope, keysFromQuery(c)),
+    );
+
+    defineRoute(
+      app,
+      {
+        methods: ["post"],
+        path: `/access/fetchMultiple/{unit}${scopePath}`,
+        summary: "Fetch several records in the order asked",
+        tag,
+        access: "read",
+        params: z.object({ unit: UnitName, ...scopeShape }),
+        body: KeysBody,
+      },
+      async (c, { params, body }) => fetchMultiple(c, params.unit, (params as { scope?: string }).scope, body.keys),
+    );
+
+    defineRoute(
+      app,
+      {
+        methods: ["get", "post"],
+        path: `/access/fetchPage/{unit}${scopePath}`,
+        summary: "A page of records sorted by key (byte order)",
+        tag,
+        access: "read",
+        params: z.object({ unit: UnitName, ...scopeShape }),
+        query: PageQuery,
+      },
+      async (c, { params, query }) => {
+        const page = unwrap(await unitStub(c, params.unit).fetchPage(query.startId, query.batchSize, scopeFilter((params as { scope?: string }).scope)));
+        return ok(c, page);
+      },
+    );
+  }
+}
+
+/** The `keys` query parameter, split before decoding (API.md), each part validated as a key. */
+export function keysFromQuery(c: Context<AppEnv>): string[] {
+  const raw = new URL(c.req.url).searchParams.has("keys") ? rawQueryValue(c.req.url, "keys") : undefined;
+  const keys = splitKeysQuery(raw);
+  if (!keys) throw new ApiError("INVALID_REQUEST", "query.keys: give at least one key, e.g. ?keys=k1,k2");
+  return validate(z.array(Key), keys, "query.keys");
+}
+
+function rawQueryValue(url: string, name: string): string | undefined {
+  const query = url.split("?")[1]?.split("#")[0] ?? "";
+  for (const pair of query.split("&")) {
+    const [key, ...rest] = pair.split("=");
+    if (key === name) return rest.join("=");
+  }
+  return undefined;
+}
+
+async function fetchMultiple(c: Context<AppEnv>, unit: string, scope: string | undefined, keys: string[]): Promise<Response> {
+  if (keys.length > LIMITS.fetchMultipleKeys) {
+    throw new ApiError("INVALID_REQUEST", `keys: ${keys.length} given, at most ${LIMITS.fetchMultipleKeys} per fetchMultiple; split the request`);
+  }
+  const records = unwrap(await unitStub(c, unit).fetchMany(keys, scopeFilter(scope)));
+  return ok(c, { records });
+}

@@ -1,0 +1,25 @@
+/** Routes that hold no data and need no token: health, the OpenAPI document, the docs page. */
+import { z } from "@hono/zod-openapi";
+import { defineRoute, type App } from "../http/route";
+import { DOCS_SCRIPT, docsPage } from "./docs-page";
+
+export function metaRoutes(app: App): void {
+  defineRoute(app, { methods: ["get"], path: "/health", summary: "Liveness", tag: "Other", access: "public" }, (c) => c.json({ message: "OK" }));
+
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "restage",
+      version: "0.1.0",
+      description: "Content staging repository: store extracted content once, reprocess it through per-scope module pipelines.",
+    },
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+
+  defineRoute(
+    app,
+    { methods: ["get"], path: "/docs", summary: "An interactive reference of this API", tag: "Other", access: "public", response: z.string() },
+    (c) => c.html(docsPage()),
+  );
+  app.get("/docs/app.js", (c) => c.body(DOCS_SCRIPT, 200, { "content-type": "text/javascript; charset=utf-8" }));
+}

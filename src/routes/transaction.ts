@@ -1,0 +1,132 @@
+/** Transaction API (API.md, "Transaction API"): add, delete and NDJSON batches. */
+import type { Context } from "hono";
+import { ApiError, unwrap } from "../errors";
+import { parseJson, readText } from "../http/body";
+import { defineRoute, type App, type AppEnv } from "../http/route";
+import { describeIssues } from "../http/validate";
+import { LIMITS } from "../limits";
+import { AddBody, BatchLine, ExecuteBody, ScopeOrRecord, UnitName, UnitParam, UnitScopeParam } from "../schemas";
+import type { BatchLineResult } from "../unit/storage-unit";
+import { ok, unitStub } from "./units";
+import { z } from "@hono/zod-openapi";
+
+const tag = "Transaction";
+const utf8 = new TextEncoder();
+
+/** Lines sent to the unit in one call: a 16 MiB batch never travels as one giant RPC. */
+const LINES_PER_CALL = 500;
+const BYTES_PER_CALL = 2 * 1024 * 1024;
+
+/** 413 when a scope's content, as JSON text in UTF-8, passes the limit. */
+export function contentTooLarge(content: unknown): string | undefined {
+  const bytes = utf8.encode(JSON.stringify(content)).length;
+  return bytes > LIMITS.contentBytes ? `content is ${bytes} bytes as JSON; a scope holds at most ${LIMITS.contentBytes}` : undefined;
+}
+
+export function transactionRoutes(app: App): void {
+  defineRoute(
+    app,
+    { methods: ["put", "post"], path: "/transaction/add/{unit}/{scope}", summary: "Write one scope of a record", tag, access: "write", params: UnitScopeParam, body: AddBody },
+    async (c, { params, body }) => {
+      const tooLarge = contentTooLarge(body.content);
+      if (tooLarge) throw new ApiError("PAYLOAD_TOO_LARGE", tooLarge);
+      unwrap(await unitStub(c, params.unit).add(params.scope, body));
+      return ok(c);
+    },
+  );
+
+  defineRoute(
+    app,
+    {
+      methods: ["put", "post"],
+      path: "/transaction/execute/{unit}/{scope}",
+      summary: "Delete one scope of a record, or every scope with $record",
+      tag,
+      access: "write",
+      params: z.object({ unit: UnitName, scope: ScopeOrRecord }),
+      body: ExecuteBody,
+    },
+    async (c, { params, body }) => {
+      unwrap(await unitStub(c, params.unit).remove(params.scope, body));
+      return ok(c);
+    },
+  );
+
+  defineRoute(
+    app,
+    {
+      methods: ["post"],
+      path: "/transaction/batch/{unit}",
+      summary: "Apply NDJSON lines of adds and deletes, each on its own",
+      tag,
+      access: "write",
+      params: UnitParam,
+      rawBody: {
+        mediaType: "application/x-ndjson",
+        description: 'one JSON object a line: {"action":"add"|"delete","scope":...,"key":...,"content":...,"policy":...,"version":...}',
+      },
+    },
+    async (c, { params }) => applyBatch(c, params.unit),
+  );
+}
+
+async function applyBatch(c: Context<AppEnv>, unit: string): Promise<Response> {
+  const text = await readText(c, LIMITS.batchBytes);
+  const lines = text.split("\n");
+  if (lines.filter((line) => line.trim() !== "").length > LIMITS.batchLines) {
+    throw new ApiError("PAYLOAD_TOO_LARGE", `a batch holds at most ${LIMITS.batchLines} lines; split it`);
+  }
+  const errors: BatchLineResult[] = [];
+  const valid: Array<{ line: number; entry: BatchLine; bytes: number }> = [];
+  lines.forEach((raw, index) => {
+    if (raw.trim() === "") return;
+    const line = index + 1;
+    try {
+      const parsed = BatchLine.safeParse(parseJson(raw, `line ${line}`));
+      if (!parsed.success) throw new ApiError("INVALID_REQUEST", describeIssues(parsed.error, `line ${line}`));
+      const tooLarge = parsed.data.action === "add" ? contentTooLarge(parsed.data.content) : undefined;
+      if (tooLarge) throw new ApiError("PAYLOAD_TOO_LARGE", `line ${line}: ${tooLarge}`);
+      valid.push({ line, entry: parsed.data, bytes: raw.length });
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      const key = safeKey(raw);
+      errors.push({ line, ...(key === undefined ? {} : { key }), error: error.code, detail: error.detail });
+    }
+  });
+  if (valid.length === 0 && errors.length === 0) throw new ApiError("INVALID_REQUEST", "the batch is empty: send one JSON object a line");
+  const stub = unitStub(c, unit);
+  let applied = 0;
+  for (const chunk of chunks(valid)) {
+    const result = unwrap(await stub.batch(chunk.map(({ line, entry }) => ({ line, entry }))));
+    applied += result.applied;
+    errors.push(...result.errors);
+  }
+  if (errors.length === 0) return ok(c, { count: applied });
+  errors.sort((a, b) => a.line - b.line);
+  return c.json({ message: "COMPLETED_WITH_ERRORS", count: applied, errors });
+}
+
+function* chunks<T extends { bytes: number }>(items: T[]): Generator<T[]> {
+  let chunk: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    if (chunk.length > 0 && (chunk.length >= LINES_PER_CALL || bytes + item.bytes > BYTES_PER_CALL)) {
+      yield chunk;
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(item);
+    bytes += item.bytes;
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/** The key of a line that failed validation, when one can be read, for the error entry. */
+function safeKey(raw: string): string | undefined {
+  try {
+    const value = JSON.parse(raw) as { key?: unknown };
+    return typeof value?.key === "string" ? value.key : undefined;
+  } catch {
+    return undefined;
+  }
+}

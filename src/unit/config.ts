@@ -1,0 +1,94 @@
+/**
+ * The unit's configuration row (table `unit`): its name, flags, reprocessing settings,
+ * pipelines, schedules and the `processed` counter. No row means the unit does not exist.
+ */
+import { DEFAULT_REPROCESSING_SETTINGS, type ModulesConfig, type ReprocessingSettings, type Schedule } from "../schemas";
+import type { Sql } from "./sql";
+
+export interface UnitConfig {
+  name: string;
+  createdAt: number;
+  contentProcessing: boolean;
+  reprocessingQueue: boolean;
+  paused: boolean;
+  processed: number;
+  lastError: string | null;
+  settings: ReprocessingSettings;
+  modules: ModulesConfig;
+  schedules: Schedule[];
+}
+
+type UnitRow = {
+  name: string;
+  created_at: number;
+  content_processing: number;
+  reprocessing_queue: number;
+  paused: number;
+  processed: number;
+  last_error: string | null;
+  settings: string;
+  modules: string;
+  schedules: string;
+};
+
+export class ConfigStore {
+  private cached: UnitConfig | undefined | null = null;
+
+  constructor(private readonly sql: Sql) {}
+
+  /** The configuration, or undefined when the unit has not been created. */
+  get(): UnitConfig | undefined {
+    if (this.cached !== null) return this.cached;
+    const row = this.sql.first<UnitRow>("SELECT * FROM unit WHERE id = 1");
+    this.cached = row && {
+      name: row.name,
+      createdAt: row.created_at,
+      contentProcessing: row.content_processing === 1,
+      reprocessingQueue: row.reprocessing_queue === 1,
+      paused: row.paused === 1,
+      processed: row.processed,
+      lastError: row.last_error,
+      settings: { ...DEFAULT_REPROCESSING_SETTINGS, ...JSON.parse(row.settings) },
+      modules: JSON.parse(row.modules),
+      schedules: JSON.parse(row.schedules),
+    };
+    return this.cached;
+  }
+
+  create(name: string, contentProcessing: boolean, reprocessingQueue: boolean): void {
+    this.sql.exec(
+      "INSERT INTO unit (id, name, created_at, content_processing, reprocessing_queue) VALUES (1, ?, ?, ?, ?)",
+      name,
+      Date.now(),
+      contentProcessing ? 1 : 0,
+      reprocessingQueue ? 1 : 0,
+    );
+    this.cached = null;
+  }
+
+  update(patch: Partial<Omit<UnitConfig, "name" | "createdAt" | "processed">>): void {
+    const columns: Record<string, unknown> = {};
+    if (patch.contentProcessing !== undefined) columns.content_processing = patch.contentProcessing ? 1 : 0;
+    if (patch.reprocessingQueue !== undefined) columns.reprocessing_queue = patch.reprocessingQueue ? 1 : 0;
+    if (patch.paused !== undefined) columns.paused = patch.paused ? 1 : 0;
+    if (patch.lastError !== undefined) columns.last_error = patch.lastError;
+    if (patch.settings !== undefined) columns.settings = JSON.stringify(patch.settings);
+    if (patch.modules !== undefined) columns.modules = JSON.stringify(patch.modules);
+    if (patch.schedules !== undefined) columns.schedules = JSON.stringify(patch.schedules);
+    const names = Object.keys(columns);
+    if (names.length === 0) return;
+    this.sql.exec(`UPDATE unit SET ${names.map((n) => `${n} = ?`).join(", ")} WHERE id = 1`, ...Object.values(columns));
+    this.cached = null;
+  }
+
+  addProcessed(count: number): void {
+    if (count === 0) return;
+    this.sql.exec("UPDATE unit SET processed = processed + ? WHERE id = 1", count);
+    if (this.cached) this.cached.processed += count;
+  }
+
+  /** Forget the cached row: after `deleteAll()`, or when another path wrote it. */
+  invalidate(): void {
+    this.cached = null;
+  }
+}

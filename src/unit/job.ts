@@ -1,0 +1,191 @@
+/**
+ * The reprocessing job: what the unit's alarm runs. One `run()` is a time slice in which
+ * `workers` concurrent loops each claim a batch under its own lease and run it through the
+ * scope's pipeline, while pending `reprocess/all` fills go on queuing keys. The slice ends
+ * by item count or wall time (the clock only moves across I/O inside Workers), and the
+ * job re-arms the alarm for the earliest due item or lease expiry.
+ *
+ * A batch that outlives its lease is abandoned: its result would be discarded anyway
+ * (the queue completes items only through their run token), and the worker moves on.
+ */
+import { createPipeline } from "../modules/pipeline";
+import type { ModuleInstance, PipelineItem, UnitAccess } from "../modules/types";
+import type { ReprocessingSettings } from "../schemas";
+import type { UnitConfig } from "./config";
+import type { Fills } from "./fills";
+import type { Claim, Queue } from "./queue";
+import type { Sql } from "./sql";
+import { Throttle } from "./throttle";
+
+/** Items one alarm invocation may run before it yields and re-arms: keeps CPU time well inside the limit. */
+const ITEMS_PER_SLICE = 200_000;
+/** Wall time of one slice. */
+const SLICE_MS = 20_000;
+
+export interface JobHost {
+  sql: Sql;
+  queue: Queue;
+  fills: Fills;
+  config(): UnitConfig | undefined;
+  addProcessed(count: number, lastError?: string): void;
+  env: Record<string, unknown>;
+  unitAccess: UnitAccess;
+  setAlarm(at: number | null): Promise<void>;
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+export class Job {
+  private throttle: Throttle | undefined;
+
+  constructor(private readonly host: JobHost) {}
+
+  async run(): Promise<void> {
+    const config = this.host.config();
+    if (!config) return this.host.setAlarm(null);
+    const slice = { deadline: Date.now() + SLICE_MS, itemsLeft: ITEMS_PER_SLICE };
+    this.host.queue.expireLeases(config.settings.maxAttempts);
+    const loops: Promise<void>[] = [this.fill(slice)];
+    for (let i = 0; i < config.settings.workers; i++) loops.push(this.work(slice));
+    try {
+      await Promise.all(loops);
+    } finally {
+      await this.rearm();
+    }
+  }
+
+  /** Sets the alarm for the next thing to do, or clears it when there is nothing. */
+  async rearm(): Promise<void> {
+    const config = this.host.config();
+    if (!config) return this.host.setAlarm(null);
+    const now = Date.now();
+    if (this.host.fills.active()) return this.host.setAlarm(now);
+    const next = config.paused ? this.host.queue.nextLeaseExpiry() : this.host.queue.nextWake();
+    if (next === undefined) return this.host.setAlarm(null);
+    const throttled = this.throttle && config.settings.maxItemsPerSecond ? now + this.throttle.delayUntilNextToken() : now;
+    return this.host.setAlarm(Math.max(next, throttled));
+  }
+
+  private async fill(slice: Slice): Promise<void> {
+    while (Date.now() < slice.deadline && slice.itemsLeft > 0 && this.host.fills.step()) {
+      // let the workers take what was just queued
+      await nextTurn();
+    }
+  }
+
+  private async work(slice: Slice): Promise<void> {
+    while (Date.now() < slice.deadline && slice.itemsLeft > 0) {
+      const config = this.host.config();
+      if (!config || config.paused) return;
+      const { settings } = config;
+      const limit = Math.min(settings.batchSize, slice.itemsLeft);
+      const granted = settings.maxItemsPerSecond ? await this.throttleFor(settings.maxItemsPerSecond).take(limit, slice.deadline) : limit;
+      if (granted === 0) return;
+      this.host.queue.expireLeases(settings.maxAttempts);
+      const claim = this.host.queue.claim(granted, settings.leaseMs);
+      if (!claim || claim.items.length === 0) {
+        if (!this.host.fills.active()) return;
+        await nextTurn();
+        continue;
+      }
+      slice.itemsLeft -= claim.items.length;
+      await this.runBatch(claim, config);
+    }
+  }
+
+  private throttleFor(rate: number): Throttle {
+    if (!this.throttle) this.throttle = new Throttle(rate);
+    this.throttle.setRate(rate);
+    return this.throttle;
+  }
+
+  /** Runs one claimed batch through its pipeline and records the outcome under the claim's token. */
+  private async runBatch(claim: Claim, config: UnitConfig): Promise<void> {
+    const { settings } = config;
+    const pipeline = createPipeline(config.modules, claim.scope, {
+      unitName: config.name,
+      env: this.host.env,
+      unit: this.host.unitAccess,
+    });
+    // a scope with no pipeline: its items complete at once
+    const items = pipeline.length > 0 ? this.loadItems(claim) : [];
+    let batchError: string | undefined;
+    if (pipeline.length > 0) {
+      const outcome = await withTimeout(runPipeline(pipeline, items, settings), claim.leaseUntil - Date.now());
+      if (outcome === "timeout") return; // lease gone: the items are due again, this result would not count
+      if (outcome instanceof Error) batchError = `${outcome.name}: ${outcome.message}`;
+    }
+    const failures = new Map<string, string>();
+    for (const item of items) {
+      const reason = batchError ?? item.failure;
+      if (reason !== undefined) failures.set(item.key, reason.slice(0, 2000));
+    }
+    const processed = this.host.queue.complete(claim.token, failures, settings);
+    const lastError = batchError ?? [...failures.values()][0];
+    this.host.addProcessed(processed, lastError === undefined ? undefined : `${claim.scope}: ${lastError}`);
+  }
+
+  private loadItems(claim: Claim): PipelineItem[] {
+    const rows = this.host.sql.all<{ key: string; content: string | null; version: number | null; hops: number }>(
+      `SELECT q.key AS key, r.content AS content, r.version AS version, q.hops AS hops
+       FROM queue q LEFT JOIN records r ON r.key = q.key AND r.scope = q.scope
+       WHERE q.lease_token = ?`,
+      claim.token,
+    );
+    return rows.map((row) => createItem(claim.scope, row));
+  }
+}
+
+interface Slice {
+  deadline: number;
+  itemsLeft: number;
+}
+
+function createItem(scope: string, row: { key: string; content: string | null; version: number | null; hops: number }): PipelineItem {
+  let failure: string | undefined;
+  const live = row.content !== null;
+  return {
+    key: row.key,
+    scope,
+    kind: live ? "process" : "delete",
+    document: live ? JSON.parse(row.content!) : null,
+    version: live ? row.version : null,
+    hops: row.hops,
+    fail(reason: string) {
+      failure ??= reason;
+    },
+    get failure() {
+      return failure;
+    },
+  };
+}
+
+/** BatchStart, then Process for each item through the modules in order (`concurrency` items at once), then BatchEnd. */
+async function runPipeline(pipeline: ModuleInstance[], items: PipelineItem[], settings: ReprocessingSettings): Promise<void> {
+  for (const module of pipeline) await module.batchStart?.(items);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      for (const module of pipeline) {
+        if (item.failure !== undefined) break;
+        await module.process(item);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(settings.concurrency, items.length) }, lane));
+  for (const module of pipeline) await module.batchEnd?.(items);
+}
+
+/** The work's outcome: undefined on success, its error, or "timeout" when `ms` passed first. */
+async function withTimeout(work: Promise<void>, ms: number): Promise<Error | "timeout" | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([work.then(() => undefined, (error: unknown) => (error instanceof Error ? error : new Error(String(error)))), timeout]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}

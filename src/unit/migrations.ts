@@ -1,0 +1,78 @@
+/**
+ * The unit's schema as ordered, numbered migrations recorded in `_migrations`
+ * (Durable Objects do not support `PRAGMA user_version`). Append new steps; never edit one
+ * that has shipped.
+ *
+ * Tables: `unit` (one row: configuration, flags, counters), `records` (one row per key and
+ * scope; `content` NULL is a tombstone), `queue` (one row per scope and key; `state` 0
+ * pending, 1 assigned, 2 failed; for an assigned item `next_run_at` is its lease expiry),
+ * `fills` (reprocess/all runs still putting keys in the queue).
+ */
+import type { Sql } from "./sql";
+
+const MIGRATIONS: Array<{ id: number; name: string; sql: string }> = [
+  {
+    id: 1,
+    name: "unit, records, queue",
+    sql: `
+      CREATE TABLE unit (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        content_processing INTEGER NOT NULL,
+        reprocessing_queue INTEGER NOT NULL,
+        paused INTEGER NOT NULL DEFAULT 0,
+        processed INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        settings TEXT NOT NULL DEFAULT '{}',
+        modules TEXT NOT NULL DEFAULT '{"modules":{},"settings":{}}',
+        schedules TEXT NOT NULL DEFAULT '[]'
+      );
+      CREATE TABLE records (
+        key TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        content TEXT,
+        version REAL NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (key, scope)
+      );
+      CREATE INDEX records_by_scope ON records (scope, key);
+      CREATE TABLE queue (
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        state INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_run_at INTEGER NOT NULL,
+        lease_token TEXT,
+        rerun INTEGER NOT NULL DEFAULT 0,
+        hops INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        failed_at INTEGER,
+        PRIMARY KEY (scope, key)
+      ) WITHOUT ROWID;
+      CREATE INDEX queue_due ON queue (state, next_run_at);
+      CREATE INDEX queue_lease ON queue (lease_token) WHERE lease_token IS NOT NULL;
+      CREATE TABLE fills (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL,
+        prefix TEXT,
+        since INTEGER,
+        cursor TEXT,
+        hops INTEGER NOT NULL DEFAULT 0
+      );
+    `,
+  },
+];
+
+/** Applies the migrations not yet recorded; safe to run on every start. */
+export function migrate(sql: Sql): void {
+  sql.exec("CREATE TABLE IF NOT EXISTS _migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+  const applied = new Set(sql.all<{ id: number }>("SELECT id FROM _migrations").map((row) => row.id));
+  for (const migration of MIGRATIONS) {
+    if (applied.has(migration.id)) continue;
+    sql.transaction(() => {
+      for (const statement of migration.sql.split(";").map((s) => s.trim()).filter(Boolean)) sql.exec(statement);
+      sql.exec("INSERT INTO _migrations (id, name, applied_at) VALUES (?, ?, ?)", migration.id, migration.name, Date.now());
+    });
+  }
+}

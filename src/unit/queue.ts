@@ -1,0 +1,269 @@
+/**
+ * The reprocess queue (table `queue`), one row per (scope, key), following the state
+ * machine of DESIGN.md: pending (0) → assigned (1, under a lease and a run token) →
+ * removed on success, back to pending with backoff on failure, failed (2) after
+ * `maxAttempts`. For an assigned item `next_run_at` holds its lease expiry, so one index
+ * finds both due items and expired leases.
+ *
+ * Invariants: an item is in exactly one state; a result is applied only through the run
+ * token it was claimed with, so a stale run (after reset or lease expiry) changes nothing.
+ * Every statement is set-based: key lists travel as one JSON parameter (`json_each`).
+ */
+import type { ReprocessingSettings } from "../schemas";
+import type { Sql } from "./sql";
+
+export const PENDING = 0;
+export const ASSIGNED = 1;
+export const FAILED = 2;
+
+export interface ClaimedItem {
+  key: string;
+  attempts: number;
+  hops: number;
+}
+
+export interface Claim {
+  scope: string;
+  token: string;
+  leaseUntil: number;
+  items: ClaimedItem[];
+}
+
+export interface FailedItem {
+  scope: string;
+  key: string;
+  attempts: number;
+  lastError: string | null;
+  failedAt: string | null;
+}
+
+/** What queuing does to an item already there: pending stays (dedup), assigned runs once more, failed starts over. */
+const ON_CONFLICT = `ON CONFLICT (scope, key) DO UPDATE SET
+  rerun = CASE WHEN state = ${ASSIGNED} THEN 1 ELSE rerun END,
+  attempts = CASE WHEN state = ${FAILED} THEN 0 ELSE attempts END,
+  next_run_at = CASE WHEN state = ${FAILED} THEN excluded.next_run_at ELSE next_run_at END,
+  hops = CASE WHEN state = ${ASSIGNED} THEN hops ELSE excluded.hops END,
+  state = CASE WHEN state = ${FAILED} THEN ${PENDING} ELSE state END`;
+
+/** The SQL delay of the next retry: `backoffMs` doubled per attempt, capped. */
+const BACKOFF = "min(?, ? * (1 << min(attempts - 1, 40)))";
+
+export class Queue {
+  constructor(private readonly sql: Sql) {}
+
+  /** Queues these keys of one scope; returns how many. */
+  enqueue(scope: string, keys: string[], hops = 0, now = Date.now()): number {
+    if (keys.length === 0) return 0;
+    this.sql.exec(
+      `INSERT INTO queue (scope, key, state, attempts, next_run_at, hops)
+       SELECT ?, value, ${PENDING}, 0, ?, ? FROM json_each(?) WHERE true ${ON_CONFLICT}`,
+      scope,
+      now,
+      hops,
+      JSON.stringify(keys),
+    );
+    return keys.length;
+  }
+
+  /**
+   * Queues the next chunk of a scope's live records in key order after `cursor`,
+   * optionally only keys starting with `prefix` and scopes updated at or after `since`.
+   * Returns how many were queued and the last key (the cursor of the next chunk).
+   */
+  enqueueFromRecords(filter: RecordFilter, cursor: string | null, limit: number, hops = 0, now = Date.now()): { count: number; last?: string } {
+    const { where, args } = recordWhere(filter);
+    const rows = this.sql.all<{ key: string }>(
+      `INSERT INTO queue (scope, key, state, attempts, next_run_at, hops)
+       SELECT scope, key, ${PENDING}, 0, ?, ? FROM records
+       WHERE ${where} AND key > ? ORDER BY key LIMIT ?
+       ${ON_CONFLICT} RETURNING key`,
+      now,
+      hops,
+      ...args,
+      cursor ?? "",
+      limit,
+    );
+    let last: string | undefined;
+    for (const row of rows) if (last === undefined || row.key > last) last = row.key;
+    return { count: rows.length, last };
+  }
+
+  /** How many live records match a filter: what a `reprocess/all` will queue. */
+  countRecords(filter: RecordFilter): number {
+    const { where, args } = recordWhere(filter);
+    return this.sql.first<{ n: number }>(`SELECT count(*) AS n FROM records WHERE ${where}`, ...args)?.n ?? 0;
+  }
+
+  /**
+   * Items whose lease ran out go back to pending (or to failed when they used their
+   * attempts: a run that keeps dying must not loop forever).
+   */
+  expireLeases(maxAttempts: number, now = Date.now()): number {
+    return this.sql.run(
+      `UPDATE queue SET
+         state = CASE WHEN attempts >= ? THEN ${FAILED} ELSE ${PENDING} END,
+         failed_at = CASE WHEN attempts >= ? THEN ? ELSE failed_at END,
+         last_error = 'lease expired: the run did not finish within leaseMs',
+         lease_token = NULL, rerun = 0
+       WHERE state = ${ASSIGNED} AND next_run_at <= ?`,
+      maxAttempts,
+      maxAttempts,
+      now,
+      now,
+    );
+  }
+
+  /** Claims up to `limit` due items of one scope (the scope of the oldest due item) under a new lease. */
+  claim(limit: number, leaseMs: number, now = Date.now()): Claim | undefined {
+    const oldest = this.sql.first<{ scope: string }>(
+      `SELECT scope FROM queue WHERE state = ${PENDING} AND next_run_at <= ? ORDER BY next_run_at LIMIT 1`,
+      now,
+    );
+    if (!oldest) return undefined;
+    const token = crypto.randomUUID();
+    const items = this.sql.all<{ key: string; attempts: number; hops: number }>(
+      `UPDATE queue SET state = ${ASSIGNED}, lease_token = ?, next_run_at = ?, attempts = attempts + 1
+       WHERE scope = ? AND key IN (
+         SELECT key FROM queue WHERE state = ${PENDING} AND scope = ? AND next_run_at <= ? ORDER BY next_run_at LIMIT ?
+       ) RETURNING key, attempts, hops`,
+      token,
+      now + leaseMs,
+      oldest.scope,
+      oldest.scope,
+      now,
+      limit,
+    );
+    return { scope: oldest.scope, token, leaseUntil: now + leaseMs, items };
+  }
+
+  /**
+   * Applies a run's result: the listed items failed (retry with backoff, or failed for
+   * good), every other item of the run succeeded. A token that is no longer the items'
+   * changes nothing. Returns how many completed.
+   */
+  complete(token: string, failures: Map<string, string>, settings: ReprocessingSettings, now = Date.now()): number {
+    if (failures.size > 0) {
+      this.sql.exec(
+        `UPDATE queue SET
+           state = CASE WHEN rerun = 0 AND attempts >= ? THEN ${FAILED} ELSE ${PENDING} END,
+           failed_at = CASE WHEN rerun = 0 AND attempts >= ? THEN ? ELSE NULL END,
+           next_run_at = ? + ${BACKOFF},
+           last_error = f.error, lease_token = NULL, rerun = 0
+         FROM (SELECT value ->> 0 AS key, value ->> 1 AS error FROM json_each(?)) AS f
+         WHERE queue.lease_token = ? AND queue.key = f.key`,
+        settings.maxAttempts,
+        settings.maxAttempts,
+        now,
+        now,
+        settings.maxBackoffMs,
+        settings.backoffMs,
+        JSON.stringify([...failures]),
+        token,
+      );
+    }
+    const done = this.sql.run(`DELETE FROM queue WHERE lease_token = ? AND rerun = 0`, token);
+    const again = this.sql.run(
+      `UPDATE queue SET state = ${PENDING}, rerun = 0, attempts = 0, lease_token = NULL, next_run_at = ?, last_error = NULL WHERE lease_token = ?`,
+      now,
+      token,
+    );
+    return done + again;
+  }
+
+  /** Every assigned item goes back to pending for another worker; the run it was in no longer counts. */
+  reset(now = Date.now()): number {
+    return this.sql.run(
+      `UPDATE queue SET state = ${PENDING}, lease_token = NULL, rerun = 0, attempts = max(attempts - 1, 0), next_run_at = ?
+       WHERE state = ${ASSIGNED}`,
+      now,
+    );
+  }
+
+  counts(): { pending: number; assigned: number; failed: number } {
+    const counts = { pending: 0, assigned: 0, failed: 0 };
+    for (const row of this.sql.all<{ state: number; n: number }>("SELECT state, count(*) AS n FROM queue GROUP BY state")) {
+      if (row.state === PENDING) counts.pending = row.n;
+      else if (row.state === ASSIGNED) counts.assigned = row.n;
+      else if (row.state === FAILED) counts.failed = row.n;
+    }
+    return counts;
+  }
+
+  /** When the job next has something to do: the earliest due item or lease expiry. */
+  nextWake(): number | undefined {
+    const row = this.sql.first<{ at: number | null }>(
+      `SELECT min(next_run_at) AS at FROM queue WHERE state IN (${PENDING}, ${ASSIGNED})`,
+    );
+    return row?.at ?? undefined;
+  }
+
+  nextLeaseExpiry(): number | undefined {
+    const row = this.sql.first<{ at: number | null }>(`SELECT min(next_run_at) AS at FROM queue WHERE state = ${ASSIGNED}`);
+    return row?.at ?? undefined;
+  }
+
+  hasDue(now = Date.now()): boolean {
+    return this.sql.first(`SELECT 1 AS x FROM queue WHERE state = ${PENDING} AND next_run_at <= ? LIMIT 1`, now) !== undefined;
+  }
+
+  /** Failed items in (scope, key) order after `cursor`. */
+  failed(limit: number, cursor?: { scope: string; key: string }): { items: FailedItem[]; nextCursor?: { scope: string; key: string } } {
+    const rows = this.sql.all<{ scope: string; key: string; attempts: number; last_error: string | null; failed_at: number | null }>(
+      `SELECT scope, key, attempts, last_error, failed_at FROM queue
+       WHERE state = ${FAILED} AND (scope, key) > (?, ?) ORDER BY scope, key LIMIT ?`,
+      cursor?.scope ?? "",
+      cursor?.key ?? "",
+      limit + 1,
+    );
+    const items = rows.slice(0, limit).map((row) => ({
+      scope: row.scope,
+      key: row.key,
+      attempts: row.attempts,
+      lastError: row.last_error,
+      failedAt: row.failed_at === null ? null : new Date(row.failed_at).toISOString(),
+    }));
+    const last = items[items.length - 1];
+    return rows.length > limit && last ? { items, nextCursor: { scope: last.scope, key: last.key } } : { items };
+  }
+
+  /** Failed items (all, or those with these keys) go back to pending with fresh attempts. */
+  retryFailed(keys?: string[], now = Date.now()): number {
+    const filter = keys ? "AND key IN (SELECT value FROM json_each(?))" : "";
+    return this.sql.run(
+      `UPDATE queue SET state = ${PENDING}, attempts = 0, next_run_at = ?, failed_at = NULL WHERE state = ${FAILED} ${filter}`,
+      now,
+      ...(keys ? [JSON.stringify(keys)] : []),
+    );
+  }
+
+  purgeFailed(): number {
+    return this.sql.run(`DELETE FROM queue WHERE state = ${FAILED}`);
+  }
+
+  /** Drops pending items; assigned ones finish their run. */
+  purgePending(): number {
+    return this.sql.run(`DELETE FROM queue WHERE state = ${PENDING}`);
+  }
+}
+
+export interface RecordFilter {
+  scope: string;
+  prefix?: string;
+  /** ms since the epoch: scopes updated at or after it */
+  since?: number;
+}
+
+function recordWhere(filter: RecordFilter): { where: string; args: unknown[] } {
+  const clauses = ["scope = ?", "content IS NOT NULL"];
+  const args: unknown[] = [filter.scope];
+  if (filter.prefix) {
+    // the range condition lets SQLite seek the (scope, key) index; substr() ends the range
+    clauses.push("key >= ? AND substr(key, 1, length(?)) = ?");
+    args.push(filter.prefix, filter.prefix, filter.prefix);
+  }
+  if (filter.since !== undefined) {
+    clauses.push("updated_at >= ?");
+    args.push(filter.since);
+  }
+  return { where: clauses.join(" AND "), args };
+}

@@ -1,0 +1,192 @@
+/**
+ * The records of a unit (table `records`): one row per (key, scope), a NULL `content`
+ * being a tombstone that keeps the version of a deleted scope so an older write cannot
+ * bring it back. Reads never show tombstones.
+ */
+import { failure, type Failure } from "../errors";
+import { LIMITS } from "../limits";
+import type { Sql } from "./sql";
+
+export type Json = Record<string, unknown>;
+
+export interface StoredRecord {
+  key: string;
+  content: Record<string, Json>;
+  meta: Record<string, { version: number; updatedAt: string }>;
+}
+
+export type AddPolicy = "merge" | "overwrite" | "new";
+export type DeletePolicy = "silent" | "mustexist";
+
+type Row = { key: string; scope: string; content: string | null; version: number; updated_at: number };
+
+/** `$record` addresses every scope of a record. */
+export const ALL_SCOPES = "$record";
+
+export class RecordStore {
+  constructor(private readonly sql: Sql) {}
+
+  /**
+   * Writes one scope. Returns the scopes whose content changed (the written one, plus
+   * those an `overwrite` dropped), or the reason nothing changed.
+   */
+  add(key: string, scope: string, content: Json, policy: AddPolicy, version: number, now = Date.now()): { changed: string[] } | Failure {
+    const rows = this.rowsOf(key);
+    if (policy === "new" && rows.some((row) => row.content !== null)) {
+      return failure("KEY_ALREADY_EXISTS", `key '${key}' already exists; use policy "merge" or "overwrite" to change it`);
+    }
+    const current = rows.find((row) => row.scope === scope);
+    if (current && current.version > version) return newerVersion(key, scope, current.version, version);
+    const changed = [scope];
+    if (policy === "overwrite") {
+      for (const row of rows) {
+        if (row.scope === scope || row.content === null) continue;
+        this.sql.exec("UPDATE records SET content = NULL, version = ?, updated_at = ? WHERE key = ? AND scope = ?", Math.max(row.version, version), now, key, row.scope);
+        changed.push(row.scope);
+      }
+    }
+    this.put(key, scope, JSON.stringify(content), version, now);
+    return { changed };
+  }
+
+  /** Writes one scope unconditionally (modules writing another scope of the record). */
+  put(key: string, scope: string, contentJson: string, version: number, now = Date.now()): void {
+    this.sql.exec(
+      `INSERT INTO records (key, scope, content, version, updated_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (key, scope) DO UPDATE SET content = excluded.content, version = excluded.version, updated_at = excluded.updated_at`,
+      key,
+      scope,
+      contentJson,
+      version,
+      now,
+    );
+  }
+
+  /** Deletes one scope or every scope (`$record`), leaving tombstones. Returns the scopes deleted. */
+  delete(key: string, scope: string, policy: DeletePolicy, version: number, now = Date.now()): { changed: string[] } | Failure {
+    const rows = this.rowsOf(key).filter((row) => scope === ALL_SCOPES || row.scope === scope);
+    const live = rows.filter((row) => row.content !== null);
+    if (policy === "mustexist" && live.length === 0) {
+      return failure("KEY_NOT_FOUND", scope === ALL_SCOPES ? `no record '${key}'` : `record '${key}' has no scope '${scope}'`);
+    }
+    const newest = rows.reduce((max, row) => Math.max(max, row.version), -Infinity);
+    if (newest > version) return newerVersion(key, scope, newest, version);
+    for (const row of rows) {
+      this.sql.exec("UPDATE records SET content = NULL, version = ?, updated_at = ? WHERE key = ? AND scope = ?", version, now, key, row.scope);
+    }
+    return { changed: live.map((row) => row.scope) };
+  }
+
+  /** One record with all its live scopes, or only `scope`; undefined when nothing is there. */
+  get(key: string, scope?: string): StoredRecord | undefined {
+    const rows = this.rowsOf(key).filter((row) => row.content !== null && (scope === undefined || row.scope === scope));
+    return rows.length === 0 ? undefined : assemble(key, rows);
+  }
+
+  /** The content of one scope, parsed; undefined when missing or deleted. */
+  content(key: string, scope: string): Json | undefined {
+    const row = this.sql.first<{ content: string | null }>("SELECT content FROM records WHERE key = ? AND scope = ?", key, scope);
+    return row?.content == null ? undefined : JSON.parse(row.content);
+  }
+
+  /** Records in the order of `keys`, missing ones left out, stopping before the response limit. */
+  getMany(keys: string[], scope?: string): StoredRecord[] {
+    const rows = this.sql.all<Row>(
+      `SELECT key, scope, content, version, updated_at FROM records
+       WHERE key IN (SELECT value FROM json_each(?)) AND content IS NOT NULL ${scope ? "AND scope = ?" : ""}`,
+      JSON.stringify(keys),
+      ...(scope ? [scope] : []),
+    );
+    const byKey = groupByKey(rows);
+    const records: StoredRecord[] = [];
+    let bytes = 0;
+    for (const key of new Set(keys)) {
+      const group = byKey.get(key);
+      if (!group) continue;
+      bytes += group.reduce((sum, row) => sum + (row.content?.length ?? 0), 0);
+      if (bytes > LIMITS.listResponseBytes && records.length > 0) break;
+      records.push(assemble(key, group));
+    }
+    return records;
+  }
+
+  /**
+   * A page of records sorted by key in byte order, from `startId` (inclusive). `nextStartId`
+   * is the first key of the next page, absent on the last one.
+   */
+  page(startId: string | undefined, size: number, scope?: string): { records: StoredRecord[]; nextStartId?: string } {
+    const scopeFilter = scope ? "AND scope = ?" : "";
+    const scopeArgs = scope ? [scope] : [];
+    const keys = this.sql
+      .all<{ key: string }>(
+        `SELECT DISTINCT key FROM records WHERE key >= ? AND content IS NOT NULL ${scopeFilter} ORDER BY key LIMIT ?`,
+        startId ?? "",
+        ...scopeArgs,
+        size + 1,
+      )
+      .map((row) => row.key);
+    const pageKeys = keys.slice(0, size);
+    const rows = this.sql.all<Row>(
+      `SELECT key, scope, content, version, updated_at FROM records
+       WHERE key >= ? AND key <= ? AND content IS NOT NULL ${scopeFilter} ORDER BY key`,
+      pageKeys[0] ?? "",
+      pageKeys[pageKeys.length - 1] ?? "",
+      ...scopeArgs,
+    );
+    const byKey = groupByKey(rows);
+    const records: StoredRecord[] = [];
+    let bytes = 0;
+    for (const key of pageKeys) {
+      const group = byKey.get(key) ?? [];
+      bytes += group.reduce((sum, row) => sum + (row.content?.length ?? 0), 0);
+      if (bytes > LIMITS.listResponseBytes && records.length > 0) return { records, nextStartId: key };
+      records.push(assemble(key, group));
+    }
+    return keys.length > size ? { records, nextStartId: keys[size] } : { records };
+  }
+
+  /** Which of `keys` have a live `scope`. */
+  existing(scope: string, keys: string[]): Set<string> {
+    const rows = this.sql.all<{ key: string }>(
+      "SELECT key FROM records WHERE scope = ? AND content IS NOT NULL AND key IN (SELECT value FROM json_each(?))",
+      scope,
+      JSON.stringify(keys),
+    );
+    return new Set(rows.map((row) => row.key));
+  }
+
+  count(): number {
+    return this.sql.first<{ n: number }>("SELECT count(DISTINCT key) AS n FROM records WHERE content IS NOT NULL")?.n ?? 0;
+  }
+
+  private rowsOf(key: string): Row[] {
+    return this.sql.all<Row>("SELECT key, scope, content, version, updated_at FROM records WHERE key = ?", key);
+  }
+}
+
+function newerVersion(key: string, scope: string, stored: number, given: number): Failure {
+  return failure(
+    "NEWER_VERSION_ALREADY_EXISTS",
+    `${scope === ALL_SCOPES ? "record" : `scope '${scope}' of`} '${key}' has version ${stored}, newer than ${given}; send a version >= ${stored}`,
+  );
+}
+
+function groupByKey(rows: Row[]): Map<string, Row[]> {
+  const byKey = new Map<string, Row[]>();
+  for (const row of rows) {
+    const group = byKey.get(row.key);
+    if (group) group.push(row);
+    else byKey.set(row.key, [row]);
+  }
+  return byKey;
+}
+
+function assemble(key: string, rows: Row[]): StoredRecord {
+  const record: StoredRecord = { key, content: {}, meta: {} };
+  for (const row of [...rows].sort((a, b) => (a.scope < b.scope ? -1 : 1))) {
+    if (row.content === null) continue;
+    record.content[row.scope] = JSON.parse(row.content);
+    record.meta[row.scope] = { version: row.version, updatedAt: new Date(row.updated_at).toISOString() };
+  }
+  return record;
+}

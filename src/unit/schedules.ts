@@ -1,0 +1,30 @@
+/** Scheduled `reprocess/all` runs: cron expressions (UTC, minute resolution) parsed by croner. */
+import { Cron } from "croner";
+import { failure, type Failure } from "../errors";
+import type { Schedule } from "../schemas";
+
+export interface ScheduleState extends Schedule {
+  /** ISO time of the next run */
+  nextRunAt: string;
+}
+
+/** The next run after `now` of each schedule, or the first expression that does not parse. */
+export function nextRunTimes(schedules: Schedule[], now: number): ScheduleState[] | Failure {
+  const states: ScheduleState[] = [];
+  for (const [index, schedule] of schedules.entries()) {
+    const where = `schedules[${index}].cron`;
+    const fields = schedule.cron.trim().split(/\s+/);
+    if (!schedule.cron.trim().startsWith("@") && fields.length !== 5) {
+      return failure("INVALID_REQUEST", `${where}: '${schedule.cron}' must have 5 fields (minute hour day-of-month month day-of-week), e.g. "0 3 * * *"`);
+    }
+    let next: Date | null;
+    try {
+      next = new Cron(schedule.cron, { timezone: "UTC", paused: true }).nextRun(new Date(now));
+    } catch (error) {
+      return failure("INVALID_REQUEST", `${where}: '${schedule.cron}' is not a valid cron expression (${(error as Error).message})`);
+    }
+    if (!next) return failure("INVALID_REQUEST", `${where}: '${schedule.cron}' never runs again`);
+    states.push({ scope: schedule.scope, cron: schedule.cron, nextRunAt: next.toISOString() });
+  }
+  return states;
+}

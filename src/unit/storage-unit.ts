@@ -1,0 +1,411 @@
+/**
+ * The StorageUnit Durable Object: one per storage unit, holding its records, configuration
+ * and reprocess queue in its own SQLite. Its public methods are the RPC surface the routes
+ * call; they answer data or a {@link Failure}, never HTTP. Its alarm is the reprocessing job.
+ *
+ * It uses only what {@link UnitState} describes, so the self-hosted runtimes can give it
+ * the same shape over their own SQLite.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env";
+import { failure, type Failure } from "../errors";
+import { hasPipeline } from "../modules/pipeline";
+import { registryOf } from "../registry/registry";
+import type { PipelineItem, UnitAccess } from "../modules/types";
+import type { BatchLine, ModulesConfig, ReprocessingSettings, Schedule } from "../schemas";
+import { ConfigStore, type UnitConfig } from "./config";
+import { Fills } from "./fills";
+import { Job } from "./job";
+import { migrate } from "./migrations";
+import { Queue, type FailedItem } from "./queue";
+import { RecordStore, type AddPolicy, type DeletePolicy, type Json, type StoredRecord } from "./records";
+import { nextRunTimes, type ScheduleState } from "./schedules";
+import { Sql, type UnitState } from "./sql";
+
+/** A chain of scope writes (raw → index → raw ...) is cut after this many hops. */
+export const MAX_SCOPE_HOPS = 8;
+
+export interface BatchLineResult {
+  line: number;
+  key?: string;
+  error: string;
+  detail: string;
+}
+
+export interface UnitStatus {
+  enabled: boolean;
+  paused: boolean;
+  filling: boolean;
+  pending: number;
+  assigned: number;
+  failed: number;
+  processed: number;
+  nextRunAt: string | null;
+  lastError: string | null;
+}
+
+export class StorageUnit extends DurableObject<Env> {
+  private readonly state: UnitState;
+  private readonly sql: Sql;
+  private readonly config: ConfigStore;
+  private readonly records: RecordStore;
+  private readonly queue: Queue;
+  private readonly fills: Fills;
+  private readonly job: Job;
+  /** the alarm time last set by this instance (undefined: not known yet) */
+  private alarmAt: number | null | undefined;
+  private listedActive: boolean | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.state = ctx as unknown as UnitState;
+    this.sql = new Sql(this.state.storage);
+    this.config = new ConfigStore(this.sql);
+    this.records = new RecordStore(this.sql);
+    this.queue = new Queue(this.sql);
+    this.fills = new Fills(this.sql, this.queue);
+    this.job = new Job({
+      sql: this.sql,
+      queue: this.queue,
+      fills: this.fills,
+      config: () => this.config.get(),
+      addProcessed: (count, lastError) => {
+        this.config.addProcessed(count);
+        if (lastError !== undefined) this.config.update({ lastError });
+      },
+      env: env as unknown as Record<string, unknown>,
+      unitAccess: this.unitAccess(),
+      setAlarm: (at) => this.setAlarm(at),
+    });
+    void this.state.blockConcurrencyWhile(async () => {
+      migrate(this.sql);
+      // a unit that wakes with due work and no alarm re-arms itself
+      if (this.config.get() && (await this.state.storage.getAlarm()) === null) await this.job.rearm();
+    });
+  }
+
+  override async alarm(): Promise<void> {
+    this.alarmAt = undefined;
+    await this.job.run();
+  }
+
+  // ── admin ────────────────────────────────────────────────────────────────
+
+  async create(name: string, options: { contentProcessing: boolean; reprocessingQueue: boolean }): Promise<{ createdAt: number } | Failure> {
+    if (this.config.get()) return failure("STORAGE_UNIT_ALREADY_EXISTS", `storage unit '${name}' already exists; delete it first or pick another name`);
+    this.config.create(name, options.contentProcessing, options.reprocessingQueue);
+    return { createdAt: this.config.get()!.createdAt };
+  }
+
+  /** Removes records, queue, configuration and alarm; the object is left empty and ready to be created again. */
+  async destroy(): Promise<{ name: string } | Failure> {
+    const unit = this.current();
+    if ("error" in unit) return unit;
+    await this.state.storage.deleteAll();
+    await this.state.storage.deleteAlarm();
+    this.alarmAt = null;
+    this.listedActive = undefined;
+    this.config.invalidate();
+    // deleteAll() clears storage, not this instance: the schema must be laid again
+    migrate(this.sql);
+    return { name: unit.name };
+  }
+
+  async info(): Promise<(Omit<UnitConfig, "modules" | "schedules"> & { records: number; queue: ReturnType<Queue["counts"]> }) | Failure> {
+    const unit = this.current();
+    if ("error" in unit) return unit;
+    const { modules: _modules, schedules: _schedules, ...rest } = unit;
+    return { ...rest, records: this.records.count(), queue: this.queue.counts() };
+  }
+
+  async getModules(): Promise<ModulesConfig | Failure> {
+    const unit = this.current();
+    return "error" in unit ? unit : unit.modules;
+  }
+
+  /** Stores an already validated configuration (see checkModulesConfig). */
+  async setModules(modules: ModulesConfig): Promise<{ ok: true } | Failure> {
+    const unit = this.current();
+    if ("error" in unit) return unit;
+    this.config.update({ modules });
+    return { ok: true };
+  }
+
+  async setFlag(flag: "reprocessingQueue" | "contentProcessing", value: boolean): Promise<{ ok: true } | Failure> {
+    const unit = this.current();
+    if ("error" in unit) return unit;
+    this.config.update({ [flag]: value });
+    return { ok: true };
+  }
+
+  async setSettings(patch: Partial<ReprocessingSettings>): Promise<ReprocessingSettings | Failure> {
+    const unit = this.current();
+    if ("error" in unit) return unit;
+    const settings = { ...unit.settings, ...patch };
+    if (settings.maxBackoffMs < settings.backoffMs) {
+      return failure("INVALID_REQUEST", `maxBackoffMs (${settings.maxBackoffMs}) must be at least backoffMs (${settings.backoffMs})`);
+    }
+    this.config.update({ settings });
+    await this.job.rearm();
+    return settings;
+  }
+
+  async setSchedules(schedules: Schedule[], now = Date.now()): Promise<ScheduleState[] | Failure> {
+    const unit = this.current();
+    if ("error" in unit) return unit;
+    const states = nextRunTimes(schedules, now);
+    if ("error" in states) return states;
+    this.config.update({ schedules: states });
+    await this.noteActivity();
+    return states;
+  }
+
+  async getSchedules(): Promise<ScheduleState[] | Failure> {
+    const unit = this.current();
+    return "error" in unit ? unit : (unit.schedules as ScheduleState[]);
+  }
+
+  // ── transactions ─────────────────────────────────────────────────────────
+
+  async add(scope: string, input: { key: string; content: Json; policy: AddPolicy; version?: number }): Promise<{ ok: true } | Failure> {
+    const unit = this.current();
+    if ("error" in unit) return unit;
+    const result = this.sql.transaction(() => {
+      const outcome = this.records.add(input.key, scope, input.content, input.policy, input.version ?? Date.now());
+      if (!("error" in outcome)) this.changed(unit, input.key, outcome.changed, 0);
+      return outcome;
+    });
+    if ("error" in result) return result;
+    await this.afterEnqueue();
+    return { ok: true };
+  }
+
+  async remove(scope: string, input: { key: string; policy: DeletePolicy; version?: number }): Promise<{ ok: true } | Failure> {
+    const unit = this.current();
+    if ("error" in unit) return unit;
+    const result = this.sql.transaction(() => {
+      const outcome = this.records.delete(input.key, scope, input.policy, input.version ?? Date.now());
+      if (!("error" in outcome)) this.changed(unit, input.key, outcome.changed, 0);
+      return outcome;
+    });
+    if ("error" in result) return result;
+    await this.afterEnqueue();
+    return { ok: true };
+  }
+
+  /** Applies lines of a batch, each on its own; `firstLine` numbers them in the caller's body. */
+  async batch(lines: Array<{ line: number; entry: BatchLine }>): Promise<{ applied: number; errors: BatchLineResult[] } | Failure> {
+    const unit = this.current();
+    if ("error" in unit) return unit;
+    const errors: BatchLineResult[] = [];
+    let applied = 0;
+    this.sql.transaction(() => {
+      for (const { line, entry } of lines) {
+        const version = entry.version ?? Date.now();
+        const outcome =
+          entry.action === "add"
+            ? this.records.add(entry.key, entry.scope, entry.content, entry.policy, version)
+            : this.records.delete(entry.key, entry.scope, entry.policy, version);
+        if ("error" in outcome) errors.push({ line, key: entry.key, error: outcome.error, detail: outcome.detail });
+        else {
+          applied++;
+          this.changed(unit, entry.key, outcome.changed, 0);
+        }
+      }
+    });
+    await this.afterEnqueue();
+    return { applied, errors };
+  }
+
+  // ── access ───────────────────────────────────────────────────────────────
+
+  async fetchRecord(key: string, scope?: string): Promise<StoredRecord | Failure> {
+    const unit = this.current();
+    if ("error" in unit) return unit;
+    return this.records.get(key, scope) ?? failure("KEY_NOT_FOUND", scope ? `record '${key}' has no scope '${scope}'` : `no record '${key}'`);
+  }
+
+  async fetchMany(keys: string[], scope?: string): Promise<StoredRecord[] | Failure> {
+    const unit = this.current();
+    return "error" in unit ? unit : this.records.getMany(keys, scope);
+  }
+
+  async fetchPage(startId: string | undefined, size: number, scope?: string): Promise<{ records: StoredRecord[]; nextStartId?: string } | Failure> {
+    const unit = this.current();
+    return "error" in unit ? unit : this.records.page(startId, size, scope);
+  }
+
+  // ── reprocessing ─────────────────────────────────────────────────────────
+
+  async reprocessKeys(scope: string, keys: string[]): Promise<{ queued: number; missing: string[] } | Failure> {
+    const unit = this.reprocessable();
+    if ("error" in unit) return unit;
+    const unique = [...new Set(keys)];
+    const existing = this.records.existing(scope, unique);
+    const found = unique.filter((key) => existing.has(key));
+    this.queue.enqueue(scope, found);
+    await this.afterEnqueue();
+    return { queued: found.length, missing: unique.filter((key) => !existing.has(key)) };
+  }
+
+  async reprocessAll(scope: string, filter: { prefix?: string; since?: number }): Promise<{ queued: number } | Failure> {
+    const unit = this.reprocessable();
+    if ("error" in unit) return unit;
+    const queued = this.startFill(scope, filter);
+    await this.afterEnqueue();
+    return { queued };
+  }
+
+  async reset(): Promise<{ unassigned: number } | Failure> {
+    const unit = this.current();
+    if ("error" in unit) return unit;
+    const unassigned = this.queue.reset();
+    await this.afterEnqueue();
+    return { unassigned };
+  }
+
+  async status(): Promise<UnitStatus | Failure> {
+    const unit = this.current();
+    if ("error" in unit) return unit;
+    const alarm = await this.state.storage.getAlarm();
+    return {
+      enabled: unit.reprocessingQueue,
+      paused: unit.paused,
+      filling: this.fills.active(),
+      ...this.queue.counts(),
+      processed: unit.processed,
+      nextRunAt: alarm === null ? null : new Date(alarm).toISOString(),
+      lastError: unit.lastError,
+    };
+  }
+
+  async setPaused(paused: boolean): Promise<{ ok: true } | Failure> {
+    const unit = this.current();
+    if ("error" in unit) return unit;
+    this.config.update({ paused });
+    await this.job.rearm();
+    return { ok: true };
+  }
+
+  async failedItems(limit: number, cursor?: { scope: string; key: string }): Promise<{ items: FailedItem[]; nextCursor?: { scope: string; key: string } } | Failure> {
+    const unit = this.current();
+    return "error" in unit ? unit : this.queue.failed(limit, cursor);
+  }
+
+  async retryFailed(keys?: string[]): Promise<{ requeued: number } | Failure> {
+    const unit = this.current();
+    if ("error" in unit) return unit;
+    const requeued = this.queue.retryFailed(keys);
+    await this.afterEnqueue();
+    return { requeued };
+  }
+
+  async purgeFailed(): Promise<{ purged: number } | Failure> {
+    const unit = this.current();
+    return "error" in unit ? unit : { purged: this.queue.purgeFailed() };
+  }
+
+  async purge(): Promise<{ purged: number } | Failure> {
+    const unit = this.current();
+    if ("error" in unit) return unit;
+    const purged = this.sql.transaction(() => {
+      this.fills.clear();
+      return this.queue.purgePending();
+    });
+    await this.job.rearm();
+    return { purged };
+  }
+
+  /**
+   * The cron trigger's visit: runs the schedules that are due and re-arms a lost alarm.
+   * Returns whether the unit still needs visiting (it has schedules or unfinished work).
+   */
+  async tick(now = Date.now()): Promise<{ exists: boolean; active: boolean }> {
+    const unit = this.config.get();
+    if (!unit) return { exists: false, active: false };
+    const schedules = unit.schedules as ScheduleState[];
+    const due = schedules.filter((schedule) => Date.parse(schedule.nextRunAt) <= now);
+    if (due.length > 0) {
+      for (const schedule of due) this.startFill(schedule.scope, {});
+      const rescheduled = nextRunTimes(schedules, now);
+      if (!("error" in rescheduled)) this.config.update({ schedules: rescheduled });
+    }
+    this.alarmAt = undefined;
+    if (due.length > 0 || (await this.state.storage.getAlarm()) === null) await this.job.rearm();
+    const active = this.hasWork() || schedules.length > 0;
+    if (!active && this.listedActive !== false) {
+      this.listedActive = false;
+      await registryOf(this.env).setActive(unit.name, false);
+    }
+    return { exists: true, active };
+  }
+
+  // ── internals ────────────────────────────────────────────────────────────
+
+  private current(): UnitConfig | Failure {
+    return this.config.get() ?? failure("STORAGE_UNIT_DOESNT_EXIST", "no such storage unit; create it with PUT /admin/createStorageUnit/<unit>");
+  }
+
+  private reprocessable(): UnitConfig | Failure {
+    const unit = this.current();
+    if ("error" in unit || unit.reprocessingQueue) return unit;
+    return failure("REPROCESSING_QUEUE_DISABLED", `the reprocessing queue of '${unit.name}' is disabled; enable it with PUT /admin/enableReprocessingQueue/${unit.name}/true`);
+  }
+
+  /** Queues every live record of a scope (filtered); returns how many match. */
+  private startFill(scope: string, filter: { prefix?: string; since?: number }): number {
+    const queued = this.queue.countRecords({ scope, ...filter });
+    if (queued > 0) this.fills.start({ scope, ...filter });
+    return queued;
+  }
+
+  /** A write changed these scopes of a record: with content processing on, their pipelines see it. */
+  private changed(unit: UnitConfig, key: string, scopes: string[], hops: number): void {
+    if (!unit.contentProcessing) return;
+    for (const scope of scopes) {
+      if (hasPipeline(unit.modules, scope)) this.queue.enqueue(scope, [key], hops);
+    }
+  }
+
+  private unitAccess(): UnitAccess {
+    return {
+      read: (key, scope) => this.records.content(key, scope),
+      write: (item: PipelineItem, scope: string, content: Json) => {
+        const unit = this.config.get();
+        if (!unit) return "the storage unit no longer exists";
+        if (scope === item.scope) return `a module cannot write the scope whose pipeline runs it ('${scope}')`;
+        if (item.hops >= MAX_SCOPE_HOPS) return `scope write chain cut after ${MAX_SCOPE_HOPS} hops (${item.scope} → ${scope}); check the pipelines for a cycle`;
+        this.sql.transaction(() => {
+          this.records.put(item.key, scope, JSON.stringify(content), Date.now());
+          this.changed(unit, item.key, [scope], item.hops + 1);
+        });
+        return undefined;
+      },
+    };
+  }
+
+  private hasWork(): boolean {
+    return this.fills.active() || this.queue.nextWake() !== undefined;
+  }
+
+  /** After anything that may have queued work: arm the alarm and make sure the cron visits this unit. */
+  private async afterEnqueue(): Promise<void> {
+    await this.job.rearm();
+    if (this.hasWork()) await this.noteActivity();
+  }
+
+  /** Tells the registry (once per instance) that this unit needs cron visits. */
+  private async noteActivity(): Promise<void> {
+    const unit = this.config.get();
+    if (!unit || this.listedActive) return;
+    await registryOf(this.env).setActive(unit.name, true);
+    this.listedActive = true;
+  }
+
+  private async setAlarm(at: number | null): Promise<void> {
+    if (at === this.alarmAt) return;
+    if (at === null) await this.state.storage.deleteAlarm();
+    else await this.state.storage.setAlarm(at);
+    this.alarmAt = at;
+  }
+}
