@@ -1,6 +1,7 @@
-/** Routes that hold no data and need no token: health, the OpenAPI document, the docs page. */
+/** Routes that hold no data and need no token: health, the OpenAPI document, the docs and dashboard pages. */
 import { z } from "@hono/zod-openapi";
 import { defineRoute, type App } from "../http/route";
+import { DASHBOARD_CSS, DASHBOARD_SCRIPT, dashboardPage } from "./dashboard-page";
 import { DOCS_SCRIPT, docsPage } from "./docs-page";
 
 export function metaRoutes(app: App): void {
@@ -21,5 +22,12 @@ export function metaRoutes(app: App): void {
     { methods: ["get"], path: "/docs", summary: "An interactive reference of this API", tag: "Other", access: "public", response: z.string() },
     (c) => c.html(docsPage()),
   );
+  defineRoute(
+    app,
+    { methods: ["get"], path: "/dashboard", summary: "Queue views of the units (asks for a token)", tag: "Other", access: "public", response: z.string() },
+    (c) => c.html(dashboardPage()),
+  );
+  app.get("/dashboard/app.js", (c) => c.body(DASHBOARD_SCRIPT, 200, { "content-type": "text/javascript; charset=utf-8" }));
+  app.get("/dashboard/app.css", (c) => c.body(DASHBOARD_CSS, 200, { "content-type": "text/css; charset=utf-8" }));
   app.get("/docs/app.js", (c) => c.body(DOCS_SCRIPT, 200, { "content-type": "text/javascript; charset=utf-8" }));
 }
