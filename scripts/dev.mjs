@@ -13,6 +13,10 @@ if (!existsSync(varsFile)) {
 }
 
 const args = ["dev", "--ip", "127.0.0.1", "--port", process.env.PORT ?? "8787", "--test-scheduled", ...process.argv.slice(2)];
-const child = spawn("wrangler", args, { stdio: "inherit", shell: process.platform === "win32" });
+const child = spawn("wrangler", args, {
+  stdio: "inherit",
+  shell: process.platform === "win32",
+  env: { WRANGLER_SEND_METRICS: "false", ...process.env },
+});
 child.on("exit", (code, signal) => process.exit(signal ? 1 : (code ?? 0)));
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
