@@ -95,6 +95,8 @@ async function applyBatch(c: Context<AppEnv>, unit: string): Promise<Response> {
   });
   if (valid.length === 0 && errors.length === 0) throw new ApiError("INVALID_REQUEST", "the batch is empty: send one JSON object a line");
   const stub = unitStub(c, unit);
+  // a batch whose lines are all bad must still name a unit that exists
+  if (valid.length === 0) unwrap(await stub.batch([]));
   let applied = 0;
   for (const chunk of chunks(valid)) {
     const result = unwrap(await stub.batch(chunk.map(({ line, entry }) => ({ line, entry }))));
