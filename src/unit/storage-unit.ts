@@ -257,7 +257,7 @@ export class StorageUnit extends DurableObject<Env> {
   }
 
   async reset(): Promise<{ unassigned: number } | Failure> {
-    const unit = this.current();
+    const unit = this.reprocessable();
     if ("error" in unit) return unit;
     const unassigned = this.queue.reset();
     await this.afterEnqueue();
@@ -265,9 +265,10 @@ export class StorageUnit extends DurableObject<Env> {
   }
 
   async status(): Promise<UnitStatus | Failure> {
+    // every figure is read after the last await, so they come from one moment and add up
+    const alarm = await this.state.storage.getAlarm();
     const unit = this.current();
     if ("error" in unit) return unit;
-    const alarm = await this.state.storage.getAlarm();
     return {
       enabled: unit.reprocessingQueue,
       paused: unit.paused,
