@@ -8,7 +8,9 @@ export function describeIssues(error: z.ZodError, where: string): string {
     .slice(0, 20)
     .map((issue) => {
       const field = issue.path.length > 0 ? `${where}.${issue.path.join(".")}` : where;
-      return `${field}: ${issue.message}`;
+      // a bad record key ("Invalid key in record") carries the key schema's own message, which says how to fix it
+      const inner = issue.code === "invalid_key" ? issue.issues[0]?.message : undefined;
+      return `${field}: ${inner ? `invalid key: ${inner}` : issue.message}`;
     })
     .join("; ");
 }
