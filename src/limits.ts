@@ -2,6 +2,7 @@
 export const LIMITS = {
   /** content of one scope, measured as its JSON text in UTF-8 */
   contentBytes: 1024 * 1024,
+  /** nesting of one scope's content: `{}` is 1 level (a request body may be one level deeper) */
   jsonDepth: 64,
   keyBytes: 512,
   reprocessKeys: 10_000,

@@ -41,7 +41,8 @@ export async function readText(c: Context, limitBytes: number): Promise<string> 
 }
 
 /**
- * Parses one JSON text, refusing nesting deeper than the limit. `where` names the input
+ * Parses one JSON text, refusing content nested deeper than the limit (the body itself
+ * may be one level deeper: `{"key":...,"content":{...}}`). `where` names the input
  * in the error ("body", "line 3").
  */
 export function parseJson(text: string, where = "body"): unknown {
@@ -51,8 +52,10 @@ export function parseJson(text: string, where = "body"): unknown {
   } catch (error) {
     throw new ApiError("INVALID_REQUEST", `${where}: malformed JSON (${(error as Error).message}); send one valid JSON value`);
   }
-  if (depthOf(value) > LIMITS.jsonDepth) {
-    throw new ApiError("INVALID_REQUEST", `${where}: JSON nested deeper than ${LIMITS.jsonDepth} levels; flatten the document`);
+  // the limit is the content's own nesting; the body wraps content in one more level
+  const bodyDepth = LIMITS.jsonDepth + 1;
+  if (depthOf(value, bodyDepth) > bodyDepth) {
+    throw new ApiError("INVALID_REQUEST", `${where}: content nested deeper than ${LIMITS.jsonDepth} levels; flatten the document`);
   }
   return value;
 }
@@ -64,15 +67,19 @@ export async function readJson(c: Context, limitBytes: number = LIMITS.jsonBodyB
   return parseJson(text);
 }
 
-/** Nesting depth of a parsed JSON value, walked without recursion so hostile input cannot overflow the stack. */
-export function depthOf(value: unknown): number {
+/**
+ * Nesting depth of a parsed JSON value, walked without recursion so hostile input cannot
+ * overflow the stack; the walk stops as soon as the depth passes `stopAbove`.
+ * @example depthOf({ a: { b: [] } }) // 3
+ */
+export function depthOf(value: unknown, stopAbove = Infinity): number {
   let deepest = 0;
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
     if (typeof node !== "object" || node === null) continue;
     if (depth > deepest) deepest = depth;
-    if (deepest > LIMITS.jsonDepth) return deepest;
+    if (deepest > stopAbove) return deepest;
     for (const child of Array.isArray(node) ? node : Object.values(node)) {
       if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
     }
