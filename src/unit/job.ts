@@ -7,6 +7,8 @@
  *
  * A batch that outlives its lease is abandoned: its result would be discarded anyway
  * (the queue completes items only through their run token), and the worker moves on.
+ * While one worker waits on a slow batch, the others keep taking new work as it is
+ * queued, rather than leaving it for the next alarm.
  */
 import { createPipeline } from "../modules/pipeline";
 import type { ModuleInstance, PipelineItem, UnitAccess } from "../modules/types";
@@ -21,6 +23,8 @@ import { Throttle } from "./throttle";
 const ITEMS_PER_SLICE = 200_000;
 /** Wall time of one slice. */
 const SLICE_MS = 20_000;
+/** A batch is abandoned past this much of a run (its items wait for their lease): an alarm has 15 minutes of wall time. */
+const MAX_RUN_MS = 14 * 60_000;
 
 export interface JobHost {
   sql: Sql;
@@ -37,13 +41,18 @@ const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 export class Job {
   private throttle: Throttle | undefined;
+  /** batches of the current run in flight */
+  private running = 0;
+  /** idle workers waiting for new work or for a busy sibling to finish */
+  private waiters: Array<() => void> = [];
 
   constructor(private readonly host: JobHost) {}
 
   async run(): Promise<void> {
     const config = this.host.config();
     if (!config) return this.host.setAlarm(null);
-    const slice = { deadline: Date.now() + SLICE_MS, itemsLeft: ITEMS_PER_SLICE };
+    const start = Date.now();
+    const slice = { deadline: start + SLICE_MS, giveUpAt: start + MAX_RUN_MS, itemsLeft: ITEMS_PER_SLICE };
     this.host.queue.expireLeases(config.settings.maxAttempts);
     const loops: Promise<void>[] = [this.fill(slice)];
     for (let i = 0; i < config.settings.workers; i++) loops.push(this.work(slice));
@@ -56,6 +65,8 @@ export class Job {
 
   /** Sets the alarm for the next thing to do, or clears it when there is nothing. */
   async rearm(): Promise<void> {
+    // whatever changed (new items, a reset, a resume) may be work for idle workers of a running slice
+    this.wakeIdle();
     const config = this.host.config();
     if (!config) return this.host.setAlarm(null);
     const now = Date.now();
@@ -84,13 +95,37 @@ export class Job {
       this.host.queue.expireLeases(settings.maxAttempts);
       const claim = this.host.queue.claim(granted, settings.leaseMs);
       if (!claim || claim.items.length === 0) {
-        if (!this.host.fills.active()) return;
-        await nextTurn();
+        if (this.host.fills.active()) await nextTurn();
+        else if (this.running > 0) await this.idle(slice.deadline);
+        else return;
         continue;
       }
       slice.itemsLeft -= claim.items.length;
-      await this.runBatch(claim, config);
+      this.running++;
+      try {
+        await this.runBatch(claim, config, slice);
+      } finally {
+        this.running--;
+        this.wakeIdle();
+      }
     }
+  }
+
+  /** Waits until something may be due (see {@link wakeIdle}) or the slice ends. */
+  private idle(deadline: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private wakeIdle(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
   }
 
   private throttleFor(rate: number): Throttle {
@@ -100,7 +135,7 @@ export class Job {
   }
 
   /** Runs one claimed batch through its pipeline and records the outcome under the claim's token. */
-  private async runBatch(claim: Claim, config: UnitConfig): Promise<void> {
+  private async runBatch(claim: Claim, config: UnitConfig, slice: Slice): Promise<void> {
     const { settings } = config;
     const pipeline = createPipeline(config.modules, claim.scope, {
       unitName: config.name,
@@ -111,7 +146,7 @@ export class Job {
     const items = pipeline.length > 0 ? this.loadItems(claim) : [];
     let batchError: string | undefined;
     if (pipeline.length > 0) {
-      const outcome = await withTimeout(runPipeline(pipeline, items, settings), claim.leaseUntil - Date.now());
+      const outcome = await withTimeout(runPipeline(pipeline, items, settings), Math.min(claim.leaseUntil, slice.giveUpAt) - Date.now());
       if (outcome === "timeout") return; // lease gone: the items are due again, this result would not count
       if (outcome instanceof Error) batchError = `${outcome.name}: ${outcome.message}`;
     }
@@ -138,6 +173,8 @@ export class Job {
 
 interface Slice {
   deadline: number;
+  /** past this, a batch still running is abandoned */
+  giveUpAt: number;
   itemsLeft: number;
 }
 

@@ -1,0 +1,309 @@
+/**
+ * The queue semantics of API.md ("Queue semantics") and the state machine of DESIGN.md:
+ * dedup, rerun while assigned, leases and run tokens, reset, backoff and failure, deletes,
+ * and ingestion. Some tests reach into the unit (runInDurableObject) to claim a batch and
+ * abandon it, as a run that dies would; the rest go through HTTP only.
+ */
+import { describe, expect, it } from "vitest";
+import { DEFAULT_REPROCESSING_SETTINGS } from "../src/schemas";
+import { addRecord, call, createUnit } from "./helpers";
+import { addMany, drain, onInstance, recorded, recorder, setPipelines, setSettings, status, waitForStatus, type ModuleRef } from "./queue-helpers";
+
+/** A unit with the queue on, content processing off (so only reprocess calls queue), the given pipeline on `raw`. */
+async function unitWith(pipeline: (unit: string) => ModuleRef[], options: { paused?: boolean; settings?: Record<string, unknown> } = {}): Promise<string> {
+  const unit = await createUnit({ reprocessingQueue: true, contentProcessing: false });
+  await setPipelines(unit, { raw: pipeline(unit) });
+  if (options.settings) await setSettings(unit, options.settings);
+  if (options.paused) expect((await call("PUT", `/reprocess/pause/${unit}`)).status).toBe(200);
+  return unit;
+}
+
+const stall = (keys: string[], ms: number): ModuleRef => ({ module: "Fault", settings: { stallKeys: keys, stallMs: ms } });
+
+type QueueRow = { state: number; attempts: number; next_run_at: number; rerun: number; last_error: string | null; lease_token: string | null };
+
+function queueRow(unit: string, key: string): Promise<QueueRow | undefined> {
+  return onInstance(unit, (unitInternals) => unitInternals.sql.first<QueueRow>("SELECT state, attempts, next_run_at, rerun, last_error, lease_token FROM queue WHERE key = ?", key));
+}
+
+describe("dedup", () => {
+  it("queuing a pending item again does nothing", async () => {
+    const unit = await unitWith((u) => [recorder(u)], { paused: true });
+    await addMany(unit, "raw", 2);
+    for (let i = 0; i < 3; i++) expect((await call("GET", `/reprocess/key/${unit}/k000000/raw`)).status).toBe(200);
+    expect((await call("POST", `/reprocess/keys/${unit}/raw`, { keys: ["k000000", "k000001", "k000001"] })).body).toEqual({ message: "OK", queued: 2, missing: [] });
+    await call("GET", `/reprocess/all/${unit}/raw`);
+    expect((await status(unit)).pending).toBe(2);
+    await call("PUT", `/reprocess/resume/${unit}`);
+    expect(await drain(unit)).toMatchObject({ processed: 2, pending: 0 });
+    expect(recorded(unit, "process").map((c) => c.key).sort()).toEqual(["k000000", "k000001"]);
+  });
+});
+
+describe("rerun while assigned", () => {
+  it("an item queued while its batch runs is kept and runs once more", async () => {
+    const unit = await unitWith((u) => [recorder(u)], { paused: true });
+    await addMany(unit, "raw", 1);
+    await call("GET", `/reprocess/key/${unit}/k000000/raw`);
+    const claim = await onInstance(unit, (u) => u.queue.claim(10, 60_000)!);
+    expect(claim.items.map((i) => i.key)).toEqual(["k000000"]);
+    await call("GET", `/reprocess/key/${unit}/k000000/raw`);
+    expect(await status(unit)).toMatchObject({ pending: 0, assigned: 1 });
+    // the run ends well: the item is not removed but due again
+    await onInstance(unit, (u) => u.queue.complete(claim.token, new Map(), DEFAULT_REPROCESSING_SETTINGS));
+    expect(await status(unit)).toMatchObject({ pending: 1, assigned: 0 });
+    expect(await queueRow(unit, "k000000")).toMatchObject({ state: 0, attempts: 0, rerun: 0, lease_token: null });
+    await call("PUT", `/reprocess/resume/${unit}`);
+    await drain(unit);
+    expect(recorded(unit, "process").map((c) => c.key)).toEqual(["k000000"]);
+  });
+
+  it("a change written while its item runs reaches the pipeline in a second run", async () => {
+    const unit = await createUnit({ reprocessingQueue: true, contentProcessing: true });
+    await setPipelines(unit, { raw: [stall(["k1"], 1000), recorder(unit)] });
+    await addRecord(unit, "raw", { key: "k1", content: { v: 1 } });
+    await waitForStatus(unit, (s) => s.assigned === 1, "k1 to be claimed");
+    await addRecord(unit, "raw", { key: "k1", content: { v: 2 } });
+    expect(await status(unit)).toMatchObject({ pending: 0, assigned: 1 });
+    await waitForStatus(unit, (s) => s.processed === 2 && s.pending === 0 && s.assigned === 0, "both runs");
+    expect(recorded(unit, "process").map((c) => c.document)).toEqual([{ v: 1 }, { v: 2 }]);
+  });
+});
+
+describe("leases and run tokens", () => {
+  it("a run that dies leaves its items assigned until the lease expires; then they run again", async () => {
+    const unit = await unitWith((u) => [recorder(u)], { paused: true });
+    await addMany(unit, "raw", 3);
+    await call("GET", `/reprocess/all/${unit}/raw`);
+    const claim = await onInstance(unit, (u) => u.queue.claim(2, 1000)!);
+    expect(claim.items).toHaveLength(2);
+    expect(await status(unit)).toMatchObject({ pending: 1, assigned: 2 });
+    await call("PUT", `/reprocess/resume/${unit}`);
+    // the alarm waits for the lease, then the abandoned items are due again
+    const done = await waitForStatus(unit, (s) => s.processed === 3 && s.assigned === 0 && s.pending === 0, "the abandoned items to be recovered");
+    expect(done.failed).toBe(0);
+    expect(recorded(unit, "process").map((c) => c.key).sort()).toEqual(["k000000", "k000001", "k000002"]);
+    // the dead run's result, should it arrive now, changes nothing
+    expect(await onInstance(unit, (u) => u.queue.complete(claim.token, new Map([["k000000", "late"]]), DEFAULT_REPROCESSING_SETTINGS))).toBe(0);
+    expect(await status(unit)).toMatchObject({ processed: 3, failed: 0, pending: 0 });
+  });
+
+  it("a run that keeps outliving its lease ends failed with the reason", async () => {
+    const unit = await unitWith((u) => [stall(["k000000"], 2500), recorder(u)], { settings: { leaseMs: 1000, maxAttempts: 2, workers: 1, backoffMs: 10 } });
+    await addMany(unit, "raw", 1);
+    await call("GET", `/reprocess/key/${unit}/k000000/raw`);
+    const s = await waitForStatus(unit, (x) => x.failed === 1, "the item to fail", 20_000);
+    expect(s).toMatchObject({ pending: 0, assigned: 0, processed: 0 });
+    const failed = await call("GET", `/reprocess/failed/${unit}`);
+    expect(failed.body.items).toEqual([expect.objectContaining({ key: "k000000", attempts: 2, lastError: expect.stringContaining("lease") })]);
+  });
+
+  it("reset unassigns; the stale run's result is discarded and the new run's counts", async () => {
+    const unit = await unitWith((u) => [recorder(u)], { paused: true });
+    await addMany(unit, "raw", 1);
+    await call("GET", `/reprocess/key/${unit}/k000000/raw`);
+    const first = await onInstance(unit, (u) => u.queue.claim(10, 60_000)!);
+    expect((await call("POST", `/reprocess/reset/${unit}`)).body).toEqual({ message: "OK", unassigned: 1 });
+    expect(await status(unit)).toMatchObject({ pending: 1, assigned: 0 });
+    // reset does not count as an attempt
+    expect(await queueRow(unit, "k000000")).toMatchObject({ state: 0, attempts: 0, lease_token: null });
+    const second = await onInstance(unit, (u) => u.queue.claim(10, 60_000)!);
+    expect(second.token).not.toBe(first.token);
+    const settings = DEFAULT_REPROCESSING_SETTINGS;
+    expect(await onInstance(unit, (u) => u.queue.complete(first.token, new Map([["k000000", "stale failure"]]), settings))).toBe(0);
+    expect(await onInstance(unit, (u) => u.queue.complete(first.token, new Map(), settings))).toBe(0);
+    expect(await queueRow(unit, "k000000")).toMatchObject({ state: 1, attempts: 1, last_error: null, lease_token: second.token });
+    expect(await onInstance(unit, (u) => u.queue.complete(second.token, new Map(), settings))).toBe(1);
+    expect(await queueRow(unit, "k000000")).toBeUndefined();
+  });
+
+  it("reset while a module hangs: the item runs again and counts once", async () => {
+    const unit = await unitWith((u) => [stall(["k000000"], 1000), recorder(u)]);
+    await addMany(unit, "raw", 1);
+    await call("GET", `/reprocess/key/${unit}/k000000/raw`);
+    await waitForStatus(unit, (s) => s.assigned === 1, "the item to be claimed");
+    expect((await call("GET", `/reprocess/reset/${unit}`)).body).toEqual({ message: "OK", unassigned: 1 });
+    const done = await waitForStatus(unit, (s) => s.pending === 0 && s.assigned === 0 && recorded(unit, "process").length === 2, "both runs to end");
+    expect(done.processed).toBe(1);
+  });
+});
+
+describe("a hung module", () => {
+  it("does not block status, reset or the other workers", async () => {
+    const unit = await unitWith((u) => [stall(["slow"], 3000), recorder(u)], { settings: { workers: 2, batchSize: 1 } });
+    await addRecord(unit, "raw", { key: "slow", content: {} });
+    await addMany(unit, "raw", 5);
+    await call("GET", `/reprocess/key/${unit}/slow/raw`);
+    await waitForStatus(unit, (s) => s.assigned === 1, "the slow item to be claimed");
+    // queued while the slow batch hangs: another worker takes them
+    await call("GET", `/reprocess/all/${unit}/raw?prefix=k`);
+    const s = await waitForStatus(unit, (x) => x.processed === 5, "the other items");
+    expect(s).toMatchObject({ assigned: 1, pending: 0 });
+    expect(recorded(unit, "process").map((c) => c.key)).not.toContain("slow");
+    expect((await call("POST", `/reprocess/reset/${unit}`)).body).toEqual({ message: "OK", unassigned: 1 });
+  });
+});
+
+describe("deletes", () => {
+  it("a delete queued behind a pending change reaches the pipeline as a deletion", async () => {
+    const unit = await createUnit({ reprocessingQueue: true, contentProcessing: true });
+    await setPipelines(unit, { raw: [recorder(unit)] });
+    await call("PUT", `/reprocess/pause/${unit}`);
+    await addRecord(unit, "raw", { key: "k1", content: { a: 1 } });
+    await call("POST", `/transaction/execute/${unit}/raw`, { key: "k1", action: "delete" });
+    expect((await status(unit)).pending).toBe(1);
+    await call("PUT", `/reprocess/resume/${unit}`);
+    expect(await drain(unit)).toMatchObject({ processed: 1 });
+    expect(recorded(unit, "process")).toEqual([expect.objectContaining({ key: "k1", kind: "delete", document: null })]);
+  });
+
+  it("a change queued behind a delete reaches the pipeline as a change", async () => {
+    const unit = await createUnit({ reprocessingQueue: true, contentProcessing: true });
+    await setPipelines(unit, { raw: [recorder(unit)] });
+    await addRecord(unit, "raw", { key: "k1", content: { a: 1 } });
+    await drain(unit);
+    await call("PUT", `/reprocess/pause/${unit}`);
+    await call("POST", `/transaction/execute/${unit}/raw`, { key: "k1", action: "delete" });
+    await addRecord(unit, "raw", { key: "k1", content: { a: 2 } });
+    await call("PUT", `/reprocess/resume/${unit}`);
+    await drain(unit);
+    expect(recorded(unit, "process").map((c) => [c.kind, c.document])).toEqual([["process", { a: 1 }], ["process", { a: 2 }]]);
+  });
+
+  it("deleting a whole record sends a deletion to each scope's pipeline", async () => {
+    const unit = await createUnit({ reprocessingQueue: true, contentProcessing: true });
+    await setPipelines(unit, { raw: [recorder(unit)], index: [recorder(unit)] });
+    await addRecord(unit, "raw", { key: "k1", content: {} });
+    await addRecord(unit, "index", { key: "k1", content: {} });
+    await drain(unit);
+    await call("POST", `/transaction/execute/${unit}/$record`, { key: "k1", action: "delete" });
+    await drain(unit);
+    const deletes = recorded(unit, "process").filter((c) => c.kind === "delete");
+    expect(deletes.map((c) => c.scope).sort()).toEqual(["index", "raw"]);
+  });
+});
+
+describe("failures", () => {
+  it("retries with exponential backoff, then keeps the item failed with its last error", async () => {
+    const unit = await unitWith((u) => [recorder(u), { module: "Fault", settings: { failAll: true, error: "upstream said no" } }], {
+      settings: { maxAttempts: 3, backoffMs: 200, maxBackoffMs: 10_000 },
+    });
+    await addMany(unit, "raw", 1);
+    await call("GET", `/reprocess/key/${unit}/k000000/raw`);
+    const s = await waitForStatus(unit, (x) => x.failed === 1, "the item to fail");
+    expect(s).toMatchObject({ pending: 0, assigned: 0, processed: 0, lastError: "raw: upstream said no" });
+    const attempts = recorded(unit, "process").map((c) => c.at);
+    expect(attempts).toHaveLength(3);
+    // each retry waits at least backoffMs, doubled each time
+    expect(attempts[1]! - attempts[0]!).toBeGreaterThanOrEqual(200);
+    expect(attempts[2]! - attempts[1]!).toBeGreaterThanOrEqual(400);
+    const failed = await call("GET", `/reprocess/failed/${unit}`);
+    expect(failed.body.items).toEqual([{ scope: "raw", key: "k000000", attempts: 3, lastError: "upstream said no", failedAt: expect.any(String) }]);
+  });
+
+  it("the delay doubles per attempt up to maxBackoffMs", async () => {
+    const unit = await unitWith((u) => [recorder(u)], { paused: true });
+    await addMany(unit, "raw", 1);
+    await call("GET", `/reprocess/key/${unit}/k000000/raw`);
+    const settings = { ...DEFAULT_REPROCESSING_SETTINGS, maxAttempts: 10, backoffMs: 100, maxBackoffMs: 350 };
+    const due = await onInstance(unit, (u) => {
+      // a clock far ahead, so the unit's own job never finds these items due
+      let now = Date.now() + 86_400_000;
+      const dueTimes: number[] = [];
+      for (let attempt = 1; attempt <= 4; attempt++) {
+        const claim = u.queue.claim(10, 60_000, now)!;
+        u.queue.complete(claim.token, new Map([["k000000", `try ${attempt}`]]), settings, now);
+        const next = u.sql.first<{ next_run_at: number }>("SELECT next_run_at FROM queue")!.next_run_at;
+        dueTimes.push(next - now);
+        now = next;
+      }
+      return dueTimes;
+    });
+    expect(due).toEqual([100, 200, 350, 350]);
+    expect(await queueRow(unit, "k000000")).toMatchObject({ state: 0, attempts: 4, last_error: "try 4" });
+  });
+
+  it("a module that throws fails the whole batch", async () => {
+    const unit = await unitWith((u) => [recorder(u), { module: "Fault", settings: { throwIn: "batchEnd", error: "bulk send refused" } }], {
+      settings: { maxAttempts: 1, batchSize: 10 },
+    });
+    await addMany(unit, "raw", 4);
+    await call("POST", `/reprocess/all/${unit}/raw`);
+    const s = await drain(unit);
+    expect(s).toMatchObject({ failed: 4, processed: 0 });
+    expect(s.lastError).toContain("bulk send refused");
+  });
+
+  it("a failed item does not hold back the others of its batch", async () => {
+    const unit = await unitWith(() => [{ module: "Fault", settings: { failKeys: ["k000001"] } }], { settings: { maxAttempts: 1 } });
+    await addMany(unit, "raw", 3);
+    await call("POST", `/reprocess/all/${unit}/raw`);
+    expect(await drain(unit)).toMatchObject({ failed: 1, processed: 2 });
+  });
+
+  it("queuing a failed item again starts it over", async () => {
+    const unit = await unitWith(() => [{ module: "Fault", settings: { failAll: true } }], { settings: { maxAttempts: 1 } });
+    await addMany(unit, "raw", 1);
+    await call("POST", `/reprocess/all/${unit}/raw`);
+    expect(await drain(unit)).toMatchObject({ failed: 1 });
+    await setPipelines(unit, { raw: [recorder(unit)] });
+    await call("GET", `/reprocess/key/${unit}/k000000/raw`);
+    expect(await drain(unit)).toMatchObject({ failed: 0, processed: 1 });
+  });
+});
+
+describe("scopes without a pipeline", () => {
+  it("complete at once and count as processed", async () => {
+    const unit = await createUnit({ reprocessingQueue: true, contentProcessing: false });
+    await addMany(unit, "raw", 7);
+    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: 7 });
+    expect(await drain(unit)).toMatchObject({ processed: 7, pending: 0, failed: 0 });
+  });
+});
+
+describe("ingestion", () => {
+  it("with content processing on and a pipeline, add and delete queue their scope (queue enabled or not)", async () => {
+    const unit = await createUnit({ reprocessingQueue: false, contentProcessing: true });
+    await setPipelines(unit, { raw: [recorder(unit)] });
+    await addRecord(unit, "raw", { key: "k1", content: { a: 1 } });
+    await addRecord(unit, "other", { key: "k1", content: { b: 1 } });
+    await drain(unit);
+    await call("POST", `/transaction/execute/${unit}/raw`, { key: "k1", action: "delete" });
+    const s = await drain(unit);
+    expect(s).toMatchObject({ enabled: false, processed: 2 });
+    expect(recorded(unit, "process").map((c) => [c.key, c.scope, c.kind])).toEqual([
+      ["k1", "raw", "process"],
+      ["k1", "raw", "delete"],
+    ]);
+  });
+
+  it("batch lines queue their scopes too", async () => {
+    const unit = await createUnit({ contentProcessing: true });
+    await setPipelines(unit, { raw: [recorder(unit)] });
+    await call("PUT", `/reprocess/pause/${unit}`);
+    const lines = [
+      { action: "add", scope: "raw", key: "a", content: {} },
+      { action: "add", scope: "raw", key: "b", content: {} },
+      { action: "delete", scope: "raw", key: "a" },
+      { action: "add", scope: "raw", key: "c", content: {}, policy: "new" },
+      { action: "add", scope: "raw", key: "c", content: {}, policy: "new" },
+    ];
+    const answer = await call("POST", `/transaction/batch/${unit}`, lines.map((l) => JSON.stringify(l)).join("\n"));
+    expect(answer.body.count).toBe(4);
+    expect((await status(unit)).pending).toBe(3);
+  });
+
+  it("with content processing off, writes and deletes queue nothing", async () => {
+    const unit = await createUnit({ reprocessingQueue: true, contentProcessing: false });
+    await setPipelines(unit, { raw: [recorder(unit)] });
+    await addRecord(unit, "raw", { key: "k1", content: {} });
+    await call("POST", `/transaction/execute/${unit}/raw`, { key: "k1", action: "delete" });
+    expect(await drain(unit)).toMatchObject({ pending: 0, processed: 0, nextRunAt: null });
+    expect(recorded(unit)).toEqual([]);
+    // switched on, the next write queues
+    expect((await call("PUT", `/admin/enableContentProcessing/${unit}/true`)).status).toBe(200);
+    await addRecord(unit, "raw", { key: "k2", content: {} });
+    expect(await drain(unit)).toMatchObject({ processed: 1 });
+    expect(recorded(unit, "process").map((c) => c.key)).toEqual(["k2"]);
+  });
+});
