@@ -33,10 +33,18 @@ export interface UnitAccess {
   /** the content of a scope of any record of the unit; undefined when missing */
   read(key: string, scope: string): Document | undefined;
   /**
-   * Writes a scope of the item's record (version = now); with content processing on, that
-   * scope's pipeline is queued. Returns an error text when the write was refused.
+   * Writes a scope of the item's record (version = now), or deletes it when `content` is
+   * null; with content processing on, that scope's pipeline is queued, except the item's
+   * own scope (a pipeline never queues itself). Returns an error text when the write was
+   * refused (too large, or a chain of scope writes past the hop limit).
    */
-  write(item: PipelineItem, scope: string, content: Document): string | undefined;
+  write(item: PipelineItem, scope: string, content: Document | null): string | undefined;
+  /**
+   * Records that the item embeds these keys of `scope`, found through `via` (the field
+   * they came from), replacing what it recorded through `via` before. When one of them is
+   * written or deleted with content processing on, the item is queued again.
+   */
+  references(item: PipelineItem, scope: string, keys: string[], via: string): void;
 }
 
 export interface ModuleContext<S> {

@@ -6,7 +6,8 @@
  * Tables: `unit` (one row: configuration, flags, counters), `records` (one row per key and
  * scope; `content` NULL is a tombstone), `queue` (one row per scope and key; `state` 0
  * pending, 1 assigned, 2 failed; for an assigned item `next_run_at` is its lease expiry),
- * `fills` (reprocess/all runs still putting keys in the queue).
+ * `fills` (reprocess/all runs still putting keys in the queue), `record_refs` (which items
+ * embed which other scopes: see references.ts).
  */
 import type { Sql } from "./sql";
 
@@ -60,6 +61,21 @@ const MIGRATIONS: Array<{ id: number; name: string; sql: string }> = [
         cursor TEXT,
         hops INTEGER NOT NULL DEFAULT 0
       );
+    `,
+  },
+  {
+    id: 2,
+    name: "record_refs: reverse references of joining modules",
+    sql: `
+      CREATE TABLE record_refs (
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        via TEXT NOT NULL,
+        ref_scope TEXT NOT NULL,
+        ref_key TEXT NOT NULL,
+        PRIMARY KEY (scope, key, via, ref_scope, ref_key)
+      ) WITHOUT ROWID;
+      CREATE INDEX record_refs_by_target ON record_refs (ref_scope, ref_key);
     `,
   },
 ];

@@ -9,6 +9,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { failure, type Failure } from "../errors";
+import { LIMITS } from "../limits";
 import { hasPipeline } from "../modules/pipeline";
 import { registryOf } from "../registry/registry";
 import type { PipelineItem, UnitAccess } from "../modules/types";
@@ -18,9 +19,12 @@ import { Fills } from "./fills";
 import { Job } from "./job";
 import { migrate } from "./migrations";
 import { Queue, type FailedItem } from "./queue";
+import { ReferenceStore } from "./references";
 import { RecordStore, type AddPolicy, type DeletePolicy, type Json, type StoredRecord } from "./records";
 import { nextRunTimes, type ScheduleState } from "./schedules";
 import { Sql, type UnitState } from "./sql";
+
+const utf8 = new TextEncoder();
 
 /** A chain of scope writes (raw → index → raw ...) is cut after this many hops. */
 export const MAX_SCOPE_HOPS = 8;
@@ -49,6 +53,7 @@ export class StorageUnit extends DurableObject<Env> {
   private readonly sql: Sql;
   private readonly config: ConfigStore;
   private readonly records: RecordStore;
+  private readonly references: ReferenceStore;
   private readonly queue: Queue;
   private readonly fills: Fills;
   private readonly job: Job;
@@ -62,6 +67,7 @@ export class StorageUnit extends DurableObject<Env> {
     this.sql = new Sql(this.state.storage);
     this.config = new ConfigStore(this.sql);
     this.records = new RecordStore(this.sql);
+    this.references = new ReferenceStore(this.sql);
     this.queue = new Queue(this.sql);
     this.fills = new Fills(this.sql, this.queue);
     this.job = new Job({
@@ -360,28 +366,49 @@ export class StorageUnit extends DurableObject<Env> {
     return queued;
   }
 
-  /** A write changed these scopes of a record: with content processing on, their pipelines see it. */
-  private changed(unit: UnitConfig, key: string, scopes: string[], hops: number): void {
+  /**
+   * A write changed these scopes of a record: with content processing on, their pipelines
+   * see it, and so do the items that reference them (whether or not the written scope has
+   * a pipeline). `writer` is the item whose module wrote: it is never queued by its own write.
+   */
+  private changed(unit: UnitConfig, key: string, scopes: string[], hops: number, writer?: PipelineItem): void {
     if (!unit.contentProcessing) return;
+    const queue = (scope: string, keys: string[]) => {
+      const others = writer && scope === writer.scope ? keys.filter((k) => k !== writer.key) : keys;
+      if (others.length > 0 && hasPipeline(unit.modules, scope)) this.queue.enqueue(scope, others, hops);
+    };
     for (const scope of scopes) {
-      if (hasPipeline(unit.modules, scope)) this.queue.enqueue(scope, [key], hops);
+      queue(scope, [key]);
+      for (const [referrerScope, keys] of this.references.referrers(scope, key)) queue(referrerScope, keys);
     }
   }
 
   private unitAccess(): UnitAccess {
     return {
       read: (key, scope) => this.records.content(key, scope),
-      write: (item: PipelineItem, scope: string, content: Json) => {
+      write: (item: PipelineItem, scope: string, content: Json | null) => {
         const unit = this.config.get();
         if (!unit) return "the storage unit no longer exists";
-        if (scope === item.scope) return `a module cannot write the scope whose pipeline runs it ('${scope}')`;
         if (item.hops >= MAX_SCOPE_HOPS) return `scope write chain cut after ${MAX_SCOPE_HOPS} hops (${item.scope} → ${scope}); check the pipelines for a cycle`;
-        this.sql.transaction(() => {
-          this.records.put(item.key, scope, JSON.stringify(content), Date.now());
-          this.changed(unit, item.key, [scope], item.hops + 1);
+        const json = content === null ? null : JSON.stringify(content);
+        if (json !== null && utf8.encode(json).length > LIMITS.contentBytes) {
+          return `the document for scope '${scope}' is over ${LIMITS.contentBytes} bytes as JSON; drop fields before writing it`;
+        }
+        return this.sql.transaction(() => {
+          let changed = [scope];
+          if (json === null) {
+            // a tombstone newer than now (a client's explicit version) wins, as for any delete
+            const outcome = this.records.delete(item.key, scope, "silent", Date.now());
+            if ("error" in outcome) return outcome.detail;
+            changed = outcome.changed;
+          } else {
+            this.records.put(item.key, scope, json, Date.now());
+          }
+          this.changed(unit, item.key, changed, item.hops + 1, item);
+          return undefined;
         });
-        return undefined;
       },
+      references: (item, scope, keys, via) => this.references.set(item.scope, item.key, via, scope, keys),
     };
   }
 
