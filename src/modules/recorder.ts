@@ -10,6 +10,8 @@ export interface RecordedCall {
   kind?: "process" | "delete";
   document?: Document | null;
   batchSize?: number;
+  /** on batchStart: the unit-level settings the modules were given */
+  unitSettings?: Record<string, unknown>;
   at: number;
 }
 
@@ -26,13 +28,13 @@ export const Recorder = defineModule({
   name: "Recorder",
   description: "Records every BatchStart / Process / BatchEnd call it receives (in memory, bounded); changes nothing.",
   settings: z.object({ tag: z.string().max(100).optional() }).strict(),
-  create: ({ settings, scope, unitName }) => {
+  create: ({ settings, scope, unitName, unitSettings }) => {
     const note = (call: Omit<RecordedCall, "unit" | "scope" | "tag" | "at">) => {
       recordedCalls.push({ unit: unitName, scope, tag: settings.tag, at: Date.now(), ...call });
       if (recordedCalls.length > MAX_CALLS) recordedCalls.splice(0, recordedCalls.length - MAX_CALLS);
     };
     return {
-      batchStart: (items) => note({ event: "batchStart", batchSize: items.length }),
+      batchStart: (items) => note({ event: "batchStart", batchSize: items.length, unitSettings }),
       process: (item) => note({ event: "process", key: item.key, kind: item.kind, document: item.document && structuredClone(item.document) }),
       batchEnd: (items) => note({ event: "batchEnd", batchSize: items.length }),
     };

@@ -1,0 +1,59 @@
+import { z } from "@hono/zod-openapi";
+import { deletePath, FieldPath, getPath, hasPath, setPath } from "./paths";
+import { defineModule, type Document } from "./types";
+
+const FieldMappingSettings = z
+  .object({
+    /** source path → destination path; the source stays */
+    copy: z.record(FieldPath, FieldPath).optional(),
+    /** old path → new path */
+    rename: z.record(FieldPath, FieldPath).optional(),
+    /** path → value written as is */
+    set: z.record(FieldPath, z.unknown()).optional(),
+    /** paths removed */
+    drop: z.array(FieldPath).optional(),
+    /** the paths kept; everything else is removed */
+    only: z.array(FieldPath).optional(),
+  })
+  .strict();
+
+type FieldMappingSettings = z.infer<typeof FieldMappingSettings>;
+
+/**
+ * Reshapes the document for the modules after it: `copy`, `rename`, `set`, `drop`, `only`,
+ * applied in that order, each optional, with dotted paths. A missing source is skipped, so
+ * one mapping serves documents that lack some fields. Delete items pass untouched.
+ *
+ * @example {"module":"FieldMapping","settings":{"rename":{"headline":"title"},"copy":{"author.name":"authorName"},"drop":["internal"]}}
+ */
+export const FieldMapping = defineModule({
+  name: "FieldMapping",
+  description: "Reshapes the document: copy, rename, set, drop, only (in that order; dotted paths; missing sources skipped).",
+  settings: FieldMappingSettings,
+  create: ({ settings }) => ({
+    process(item) {
+      if (item.document) item.document = mapDocument(item.document, settings);
+    },
+  }),
+});
+
+/** Applies a mapping to a document (changing it in place, except `only`, which builds a new one). */
+export function mapDocument(document: Document, settings: FieldMappingSettings): Document {
+  for (const [source, target] of Object.entries(settings.copy ?? {})) {
+    // a copy must not share nested objects with its source, or a later change to one would show in both
+    if (hasPath(document, source)) setPath(document, target, structuredClone(getPath(document, source)));
+  }
+  for (const [source, target] of Object.entries(settings.rename ?? {})) {
+    if (!hasPath(document, source)) continue;
+    const value = getPath(document, source);
+    deletePath(document, source);
+    setPath(document, target, value);
+  }
+  // settings are shared by every item of the batch: each document gets its own copy of a value
+  for (const [path, value] of Object.entries(settings.set ?? {})) setPath(document, path, structuredClone(value));
+  for (const path of settings.drop ?? []) deletePath(document, path);
+  if (!settings.only) return document;
+  const kept: Document = {};
+  for (const path of settings.only) if (hasPath(document, path)) setPath(kept, path, getPath(document, path));
+  return kept;
+}

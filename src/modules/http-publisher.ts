@@ -1,0 +1,116 @@
+import { z } from "@hono/zod-openapi";
+import { buildRequests, rejections, type Entry, type PublishRequest } from "./http-formats";
+import { defineModule } from "./types";
+
+// RFC 9110 token characters; a value must not smuggle a line break into the request
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[^\r\n\0]*$/;
+/** How much of an error answer is kept in the item's error. */
+const ANSWER_EXCERPT = 300;
+
+const HttpPublisherSettings = z
+  .object({
+    url: z.url({ protocol: /^https?$/, error: "an http:// or https:// URL" }),
+    format: z.enum(["json", "elasticsearch", "solr"]).default("json"),
+    /** the Elasticsearch index (`_index` of each action); required for that format */
+    index: z.string().min(1).max(255).optional(),
+    headers: z
+      .record(z.string().regex(HEADER_NAME, "a header name (letters, digits and !#$%&'*+.^_`|~-)"), z.string().max(8192).regex(HEADER_VALUE, "a header value without line breaks"))
+      .default({}),
+    /** the name of a Worker secret sent as the Authorization header */
+    authSecret: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "the name of a Worker secret (letters, digits, '_')").optional(),
+    timeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+  })
+  .strict()
+  .superRefine((settings, context) => {
+    if (settings.format === "elasticsearch" && settings.index === undefined) {
+      context.addIssue({ code: "custom", path: ["index"], message: "the elasticsearch format needs the index to write to" });
+    }
+  });
+
+type HttpPublisherSettings = z.infer<typeof HttpPublisherSettings>;
+
+/**
+ * Publishes documents and deletions to an HTTP endpoint: collects them in Process and
+ * sends them in BatchEnd, one request per batch (Solr: one for the documents, one for the
+ * deletions), in the `json`, `elasticsearch` or `solr` format (see http-formats.ts).
+ *
+ * Items an answer rejects (Elasticsearch `"errors":true`, a `json` answer's `errors`)
+ * fail alone. Any other 4xx, a 5xx, a timeout or a network error throws: the whole
+ * batch is retried by the queue.
+ *
+ * @example {"module":"HttpPublisher","settings":{"url":"https://search.example.com","format":"elasticsearch","index":"docs","authSecret":"SEARCH_AUTH"}}
+ */
+export const HttpPublisher = defineModule({
+  name: "HttpPublisher",
+  description: "Sends each batch's documents and deletions to an HTTP endpoint in one request (json, elasticsearch _bulk or solr update format).",
+  settings: HttpPublisherSettings,
+  checkEnvironment: (settings, env) => (settings.authSecret === undefined ? undefined : missingSecret(settings.authSecret, env)),
+  create: ({ settings, env }) => {
+    const collected: Entry[] = [];
+    return {
+      process(item) {
+        // a snapshot: modules after this one may go on changing the document
+        collected.push({ item, document: item.document === null ? null : structuredClone(item.document) });
+      },
+      async batchEnd() {
+        // an item a later module failed will run again; publishing it now would be premature
+        const entries = collected.filter((entry) => entry.item.failure === undefined);
+        const headers = requestHeaders(settings, env);
+        for (const request of buildRequests(settings.format, entries, settings)) {
+          const answer = await send(request, headers, settings.timeoutMs);
+          const rejected = rejections(settings.format, request, answer.text);
+          if (!answer.ok && rejected.size === 0) {
+            throw new PublishError(`POST ${request.url} answered ${answer.status}: ${answer.text.slice(0, ANSWER_EXCERPT)}`);
+          }
+          for (const [entry, reason] of rejected) entry.item.fail(`HttpPublisher: ${reason}`);
+        }
+      },
+    };
+  },
+});
+
+function missingSecret(name: string, env: Record<string, unknown>): string | undefined {
+  const value = env[name];
+  if (typeof value === "string" && value.length > 0) return undefined;
+  return `settings.authSecret: no secret named '${name}' in the Worker's environment; add it with 'wrangler secret put ${name}' (or .dev.vars locally)`;
+}
+
+function requestHeaders(settings: HttpPublisherSettings, env: Record<string, unknown>): Record<string, string> {
+  const headers = { ...settings.headers };
+  if (settings.authSecret !== undefined) {
+    const problem = missingSecret(settings.authSecret, env);
+    if (problem) throw new PublishError(problem);
+    headers.authorization = env[settings.authSecret] as string;
+  }
+  return headers;
+}
+
+/**
+ * POSTs one request. Resolves with any HTTP answer but a 5xx; throws on a 5xx, a timeout
+ * or a network error, since none of those says anything about single items.
+ */
+async function send(request: PublishRequest, headers: Record<string, string>, timeoutMs: number): Promise<{ ok: boolean; status: number; text: string }> {
+  const where = `POST ${request.url}`;
+  try {
+    const response = await fetch(request.url, {
+      method: "POST",
+      headers: { "content-type": request.contentType, ...headers },
+      body: request.body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await response.text();
+    if (response.status >= 500) throw new PublishError(`${where} answered ${response.status}: ${text.slice(0, ANSWER_EXCERPT)}`);
+    return { ok: response.ok, status: response.status, text };
+  } catch (error) {
+    if (error instanceof PublishError) throw error;
+    const name = error instanceof Error ? error.name : "";
+    if (name === "TimeoutError" || name === "AbortError") throw new PublishError(`${where} did not answer within ${timeoutMs} ms (timeoutMs)`);
+    throw new PublishError(`${where} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** A failure of the whole batch; the job records it as `HttpPublisher: <message>`. */
+class PublishError extends Error {
+  override name = "HttpPublisher";
+}

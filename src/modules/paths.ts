@@ -1,0 +1,65 @@
+/**
+ * Dotted paths into a document (`author.name`), shared by the modules that address fields.
+ * A path walks plain objects only: an array or a scalar on the way means "not there".
+ * Segments that would reach an object's prototype are refused by the schema, so a module
+ * setting cannot pollute `Object.prototype`.
+ */
+import { z } from "@hono/zod-openapi";
+import type { Document } from "./types";
+
+const FORBIDDEN_SEGMENTS = new Set(["__proto__", "prototype", "constructor"]);
+
+/** A dotted path: non-empty segments separated by `.`, none of them `__proto__`, `prototype` or `constructor`. */
+export const FieldPath = z
+  .string()
+  .min(1, "a field path must not be empty")
+  .max(1000)
+  .refine((path) => path.split(".").every((segment) => segment.length > 0), "a field path has non-empty segments separated by '.', as in 'author.name'")
+  .refine((path) => path.split(".").every((segment) => !FORBIDDEN_SEGMENTS.has(segment)), "a field path must not use '__proto__', 'prototype' or 'constructor'");
+
+function isPlainObject(value: unknown): value is Document {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The parent object of the path's last segment, creating missing objects when `create` is set. */
+function parentOf(document: Document, path: string, create: boolean): { parent: Document; last: string } | undefined {
+  const segments = path.split(".");
+  const last = segments.pop()!;
+  let parent = document;
+  for (const segment of segments) {
+    let next = Object.hasOwn(parent, segment) ? parent[segment] : undefined;
+    if (!isPlainObject(next)) {
+      if (!create) return undefined;
+      next = {};
+      parent[segment] = next;
+    }
+    parent = next as Document;
+  }
+  return { parent, last };
+}
+
+/** Whether the path leads to a value (null counts as a value). */
+export function hasPath(document: Document, path: string): boolean {
+  const found = parentOf(document, path, false);
+  return found !== undefined && Object.hasOwn(found.parent, found.last);
+}
+
+/** The value at the path, or undefined when it is not there. */
+export function getPath(document: Document, path: string): unknown {
+  const found = parentOf(document, path, false);
+  return found && Object.hasOwn(found.parent, found.last) ? found.parent[found.last] : undefined;
+}
+
+/** Sets the value at the path; missing (or non-object) parents along the way become objects. */
+export function setPath(document: Document, path: string, value: unknown): void {
+  const { parent, last } = parentOf(document, path, true)!;
+  parent[last] = value;
+}
+
+/** Removes the value at the path; returns whether there was one. */
+export function deletePath(document: Document, path: string): boolean {
+  const found = parentOf(document, path, false);
+  if (!found || !Object.hasOwn(found.parent, found.last)) return false;
+  delete found.parent[found.last];
+  return true;
+}
