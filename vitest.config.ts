@@ -3,12 +3,32 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   plugins: [
-    cloudflareTest({
+    cloudflareTest(({ inject }) => ({
       wrangler: { configPath: "./wrangler.toml" },
-      miniflare: { bindings: { ADMIN_TOKEN: "test-admin-token" } },
-    }),
+      miniflare: {
+        bindings: {
+          ADMIN_TOKEN: "test-admin-token",
+          // the publisher test server started by globalSetup, and a secret for its Authorization header
+          PUBLISHER_URL: `http://127.0.0.1:${inject("publisherPort")}`,
+          PUBLISHER_AUTH: "Bearer publisher-test-secret",
+        },
+        // QueuePublisher tests: a real Queue, consumed by an auxiliary Worker the tests can ask
+        queueProducers: { OUTBOX: { queueName: "restage-outbox" } },
+        serviceBindings: { OUTBOX_CONSUMER: "outbox-consumer" },
+        workers: [
+          {
+            name: "outbox-consumer",
+            modules: true,
+            scriptPath: "./test/support/outbox-consumer.mjs",
+            compatibilityDate: "2026-10-01",
+            queueConsumers: { "restage-outbox": { maxBatchSize: 100, maxBatchTimeout: 0 } },
+          },
+        ],
+      },
+    })),
   ],
   test: {
+    globalSetup: ["./test/support/publisher-server.ts"],
     include: ["test/**/*.test.ts"],
     exclude: ["test/e2e/**"],
     testTimeout: 30_000,

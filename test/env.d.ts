@@ -5,6 +5,12 @@ declare namespace Cloudflare {
     REGISTRY: DurableObjectNamespace<import("../src/registry/registry").Registry>;
     ADMIN_TOKEN?: string;
     CORS_ORIGINS?: string;
+    /** the publisher test server (test/support/publisher-server.ts) */
+    PUBLISHER_URL: string;
+    PUBLISHER_AUTH: string;
+    OUTBOX: Queue;
+    /** the auxiliary Worker consuming OUTBOX (test/support/outbox-consumer.mjs) */
+    OUTBOX_CONSUMER: Fetcher;
   }
   interface GlobalProps {
     mainModule: typeof import("../src/index");

@@ -1,0 +1,71 @@
+import { describe, expect, it } from "vitest";
+import { recordedCalls } from "../src/modules/recorder";
+import { addRecord, call, createUnit } from "./helpers";
+import { drain, setModules } from "./support/modules";
+
+async function setPipeline(unit: string, module: string, settings: Record<string, unknown>) {
+  return call("POST", `/admin/setContentProcessingModules/${unit}`, { modules: { raw: [{ module: "Noop" }, { module, settings }] } });
+}
+
+describe("module settings", () => {
+  it("refuses an unknown module with 400 UNKNOWN_MODULE naming it and the known ones", async () => {
+    const unit = await createUnit();
+    const answer = await setPipeline(unit, "FieldMaping", {});
+    expect(answer.status).toBe(400);
+    expect(answer.body.message).toBe("UNKNOWN_MODULE");
+    expect(answer.body.detail).toContain("modules.raw[1]");
+    expect(answer.body.detail).toContain("'FieldMaping'");
+    expect(answer.body.detail).toContain("FieldMapping");
+  });
+
+  const invalid: Array<[string, Record<string, unknown>, string]> = [
+    ["FieldMapping", { rename: { "a..b": "c" } }, "settings.rename"],
+    ["FieldMapping", { drop: "title" }, "settings.drop"],
+    ["FieldMapping", { set: { "__proto__.polluted": 1 } }, "settings.set"],
+    ["FieldMapping", { move: { a: "b" } }, "settings"],
+    ["ScopeWriter", {}, "settings.scope"],
+    ["ScopeWriter", { scope: "not a scope!" }, "settings.scope"],
+    ["ForeignKeyJoin", { field: "authorId", scope: "raw" }, "settings.as"],
+    ["HttpPublisher", { url: "ftp://example.com" }, "settings.url"],
+    ["HttpPublisher", { url: "https://example.com", format: "xml" }, "settings.format"],
+    ["HttpPublisher", { url: "https://example.com", format: "elasticsearch" }, "settings.index"],
+    ["HttpPublisher", { url: "https://example.com", timeoutMs: 99 }, "settings.timeoutMs"],
+    ["HttpPublisher", { url: "https://example.com", timeoutMs: 300_001 }, "settings.timeoutMs"],
+    ["HttpPublisher", { url: "https://example.com", headers: { "x-a": "1\r\nx-b: 2" } }, "settings.headers"],
+    ["HttpPublisher", { url: "https://example.com", authSecret: "NOT_SET_ANYWHERE" }, "settings.authSecret"],
+    ["QueuePublisher", { binding: "NO_SUCH_QUEUE" }, "settings.binding"],
+    ["QueuePublisher", { binding: "STORAGE_UNIT" }, "settings.binding"],
+  ];
+  for (const [module, settings, field] of invalid) {
+    it(`refuses ${module} ${JSON.stringify(settings)} with 400 INVALID_MODULE_SETTINGS naming ${field}`, async () => {
+      const unit = await createUnit();
+      const answer = await setPipeline(unit, module, settings);
+      expect(answer.status).toBe(400);
+      expect(answer.body.message).toBe("INVALID_MODULE_SETTINGS");
+      expect(answer.body.detail).toContain(`modules.raw[1] (${module})`);
+      expect(answer.body.detail).toContain(field);
+      // nothing was stored
+      expect((await call("GET", `/admin/getContentProcessingModules/${unit}`)).body).toMatchObject({ modules: {} });
+    });
+  }
+
+  it("stores each module's settings with its defaults filled in", async () => {
+    const unit = await createUnit();
+    await setModules(unit, { index: [{ module: "HttpPublisher", settings: { url: "https://example.com/hook" } }] });
+    const stored = await call("GET", `/admin/getContentProcessingModules/${unit}`);
+    expect(stored.body.modules.index).toEqual([{ module: "HttpPublisher", settings: { url: "https://example.com/hook", format: "json", headers: {}, timeoutMs: 10_000 } }]);
+  });
+
+  it("gives the unit-level settings to every module of every pipeline", async () => {
+    const unit = await createUnit();
+    const unitSettings = { language: "en", owner: { team: "search" } };
+    await setModules(unit, { raw: [{ module: "Recorder", settings: { tag: unit } }, { module: "ScopeWriter", settings: { scope: "index" } }], index: [{ module: "Recorder", settings: { tag: unit } }] }, unitSettings);
+    await addRecord(unit, "raw", { key: "k", content: {} });
+    await drain(unit);
+    const starts = recordedCalls.filter((c) => c.tag === unit && c.event === "batchStart");
+    expect(starts.map((c) => [c.scope, c.unitSettings])).toEqual([
+      ["raw", unitSettings],
+      ["index", unitSettings],
+    ]);
+  });
+});
