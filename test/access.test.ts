@@ -314,3 +314,37 @@ describe("access/fetchPage", () => {
     expect(answer.body.message).toBe("STORAGE_UNIT_DOESNT_EXIST");
   });
 });
+
+describe("list response size", () => {
+  const LIMIT = 8 * 1024 * 1024;
+  // 12 records of 1 MiB each as UTF-8, written with a two-byte character so bytes and characters differ
+  const keys = Array.from({ length: 12 }, (_, i) => `big-${String(i).padStart(2, "0")}`);
+  const content = { s: "é".repeat((1024 * 1024 - 8) / 2) };
+  let unit: string;
+  beforeAll(async () => {
+    unit = await createUnit();
+    expect(utf8.encode(JSON.stringify(content)).length).toBe(1024 * 1024);
+    const batch = await call("POST", `/transaction/batch/${unit}`, ndjson(keys.map((key) => ({ action: "add", scope: "raw", key, content }))));
+    expect(batch.body).toEqual({ message: "OK", count: 12 });
+  });
+
+  const responseBytes = (body: unknown) => utf8.encode(JSON.stringify(body)).length;
+
+  it("fetchPage stops before the response passes 8 MiB, and paging still reaches every record", async () => {
+    const first = await call("GET", `/access/fetchPage/${unit}?batchSize=1000`);
+    expect(responseBytes(first.body)).toBeLessThanOrEqual(LIMIT);
+    expect(first.body.records.length).toBeLessThan(12);
+    expect(first.body.nextStartId).toBe(keys[first.body.records.length]);
+    const { keys: seen, pages } = await fetchAllPages(unit, `/access/fetchPage/${unit}`, 1000);
+    expect(seen).toEqual(keys);
+    for (const page of pages) expect(responseBytes(page)).toBeLessThanOrEqual(LIMIT);
+  });
+
+  it("fetchMultiple stops before the response passes 8 MiB, keeping the order asked", async () => {
+    const asked = [...keys].reverse();
+    const got = await call("POST", `/access/fetchMultiple/${unit}`, { keys: asked });
+    expect(responseBytes(got.body)).toBeLessThanOrEqual(LIMIT);
+    expect(got.body.records.length).toBeGreaterThan(0);
+    expect(got.body.records.map((record: { key: string }) => record.key)).toEqual(asked.slice(0, got.body.records.length));
+  });
+});

@@ -103,8 +103,8 @@ export class RecordStore {
     for (const key of new Set(keys)) {
       const group = byKey.get(key);
       if (!group) continue;
-      bytes += group.reduce((sum, row) => sum + (row.content?.length ?? 0), 0);
-      if (bytes > LIMITS.listResponseBytes && records.length > 0) break;
+      bytes += responseBytes(key, group);
+      if (bytes > LIST_BUDGET && records.length > 0) break;
       records.push(assemble(key, group));
     }
     return records;
@@ -138,8 +138,8 @@ export class RecordStore {
     let bytes = 0;
     for (const key of pageKeys) {
       const group = byKey.get(key) ?? [];
-      bytes += group.reduce((sum, row) => sum + (row.content?.length ?? 0), 0);
-      if (bytes > LIMITS.listResponseBytes && records.length > 0) return { records, nextStartId: key };
+      bytes += responseBytes(key, group);
+      if (bytes > LIST_BUDGET && records.length > 0) return { records, nextStartId: key };
       records.push(assemble(key, group));
     }
     return keys.length > size ? { records, nextStartId: keys[size] } : { records };
@@ -169,6 +169,21 @@ function newerVersion(key: string, scope: string, stored: number, given: number)
     "NEWER_VERSION_ALREADY_EXISTS",
     `${scope === ALL_SCOPES ? "record" : `scope '${scope}' of`} '${key}' has version ${stored}, newer than ${given}; send a version >= ${stored}`,
   );
+}
+
+const utf8 = new TextEncoder();
+
+/** Room left in a list response for its envelope: `{"message":"OK","records":[],"nextStartId":...}`. */
+const LIST_BUDGET = LIMITS.listResponseBytes - 4096;
+
+/**
+ * An upper bound of a record's size in a JSON response, in UTF-8 bytes (the content is
+ * stored as the JSON text the response repeats; a string's length counts UTF-16 units, not bytes).
+ */
+function responseBytes(key: string, rows: Row[]): number {
+  let bytes = 2 * utf8.encode(key).length + 40;
+  for (const row of rows) bytes += (row.content === null ? 0 : utf8.encode(row.content).length) + 2 * row.scope.length + 100;
+  return bytes;
 }
 
 function groupByKey(rows: Row[]): Map<string, Row[]> {
