@@ -6,11 +6,13 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { ApiError } from "./errors";
+import { PAGE_PATHS, pageSecurityHeaders } from "./http/page-headers";
 import { methodsAllowedFor, type App, type AppEnv } from "./http/route";
 import { accessRoutes } from "./routes/access";
 import { adminRoutes } from "./routes/admin";
 import { metaRoutes } from "./routes/meta";
 import { reprocessRoutes } from "./routes/reprocess";
+import { securityRoutes } from "./routes/security";
 import { transactionRoutes } from "./routes/transaction";
 
 export function createApp(): App {
@@ -23,11 +25,14 @@ export function createApp(): App {
     return cors({ origin: origins, allowHeaders: ["authorization", "content-type"], allowMethods: ["GET", "POST", "PUT", "DELETE"] })(c, next);
   });
 
+  for (const path of PAGE_PATHS) app.use(path, pageSecurityHeaders);
+
   metaRoutes(app);
   adminRoutes(app);
   transactionRoutes(app);
   accessRoutes(app);
   reprocessRoutes(app);
+  securityRoutes(app);
 
   app.notFound((c) => {
     const allowed = methodsAllowedFor(app, c.req.path);

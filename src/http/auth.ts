@@ -1,10 +1,13 @@
 /**
  * Bearer-token checks. The admin token is the `ADMIN_TOKEN` secret; tokens are compared
  * through their SHA-256 digests so the comparison takes the same time wherever they differ.
+ * A user's token (Security API) is checked by the unit a route names, within the route's
+ * own call to it (see user-access.ts); admin routes refuse it.
  */
 import type { Context } from "hono";
 import type { Env } from "../env";
 import { ApiError } from "../errors";
+import { beginUserCall, refusalFor, unauthorized } from "./user-access";
 
 /** What a route needs: nothing, the admin token, or read / write on the unit it names. */
 export type Access = "public" | "admin" | "read" | "write";
@@ -17,10 +20,29 @@ export async function sha256Hex(text: string): Promise<string> {
 /** Constant-time equality of two strings, by comparing their digests byte by byte. */
 export async function tokensEqual(given: string, expected: string): Promise<boolean> {
   const [a, b] = await Promise.all([sha256Hex(given), sha256Hex(expected)]);
-  let difference = 0;
+  return digestsEqual(a, b);
+}
+
+/** Constant-time equality of two hex digests of the same length. */
+function digestsEqual(a: string, b: string): boolean {
+  let difference = a.length ^ b.length;
   for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
   return difference === 0;
 }
+
+const USER_TOKEN_PREFIX = "rs_";
+/** Issued user tokens: a prefix and 32 random bytes in base64url; anything else is refused without asking a unit. */
+const USER_TOKEN_PATTERN = /^rs_[A-Za-z0-9_-]{43}$/;
+
+/**
+ * A new user token: 256 random bits. It is shown once; only its SHA-256 hash is stored.
+ * @example const token = newUserToken(); // "rs_3q2-..."
+ */
+export function newUserToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return USER_TOKEN_PREFIX + btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
 
 export function bearerToken(c: Context): string | undefined {
   const header = c.req.header("authorization");
@@ -37,7 +59,12 @@ export async function authorize(c: Context<{ Bindings: Env }>, access: Access, u
   }
   const token = bearerToken(c);
   if (!token) throw new ApiError("UNAUTHORIZED", "send `Authorization: Bearer <token>`");
-  if (await tokensEqual(token, adminToken)) return;
-  void unit;
-  throw new ApiError("UNAUTHORIZED", "the token is not valid; check the Authorization header");
+  const [tokenHash, adminHash] = await Promise.all([sha256Hex(token), sha256Hex(adminToken)]);
+  if (digestsEqual(tokenHash, adminHash)) return;
+  if (!USER_TOKEN_PATTERN.test(token)) throw unauthorized();
+  if ((access === "read" || access === "write") && unit !== undefined) {
+    beginUserCall(c, { tokenHash, need: access, unit });
+    return;
+  }
+  throw await refusalFor(c.env, tokenHash, (user) => `user '${user}' cannot use this route: it needs the admin token`);
 }

@@ -8,6 +8,7 @@ import type { Context } from "hono";
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Env } from "../env";
 import { authorize, type Access } from "./auth";
+import { confirmUserCall } from "./user-access";
 import { readJson } from "./body";
 import { validate } from "./validate";
 
@@ -88,9 +89,18 @@ export function defineRoute<P extends AnyObject = typeof EmptyObject, Q extends 
     app.on(method.toUpperCase(), honoPath, async (c) => {
       const params = validate(spec.params ?? EmptyObject, c.req.param(), "path") as z.output<P>;
       await authorize(c, spec.access, (params as { unit?: string }).unit);
-      const query = validate(spec.query ?? EmptyObject, c.req.query(), "query") as z.output<Q>;
-      const body = (spec.body ? validate(spec.body, method === "get" ? undefined : await readJson(c), "body") : undefined) as z.output<B>;
-      return handler(c, { params, query, body });
+      let response: Response;
+      try {
+        const query = validate(spec.query ?? EmptyObject, c.req.query(), "query") as z.output<Q>;
+        const body = (spec.body ? validate(spec.body, method === "get" ? undefined : await readJson(c), "body") : undefined) as z.output<B>;
+        response = await handler(c, { params, query, body });
+      } catch (error) {
+        // a user's token refused by the unit answers 401 / 403 whatever else went wrong
+        await confirmUserCall(c);
+        throw error;
+      }
+      await confirmUserCall(c);
+      return response;
     });
   }
 }

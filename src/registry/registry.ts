@@ -4,27 +4,34 @@
  * unfinished work), so a tick stays cheap with thousands of idle units. It is never on the
  * path of a data request.
  *
- * Tables: `units` (name, created_at, active).
+ * Tables: `units` (name, created_at, active); the users and their grants (users.ts).
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
+import type { Failure } from "../errors";
+import type { Permission } from "../unit/grants";
 import { Sql, type UnitState } from "../unit/sql";
+import { UserDirectory, type UserListing } from "./users";
 
 export class Registry extends DurableObject<Env> {
   private readonly sql: Sql;
+  private readonly users: UserDirectory;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = new Sql((ctx as unknown as UnitState).storage);
     this.sql.exec("CREATE TABLE IF NOT EXISTS units (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 0)");
+    this.users = new UserDirectory(this.sql, (name) => env.STORAGE_UNIT.get(env.STORAGE_UNIT.idFromName(name)));
   }
 
   async addUnit(name: string, createdAt: number): Promise<void> {
     this.sql.exec("INSERT INTO units (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET created_at = excluded.created_at, active = 0", name, createdAt);
   }
 
+  /** The unit is gone, and with it the grants on it. */
   async removeUnit(name: string): Promise<void> {
     this.sql.exec("DELETE FROM units WHERE name = ?", name);
+    await this.users.dropUnit(name);
   }
 
   async listUnits(): Promise<Array<{ name: string; createdAt: string }>> {
@@ -39,6 +46,33 @@ export class Registry extends DurableObject<Env> {
 
   async activeUnits(): Promise<string[]> {
     return this.sql.all<{ name: string }>("SELECT name FROM units WHERE active = 1 ORDER BY name").map((row) => row.name);
+  }
+
+  // ── users (Security API; see users.ts) ──────────────────────────────────
+
+  async putUser(name: string, tokenHash: string): Promise<{ created: boolean }> {
+    return this.users.putUser(name, tokenHash);
+  }
+
+  async deleteUser(name: string): Promise<{ ok: true } | Failure> {
+    return this.users.deleteUser(name);
+  }
+
+  async grant(user: string, unit: string, permission: Permission): Promise<{ ok: true } | Failure> {
+    return this.users.grant(user, unit, permission);
+  }
+
+  async revoke(user: string, unit: string): Promise<{ ok: true } | Failure> {
+    return this.users.revoke(user, unit);
+  }
+
+  async listUsers(): Promise<UserListing[]> {
+    return this.users.list();
+  }
+
+  /** Which user holds this token hash (null: nobody); asked only for refused requests. */
+  async userOfToken(tokenHash: string): Promise<string | null> {
+    return this.users.userOfToken(tokenHash);
   }
 }
 

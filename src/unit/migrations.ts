@@ -78,6 +78,18 @@ const MIGRATIONS: Array<{ id: number; name: string; sql: string }> = [
       CREATE INDEX record_refs_by_target ON record_refs (ref_scope, ref_key);
     `,
   },
+  {
+    id: 3,
+    name: "grants: users allowed on this unit (see grants.ts)",
+    sql: `
+      CREATE TABLE grants (
+        user_name TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL,
+        permission TEXT NOT NULL CHECK (permission IN ('r', 'w', 'rw'))
+      );
+      CREATE INDEX grants_by_token ON grants (token_hash);
+    `,
+  },
 ];
 
 /** Applies the migrations not yet recorded; safe to run on every start. */

@@ -16,6 +16,7 @@ import type { PipelineItem, UnitAccess } from "../modules/types";
 import type { BatchLine, ModulesConfig, ReprocessingSettings, Schedule } from "../schemas";
 import { ConfigStore, type UnitConfig } from "./config";
 import { Fills } from "./fills";
+import { GrantStore, isUserMethod, type Need, type Permission } from "./grants";
 import { Job } from "./job";
 import { migrate } from "./migrations";
 import { Queue, type FailedItem } from "./queue";
@@ -56,6 +57,7 @@ export class StorageUnit extends DurableObject<Env> {
   private readonly references: ReferenceStore;
   private readonly queue: Queue;
   private readonly fills: Fills;
+  private readonly grants: GrantStore;
   private readonly job: Job;
   /** the alarm time last set by this instance (undefined: not known yet) */
   private alarmAt: number | null | undefined;
@@ -70,6 +72,7 @@ export class StorageUnit extends DurableObject<Env> {
     this.references = new ReferenceStore(this.sql);
     this.queue = new Queue(this.sql);
     this.fills = new Fills(this.sql, this.queue);
+    this.grants = new GrantStore(this.sql);
     this.job = new Job({
       sql: this.sql,
       queue: this.queue,
@@ -345,6 +348,38 @@ export class StorageUnit extends DurableObject<Env> {
       await registryOf(this.env).setActive(unit.name, false);
     }
     return { exists: true, active };
+  }
+
+  // ── security ─────────────────────────────────────────────────────────────
+
+  /** Stores a user's grant and token hash, pushed by the registry (a rotation re-sends it with the new hash). */
+  async setGrant(user: string, tokenHash: string, permission: Permission): Promise<{ ok: true } | Failure> {
+    const unit = this.current();
+    if ("error" in unit) return unit;
+    this.grants.set(user, tokenHash, permission);
+    return { ok: true };
+  }
+
+  /** Drops a user's grant; `exists` tells whether the unit itself exists. */
+  async removeGrant(user: string): Promise<{ exists: boolean; removed: boolean }> {
+    return { exists: this.config.get() !== undefined, removed: this.grants.remove(user) };
+  }
+
+  /**
+   * A call made with a user's token: runs the data method only if this unit granted the
+   * token `need`, within the same call, so a user's request costs no extra hop. A refusal
+   * is UNAUTHORIZED (no grant here for that token) or FORBIDDEN (a grant that does not cover `need`).
+   */
+  async asUser(tokenHash: string, need: Need, method: string, args: unknown[]): Promise<unknown> {
+    const refusal = this.grants.refusal(tokenHash, need, this.config.get()?.name ?? "");
+    if (refusal) return refusal;
+    if (!isUserMethod(method)) throw new Error(`StorageUnit.${method} is not open to user tokens; list it in USER_METHODS (src/unit/grants.ts)`);
+    return (this[method] as (...input: unknown[]) => Promise<unknown>)(...args);
+  }
+
+  /** The grant check alone, for a user's request that ends without calling the unit. */
+  async checkAccess(tokenHash: string, need: Need): Promise<{ ok: true } | Failure> {
+    return this.grants.refusal(tokenHash, need, this.config.get()?.name ?? "") ?? { ok: true };
   }
 
   // ── internals ────────────────────────────────────────────────────────────

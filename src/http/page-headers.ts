@@ -1,0 +1,29 @@
+/**
+ * Security headers for the HTML pages (/docs, /dashboard): a strict Content-Security-Policy
+ * (scripts only from this origin, no framing, no plugins, requests only to this origin)
+ * and the usual hardening headers. The JSON API does not need them: it renders nothing.
+ */
+import { secureHeaders } from "hono/secure-headers";
+
+/** The paths of the pages, as Hono middleware patterns. */
+export const PAGE_PATHS = ["/docs", "/docs/*", "/dashboard", "/dashboard/*"] as const;
+
+export const pageSecurityHeaders = secureHeaders({
+  contentSecurityPolicy: {
+    defaultSrc: ["'none'"],
+    scriptSrc: ["'self'"],
+    // the pages carry their stylesheet inline; scripts, the real risk, stay files from this origin
+    styleSrc: ["'self'", "'unsafe-inline'"],
+    connectSrc: ["'self'"],
+    imgSrc: ["'self'", "data:"],
+    fontSrc: ["'self'"],
+    baseUri: ["'none'"],
+    formAction: ["'none'"],
+    frameAncestors: ["'none'"],
+    objectSrc: ["'none'"],
+  },
+  referrerPolicy: "no-referrer",
+  xFrameOptions: "DENY",
+  crossOriginResourcePolicy: "same-origin",
+  crossOriginOpenerPolicy: "same-origin",
+});

@@ -1,0 +1,86 @@
+/**
+ * The unit's own copy of the grants on it (table `grants`: one row per user with the
+ * SHA-256 hash of that user's token and its permission). The registry owns the user list
+ * and pushes every change here, so a user's request is checked where the data is, with
+ * no extra hop, and a revocation or rotation applies to the next request.
+ *
+ * Invariant: only users granted something on this unit have a row; a token whose hash is
+ * not here is, for this unit, unknown (the caller asks the registry whether it is a user
+ * at all, to answer 403 rather than 401).
+ */
+import { failure, type Failure } from "../errors";
+import type { Sql } from "./sql";
+import type { StorageUnit } from "./storage-unit";
+
+/** A grant on one unit: read, write, or both. */
+export type Permission = "r" | "w" | "rw";
+/** What a route needs from a user token. */
+export type Need = "read" | "write";
+
+/** Whether `permission` covers `need` (API.md, "Security API"). */
+export function covers(permission: Permission, need: Need): boolean {
+  return need === "read" ? permission.includes("r") : permission.includes("w");
+}
+
+/**
+ * The RPC methods a user's token can reach (through `StorageUnit.asUser`): reads, writes and
+ * the queue routes; never the admin methods. A data method added for a read or write route
+ * must be listed here, or user tokens get a 500 on it (the access matrix test shows which).
+ */
+const USER_METHODS = [
+  "fetchRecord",
+  "fetchMany",
+  "fetchPage",
+  "status",
+  "failedItems",
+  "add",
+  "remove",
+  "batch",
+  "reprocessKeys",
+  "reprocessAll",
+  "reset",
+  "setPaused",
+  "retryFailed",
+  "purgeFailed",
+  "purge",
+] as const satisfies ReadonlyArray<keyof StorageUnit>;
+
+export type UserMethod = (typeof USER_METHODS)[number];
+
+export function isUserMethod(name: string): name is UserMethod {
+  return (USER_METHODS as readonly string[]).includes(name);
+}
+
+export class GrantStore {
+  constructor(private readonly sql: Sql) {}
+
+  /** Creates or replaces a user's grant (a rotation sends the same permission with the new hash). */
+  set(user: string, tokenHash: string, permission: Permission): void {
+    this.sql.exec(
+      "INSERT INTO grants (user_name, token_hash, permission) VALUES (?, ?, ?) ON CONFLICT (user_name) DO UPDATE SET token_hash = excluded.token_hash, permission = excluded.permission",
+      user,
+      tokenHash,
+      permission,
+    );
+  }
+
+  /** Returns whether the user had a grant here. */
+  remove(user: string): boolean {
+    return this.sql.run("DELETE FROM grants WHERE user_name = ?", user) > 0;
+  }
+
+  /**
+   * Why a token may not do `need` here, or undefined when it may. UNAUTHORIZED means the
+   * token has no grant on this unit (it may still be a user's: the caller decides 401/403).
+   */
+  refusal(tokenHash: string, need: Need, unit: string): Failure | undefined {
+    const row = this.sql.first<{ user: string; permission: Permission }>("SELECT user_name AS user, permission FROM grants WHERE token_hash = ?", tokenHash);
+    if (!row) return failure("UNAUTHORIZED", "the token is not valid for this storage unit; check the Authorization header");
+    if (covers(row.permission, need)) return undefined;
+    const wanted = need === "read" ? "r" : "w";
+    return failure(
+      "FORBIDDEN",
+      `user '${row.user}' holds '${row.permission}' on storage unit '${unit}' and this route needs '${wanted}'; an admin can grant it with PUT /security/add/rw/${row.user}/${unit}`,
+    );
+  }
+}
