@@ -1,0 +1,127 @@
+import { describe, expect, it } from "vitest";
+import { recordedCalls } from "../src/modules/recorder";
+import { addRecord, call, createUnit } from "./helpers";
+import { drain, failedItems, fetchScope, setModules, setReprocessing, status } from "./support/modules";
+
+/** The latest document the Recorder saw for a key of `books`. */
+function lastSeen(unit: string, key: string): Record<string, unknown> | null | undefined {
+  const calls = recordedCalls.filter((c) => c.tag === unit && c.scope === "books" && c.event === "process" && c.key === key);
+  return calls[calls.length - 1]?.document;
+}
+
+/** A unit whose `books` pipeline joins `authorId` from the `authors` scope, which has no pipeline of its own. */
+async function library(options: { contentProcessing?: boolean } = {}, join: Record<string, unknown> = { field: "authorId", scope: "authors", as: "author" }) {
+  const unit = await createUnit({ reprocessingQueue: true, ...options });
+  await setModules(unit, { books: [{ module: "ForeignKeyJoin", settings: join }, { module: "Recorder", settings: { tag: unit } }] });
+  return unit;
+}
+
+async function deleteScope(unit: string, scope: string, key: string) {
+  expect((await call("POST", `/transaction/execute/${unit}/${scope}`, { key, action: "delete" })).status).toBe(200);
+}
+
+describe("ForeignKeyJoin", () => {
+  it("embeds the referenced record's content, or null when it has no such scope", async () => {
+    const unit = await library();
+    await addRecord(unit, "authors", { key: "a1", content: { name: "Ada" } });
+    await addRecord(unit, "books", { key: "b1", content: { title: "One", authorId: "a1" } });
+    await addRecord(unit, "books", { key: "b2", content: { title: "Two", authorId: "nobody" } });
+    await addRecord(unit, "books", { key: "b3", content: { title: "Three" } });
+    await drain(unit);
+    expect(lastSeen(unit, "b1")).toEqual({ title: "One", authorId: "a1", author: { name: "Ada" } });
+    expect(lastSeen(unit, "b2")).toEqual({ title: "Two", authorId: "nobody", author: null });
+    expect(lastSeen(unit, "b3")).toEqual({ title: "Three" });
+    expect(await status(unit)).toMatchObject({ failed: 0, processed: 3 });
+  });
+
+  it("embeds an array of keys in order, leaving out the missing ones; numbers are keys too", async () => {
+    const unit = await library({}, { field: "meta.authorIds", scope: "authors", as: "meta.authors" });
+    await addRecord(unit, "authors", { key: "a1", content: { name: "Ada" } });
+    await addRecord(unit, "authors", { key: "42", content: { name: "Grace" } });
+    await addRecord(unit, "books", { key: "b1", content: { meta: { authorIds: [42, "missing", "a1"] } } });
+    await drain(unit);
+    expect(lastSeen(unit, "b1")).toEqual({ meta: { authorIds: [42, "missing", "a1"], authors: [{ name: "Grace" }, { name: "Ada" }] } });
+  });
+
+  it("queues the referrers again when a referenced record is written or deleted, though its scope has no pipeline", async () => {
+    const unit = await library();
+    await addRecord(unit, "authors", { key: "a1", content: { name: "Ada" } });
+    await addRecord(unit, "books", { key: "b1", content: { authorId: "a1" } });
+    await addRecord(unit, "books", { key: "b2", content: { authorId: "a1" } });
+    await addRecord(unit, "books", { key: "b3", content: { authorId: "a2" } });
+    await drain(unit);
+
+    await addRecord(unit, "authors", { key: "a1", content: { name: "Ada Lovelace" } });
+    expect(await status(unit)).toMatchObject({ pending: 2 });
+    await drain(unit);
+    expect(lastSeen(unit, "b1")).toMatchObject({ author: { name: "Ada Lovelace" } });
+    expect(lastSeen(unit, "b2")).toMatchObject({ author: { name: "Ada Lovelace" } });
+
+    await deleteScope(unit, "authors", "a1");
+    expect(await status(unit)).toMatchObject({ pending: 2 });
+    await drain(unit);
+    expect(lastSeen(unit, "b1")).toMatchObject({ author: null });
+    expect(await status(unit)).toMatchObject({ pending: 0, failed: 0, processed: 7 });
+  });
+
+  it("updates a referrer when a key it references appears later", async () => {
+    const unit = await library();
+    await addRecord(unit, "books", { key: "b1", content: { authorId: "a9" } });
+    await drain(unit);
+    expect(lastSeen(unit, "b1")).toMatchObject({ author: null });
+    await addRecord(unit, "authors", { key: "a9", content: { name: "Late" } });
+    await drain(unit);
+    expect(lastSeen(unit, "b1")).toMatchObject({ author: { name: "Late" } });
+  });
+
+  it("follows a changed reference and forgets a deleted referrer", async () => {
+    const unit = await library();
+    await addRecord(unit, "books", { key: "b1", content: { authorId: "a1" } });
+    await addRecord(unit, "books", { key: "b2", content: { authorId: "a1" } });
+    await drain(unit);
+    await addRecord(unit, "books", { key: "b1", content: { authorId: "a2" } });
+    await deleteScope(unit, "books", "b2");
+    await drain(unit);
+    await addRecord(unit, "authors", { key: "a1", content: { name: "no longer referenced" } });
+    expect((await status(unit)).pending).toBe(0);
+    await addRecord(unit, "authors", { key: "a2", content: { name: "Now referenced" } });
+    expect((await status(unit)).pending).toBe(1);
+    await drain(unit);
+    expect(lastSeen(unit, "b1")).toMatchObject({ author: { name: "Now referenced" } });
+  });
+
+  it("queues no referrer while content processing is off", async () => {
+    const unit = await library({ contentProcessing: false });
+    await addRecord(unit, "authors", { key: "a1", content: { name: "Ada" } });
+    await addRecord(unit, "books", { key: "b1", content: { authorId: "a1" } });
+    expect((await call("POST", `/reprocess/key/${unit}/b1/books`)).status).toBe(200);
+    await drain(unit);
+    expect(lastSeen(unit, "b1")).toMatchObject({ author: { name: "Ada" } });
+    await addRecord(unit, "authors", { key: "a1", content: { name: "Changed" } });
+    expect((await status(unit)).pending).toBe(0);
+  });
+
+  it("keeps a derived scope up to date through a scope write", async () => {
+    const unit = await createUnit();
+    await setModules(unit, {
+      raw: [{ module: "ForeignKeyJoin", settings: { field: "authorId", scope: "raw", as: "author" } }, { module: "FieldMapping", settings: { copy: { "author.name": "authorName" }, drop: ["author", "authorId"] } }, { module: "ScopeWriter", settings: { scope: "index" } }],
+    });
+    await addRecord(unit, "raw", { key: "author-1", content: { name: "Ada" } });
+    await addRecord(unit, "raw", { key: "book-1", content: { title: "Notes", authorId: "author-1" } });
+    await drain(unit);
+    expect(await fetchScope(unit, "book-1", "index")).toEqual({ title: "Notes", authorName: "Ada" });
+    await addRecord(unit, "raw", { key: "author-1", content: { name: "Ada Lovelace" } });
+    await drain(unit);
+    expect(await fetchScope(unit, "book-1", "index")).toEqual({ title: "Notes", authorName: "Ada Lovelace" });
+  });
+
+  it("fails an item whose field holds something other than keys, naming the field", async () => {
+    const unit = await library();
+    await setReprocessing(unit, { maxAttempts: 1 });
+    await addRecord(unit, "books", { key: "b1", content: { authorId: { id: "a1" } } });
+    await drain(unit);
+    const [failed] = await failedItems(unit);
+    expect(failed).toMatchObject({ scope: "books", key: "b1" });
+    expect(failed!.lastError).toMatch(/^ForeignKeyJoin: field 'authorId' holds \{"id":"a1"\}; expected a key/);
+  });
+});
