@@ -278,6 +278,8 @@ describe("access/fetchPage", () => {
     expect(viaPost.status).toBe(200);
     expect(viaPost.body.records.map((record: { key: string }) => record.key)).toEqual([keyOf(9), keyOf(10), keyOf(11)]);
     expect(viaPost.body.nextStartId).toBe(keyOf(12));
+    const noScope = await call("POST", `/access/fetchPage/${unit}?batchSize=2&startId=doc-00009`);
+    expect(noScope.body).toEqual({ ...viaPost.body, records: viaPost.body.records.slice(0, 2), nextStartId: keyOf(11) });
   });
 
   it("returns 10 records by default", async () => {
