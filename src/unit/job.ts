@@ -23,6 +23,8 @@ import { Throttle } from "./throttle";
 const ITEMS_PER_SLICE = 200_000;
 /** Wall time of one slice. */
 const SLICE_MS = 20_000;
+/** Items run between two turns of the event loop, so status, reset and other calls get in during a long drain. */
+const ITEMS_PER_TURN = 2000;
 /** A batch is abandoned past this much of a run (its items wait for their lease): an alarm has 15 minutes of wall time. */
 const MAX_RUN_MS = 14 * 60_000;
 
@@ -43,6 +45,8 @@ export class Job {
   private throttle: Throttle | undefined;
   /** batches of the current run in flight */
   private running = 0;
+  /** items run since the job last yielded to the event loop */
+  private sinceYield = 0;
   /** idle workers waiting for new work or for a busy sibling to finish */
   private waiters: Array<() => void> = [];
 
@@ -70,15 +74,16 @@ export class Job {
     const config = this.host.config();
     if (!config) return this.host.setAlarm(null);
     const now = Date.now();
-    if (this.host.fills.active()) return this.host.setAlarm(now);
+    if (!config.paused && this.host.fills.active()) return this.host.setAlarm(now);
     const next = config.paused ? this.host.queue.nextLeaseExpiry() : this.host.queue.nextWake();
     if (next === undefined) return this.host.setAlarm(null);
     const throttled = this.throttle && config.settings.maxItemsPerSecond ? now + this.throttle.delayUntilNextToken() : now;
     return this.host.setAlarm(Math.max(next, throttled));
   }
 
+  /** Queues the next chunks of pending `reprocess/all` runs; a paused unit holds its fills too. */
   private async fill(slice: Slice): Promise<void> {
-    while (Date.now() < slice.deadline && slice.itemsLeft > 0 && this.host.fills.step()) {
+    while (Date.now() < slice.deadline && slice.itemsLeft > 0 && !this.host.config()?.paused && this.host.fills.step()) {
       // let the workers take what was just queued
       await nextTurn();
     }
@@ -91,7 +96,8 @@ export class Job {
       const { settings } = config;
       const limit = Math.min(settings.batchSize, slice.itemsLeft);
       const granted = settings.maxItemsPerSecond ? await this.throttleFor(settings.maxItemsPerSecond).take(limit, slice.deadline) : limit;
-      if (granted === 0) return;
+      // the unit may have been paused (or deleted) while this worker waited for the throttle
+      if (granted === 0 || this.host.config()?.paused !== false) return;
       this.host.queue.expireLeases(settings.maxAttempts);
       const claim = this.host.queue.claim(granted, settings.leaseMs);
       if (!claim || claim.items.length === 0) {
@@ -107,6 +113,12 @@ export class Job {
       } finally {
         this.running--;
         this.wakeIdle();
+      }
+      // a pipeline that never waits on I/O would otherwise hold the object for the whole slice
+      this.sinceYield += claim.items.length;
+      if (this.sinceYield >= ITEMS_PER_TURN) {
+        this.sinceYield = 0;
+        await nextTurn();
       }
     }
   }
