@@ -365,3 +365,27 @@ describe("transaction/batch", () => {
     expect((await call("GET", `/transaction/batch/${unit}`)).status).toBe(405);
   });
 });
+
+describe("version rule across arrival order", () => {
+  it("a delete that arrives before an older add keeps that add out", async () => {
+    const unit = await createUnit();
+    const del = await call("POST", `/transaction/execute/${unit}/raw`, { key: "late", action: "delete", version: 20 });
+    expect(del.status).toBe(200);
+    const add = await call("POST", `/transaction/add/${unit}/raw`, { key: "late", content: { v: 10 }, version: 10 });
+    expect(add.status).toBe(409);
+    expect(add.body.message).toBe("NEWER_VERSION_ALREADY_EXISTS");
+    expect((await call("GET", `/access/fetch/${unit}/late`)).status).toBe(404);
+    expect((await call("POST", `/transaction/add/${unit}/raw`, { key: "late", content: { v: 30 }, version: 30 })).status).toBe(200);
+  });
+
+  it("an overwrite older than another scope of the record is refused and drops nothing", async () => {
+    const unit = await createUnit();
+    await call("POST", `/transaction/add/${unit}/raw`, { key: "k", content: { a: 1 }, version: 10 });
+    await call("POST", `/transaction/add/${unit}/index`, { key: "k", content: { b: 1 }, version: 50 });
+    const over = await call("POST", `/transaction/add/${unit}/raw`, { key: "k", content: { a: 2 }, policy: "overwrite", version: 20 });
+    expect(over.status).toBe(409);
+    expect(over.body.detail).toContain("index");
+    const got = await call("GET", `/access/fetch/${unit}/k`);
+    expect(got.body.content).toEqual({ raw: { a: 1 }, index: { b: 1 } });
+  });
+});

@@ -35,8 +35,10 @@ export class RecordStore {
     if (policy === "new" && rows.some((row) => row.content !== null)) {
       return failure("KEY_ALREADY_EXISTS", `key '${key}' already exists; use policy "merge" or "overwrite" to change it`);
     }
-    const current = rows.find((row) => row.scope === scope);
-    if (current && current.version > version) return newerVersion(key, scope, current.version, version);
+    // an overwrite replaces the whole record, so every scope it would drop must be older too
+    const checked = policy === "overwrite" ? rows : rows.filter((row) => row.scope === scope);
+    const newer = checked.find((row) => row.version > version);
+    if (newer) return newerVersion(key, newer.scope, newer.version, version);
     const changed = [scope];
     if (policy === "overwrite") {
       for (const row of rows) {
@@ -73,6 +75,10 @@ export class RecordStore {
     if (newest > version) return newerVersion(key, scope, newest, version);
     for (const row of rows) {
       this.sql.exec("UPDATE records SET content = NULL, version = ?, updated_at = ? WHERE key = ? AND scope = ?", version, now, key, row.scope);
+    }
+    if (rows.length === 0 && scope !== ALL_SCOPES) {
+      // a delete that arrives before the write it follows must still win over it
+      this.sql.exec("INSERT INTO records (key, scope, content, version, updated_at) VALUES (?, ?, NULL, ?, ?)", key, scope, version, now);
     }
     return { changed: live.map((row) => row.scope) };
   }
