@@ -2,20 +2,7 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { call, createUnit, unitStub, uniqueUnit } from "./helpers";
-
-let userCounter = 0;
-const uniqueUser = () => `user-${Date.now().toString(36)}-${(userCounter++).toString(36)}`;
-
-async function createUser(name = uniqueUser()): Promise<{ name: string; token: string }> {
-  const answer = await call("PUT", `/security/user/${name}`);
-  expect(answer.status).toBe(200);
-  return { name, token: answer.body.token };
-}
-
-async function grant(permission: "r" | "w" | "rw", user: string, unit: string): Promise<void> {
-  const answer = await call("PUT", `/security/add/${permission}/${user}/${unit}`);
-  expect(answer.body).toEqual({ message: "OK" });
-}
+import { createUser, grant, uniqueUser, unknownToken } from "./security-helpers";
 
 /** One read and one write on the unit with this token: their statuses. */
 async function readWrite(unit: string, token: string): Promise<[number, number]> {
@@ -93,7 +80,7 @@ describe("Security API: grants", () => {
     expect(await readWrite(unit, reader.token)).toEqual([404, 403]);
     expect(await readWrite(unit, writer.token)).toEqual([403, 200]);
     expect(await readWrite(unit, both.token)).toEqual([200, 200]);
-    expect(await readWrite(unit, "rs_" + "A".repeat(43))).toEqual([401, 401]);
+    expect(await readWrite(unit, unknownToken())).toEqual([401, 401]);
     expect(await readWrite(unit, "not-a-token")).toEqual([401, 401]);
     const forbidden = await call("GET", `/access/fetch/${unit}/k1`, undefined, { token: writer.token });
     expect(forbidden.body.message).toBe("FORBIDDEN");
@@ -176,7 +163,7 @@ describe("user tokens on guarded routes", () => {
       const asUser = await call(method, path, undefined, { token: alice.token });
       expect(asUser.status, `${method} ${path}`).toBe(403);
       expect(asUser.body.detail).toContain("admin token");
-      expect((await call(method, path, undefined, { token: "rs_" + "B".repeat(43) })).status).toBe(401);
+      expect((await call(method, path, undefined, { token: unknownToken() })).status).toBe(401);
     }
     // the refused rotation and deletion did not happen
     expect(await readWrite(unit, alice.token)).toEqual([404, 200]);
@@ -191,7 +178,7 @@ describe("user tokens on guarded routes", () => {
     const junk = "not json\n{]";
     expect((await call("POST", `/transaction/batch/${unit}`, junk, { token: alice.token })).status).toBe(403);
     expect((await call("POST", `/transaction/batch/${unit}`, junk, { token: reader.token })).status).toBe(403);
-    expect((await call("POST", `/transaction/batch/${unit}`, junk, { token: "rs_" + "C".repeat(43) })).status).toBe(401);
+    expect((await call("POST", `/transaction/batch/${unit}`, junk, { token: unknownToken() })).status).toBe(401);
     const admin = await call("POST", `/transaction/batch/${unit}`, junk);
     expect(admin.body.message).toBe("COMPLETED_WITH_ERRORS");
   });

@@ -6,20 +6,24 @@ export function docsPage(): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>restage API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1000px;padding:1rem;color:#222}
-h1{font-size:1.4rem} h2{font-size:1.1rem;margin-top:2rem;border-bottom:1px solid #ddd}
-details{border:1px solid #ddd;border-radius:6px;margin:.4rem 0;padding:.3rem .6rem}
-summary{cursor:pointer} code,pre{font:12px ui-monospace,monospace} pre{background:#f6f6f6;padding:.5rem;overflow:auto}
-.m{display:inline-block;min-width:4rem;font-weight:600;text-transform:uppercase}
-input,textarea{font:12px ui-monospace,monospace;width:100%;box-sizing:border-box}
-</style></head><body>
+<link rel="stylesheet" href="/docs/app.css">
+</head><body>
 <h1>restage API</h1>
 <p>Token (sent as <code>Authorization: Bearer …</code>): <input id="token" type="password" autocomplete="off"></p>
 <div id="ops">Loading /openapi.json …</div>
 <script src="/docs/app.js"></script>
 </body></html>`;
 }
+
+/** The page's stylesheet, served as a file so the page's CSP needs no 'unsafe-inline' for styles either. */
+export const DOCS_CSS = `
+body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1000px;padding:1rem;color:#222}
+h1{font-size:1.4rem} h2{font-size:1.1rem;margin-top:2rem;border-bottom:1px solid #ddd}
+details{border:1px solid #ddd;border-radius:6px;margin:.4rem 0;padding:.3rem .6rem}
+summary{cursor:pointer} code,pre{font:12px ui-monospace,monospace} pre{background:#f6f6f6;padding:.5rem;overflow:auto}
+.m{display:inline-block;min-width:4rem;font-weight:600;text-transform:uppercase}
+input,textarea{font:12px ui-monospace,monospace;width:100%;box-sizing:border-box}
+`;
 
 /** The page's script, served as a file so the page's CSP needs no 'unsafe-inline' for scripts. */
 export const DOCS_SCRIPT = `

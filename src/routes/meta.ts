@@ -2,7 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import { defineRoute, type App } from "../http/route";
 import { DASHBOARD_CSS, DASHBOARD_SCRIPT, dashboardPage } from "./dashboard-page";
-import { DOCS_SCRIPT, docsPage } from "./docs-page";
+import { DOCS_CSS, DOCS_SCRIPT, docsPage } from "./docs-page";
 
 export function metaRoutes(app: App): void {
   defineRoute(app, { methods: ["get"], path: "/health", summary: "Liveness", tag: "Other", access: "public" }, (c) => c.json({ message: "OK" }));
@@ -30,4 +30,5 @@ export function metaRoutes(app: App): void {
   app.get("/dashboard/app.js", (c) => c.body(DASHBOARD_SCRIPT, 200, { "content-type": "text/javascript; charset=utf-8" }));
   app.get("/dashboard/app.css", (c) => c.body(DASHBOARD_CSS, 200, { "content-type": "text/css; charset=utf-8" }));
   app.get("/docs/app.js", (c) => c.body(DOCS_SCRIPT, 200, { "content-type": "text/javascript; charset=utf-8" }));
+  app.get("/docs/app.css", (c) => c.body(DOCS_CSS, 200, { "content-type": "text/css; charset=utf-8" }));
 }
