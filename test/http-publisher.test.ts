@@ -1,0 +1,186 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { addRecord, call, createUnit } from "./helpers";
+import { bulkLines, drain, failedItems, publisherUrl, received, setModules, setReprocessing, status, type ModuleRef } from "./support/modules";
+
+function publisher(unit: string, behaviour: string, settings: Record<string, unknown> = {}): ModuleRef {
+  return { module: "HttpPublisher", settings: { url: publisherUrl(unit, behaviour), ...settings } };
+}
+
+/** Queues adds of these keys (with their content) and deletes of `deleted`, all in one batch. */
+async function changes(unit: string, documents: Record<string, Record<string, unknown>>, deleted: string[] = []): Promise<void> {
+  for (const key of deleted) await addRecord(unit, "index", { key, content: { gone: true } });
+  for (const [key, content] of Object.entries(documents)) await addRecord(unit, "index", { key, content });
+  for (const key of deleted) expect((await call("POST", `/transaction/execute/${unit}/index`, { key, action: "delete" })).status).toBe(200);
+}
+
+describe("HttpPublisher, elasticsearch format", () => {
+  it("sends one _bulk request per batch with index and delete actions", async () => {
+    const unit = await createUnit();
+    await setModules(unit, { index: [publisher(unit, "es", { format: "elasticsearch", index: "docs" })] });
+    await changes(unit, { k1: { title: "One" }, "a/b": { title: "Two" } }, ["k3"]);
+    await drain(unit);
+    expect(await status(unit)).toMatchObject({ pending: 0, failed: 0, processed: 3 });
+    const requests = await received(unit);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]).toMatchObject({ method: "POST", path: `/${unit}/es/_bulk` });
+    expect(requests[0]!.headers["content-type"]).toBe("application/x-ndjson");
+    expect(requests[0]!.body.endsWith("\n")).toBe(true);
+    const lines = bulkLines(requests[0]!.body);
+    expect(lines).toHaveLength(5);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        { index: { _index: "docs", _id: "k1" } },
+        { title: "One" },
+        { index: { _index: "docs", _id: "a/b" } },
+        { title: "Two" },
+        { delete: { _index: "docs", _id: "k3" } },
+      ]),
+    );
+    // each index action is followed by its document
+    const k1 = lines.findIndex((line) => line.index?._id === "k1");
+    expect(lines[k1 + 1]).toEqual({ title: "One" });
+  });
+
+  it("fails only the items Elasticsearch rejects when the answer has errors: true", async () => {
+    const unit = await createUnit();
+    await setReprocessing(unit, { maxAttempts: 1 });
+    await setModules(unit, { index: [publisher(unit, "es", { format: "elasticsearch", index: "docs" })] });
+    await changes(unit, { good: { n: 1 }, bad: { n: 2, _reject: "failed to parse field [date]" }, fine: { n: 3 } });
+    await drain(unit);
+    expect(await status(unit)).toMatchObject({ pending: 0, failed: 1, processed: 2 });
+    expect(await failedItems(unit)).toEqual([
+      expect.objectContaining({ scope: "index", key: "bad", lastError: "HttpPublisher: elasticsearch: mapper_parsing_exception: failed to parse field [date]" }),
+    ]);
+  });
+});
+
+describe("HttpPublisher, solr format", () => {
+  it("posts the documents with id as a JSON array and the deletions as {delete: [ids]}", async () => {
+    const unit = await createUnit();
+    await setModules(unit, { index: [publisher(unit, "solr/update", { format: "solr" })] });
+    await changes(unit, { k1: { title: "One", id: "overridden by the key" }, k2: { title: "Two" } }, ["k3", "k4"]);
+    await drain(unit);
+    expect(await status(unit)).toMatchObject({ pending: 0, failed: 0, processed: 4 });
+    const bodies = (await received(unit)).map((request) => JSON.parse(request.body));
+    expect(bodies).toHaveLength(2);
+    expect(bodies[0]).toEqual(expect.arrayContaining([{ title: "One", id: "k1" }, { title: "Two", id: "k2" }]));
+    expect(bodies[0]).toHaveLength(2);
+    expect(bodies[1]).toEqual({ delete: expect.arrayContaining(["k3", "k4"]) });
+  });
+
+  it("fails the whole batch when Solr refuses the update", async () => {
+    const unit = await createUnit();
+    await setReprocessing(unit, { maxAttempts: 1 });
+    await setModules(unit, { index: [publisher(unit, "solr/update", { format: "solr" })] });
+    await changes(unit, { k1: { title: "One" }, k2: { title: "Two", _reject: "unknown field '_reject'" } });
+    await drain(unit);
+    expect(await status(unit)).toMatchObject({ failed: 2, processed: 0 });
+    for (const item of await failedItems(unit)) {
+      expect(item.lastError).toMatch(/^HttpPublisher: POST http:\/\/127\.0\.0\.1:\d+\/.+\/solr\/update answered 400: .*ERROR: \[doc=k2\] unknown field '_reject'/);
+    }
+  });
+});
+
+describe("HttpPublisher, json format", () => {
+  it("posts upserts and deletes, and fails the items the answer lists in errors", async () => {
+    const unit = await createUnit();
+    await setReprocessing(unit, { maxAttempts: 1 });
+    await setModules(unit, { index: [publisher(unit, "json")] });
+    await changes(unit, { k1: { title: "One" }, k2: { title: "Two", _reject: "title too short" } }, ["k3"]);
+    await drain(unit);
+    const [request] = await received(unit);
+    expect(request!.headers["content-type"]).toBe("application/json");
+    const body = JSON.parse(request!.body);
+    expect(body.upserts).toEqual(
+      expect.arrayContaining([
+        { key: "k1", scope: "index", document: { title: "One" } },
+        { key: "k2", scope: "index", document: { title: "Two", _reject: "title too short" } },
+      ]),
+    );
+    expect(body.deletes).toEqual([{ key: "k3", scope: "index" }]);
+    expect(await status(unit)).toMatchObject({ failed: 1, processed: 2 });
+    expect((await failedItems(unit))[0]).toMatchObject({ key: "k2", lastError: "HttpPublisher: rejected by the endpoint: title too short" });
+  });
+
+  it("sends the headers and the authSecret secret as Authorization", async () => {
+    const unit = await createUnit();
+    await setModules(unit, { index: [publisher(unit, "json", { headers: { "x-tenant": "t1", authorization: "replaced by the secret" }, authSecret: "PUBLISHER_AUTH" })] });
+    await changes(unit, { k1: {} });
+    await drain(unit);
+    const [request] = await received(unit);
+    expect(request!.headers["x-tenant"]).toBe("t1");
+    expect(request!.headers.authorization).toBe(env.PUBLISHER_AUTH);
+  });
+
+  it("publishes only items no module has failed, at its place in the pipeline", async () => {
+    const unit = await createUnit();
+    await setReprocessing(unit, { maxAttempts: 1 });
+    await setModules(unit, {
+      index: [
+        { module: "Fault", settings: { failKeys: ["before"] } },
+        { module: "FieldMapping", settings: { set: { stage: "at publisher" } } },
+        publisher(unit, "json"),
+        { module: "FieldMapping", settings: { set: { stage: "after publisher" } } },
+        { module: "Fault", settings: { failKeys: ["after"] } },
+      ],
+    });
+    await changes(unit, { before: {}, ok: {}, after: {} });
+    await drain(unit);
+    const [request] = await received(unit);
+    expect(JSON.parse(request!.body).upserts).toEqual([{ key: "ok", scope: "index", document: { stage: "at publisher" } }]);
+    expect(await status(unit)).toMatchObject({ failed: 2, processed: 1 });
+  });
+
+  it("sends nothing when every item failed before it", async () => {
+    const unit = await createUnit();
+    await setReprocessing(unit, { maxAttempts: 1 });
+    await setModules(unit, { index: [{ module: "Fault", settings: { failAll: true } }, publisher(unit, "json")] });
+    await changes(unit, { k1: {} });
+    await drain(unit);
+    expect(await received(unit)).toEqual([]);
+  });
+});
+
+describe("HttpPublisher failing the batch", () => {
+  const cases: Array<[string, string, Record<string, unknown>, RegExp]> = [
+    ["a 503", "status/503", {}, /^HttpPublisher: POST http:\/\/127\.0\.0\.1:\d+\/\S+\/status\/503 answered 503: \{"error":"status 503 on demand"\}$/],
+    ["a 4xx without item errors", "status/404", {}, /answered 404: /],
+    ["no answer within timeoutMs", "hang", { timeoutMs: 200 }, /^HttpPublisher: POST \S+\/hang did not answer within 200 ms \(timeoutMs\)$/],
+  ];
+  for (const [what, behaviour, settings, error] of cases) {
+    it(`fails every item of the batch on ${what}`, async () => {
+      const unit = await createUnit();
+      await setReprocessing(unit, { maxAttempts: 1 });
+      await setModules(unit, { index: [publisher(unit, behaviour, settings)] });
+      await changes(unit, { k1: {}, k2: {} }, ["k3"]);
+      await drain(unit);
+      expect(await status(unit)).toMatchObject({ pending: 0, failed: 3, processed: 0 });
+      for (const item of await failedItems(unit)) expect(item.lastError).toMatch(error);
+      expect(await received(unit)).toHaveLength(1);
+    });
+  }
+
+  it("fails every item of the batch on a network error", async () => {
+    const unit = await createUnit();
+    await setReprocessing(unit, { maxAttempts: 1 });
+    // port 1 on the loopback: nothing listens there, the connection is refused
+    await setModules(unit, { index: [{ module: "HttpPublisher", settings: { url: "http://127.0.0.1:1/bulk" } }] });
+    await changes(unit, { k1: {} });
+    await drain(unit);
+    const [item] = await failedItems(unit);
+    expect(item!.lastError).toMatch(/^HttpPublisher: POST http:\/\/127\.0\.0\.1:1\/bulk failed: /);
+  });
+
+  it("succeeds when a retry finds the endpoint back after 503s", async () => {
+    const unit = await createUnit();
+    await setReprocessing(unit, { maxAttempts: 3, backoffMs: 10, maxBackoffMs: 10 });
+    await setModules(unit, { index: [publisher(unit, "flaky/2/es", { format: "elasticsearch", index: "docs" })] });
+    await changes(unit, { k1: { n: 1 }, k2: { n: 2 } });
+    await drain(unit);
+    expect(await status(unit)).toMatchObject({ pending: 0, failed: 0, processed: 2 });
+    const requests = await received(unit);
+    expect(requests).toHaveLength(3);
+    expect(new Set(requests.map((request) => request.body)).size).toBe(1);
+  });
+});
