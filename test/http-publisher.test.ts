@@ -105,7 +105,7 @@ describe("HttpPublisher, json format", () => {
 
   it("sends the headers and the authSecret secret as Authorization", async () => {
     const unit = await createUnit();
-    await setModules(unit, { index: [publisher(unit, "json", { headers: { "x-tenant": "t1", authorization: "replaced by the secret" }, authSecret: "PUBLISHER_AUTH" })] });
+    await setModules(unit, { index: [publisher(unit, "json", { headers: { "X-Tenant": "t1", Authorization: "replaced by the secret" }, authSecret: "PUBLISHER_AUTH" })] });
     await changes(unit, { k1: {} });
     await drain(unit);
     const [request] = await received(unit);

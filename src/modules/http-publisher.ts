@@ -77,7 +77,8 @@ function missingSecret(name: string, env: Record<string, unknown>): string | und
 }
 
 function requestHeaders(settings: HttpPublisherSettings, env: Record<string, unknown>): Record<string, string> {
-  const headers = { ...settings.headers };
+  // one spelling per name, so a configured Content-Type or Authorization replaces ours instead of joining it
+  const headers = Object.fromEntries(Object.entries(settings.headers).map(([name, value]) => [name.toLowerCase(), value]));
   if (settings.authSecret !== undefined) {
     const problem = missingSecret(settings.authSecret, env);
     if (problem) throw new PublishError(problem);
