@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// `npm run test:e2e` runs the end-to-end suite (test/e2e, vitest.e2e.config.ts) against each
+// server in turn: wrangler dev, then the self-hosted Node, Bun and Deno servers.
+// `npm run test:e2e -- node deno` runs it against those only.
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const KINDS = ["wrangler", "node", "bun", "deno"];
+const chosen = process.argv.slice(2);
+const unknown = chosen.filter((kind) => !KINDS.includes(kind));
+if (unknown.length > 0) {
+  console.error(`unknown server kind(s): ${unknown.join(", ")}; choose from ${KINDS.join(", ")}`);
+  process.exit(2);
+}
+
+const vitest = fileURLToPath(new URL("../node_modules/vitest/vitest.mjs", import.meta.url));
+const outcomes = [];
+for (const kind of chosen.length > 0 ? chosen : KINDS) {
+  console.log(`\n=== end-to-end suite against ${kind} ===`);
+  const run = spawnSync(process.execPath, [vitest, "run", "--config", "vitest.e2e.config.ts"], {
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    stdio: "inherit",
+    env: { ...process.env, RESTAGE_E2E_SERVER: kind },
+  });
+  outcomes.push({ kind, ok: run.status === 0 });
+}
+
+console.log(`\nend-to-end: ${outcomes.map(({ kind, ok }) => `${kind} ${ok ? "ok" : "FAILED"}`).join(", ")}`);
+process.exit(outcomes.every(({ ok }) => ok) ? 0 : 1);

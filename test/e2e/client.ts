@@ -1,0 +1,102 @@
+/** HTTP helpers for the end-to-end suite: requests to the server under test, and waiting on the queue. */
+import { inject } from "vitest";
+
+/** A request that takes longer has hung: the suite fails it rather than wait for the test's own timeout. */
+const REQUEST_TIMEOUT_MS = 15_000;
+
+export interface Answer<T = Record<string, any>> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export interface Client {
+  readonly url: string;
+  /** Sends a request with the admin token (or `token`, or none with null); objects go as JSON, strings as they are. */
+  call<T = Record<string, any>>(method: string, path: string, body?: unknown, options?: { token?: string | null; headers?: Record<string, string> }): Promise<Answer<T>>;
+}
+
+/** A client for the server the suite was started against (see global-setup.ts). */
+export function target(): Client & { token: string } {
+  const { url, token } = inject("e2e");
+  return { ...clientFor(url, token), token };
+}
+
+export function clientFor(url: string, adminToken: string): Client {
+  return {
+    url,
+    async call<T>(method: string, path: string, body?: unknown, options: { token?: string | null; headers?: Record<string, string> } = {}) {
+      const headers: Record<string, string> = { ...options.headers };
+      const token = options.token === undefined ? adminToken : options.token;
+      if (token !== null) headers.authorization = `Bearer ${token}`;
+      let payload: string | undefined;
+      if (typeof body === "string") payload = body;
+      else if (body !== undefined) {
+        payload = JSON.stringify(body);
+        headers["content-type"] ??= "application/json";
+      }
+      const response = await fetch(url + path, { method, headers, body: payload, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // not JSON: the test looks at the text
+      }
+      return { status: response.status, body: parsed as T, headers: response.headers };
+    },
+  };
+}
+
+/** Answers with the body, failing the test with the server's words unless the status is 200. */
+export async function ok<T = Record<string, any>>(answer: Promise<Answer<T>>): Promise<T> {
+  const { status, body } = await answer;
+  if (status !== 200) throw new Error(`expected 200, got ${status}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+let counter = 0;
+/** A unit name no other test (or earlier run on the same data) uses. */
+export function uniqueUnit(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
+}
+
+export const enc = encodeURIComponent;
+
+/**
+ * Polls `check` until it returns a value other than undefined; fails with `what` and the
+ * last value seen when `timeoutMs` passes. A bound on waiting, not a timed assertion.
+ */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what} after ${timeoutMs} ms${last ? `: ${String(last)}` : ""}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export interface QueueStatus {
+  enabled: boolean;
+  paused: boolean;
+  filling: boolean;
+  pending: number;
+  assigned: number;
+  failed: number;
+  processed: number;
+  lastError: string | null;
+}
+
+/** Waits until the unit's queue is empty (nothing pending, assigned or being filled); returns the status. */
+export function drained(client: Client, unit: string, timeoutMs = 30_000): Promise<QueueStatus> {
+  return waitFor(`the queue of '${unit}' to drain`, async () => {
+    const status = await ok<QueueStatus>(client.call("GET", `/reprocess/status/${unit}`));
+    return status.pending === 0 && status.assigned === 0 && !status.filling ? status : undefined;
+  }, timeoutMs);
+}
