@@ -19,12 +19,15 @@ export const ScopeOrRecord = z.union([z.literal(RECORD_SCOPE), Name]).openapi({ 
 const utf8 = new TextEncoder();
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
+/** A surrogate without its pair has no UTF-8 form: stored, such a key reads back mangled and may collide with another. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 export const Key = z
   .string()
   .min(1, "a key must not be empty")
   .refine((key) => utf8.encode(key).length <= LIMITS.keyBytes, `a key is at most ${LIMITS.keyBytes} UTF-8 bytes`)
   .refine((key) => !CONTROL_CHARS.test(key), "a key must not contain control characters")
+  .refine((key) => !LONE_SURROGATE.test(key), "a key must be valid Unicode: no unpaired surrogate such as \\ud800")
   .openapi({ description: "record key (percent-encoded in a path)", example: "doc-1" });
 
 export const Version = z.number().finite().nonnegative().openapi({ description: "version of the write; default: now in ms", example: 1764324000000 });

@@ -111,3 +111,31 @@ describe("security headers on the pages", () => {
     expect(html).not.toMatch(/<style|\sstyle=|\son[a-z]+=/i);
   });
 });
+
+describe("percent-encoding and Unicode in names and keys", () => {
+  it("refuses a path or query whose percent-encoding is not UTF-8, rather than reading it as typed", async () => {
+    const unit = await createUnit();
+    await call("PUT", `/transaction/add/${unit}/raw`, { key: "%FF", content: { literal: true } });
+    for (const path of [`/access/fetch/${unit}/%FF`, `/access/fetch/${unit}/%zz`, `/access/fetch/${unit}/%E0%A4%A`, `/access/fetch/${unit}/%ED%A0%80`, `/access/fetchMultiple/${unit}?keys=k1,%C0%AF`, `/access/fetchPage/${unit}?startId=%FF`]) {
+      const answer = await call("GET", path);
+      expect(answer.status, path).toBe(400);
+      expect(answer.body.detail, path).toContain("percent-encoded");
+    }
+    // the literal key is reachable through its proper encoding
+    expect((await call("GET", `/access/fetch/${unit}/%25FF`)).body.content).toEqual({ raw: { literal: true } });
+  });
+
+  it("refuses keys holding an unpaired surrogate, in a body and in a batch, so no two keys collide in storage", async () => {
+    const unit = await createUnit();
+    for (const key of ["\ud800", "a\udc00b", "\udbff"]) {
+      const answer = await call("PUT", `/transaction/add/${unit}/raw`, JSON.stringify({ key, content: {} }));
+      expect(answer.status).toBe(400);
+      expect(answer.body.detail).toContain("surrogate");
+    }
+    const batch = await call("POST", `/transaction/batch/${unit}`, JSON.stringify({ action: "add", scope: "raw", key: "\ud800", content: {} }));
+    expect(batch.body).toMatchObject({ message: "COMPLETED_WITH_ERRORS", count: 0 });
+    expect((await call("GET", `/access/fetchPage/${unit}`)).body.records).toEqual([]);
+    // a surrogate pair is fine
+    expect((await call("PUT", `/transaction/add/${unit}/raw`, JSON.stringify({ key: "\ud83d\udce6", content: {} }))).status).toBe(200);
+  });
+});

@@ -8,6 +8,7 @@ import type { Context } from "hono";
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Env } from "../env";
 import { authorize, type Access } from "./auth";
+import { checkUrlEncoding } from "./url-encoding";
 import { confirmUserCall } from "./user-access";
 import { readJson } from "./body";
 import { validate } from "./validate";
@@ -87,6 +88,7 @@ export function defineRoute<P extends AnyObject = typeof EmptyObject, Q extends 
       },
     });
     app.on(method.toUpperCase(), honoPath, async (c) => {
+      checkUrlEncoding(c.req.url);
       const params = validate(spec.params ?? EmptyObject, c.req.param(), "path") as z.output<P>;
       await authorize(c, spec.access, (params as { unit?: string }).unit);
       let response: Response;
