@@ -30,7 +30,8 @@ export default defineConfig({
   test: {
     globalSetup: ["./test/support/publisher-server.ts"],
     include: ["test/**/*.test.ts"],
-    exclude: ["test/e2e/**"],
+    // these run in plain Node: vitest.e2e.config.ts
+    exclude: ["test/e2e/**", "test/runtime/**"],
     testTimeout: 30_000,
   },
 });

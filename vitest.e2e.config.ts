@@ -1,16 +1,27 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * The end-to-end suite: plain Node, over HTTP, against a live server (test/e2e/global-setup.ts
- * says which). `npm run test:e2e` runs it once per server kind.
+ * Tests that run in plain Node rather than the Workers runtime:
+ * - `host`: the self-hosted Durable Object host (src/runtime) on Node's SQLite;
+ * - `e2e`: the end-to-end suite, over HTTP against a live server (test/e2e/global-setup.ts
+ *   says which). `npm run test:e2e` runs `host` once, then `e2e` once per server kind.
  */
 export default defineConfig({
   test: {
-    include: ["test/e2e/**/*.test.ts"],
-    globalSetup: ["./test/e2e/global-setup.ts"],
-    // one server, one machine of 2 cores: the files take turns
+    // one machine of 2 cores, and one server per run: the files take turns
     fileParallelism: false,
-    testTimeout: 60_000,
-    hookTimeout: 180_000,
+    projects: [
+      { test: { name: "host", include: ["test/runtime/**/*.test.ts"], testTimeout: 30_000 } },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          globalSetup: ["./test/e2e/global-setup.ts"],
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
   },
 });

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm run test:e2e` runs the end-to-end suite (test/e2e, vitest.e2e.config.ts) against each
-// server in turn: wrangler dev, then the self-hosted Node, Bun and Deno servers.
+// `npm run test:e2e` runs the tests of the self-hosted host (test/runtime), then the
+// end-to-end suite (test/e2e) against each server in turn: wrangler dev, then the
+// self-hosted Node, Bun and Deno servers (both in plain Node: vitest.e2e.config.ts).
 // `npm run test:e2e -- node deno` runs it against those only.
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -13,16 +14,16 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 
+const root = fileURLToPath(new URL("..", import.meta.url));
 const vitest = fileURLToPath(new URL("../node_modules/vitest/vitest.mjs", import.meta.url));
-const outcomes = [];
+const runVitest = (project, env = {}) =>
+  spawnSync(process.execPath, [vitest, "run", "--config", "vitest.e2e.config.ts", "--project", project], { cwd: root, stdio: "inherit", env: { ...process.env, ...env } }).status === 0;
+
+console.log("\n=== the self-hosted Durable Object host, on Node ===");
+const outcomes = [{ kind: "host", ok: runVitest("host") }];
 for (const kind of chosen.length > 0 ? chosen : KINDS) {
   console.log(`\n=== end-to-end suite against ${kind} ===`);
-  const run = spawnSync(process.execPath, [vitest, "run", "--config", "vitest.e2e.config.ts"], {
-    cwd: fileURLToPath(new URL("..", import.meta.url)),
-    stdio: "inherit",
-    env: { ...process.env, RESTAGE_E2E_SERVER: kind },
-  });
-  outcomes.push({ kind, ok: run.status === 0 });
+  outcomes.push({ kind, ok: runVitest("e2e", { RESTAGE_E2E_SERVER: kind }) });
 }
 
 console.log(`\nend-to-end: ${outcomes.map(({ kind, ok }) => `${kind} ${ok ? "ok" : "FAILED"}`).join(", ")}`);

@@ -1,0 +1,245 @@
+/**
+ * The self-hosted Durable Object host (src/runtime/objects.ts) on Node's SQLite, with small
+ * object classes: one instance per name, RPC copies, the input gate, alarms that survive
+ * a restart and are retried, and deleteAll.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import * as platform from "../../src/runtime/adapters/node";
+import { openDataDir } from "../../src/runtime/data-dir";
+import { ObjectHost, type ObjectClass } from "../../src/runtime/objects";
+import type { UnitState } from "../../src/unit/sql";
+
+type Ctx = UnitState & { id: { name?: string } };
+/** What a stub of Notes offers: each method, called by RPC; plus one Notes does not have. */
+type Stub = { [K in keyof Notes as Notes[K] extends (...args: never[]) => unknown ? K : never]: (...args: any[]) => Promise<any> } & { noSuchMethod(): Promise<unknown> };
+
+/** A promise and its resolver, to let a test decide when an await ends. */
+function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((done) => (resolve = done));
+  return { promise, resolve };
+}
+
+const alarmRuns: Array<{ name?: string; retryCount: number; isRetry: boolean; alarmDuringRun: number | null }> = [];
+let alarmOutcomes: Array<"ok" | "throw"> = [];
+let alarmRan = deferred();
+
+class Notes {
+  private readonly memory: string[] = [];
+  constructor(
+    readonly ctx: Ctx,
+    readonly env: unknown,
+  ) {
+    void ctx.blockConcurrencyWhile(async () => {
+      ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS notes (text TEXT)");
+    });
+  }
+  async add(text: string) {
+    this.ctx.storage.sql.exec("INSERT INTO notes VALUES (?)", text);
+    this.memory.push(text);
+    return { stored: this.all(), inMemory: this.memory.length };
+  }
+  all(): string[] {
+    return this.ctx.storage.sql.exec<{ text: string }>("SELECT text FROM notes ORDER BY rowid").toArray().map((row) => row.text);
+  }
+  async list() {
+    return this.all();
+  }
+  async echo(value: unknown) {
+    return value;
+  }
+  async shared() {
+    return (this.sharedValue ??= { count: 0 });
+  }
+  private sharedValue: { count: number } | undefined;
+  async fail() {
+    throw new RangeError("out of range on purpose");
+  }
+  /** Waits on something that is not its storage: other events may run meanwhile. */
+  async waitOn(gate: string) {
+    await waits.get(gate)!.promise;
+    return this.all();
+  }
+  /** Holds the object inside blockConcurrencyWhile until `gate` opens. */
+  async block(gate: string) {
+    await this.ctx.blockConcurrencyWhile(() => waits.get(gate)!.promise);
+    return "unblocked";
+  }
+  /** Writes, awaits its own storage (an alarm read), and writes again: nothing may come between. */
+  async twoWrites(tag: string) {
+    this.ctx.storage.sql.exec("INSERT INTO notes VALUES (?)", `${tag}-1`);
+    await this.ctx.storage.getAlarm();
+    this.ctx.storage.sql.exec("INSERT INTO notes VALUES (?)", `${tag}-2`);
+  }
+  async setAlarm(at: number) {
+    await this.ctx.storage.setAlarm(at);
+  }
+  async getAlarm() {
+    return this.ctx.storage.getAlarm();
+  }
+  async wipe() {
+    await this.ctx.storage.deleteAll();
+    this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS notes (text TEXT)");
+  }
+  async alarm(info: { retryCount: number; isRetry: boolean }) {
+    alarmRuns.push({ name: this.ctx.id.name, ...info, alarmDuringRun: await this.ctx.storage.getAlarm() });
+    const outcome = alarmOutcomes.shift() ?? "ok";
+    alarmRan.resolve();
+    if (outcome === "throw") throw new Error("alarm failed on purpose");
+  }
+}
+
+const waits = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+const dirs: string[] = [];
+const hosts: Array<{ stop(): void }> = [];
+
+function openHost(dataDir = mkdtempSync(join(tmpdir(), "restage-host-"))) {
+  dirs.push(dataDir);
+  const hostDatabase = openDataDir(platform, dataDir);
+  const host = new ObjectHost({ platform, dataDir, hostDatabase, classes: { NOTES: Notes as unknown as ObjectClass } });
+  const env = { NOTES: host.namespaces.NOTES };
+  host.start(env);
+  let stopped = false;
+  const handle = {
+    dataDir,
+    notes: (name: string) => host.namespaces.NOTES!.getByName(name) as Stub,
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      host.stop();
+      hostDatabase.close();
+    },
+  };
+  hosts.push(handle);
+  return handle;
+}
+
+afterEach(() => {
+  for (const host of hosts.splice(0)) host.stop();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  alarmRuns.length = 0;
+  alarmOutcomes = [];
+  alarmRan = deferred();
+  waits.clear();
+});
+
+describe("objects", () => {
+  it("keeps one instance per name, and each name its own storage", async () => {
+    const host = openHost();
+    await host.notes("a").add("one");
+    expect(await host.notes("a").add("two")).toEqual({ stored: ["one", "two"], inMemory: 2 });
+    expect(await host.notes("b").add("other")).toEqual({ stored: ["other"], inMemory: 1 });
+  });
+
+  it("finds the stored data again after a restart on the same folder", async () => {
+    const first = openHost();
+    await first.notes("a").add("kept");
+    first.stop();
+    const second = openHost(first.dataDir);
+    expect(await second.notes("a").list()).toEqual(["kept"]);
+  });
+
+  it("copies arguments and results across the stub, as RPC does", async () => {
+    const host = openHost();
+    const stub = host.notes("a");
+    const result = await stub.shared();
+    result.count = 99;
+    expect(await stub.shared()).toEqual({ count: 0 });
+    class Point {
+      constructor(readonly x: number) {}
+    }
+    const echoed = await stub.echo({ when: new Date(0), point: new Point(1), bytes: new Uint8Array([7]) });
+    expect(echoed.when).toBeInstanceOf(Date);
+    expect(echoed.point).not.toBeInstanceOf(Point);
+    expect(echoed.point).toEqual({ x: 1 });
+    await expect(stub.echo(() => 1)).rejects.toThrow(/could not be cloned/);
+  });
+
+  it("rethrows the object's error as a copy, and refuses methods it does not have", async () => {
+    const stub = openHost().notes("a");
+    await expect(stub.fail()).rejects.toThrow(RangeError);
+    await expect(stub.fail()).rejects.toThrow("out of range on purpose");
+    await expect(stub.noSuchMethod()).rejects.toThrow(/does not implement the method "noSuchMethod"/);
+    // a stub is not a promise: awaiting it gives the stub
+    expect(await (stub as unknown as Promise<unknown>)).toBe(stub);
+  });
+});
+
+describe("input gate", () => {
+  it("lets other calls run while a call awaits something other than its storage", async () => {
+    const stub = openHost().notes("a");
+    waits.set("fetch", deferred());
+    const hung = stub.waitOn("fetch");
+    // the object answers while the first call still waits (a hung publisher must not block status)
+    expect(await stub.add("meanwhile")).toMatchObject({ stored: ["meanwhile"] });
+    waits.get("fetch")!.resolve();
+    expect(await hung).toEqual(["meanwhile"]);
+  });
+
+  it("holds every other call while blockConcurrencyWhile runs", async () => {
+    const stub = openHost().notes("a");
+    waits.set("block", deferred());
+    const order: string[] = [];
+    const blocking = stub.block("block").then(() => order.push("unblocked"));
+    const adding = stub.add("after").then(() => order.push("added"));
+    // give the second call every chance to slip through
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    waits.get("block")!.resolve();
+    await Promise.all([blocking, adding]);
+    expect(order).toEqual(["unblocked", "added"]);
+  });
+
+  it("delivers no other call between a storage await and the code after it", async () => {
+    const stub = openHost().notes("a");
+    await Promise.all([stub.twoWrites("x"), stub.twoWrites("y"), stub.add("z")]);
+    const notes: string[] = await stub.list();
+    expect(notes.indexOf("x-2")).toBe(notes.indexOf("x-1") + 1);
+    expect(notes.indexOf("y-2")).toBe(notes.indexOf("y-1") + 1);
+  });
+});
+
+describe("alarms", () => {
+  it("fires alarm() once at the time set; getAlarm is null while it runs", async () => {
+    const stub = openHost().notes("a");
+    await stub.setAlarm(Date.now() + 50);
+    expect(await stub.getAlarm()).toBeTypeOf("number");
+    await alarmRan.promise;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(alarmRuns).toEqual([{ name: "a", retryCount: 0, isRetry: false, alarmDuringRun: null }]);
+    expect(await stub.getAlarm()).toBeNull();
+  });
+
+  it("fires an alarm set before a restart, without any call to the object", async () => {
+    const first = openHost();
+    await first.notes("sleeper").setAlarm(Date.now() + 300);
+    first.stop();
+    openHost(first.dataDir);
+    await alarmRan.promise;
+    expect(alarmRuns).toEqual([{ name: "sleeper", retryCount: 0, isRetry: false, alarmDuringRun: null }]);
+  });
+
+  it("retries an alarm() that throws and set no new alarm", async () => {
+    const stub = openHost().notes("a");
+    alarmOutcomes = ["throw", "ok"];
+    await stub.setAlarm(Date.now());
+    await alarmRan.promise;
+    alarmRan = deferred();
+    await alarmRan.promise;
+    expect(alarmRuns.map(({ retryCount, isRetry }) => ({ retryCount, isRetry }))).toEqual([
+      { retryCount: 0, isRetry: false },
+      { retryCount: 1, isRetry: true },
+    ]);
+  });
+
+  it("deleteAll() drops the data and the alarm, and the object carries on", async () => {
+    const stub = openHost().notes("a");
+    await stub.add("gone");
+    await stub.setAlarm(Date.now() + 60_000);
+    await stub.wipe();
+    expect(await stub.getAlarm()).toBeNull();
+    expect(await stub.add("fresh")).toEqual({ stored: ["fresh"], inMemory: 2 });
+  });
+});
