@@ -7,7 +7,8 @@
  * scope; `content` NULL is a tombstone), `queue` (one row per scope and key; `state` 0
  * pending, 1 assigned, 2 failed; for an assigned item `next_run_at` is its lease expiry),
  * `fills` (reprocess/all runs still putting keys in the queue), `record_refs` (which items
- * embed which other scopes: see references.ts).
+ * embed which other scopes: see references.ts), `grants` (the users allowed on this unit,
+ * with their token hashes: see grants.ts).
  */
 import type { Sql } from "./sql";
 
