@@ -2,7 +2,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { StorageUnit } from "../src/unit/storage-unit";
-import { addRecord, call, createUnit, unitStub } from "./helpers";
+import { addRecord, call, createUnit, uniqueUnit, unitStub } from "./helpers";
 
 describe("isolation", () => {
   it("keeps two units apart: the same key holds different records, and deletes stay in their unit", async () => {
@@ -100,5 +100,18 @@ describe("durability", () => {
     await call("DELETE", `/admin/deleteStorageUnit/${unit}`);
     await createUnit({}, unit);
     expect(await applied()).toEqual(first);
+  });
+});
+
+describe("objects of units that were never created", () => {
+  it("a request naming a unit that does not exist leaves no schema in its object", async () => {
+    const name = uniqueUnit("ghost");
+    const answer = await call("GET", `/access/fetch/${name}/k`, undefined, { token: `rs_${"A".repeat(43)}` });
+    expect(answer.status).toBe(401);
+    expect((await call("GET", `/reprocess/status/${name}`)).status).toBe(404);
+    const tables = await runInDurableObject(unitStub(name), (_instance, state) =>
+      state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf%' ESCAPE '\\'").toArray(),
+    );
+    expect(tables).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@
  * pipelines, schedules and the `processed` counter. No row means the unit does not exist.
  */
 import { DEFAULT_REPROCESSING_SETTINGS, type ModulesConfig, type ReprocessingSettings, type Schedule } from "../schemas";
+import { hasSchema } from "./migrations";
 import type { Sql } from "./sql";
 
 export interface UnitConfig {
@@ -39,7 +40,7 @@ export class ConfigStore {
   /** The configuration, or undefined when the unit has not been created. */
   get(): UnitConfig | undefined {
     if (this.cached !== null) return this.cached;
-    const row = this.sql.first<UnitRow>("SELECT * FROM unit WHERE id = 1");
+    const row = hasSchema(this.sql) ? this.sql.first<UnitRow>("SELECT * FROM unit WHERE id = 1") : undefined;
     this.cached = row && {
       name: row.name,
       createdAt: row.created_at,

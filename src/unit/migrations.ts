@@ -93,6 +93,14 @@ const MIGRATIONS: Array<{ id: number; name: string; sql: string }> = [
   },
 ];
 
+/**
+ * Whether this object's schema was ever laid. It is laid when the unit is created, not when
+ * the object is first reached, so a request naming a unit that does not exist leaves nothing behind.
+ */
+export function hasSchema(sql: Sql): boolean {
+  return sql.first("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = '_migrations'") !== undefined;
+}
+
 /** Applies the migrations not yet recorded; safe to run on every start. */
 export function migrate(sql: Sql): void {
   sql.exec("CREATE TABLE IF NOT EXISTS _migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");

@@ -18,7 +18,7 @@ import { ConfigStore, type UnitConfig } from "./config";
 import { Fills } from "./fills";
 import { GrantStore, isUserMethod, type Need, type Permission } from "./grants";
 import { Job } from "./job";
-import { migrate } from "./migrations";
+import { hasSchema, migrate } from "./migrations";
 import { Queue, type FailedItem } from "./queue";
 import { ReferenceStore } from "./references";
 import { RecordStore, type AddPolicy, type DeletePolicy, type Json, type StoredRecord } from "./records";
@@ -87,7 +87,7 @@ export class StorageUnit extends DurableObject<Env> {
       setAlarm: (at) => this.setAlarm(at),
     });
     void this.state.blockConcurrencyWhile(async () => {
-      migrate(this.sql);
+      if (hasSchema(this.sql)) migrate(this.sql);
       // a unit that wakes with due work and no alarm re-arms itself
       if (this.config.get() && (await this.state.storage.getAlarm()) === null) await this.job.rearm();
     });
@@ -102,6 +102,7 @@ export class StorageUnit extends DurableObject<Env> {
 
   async create(name: string, options: { contentProcessing: boolean; reprocessingQueue: boolean }): Promise<{ createdAt: number } | Failure> {
     if (this.config.get()) return failure("STORAGE_UNIT_ALREADY_EXISTS", `storage unit '${name}' already exists; delete it first or pick another name`);
+    migrate(this.sql);
     this.config.create(name, options.contentProcessing, options.reprocessingQueue);
     return { createdAt: this.config.get()!.createdAt };
   }
@@ -114,9 +115,8 @@ export class StorageUnit extends DurableObject<Env> {
     await this.state.storage.deleteAlarm();
     this.alarmAt = null;
     this.listedActive = undefined;
+    // deleteAll() clears storage, not this instance's caches; create() lays the schema again
     this.config.invalidate();
-    // deleteAll() clears storage, not this instance: the schema must be laid again
-    migrate(this.sql);
     return { name: unit.name };
   }
 
@@ -362,7 +362,8 @@ export class StorageUnit extends DurableObject<Env> {
 
   /** Drops a user's grant; `exists` tells whether the unit itself exists. */
   async removeGrant(user: string): Promise<{ exists: boolean; removed: boolean }> {
-    return { exists: this.config.get() !== undefined, removed: this.grants.remove(user) };
+    const exists = this.config.get() !== undefined;
+    return { exists, removed: exists && this.grants.remove(user) };
   }
 
   /**
@@ -371,7 +372,7 @@ export class StorageUnit extends DurableObject<Env> {
    * is UNAUTHORIZED (no grant here for that token) or FORBIDDEN (a grant that does not cover `need`).
    */
   async asUser(tokenHash: string, need: Need, method: string, args: unknown[]): Promise<unknown> {
-    const refusal = this.grants.refusal(tokenHash, need, this.config.get()?.name ?? "");
+    const refusal = this.refusal(tokenHash, need);
     if (refusal) return refusal;
     if (!isUserMethod(method)) throw new Error(`StorageUnit.${method} is not open to user tokens; list it in USER_METHODS (src/unit/grants.ts)`);
     return (this[method] as (...input: unknown[]) => Promise<unknown>)(...args);
@@ -379,7 +380,13 @@ export class StorageUnit extends DurableObject<Env> {
 
   /** The grant check alone, for a user's request that ends without calling the unit. */
   async checkAccess(tokenHash: string, need: Need): Promise<{ ok: true } | Failure> {
-    return this.grants.refusal(tokenHash, need, this.config.get()?.name ?? "") ?? { ok: true };
+    return this.refusal(tokenHash, need) ?? { ok: true };
+  }
+
+  /** A unit that was never created has granted nothing: the token is unknown here. */
+  private refusal(tokenHash: string, need: Need): Failure | undefined {
+    const unit = this.config.get();
+    return unit ? this.grants.refusal(tokenHash, need, unit.name) : failure("UNAUTHORIZED", "the token is not valid; check the Authorization header");
   }
 
   // ── internals ────────────────────────────────────────────────────────────
