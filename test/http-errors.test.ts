@@ -360,3 +360,19 @@ describe("unexpected errors", () => {
     expect(JSON.parse(logged[0]!)).toMatchObject({ level: "error", path: "/access/fetch/u1/k" });
   });
 });
+
+describe("authentication before validation", () => {
+  it("answers 401 to a request without a token even when its input is also bad", async () => {
+    const bad = await call("GET", "/access/fetch/-not-a-name-/k", undefined, { token: null });
+    expect(bad.status).toBe(401);
+    expect(bad.body.message).toBe("UNAUTHORIZED");
+    const badBody = await call("POST", "/transaction/add/docs/raw", "{not json", { token: "wrong" });
+    expect(badBody.status).toBe(401);
+  });
+
+  it("still names the bad field once the token is valid", async () => {
+    const bad = await call("GET", "/access/fetch/-not-a-name-/k");
+    expect(bad.status).toBe(400);
+    expect(bad.body.detail).toContain("path.unit");
+  });
+});

@@ -88,11 +88,12 @@ export function defineRoute<P extends AnyObject = typeof EmptyObject, Q extends 
       },
     });
     app.on(method.toUpperCase(), honoPath, async (c) => {
-      checkUrlEncoding(c.req.url);
-      const params = validate(spec.params ?? EmptyObject, c.req.param(), "path") as z.output<P>;
-      await authorize(c, spec.access, (params as { unit?: string }).unit);
+      // who is asking comes first: a request without a valid token learns nothing about its input
+      await authorize(c, spec.access, c.req.param("unit"));
       let response: Response;
       try {
+        checkUrlEncoding(c.req.url);
+        const params = validate(spec.params ?? EmptyObject, c.req.param(), "path") as z.output<P>;
         const query = validate(spec.query ?? EmptyObject, c.req.query(), "query") as z.output<Q>;
         const body = (spec.body ? validate(spec.body, method === "get" ? undefined : await readJson(c), "body") : undefined) as z.output<B>;
         response = await handler(c, { params, query, body });
