@@ -32,6 +32,10 @@ export class InputGate {
     return event();
   }
 
+  get isOpen(): boolean {
+    return this.holders === 0;
+  }
+
   private release(): void {
     if (--this.holders > 0) return;
     const open = this.open;

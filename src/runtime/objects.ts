@@ -3,7 +3,9 @@
  * `get`), stubs whose method calls behave like RPC, and one live instance per object,
  * built with a `ctx` of the shape src/unit/sql.ts (`UnitState`) describes.
  *
- * Invariants: one instance per (namespace, id) in this process; arguments and results
+ * Invariants: at most one instance per (namespace, id) in this process; one idle for
+ * `idleEvictMs` is dropped (its file closed) and built anew by the next event, as Workers
+ * evicts idle objects, so a server with thousands of units keeps few files open. Arguments and results
  * cross a stub by structured clone, as RPC copies them; events reach an instance through
  * its input gate (./input-gate.ts). Each object keeps its SQLite file at
  * `<dataDir>/<namespace>/<id>.sqlite`, where the id is derived from the name as on Workers
@@ -68,6 +70,8 @@ export interface ObjectHostOptions {
   classes: Record<string, ObjectClass>;
   /** the host database (alarms); the caller opened and locked it */
   hostDatabase: SqliteDatabase;
+  /** how long an object with no event in progress stays in memory (default one minute) */
+  idleEvictMs?: number;
 }
 
 export class ObjectHost {
@@ -77,6 +81,7 @@ export class ObjectHost {
   private readonly alarms = new Map<string, ObjectAlarm>();
   private readonly live = new Map<string, LiveObject>();
   private env: Record<string, unknown> = {};
+  private sweeper: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly options: ObjectHostOptions) {
     this.alarmStore = new AlarmStore(options.hostDatabase);
@@ -93,10 +98,13 @@ export class ObjectHost {
       if (!(persisted.namespace in this.options.classes)) continue;
       this.alarmOf(persisted.namespace, new ObjectId(persisted.id, persisted.name ?? undefined)).restore(persisted.at);
     }
+    const idleMs = this.options.idleEvictMs ?? 60_000;
+    this.sweeper = setInterval(() => this.evictIdle(idleMs), Math.max(10, idleMs / 2));
   }
 
   /** Stops every alarm and closes every object's file. */
   stop(): void {
+    clearInterval(this.sweeper);
     for (const alarm of this.alarms.values()) alarm.stop();
     for (const object of this.live.values()) object.storage.close();
     this.live.clear();
@@ -110,6 +118,15 @@ export class ObjectHost {
       return structuredClone(result);
     } catch (error) {
       throw copyError(error);
+    }
+  }
+
+  /** Drops the objects that have had no event in progress for `idleMs`; their next event builds them anew. */
+  private evictIdle(idleMs: number, now = Date.now()): void {
+    for (const [key, object] of this.live) {
+      if (object.idleSince() > now - idleMs) continue;
+      this.live.delete(key);
+      object.storage.close();
     }
   }
 
@@ -159,6 +176,9 @@ class LiveObject {
   private readonly gate = new InputGate();
   private readonly instance: Record<string, unknown>;
   private broken: unknown;
+  /** events in progress, and when the last one ended */
+  private active = 0;
+  private lastActive = Date.now();
 
   constructor(Class: ObjectClass, id: ObjectId, env: Record<string, unknown>, parts: LiveObjectParts) {
     this.storage = parts.storage;
@@ -192,6 +212,7 @@ class LiveObject {
 
   /** Delivers an RPC call to a method of the instance. */
   deliver(method: string, args: unknown[]): Promise<unknown> {
+    this.active++;
     return this.gate.deliver(async () => {
       if (this.broken !== undefined) throw this.broken;
       const target = this.instance[method];
@@ -199,7 +220,15 @@ class LiveObject {
         throw new TypeError(`The RPC receiver does not implement the method "${method}".`);
       }
       return target.apply(this.instance, args);
+    }).finally(() => {
+      this.active--;
+      this.lastActive = Date.now();
     });
+  }
+
+  /** When the object last had no event in progress and its gate open; Infinity while busy. */
+  idleSince(): number {
+    return this.active === 0 && this.gate.isOpen ? this.lastActive : Infinity;
   }
 
   deliverAlarm(info: AlarmInvocationInfo): Promise<void> {

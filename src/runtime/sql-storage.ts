@@ -39,6 +39,7 @@ export class SqlCursor<T extends Row> implements IterableIterator<T> {
 export class SqlStorage {
   private db: SqliteDatabase;
   private depth = 0;
+  private closed = false;
 
   constructor(private readonly open: () => SqliteDatabase) {
     this.db = open();
@@ -85,7 +86,10 @@ export class SqlStorage {
     this.db = this.open();
   }
 
+  /** Closes the file; further statements fail. Closing twice is harmless. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.db.close();
   }
 }

@@ -50,6 +50,9 @@ export async function start(platform: Platform): Promise<void> {
   log("info", "listening", { runtime: platform.runtime, url: `http://${config.hostname}:${server.port}`, dataDir: config.dataDir });
   if (!env.ADMIN_TOKEN) log("warn", "no-admin-token", { detail: "ADMIN_TOKEN is not set: every guarded route answers 503 AUTH_NOT_CONFIGURED" });
 
+  // a stray rejection in one unit's background work is logged, as Workers would, not fatal to every unit
+  process.on("unhandledRejection", (reason) => log("error", "unhandled-rejection", { error: String(reason) }));
+
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

@@ -96,10 +96,10 @@ const waits = new Map<string, { promise: Promise<void>; resolve: () => void }>()
 const dirs: string[] = [];
 const hosts: Array<{ stop(): void }> = [];
 
-function openHost(dataDir = mkdtempSync(join(tmpdir(), "restage-host-"))) {
+function openHost(dataDir = mkdtempSync(join(tmpdir(), "restage-host-")), idleEvictMs?: number) {
   dirs.push(dataDir);
   const hostDatabase = openDataDir(platform, dataDir);
-  const host = new ObjectHost({ platform, dataDir, hostDatabase, classes: { NOTES: Notes as unknown as ObjectClass } });
+  const host = new ObjectHost({ platform, dataDir, hostDatabase, idleEvictMs, classes: { NOTES: Notes as unknown as ObjectClass } });
   const env = { NOTES: host.namespaces.NOTES };
   host.start(env);
   let stopped = false;
@@ -140,6 +140,22 @@ describe("objects", () => {
     first.stop();
     const second = openHost(first.dataDir);
     expect(await second.notes("a").list()).toEqual(["kept"]);
+  });
+
+  it("drops an idle object and builds it anew, with its data, on the next call; never a busy one", async () => {
+    const host = openHost(undefined, 20);
+    const stub = host.notes("a");
+    await stub.add("one");
+    waits.set("busy", deferred());
+    const busy = host.notes("b").waitOn("busy");
+    await host.notes("b").add("b-one");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // a fresh instance: its memory is new, its storage is the same file
+    expect(await stub.add("two")).toEqual({ stored: ["one", "two"], inMemory: 1 });
+    // "b" had a call in progress all along: the same instance
+    expect(await host.notes("b").add("b-two")).toEqual({ stored: ["b-one", "b-two"], inMemory: 2 });
+    waits.get("busy")!.resolve();
+    expect(await busy).toEqual(["b-one", "b-two"]);
   });
 
   it("copies arguments and results across the stub, as RPC does", async () => {
