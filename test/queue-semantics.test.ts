@@ -50,7 +50,7 @@ describe("rerun while assigned", () => {
     await call("GET", `/reprocess/key/${unit}/k000000/raw`);
     expect(await status(unit)).toMatchObject({ pending: 0, assigned: 1 });
     // the run ends well: the item is not removed but due again
-    await onInstance(unit, (u) => u.queue.complete(claim.token, new Map(), DEFAULT_REPROCESSING_SETTINGS));
+    await onInstance(unit, (u) => u.queue.complete(claim, new Map(), DEFAULT_REPROCESSING_SETTINGS));
     expect(await status(unit)).toMatchObject({ pending: 1, assigned: 0 });
     expect(await queueRow(unit, "k000000")).toMatchObject({ state: 0, attempts: 0, rerun: 0, lease_token: null });
     await call("PUT", `/reprocess/resume/${unit}`);
@@ -84,7 +84,7 @@ describe("leases and run tokens", () => {
     expect(done.failed).toBe(0);
     expect(recorded(unit, "process").map((c) => c.key).sort()).toEqual(["k000000", "k000001", "k000002"]);
     // the dead run's result, should it arrive now, changes nothing
-    expect(await onInstance(unit, (u) => u.queue.complete(claim.token, new Map([["k000000", "late"]]), DEFAULT_REPROCESSING_SETTINGS))).toBe(0);
+    expect(await onInstance(unit, (u) => u.queue.complete(claim, new Map([["k000000", "late"]]), DEFAULT_REPROCESSING_SETTINGS))).toBe(0);
     expect(await status(unit)).toMatchObject({ processed: 3, failed: 0, pending: 0 });
   });
 
@@ -110,10 +110,10 @@ describe("leases and run tokens", () => {
     const second = await onInstance(unit, (u) => u.queue.claim(10, 60_000)!);
     expect(second.token).not.toBe(first.token);
     const settings = DEFAULT_REPROCESSING_SETTINGS;
-    expect(await onInstance(unit, (u) => u.queue.complete(first.token, new Map([["k000000", "stale failure"]]), settings))).toBe(0);
-    expect(await onInstance(unit, (u) => u.queue.complete(first.token, new Map(), settings))).toBe(0);
+    expect(await onInstance(unit, (u) => u.queue.complete(first, new Map([["k000000", "stale failure"]]), settings))).toBe(0);
+    expect(await onInstance(unit, (u) => u.queue.complete(first, new Map(), settings))).toBe(0);
     expect(await queueRow(unit, "k000000")).toMatchObject({ state: 1, attempts: 1, last_error: null, lease_token: second.token });
-    expect(await onInstance(unit, (u) => u.queue.complete(second.token, new Map(), settings))).toBe(1);
+    expect(await onInstance(unit, (u) => u.queue.complete(second, new Map(), settings))).toBe(1);
     expect(await queueRow(unit, "k000000")).toBeUndefined();
   });
 
@@ -212,7 +212,7 @@ describe("failures", () => {
       const dueTimes: number[] = [];
       for (let attempt = 1; attempt <= 4; attempt++) {
         const claim = u.queue.claim(10, 60_000, now)!;
-        u.queue.complete(claim.token, new Map([["k000000", `try ${attempt}`]]), settings, now);
+        u.queue.complete(claim, new Map([["k000000", `try ${attempt}`]]), settings, now);
         const next = u.sql.first<{ next_run_at: number }>("SELECT next_run_at FROM queue")!.next_run_at;
         dueTimes.push(next - now);
         now = next;

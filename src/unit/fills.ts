@@ -1,9 +1,10 @@
 /**
  * Reprocess-all runs still putting keys in the queue (table `fills`). A unit with a million
- * records is queued in chunks by the job, never read into memory at once; while a row
- * is here, status shows `filling: true`.
+ * records is queued in chunks, never read into memory at once: the first chunk at the
+ * call, the rest by the job's workers, who take the next keys straight into their batch
+ * (assigned) when nothing else is due. While a row is here, status shows `filling: true`.
  */
-import type { Queue, RecordFilter } from "./queue";
+import type { Claim, Queue, RecordFilter } from "./queue";
 import type { Sql } from "./sql";
 
 /** Keys queued per statement: small enough to stay well inside one alarm's CPU budget. */
@@ -32,17 +33,21 @@ export class Fills {
     return true;
   }
 
-  /** Queues the next chunk of the oldest fill; returns false when no fill is left. */
-  step(): boolean {
+  /**
+   * Claims the next `limit` keys of the oldest fill under a new lease, moving its cursor
+   * on (and dropping it once its records are exhausted). Undefined when no fill is left;
+   * the claim may be empty when every key read was queued already.
+   */
+  claim(limit: number, leaseMs: number, now = Date.now()): Claim | undefined {
     const fill = this.sql.first<FillRow>("SELECT * FROM fills ORDER BY id LIMIT 1");
-    if (!fill) return false;
+    if (!fill) return undefined;
     const filter: RecordFilter = { scope: fill.scope, prefix: fill.prefix ?? undefined, since: fill.since ?? undefined };
-    this.sql.transaction(() => {
-      const { count, last } = this.queue.enqueueFromRecords(filter, fill.cursor, FILL_CHUNK, fill.hops);
-      if (count < FILL_CHUNK) this.sql.exec("DELETE FROM fills WHERE id = ?", fill.id);
+    return this.sql.transaction(() => {
+      const { claim, last, exhausted } = this.queue.claimFromRecords(filter, fill.cursor, limit, leaseMs, fill.hops, now);
+      if (exhausted) this.sql.exec("DELETE FROM fills WHERE id = ?", fill.id);
       else this.sql.exec("UPDATE fills SET cursor = ? WHERE id = ?", last, fill.id);
+      return claim;
     });
-    return true;
   }
 
   active(): boolean {

@@ -1,7 +1,7 @@
 /**
  * The reprocessing job: what the unit's alarm runs. One `run()` is a time slice in which
- * `workers` concurrent loops each claim a batch under its own lease and run it through the
- * scope's pipeline, while pending `reprocess/all` fills go on queuing keys. The slice ends
+ * `workers` concurrent loops each claim a batch under its own lease (due items first, then
+ * the next keys of a pending `reprocess/all`) and run it through the scope's pipeline. The slice ends
  * by item count or wall time (the clock only moves across I/O inside Workers), and the
  * job re-arms the alarm for the earliest due item or lease expiry.
  *
@@ -11,11 +11,11 @@
  * queued, rather than leaving it for the next alarm.
  */
 import { createPipeline } from "../modules/pipeline";
-import type { ModuleInstance, PipelineItem, UnitAccess } from "../modules/types";
+import type { Document, ModuleInstance, PipelineItem, UnitAccess } from "../modules/types";
 import type { ReprocessingSettings } from "../schemas";
 import type { UnitConfig } from "./config";
 import type { Fills } from "./fills";
-import type { Claim, Queue } from "./queue";
+import type { Claim, ClaimedItem, Queue } from "./queue";
 import type { Sql } from "./sql";
 import { Throttle } from "./throttle";
 
@@ -58,7 +58,7 @@ export class Job {
     const start = Date.now();
     const slice = { deadline: start + SLICE_MS, giveUpAt: start + MAX_RUN_MS, itemsLeft: ITEMS_PER_SLICE };
     this.host.queue.expireLeases(config.settings.maxAttempts);
-    const loops: Promise<void>[] = [this.fill(slice)];
+    const loops: Promise<void>[] = [];
     for (let i = 0; i < config.settings.workers; i++) loops.push(this.work(slice));
     try {
       await Promise.all(loops);
@@ -81,14 +81,6 @@ export class Job {
     return this.host.setAlarm(Math.max(next, throttled));
   }
 
-  /** Queues the next chunks of pending `reprocess/all` runs; a paused unit holds its fills too. */
-  private async fill(slice: Slice): Promise<void> {
-    while (Date.now() < slice.deadline && slice.itemsLeft > 0 && !this.host.config()?.paused && this.host.fills.step()) {
-      // let the workers take what was just queued
-      await nextTurn();
-    }
-  }
-
   private async work(slice: Slice): Promise<void> {
     while (Date.now() < slice.deadline && slice.itemsLeft > 0) {
       const config = this.host.config();
@@ -99,23 +91,24 @@ export class Job {
       // the unit may have been paused (or deleted) while this worker waited for the throttle
       if (granted === 0 || this.host.config()?.paused !== false) return;
       this.host.queue.expireLeases(settings.maxAttempts);
-      const claim = this.host.queue.claim(granted, settings.leaseMs);
-      if (!claim || claim.items.length === 0) {
-        if (this.host.fills.active()) await nextTurn();
-        else if (this.running > 0) await this.idle(slice.deadline);
+      const claim = this.host.queue.claim(granted, settings.leaseMs) ?? this.host.fills.claim(granted, settings.leaseMs);
+      if (!claim) {
+        if (this.running > 0) await this.idle(slice.deadline);
         else return;
         continue;
       }
-      slice.itemsLeft -= claim.items.length;
-      this.running++;
-      try {
-        await this.runBatch(claim, config, slice);
-      } finally {
-        this.running--;
-        this.wakeIdle();
+      if (claim.items.length > 0) {
+        slice.itemsLeft -= claim.items.length;
+        this.running++;
+        try {
+          await this.runBatch(claim, config, slice);
+        } finally {
+          this.running--;
+          this.wakeIdle();
+        }
       }
       // a pipeline that never waits on I/O would otherwise hold the object for the whole slice
-      this.sinceYield += claim.items.length;
+      this.sinceYield += granted;
       if (this.sinceYield >= ITEMS_PER_TURN) {
         this.sinceYield = 0;
         await nextTurn();
@@ -167,19 +160,14 @@ export class Job {
       const reason = batchError ?? item.failure;
       if (reason !== undefined) failures.set(item.key, reason.slice(0, 2000));
     }
-    const processed = this.host.queue.complete(claim.token, failures, settings);
+    const processed = this.host.queue.complete(claim, failures, settings);
     const lastError = batchError ?? [...failures.values()][0];
     this.host.addProcessed(processed, lastError === undefined ? undefined : `${claim.scope}: ${lastError}`);
   }
 
   private loadItems(claim: Claim): PipelineItem[] {
-    const rows = this.host.sql.all<{ key: string; content: string | null; version: number | null; hops: number }>(
-      `SELECT q.key AS key, r.content AS content, r.version AS version, q.hops AS hops
-       FROM queue q LEFT JOIN records r ON r.key = q.key AND r.scope = q.scope
-       WHERE q.lease_token = ?`,
-      claim.token,
-    );
-    return rows.map((row) => createItem(claim.scope, row));
+    this.host.queue.load(claim);
+    return claim.items.map((item) => new Item(claim.scope, item));
   }
 }
 
@@ -190,23 +178,44 @@ interface Slice {
   itemsLeft: number;
 }
 
-function createItem(scope: string, row: { key: string; content: string | null; version: number | null; hops: number }): PipelineItem {
-  let failure: string | undefined;
-  const live = row.content !== null;
-  return {
-    key: row.key,
-    scope,
-    kind: live ? "process" : "delete",
-    document: live ? JSON.parse(row.content!) : null,
-    version: live ? row.version : null,
-    hops: row.hops,
-    fail(reason: string) {
-      failure ??= reason;
-    },
-    get failure() {
-      return failure;
-    },
-  };
+/** One claimed item on its way through the pipeline; its document is parsed only if a module reads it. */
+class Item implements PipelineItem {
+  readonly key: string;
+  readonly kind: "process" | "delete";
+  readonly version: number | null;
+  readonly hops: number;
+  private content: string | null;
+  private parsed: Document | null | undefined;
+  private reason: string | undefined;
+
+  constructor(
+    readonly scope: string,
+    claimed: ClaimedItem,
+  ) {
+    this.key = claimed.key;
+    this.content = claimed.content ?? null;
+    this.kind = this.content === null ? "delete" : "process";
+    this.version = this.content === null ? null : (claimed.version ?? null);
+    this.hops = claimed.hops;
+  }
+
+  get document(): Document | null {
+    if (this.parsed === undefined) this.parsed = this.content === null ? null : JSON.parse(this.content);
+    return this.parsed!;
+  }
+
+  set document(value: Document | null) {
+    this.parsed = value;
+    this.content = null;
+  }
+
+  get failure(): string | undefined {
+    return this.reason;
+  }
+
+  fail(reason: string): void {
+    this.reason ??= reason;
+  }
 }
 
 /** BatchStart, then Process for each item through the modules in order (`concurrency` items at once), then BatchEnd. */
@@ -218,7 +227,9 @@ async function runPipeline(pipeline: ModuleInstance[], items: PipelineItem[], se
       const item = items[next++]!;
       for (const module of pipeline) {
         if (item.failure !== undefined) break;
-        await module.process(item);
+        const pending = module.process(item);
+        // a module that answers at once costs no turn of the microtask queue
+        if (pending) await pending;
       }
     }
   };

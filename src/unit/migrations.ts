@@ -91,6 +91,12 @@ const MIGRATIONS: Array<{ id: number; name: string; sql: string }> = [
       CREATE INDEX grants_by_token ON grants (token_hash);
     `,
   },
+  {
+    id: 4,
+    name: "queue: results found by key and run token, no index on the token",
+    // every claimed item is reached through its (scope, key): the token index only cost a write per claim
+    sql: `DROP INDEX IF EXISTS queue_lease;`,
+  },
 ];
 
 /**

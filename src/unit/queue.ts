@@ -8,6 +8,10 @@
  * Invariants: an item is in exactly one state; a result is applied only through the run
  * token it was claimed with, so a stale run (after reset or lease expiry) changes nothing.
  * Every statement is set-based: key lists travel as one JSON parameter (`json_each`).
+ *
+ * A `reprocess/all` run past its first chunk skips the pending stage: its next keys are
+ * read from the records and inserted already assigned to the worker that asked
+ * ({@link Queue.claimFromRecords}), which saves a write per item on a big fill.
  */
 import type { ReprocessingSettings } from "../schemas";
 import type { Sql } from "./sql";
@@ -20,6 +24,9 @@ export interface ClaimedItem {
   key: string;
   attempts: number;
   hops: number;
+  /** the scope's stored content (null: deleted), when the claim read it already */
+  content?: string | null;
+  version?: number | null;
 }
 
 export interface Claim {
@@ -44,6 +51,8 @@ const ON_CONFLICT = `ON CONFLICT (scope, key) DO UPDATE SET
   next_run_at = CASE WHEN state = ${FAILED} THEN excluded.next_run_at ELSE next_run_at END,
   hops = CASE WHEN state = ${ASSIGNED} THEN hops ELSE excluded.hops END,
   state = CASE WHEN state = ${FAILED} THEN ${PENDING} ELSE state END`;
+
+const FAILURES_PER_STATEMENT = 250;
 
 /** The SQL delay of the next retry: `backoffMs` doubled per attempt, capped. */
 const BACKOFF = "min(?, ? * (1 << min(attempts - 1, 40)))";
@@ -113,6 +122,61 @@ export class Queue {
     );
   }
 
+  /**
+   * Claims the next live records of a `reprocess/all` run (key order after `cursor`), up to
+   * `limit`, inserting them assigned under a new lease. Keys already in the queue keep
+   * their course (see ON_CONFLICT) and are left out of this claim. Returns the claim, the
+   * last key read (the next cursor) and whether the records are exhausted.
+   */
+  claimFromRecords(filter: RecordFilter, cursor: string | null, limit: number, leaseMs: number, hops: number, now = Date.now()): { claim: Claim; last?: string; exhausted: boolean } {
+    const { where, args } = recordWhere(filter);
+    const rows = this.sql.all<{ key: string; content: string | null; version: number }>(
+      `SELECT key, content, version FROM records WHERE ${where} AND key > ? ORDER BY key LIMIT ?`,
+      ...args,
+      cursor ?? "",
+      limit,
+    );
+    const claim: Claim = { scope: filter.scope, token: crypto.randomUUID(), leaseUntil: now + leaseMs, items: [] };
+    const last = rows[rows.length - 1]?.key;
+    if (last === undefined) return { claim, exhausted: true };
+    const read = new Set(rows.map((row) => row.key));
+    const queued = this.sql
+      .all<{ key: string }>("SELECT key FROM queue WHERE scope = ? AND key >= ? AND key <= ?", filter.scope, rows[0]!.key, last)
+      .map((row) => row.key)
+      .filter((key) => read.has(key));
+    if (queued.length > 0) this.enqueue(filter.scope, queued, hops, now);
+    const taken = new Set(queued);
+    const fresh = taken.size === 0 ? rows : rows.filter((row) => !taken.has(row.key));
+    this.sql.exec(
+      `INSERT INTO queue (scope, key, state, attempts, next_run_at, lease_token, hops)
+       SELECT ?, value, ${ASSIGNED}, 1, ?, ?, ? FROM json_each(?)`,
+      filter.scope,
+      claim.leaseUntil,
+      claim.token,
+      hops,
+      JSON.stringify(fresh.map((row) => row.key)),
+    );
+    claim.items = fresh.map((row) => ({ key: row.key, attempts: 1, hops, content: row.content, version: row.version }));
+    return { claim, last, exhausted: rows.length < limit };
+  }
+
+  /** Reads the stored content of claimed items that do not carry it yet. */
+  load(claim: Claim): void {
+    const missing = claim.items.filter((item) => item.content === undefined);
+    if (missing.length === 0) return;
+    const rows = this.sql.all<{ key: string; content: string | null; version: number }>(
+      "SELECT key, content, version FROM records WHERE scope = ? AND key IN (SELECT value FROM json_each(?))",
+      claim.scope,
+      JSON.stringify(missing.map((item) => item.key)),
+    );
+    const byKey = new Map(rows.map((row) => [row.key, row]));
+    for (const item of missing) {
+      const row = byKey.get(item.key);
+      item.content = row?.content ?? null;
+      item.version = row?.version ?? null;
+    }
+  }
+
   /** Claims up to `limit` due items of one scope (the scope of the oldest due item) under a new lease. */
   claim(limit: number, leaseMs: number, now = Date.now()): Claim | undefined {
     const oldest = this.sql.first<{ scope: string }>(
@@ -138,11 +202,15 @@ export class Queue {
 
   /**
    * Applies a run's result: the listed items failed (retry with backoff, or failed for
-   * good), every other item of the run succeeded. A token that is no longer the items'
-   * changes nothing. Returns how many completed.
+   * good), every other item of the run succeeded. Items whose token is no longer the
+   * claim's (after a reset or lease expiry) are left as they are. Returns how many completed.
    */
-  complete(token: string, failures: Map<string, string>, settings: ReprocessingSettings, now = Date.now()): number {
-    if (failures.size > 0) {
+  complete(claim: Claim, failures: Map<string, string>, settings: ReprocessingSettings, now = Date.now()): number {
+    const { scope, token } = claim;
+    const keys = JSON.stringify(claim.items.map((item) => item.key));
+    const failed = [...failures];
+    // errors run to 2,000 characters: a few hundred per statement keep the JSON parameter well under 2 MB
+    for (let start = 0; start < failed.length; start += FAILURES_PER_STATEMENT) {
       this.sql.exec(
         `UPDATE queue SET
            state = CASE WHEN rerun = 0 AND attempts >= ? THEN ${FAILED} ELSE ${PENDING} END,
@@ -150,21 +218,27 @@ export class Queue {
            next_run_at = ? + ${BACKOFF},
            last_error = f.error, lease_token = NULL, rerun = 0
          FROM (SELECT value ->> 0 AS key, value ->> 1 AS error FROM json_each(?)) AS f
-         WHERE queue.lease_token = ? AND queue.key = f.key`,
+         WHERE queue.scope = ? AND queue.key = f.key AND queue.lease_token = ?`,
         settings.maxAttempts,
         settings.maxAttempts,
         now,
         now,
         settings.maxBackoffMs,
         settings.backoffMs,
-        JSON.stringify([...failures]),
+        JSON.stringify(failed.slice(start, start + FAILURES_PER_STATEMENT)),
+        scope,
         token,
       );
     }
-    const done = this.sql.run(`DELETE FROM queue WHERE lease_token = ? AND rerun = 0`, token);
+    const mine = `scope = ? AND key IN (SELECT value FROM json_each(?)) AND lease_token = ?`;
+    const done = this.sql.run(`DELETE FROM queue WHERE ${mine} AND rerun = 0`, scope, keys, token);
+    // what is left under this token was queued again while it ran: due once more
+    if (done + failures.size >= claim.items.length) return done;
     const again = this.sql.run(
-      `UPDATE queue SET state = ${PENDING}, rerun = 0, attempts = 0, lease_token = NULL, next_run_at = ?, last_error = NULL WHERE lease_token = ?`,
+      `UPDATE queue SET state = ${PENDING}, rerun = 0, attempts = 0, lease_token = NULL, next_run_at = ?, last_error = NULL WHERE ${mine}`,
       now,
+      scope,
+      keys,
       token,
     );
     return done + again;
