@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { DEFAULT_REPROCESSING_SETTINGS } from "../src/schemas";
+import { FILL_CHUNK } from "../src/unit/fills";
 import { addRecord, call, createUnit } from "./helpers";
 import { addMany, drain, onInstance, recorded, recorder, setPipelines, setSettings, status, waitForStatus, type ModuleRef } from "./queue-helpers";
 
@@ -37,6 +38,43 @@ describe("dedup", () => {
     await call("PUT", `/reprocess/resume/${unit}`);
     expect(await drain(unit)).toMatchObject({ processed: 2, pending: 0 });
     expect(recorded(unit, "process").map((c) => c.key).sort()).toEqual(["k000000", "k000001"]);
+  });
+});
+
+describe("a reprocess/all past its first chunk", () => {
+  it("claims its keys straight into a batch; keys already queued keep their course", async () => {
+    const unit = await unitWith((u) => [recorder(u)], { paused: true, settings: { maxAttempts: 1 } });
+    const keys = await addMany(unit, "raw", FILL_CHUNK + 20);
+    const [pending, assigned, failed] = [keys[FILL_CHUNK + 1]!, keys[FILL_CHUNK + 2]!, keys[FILL_CHUNK + 3]!];
+    // beyond the first chunk: one key pending, one assigned to a run, one failed
+    await call("GET", `/reprocess/key/${unit}/${failed}/raw`);
+    await onInstance(unit, (u) => u.queue.complete(u.queue.claim(10, 60_000)!, new Map([[failed, "no"]]), { ...DEFAULT_REPROCESSING_SETTINGS, maxAttempts: 1 }));
+    await call("GET", `/reprocess/key/${unit}/${assigned}/raw`);
+    const running = await onInstance(unit, (u) => u.queue.claim(10, 60_000)!);
+    await call("GET", `/reprocess/key/${unit}/${pending}/raw`);
+    expect(await status(unit)).toMatchObject({ pending: 1, assigned: 1, failed: 1 });
+
+    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: FILL_CHUNK + 20 });
+    expect(await status(unit)).toMatchObject({ filling: true, pending: FILL_CHUNK + 1 });
+    const claim = await onInstance(unit, (u) => (u as unknown as { fills: import("../src/unit/fills").Fills }).fills.claim(1000, 60_000)!);
+    const claimed = claim.items.map((item) => item.key);
+    expect(claimed).toEqual(keys.slice(FILL_CHUNK).filter((key) => ![pending, assigned, failed].includes(key)));
+    expect(claimed).toHaveLength(17);
+    expect(claim.items.every((item) => item.attempts === 1 && typeof item.content === "string")).toBe(true);
+    // its records exhausted, the fill is over; every key is accounted for
+    expect(await status(unit)).toMatchObject({ filling: false, pending: FILL_CHUNK + 2, assigned: 17 + 1, failed: 0 });
+    expect(await queueRow(unit, assigned)).toMatchObject({ state: 1, rerun: 1, lease_token: running.token });
+    expect(await queueRow(unit, failed)).toMatchObject({ state: 0, attempts: 0 });
+
+    await onInstance(unit, (u) => u.queue.complete(claim, new Map(), DEFAULT_REPROCESSING_SETTINGS));
+    await onInstance(unit, (u) => u.queue.complete(running, new Map(), DEFAULT_REPROCESSING_SETTINGS));
+    await call("PUT", `/reprocess/resume/${unit}`);
+    const done = await drain(unit);
+    expect(done).toMatchObject({ pending: 0, assigned: 0, failed: 0 });
+    // the claimed 17 completed outside the pipeline, the rest ran through it: each once
+    const ran = recorded(unit, "process").map((c) => c.key!);
+    expect(ran).toHaveLength(keys.length - 17);
+    expect(new Set([...ran, ...claimed])).toEqual(new Set(keys));
   });
 });
 
