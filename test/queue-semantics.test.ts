@@ -172,7 +172,9 @@ describe("a hung module", () => {
     await addRecord(unit, "raw", { key: "slow", content: {} });
     await addMany(unit, "raw", 5);
     await call("GET", `/reprocess/key/${unit}/slow/raw`);
-    await waitForStatus(unit, (s) => s.assigned === 1, "the slow item to be claimed");
+    const hung = await waitForStatus(unit, (s) => s.assigned === 1, "the slow item to be claimed");
+    // the job is running: that is its next run, though the platform shows no alarm meanwhile
+    expect(hung.nextRunAt).not.toBeNull();
     // queued while the slow batch hangs: another worker takes them
     await call("GET", `/reprocess/all/${unit}/raw?prefix=k`);
     const s = await waitForStatus(unit, (x) => x.processed === 5, "the other items");

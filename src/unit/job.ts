@@ -43,6 +43,8 @@ const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 export class Job {
   private throttle: Throttle | undefined;
+  /** runs in progress (the alarm's, or one started by hand) */
+  private runs = 0;
   /** batches of the current run in flight */
   private running = 0;
   /** items run since the job last yielded to the event loop */
@@ -52,6 +54,11 @@ export class Job {
 
   constructor(private readonly host: JobHost) {}
 
+  /** Whether a run is going on now: the platform shows no alarm while its handler runs. */
+  get busy(): boolean {
+    return this.runs > 0;
+  }
+
   async run(): Promise<void> {
     const config = this.host.config();
     if (!config) return this.host.setAlarm(null);
@@ -60,9 +67,11 @@ export class Job {
     this.host.queue.expireLeases(config.settings.maxAttempts);
     const loops: Promise<void>[] = [];
     for (let i = 0; i < config.settings.workers; i++) loops.push(this.work(slice));
+    this.runs++;
     try {
       await Promise.all(loops);
     } finally {
+      this.runs--;
       await this.rearm();
     }
   }

@@ -284,7 +284,8 @@ export class StorageUnit extends DurableObject<Env> {
       filling: this.fills.active(),
       ...this.queue.counts(),
       processed: unit.processed,
-      nextRunAt: alarm === null ? null : new Date(alarm).toISOString(),
+      // while the job runs, its next run is now
+      nextRunAt: this.job.busy ? new Date().toISOString() : alarm === null ? null : new Date(alarm).toISOString(),
       lastError: unit.lastError,
     };
   }
