@@ -152,7 +152,8 @@ describe("eviction and aborts", () => {
     expect(before).toMatchObject({ paused: true, assigned: 0 });
     expect(before.pending).toBeGreaterThan(0);
     await evictDurableObject(unitStub(unit));
-    expect(await status(unit)).toEqual(before);
+    // all but the next run, which a paused unit no longer has once nothing runs
+    expect(await status(unit)).toEqual({ ...before, nextRunAt: null });
     const info = await call("GET", `/admin/getStorageUnit/${unit}`);
     expect(info.body.storageUnit.settings).toMatchObject({ maxItemsPerSecond: 2000, batchSize: 100 });
     await setSettings(unit, { maxItemsPerSecond: null });

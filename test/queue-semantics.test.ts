@@ -131,7 +131,7 @@ describe("leases and run tokens", () => {
     await addMany(unit, "raw", 1);
     await call("GET", `/reprocess/key/${unit}/k000000/raw`);
     const s = await waitForStatus(unit, (x) => x.failed === 1, "the item to fail", 20_000);
-    expect(s).toMatchObject({ pending: 0, assigned: 0, processed: 0 });
+    expect(s).toMatchObject({ pending: 0, assigned: 0, processed: 0, lastError: expect.stringContaining("lease expired") });
     const failed = await call("GET", `/reprocess/failed/${unit}`);
     expect(failed.body.items).toEqual([expect.objectContaining({ key: "k000000", attempts: 2, lastError: expect.stringContaining("lease") })]);
   });

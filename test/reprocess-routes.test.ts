@@ -4,6 +4,7 @@
  */
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { FILL_CHUNK } from "../src/unit/fills";
 import { addRecord, call, createUnit, enc, unitStub } from "./helpers";
 import { addMany, drain, recorded, recorder, setPipelines, setSettings, sleep, status, waitForStatus } from "./queue-helpers";
 
@@ -339,5 +340,17 @@ describe("reprocess/purge", () => {
     expect(await status(unit)).toMatchObject({ pending: 6, failed: 1 });
     expect((await call("POST", `/reprocess/purge/${unit}`)).body).toEqual({ message: "OK", purged: 6 });
     expect(await status(unit)).toMatchObject({ pending: 0, failed: 1, processed: 0 });
+  });
+
+  it("stops a reprocess/all that is still filling", async () => {
+    const unit = await pausedUnit();
+    await addMany(unit, "raw", FILL_CHUNK + 10);
+    await call("POST", `/reprocess/all/${unit}/raw`);
+    expect(await status(unit)).toMatchObject({ filling: true, pending: FILL_CHUNK });
+    expect((await call("POST", `/reprocess/purge/${unit}`)).body).toEqual({ message: "OK", purged: FILL_CHUNK });
+    expect(await status(unit)).toMatchObject({ filling: false, pending: 0 });
+    await call("PUT", `/reprocess/resume/${unit}`);
+    expect(await drain(unit)).toMatchObject({ processed: 0 });
+    expect(recorded(unit)).toEqual([]);
   });
 });

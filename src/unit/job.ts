@@ -15,7 +15,7 @@ import type { Document, ModuleInstance, PipelineItem, UnitAccess } from "../modu
 import type { ReprocessingSettings } from "../schemas";
 import type { UnitConfig } from "./config";
 import type { Fills } from "./fills";
-import type { Claim, ClaimedItem, Queue } from "./queue";
+import { LEASE_EXPIRED, type Claim, type ClaimedItem, type Queue } from "./queue";
 import type { Sql } from "./sql";
 import { Throttle } from "./throttle";
 
@@ -64,7 +64,7 @@ export class Job {
     if (!config) return this.host.setAlarm(null);
     const start = Date.now();
     const slice = { deadline: start + SLICE_MS, giveUpAt: start + MAX_RUN_MS, itemsLeft: ITEMS_PER_SLICE };
-    this.host.queue.expireLeases(config.settings.maxAttempts);
+    this.expireLeases(config.settings.maxAttempts);
     const loops: Promise<void>[] = [];
     for (let i = 0; i < config.settings.workers; i++) loops.push(this.work(slice));
     this.runs++;
@@ -99,7 +99,7 @@ export class Job {
       const granted = settings.maxItemsPerSecond ? await this.throttleFor(settings.maxItemsPerSecond).take(limit, slice.deadline) : limit;
       // the unit may have been paused (or deleted) while this worker waited for the throttle
       if (granted === 0 || this.host.config()?.paused !== false) return;
-      this.host.queue.expireLeases(settings.maxAttempts);
+      this.expireLeases(settings.maxAttempts);
       const claim = this.host.queue.claim(granted, settings.leaseMs) ?? this.host.fills.claim(granted, settings.leaseMs);
       if (!claim) {
         if (this.running > 0) await this.idle(slice.deadline);
@@ -123,6 +123,12 @@ export class Job {
         await nextTurn();
       }
     }
+  }
+
+  /** Expired leases put their items back (or fail them); the unit's lastError says so. */
+  private expireLeases(maxAttempts: number): void {
+    const expired = this.host.queue.expireLeases(maxAttempts);
+    if (expired > 0) this.host.addProcessed(0, `${expired} item(s): ${LEASE_EXPIRED}`);
   }
 
   /** Waits until something may be due (see {@link wakeIdle}) or the slice ends. */

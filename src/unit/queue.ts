@@ -54,6 +54,9 @@ const ON_CONFLICT = `ON CONFLICT (scope, key) DO UPDATE SET
 
 const FAILURES_PER_STATEMENT = 250;
 
+/** The error an item carries when its run outlived its lease. */
+export const LEASE_EXPIRED = "lease expired: the run did not finish within leaseMs";
+
 /** The SQL delay of the next retry: `backoffMs` doubled per attempt, capped. */
 const BACKOFF = "min(?, ? * (1 << min(attempts - 1, 40)))";
 
@@ -112,7 +115,7 @@ export class Queue {
       `UPDATE queue SET
          state = CASE WHEN attempts >= ? THEN ${FAILED} ELSE ${PENDING} END,
          failed_at = CASE WHEN attempts >= ? THEN ? ELSE failed_at END,
-         last_error = 'lease expired: the run did not finish within leaseMs',
+         last_error = '${LEASE_EXPIRED}',
          lease_token = NULL, rerun = 0
        WHERE state = ${ASSIGNED} AND next_run_at <= ?`,
       maxAttempts,
