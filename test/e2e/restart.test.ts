@@ -36,12 +36,12 @@ describe.skipIf(kind === null)("a restart after SIGKILL", () => {
     const before = clientFor(first.url, token);
     await ok(before.call("PUT", `/admin/createStorageUnit/${UNIT}`, { contentProcessing: true, reprocessingQueue: true }));
     await ok(before.call("PUT", `/admin/setReprocessingSettings/${UNIT}`, { leaseMs: LEASE_MS, workers: 1, batchSize: 4, maxAttempts: 100 }));
-    // the first batch hangs in Fault on k-00 far longer than the test, so the queue stays half done
+    // every batch hangs in Fault far longer than the test, so the queue stays half done
     await ok(
       before.call("POST", `/admin/setContentProcessingModules/${UNIT}`, {
         modules: {
           raw: [
-            { module: "Fault", settings: { stallKeys: ["k-00"], stallMs: 600_000 } },
+            { module: "Fault", settings: { stallKeys: KEYS, stallMs: 600_000 } },
             { module: "FieldMapping", settings: { set: { mapped: true } } },
             { module: "ScopeWriter", settings: { scope: "index" } },
           ],

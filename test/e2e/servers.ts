@@ -5,6 +5,7 @@
  * takes down the whole tree (npm, the runtime, workerd) at once, as a crash would.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 
@@ -61,12 +62,15 @@ export async function launchServer(kind: ServerKind, options: { dataDir: string;
       const timer = setTimeout(() => signalGroup("SIGKILL"), STOP_TIMEOUT_MS);
       await exited;
       clearTimeout(timer);
-      // children of the group (workerd) may outlive the leader by a moment
       signalGroup("SIGKILL");
+      await groupGone(child.pid!);
     },
     async kill() {
       signalGroup("SIGKILL");
       await exited;
+      // the leader's children (the runtime under npm, workerd under wrangler) may outlive it by a
+      // moment, still holding the data folder: the next server must not start beside them
+      await groupGone(child.pid!);
     },
     output: () => output,
   };
@@ -96,6 +100,34 @@ function spawnServer(kind: ServerKind, port: number, { dataDir, token }: { dataD
   const npm = process.env.npm_execpath;
   const args = ["run", "--silent", `serve:${kind}`];
   return npm?.endsWith(".js") ? spawn(process.execPath, [npm, ...args], { ...common, env }) : spawn("npm", args, { ...common, env });
+}
+
+/** Resolves once no live process is left in the process group (zombies aside); gives up after STOP_TIMEOUT_MS. */
+async function groupGone(pgid: number): Promise<void> {
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while (Date.now() < deadline && liveMembers(pgid) > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+/** How many processes of group `pgid` are still running, from /proc (Linux); 0 where /proc is missing. */
+function liveMembers(pgid: number): number {
+  let count = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
+  } catch {
+    return 0;
+  }
+  for (const pid of entries) {
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid pgrp ..."; comm may hold spaces, so read after the last ')'
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const [state, , group] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(group) === pgid && state !== "Z" && state !== "X") count++;
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return count;
 }
 
 async function waitForHealth(handle: ServerHandle, child: ChildProcess, timeoutMs: number): Promise<void> {
