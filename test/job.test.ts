@@ -150,7 +150,7 @@ describe("eviction and aborts", () => {
     await call("PUT", `/reprocess/pause/${unit}`);
     const before = await status(unit);
     expect(before).toMatchObject({ paused: true, assigned: 0 });
-    expect(before.pending).toBeGreaterThan(0);
+    expect(before.pending > 0 || before.filling).toBe(true);
     await evictDurableObject(unitStub(unit));
     // all but the next run, which a paused unit no longer has once nothing runs
     expect(await status(unit)).toEqual({ ...before, nextRunAt: null });
@@ -168,7 +168,8 @@ describe("eviction and aborts", () => {
   });
 
   it("a run killed mid-batch loses nothing: its items run again after their lease", async () => {
-    const total = 5000;
+    // one chunk: queued whole at the call, so every item is in the queue from the start
+    const total = FILL_CHUNK;
     const unit = await unitWith((u) => [recorder(u)], { maxItemsPerSecond: 2000, batchSize: 100, leaseMs: 1000 });
     const keys = await addMany(unit, "raw", total);
     await call("POST", `/reprocess/all/${unit}/raw`);
@@ -177,7 +178,7 @@ describe("eviction and aborts", () => {
     await onInstance(unit, (_instance, state) => state.abort("killed by the test")).catch(() => undefined);
     const after = await status(unit);
     expect(after.pending + after.assigned + after.processed).toBe(total);
-    expect(after.pending).toBeGreaterThan(0);
+    expect(after.pending + after.assigned).toBeGreaterThan(0);
     await setSettings(unit, { maxItemsPerSecond: null });
     const seen = await watchDrain(unit, total, { ...after, processed: 0, failed: 0 });
     expect(seen[seen.length - 1]).toMatchObject({ processed: total, failed: 0 });

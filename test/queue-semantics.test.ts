@@ -177,7 +177,7 @@ describe("a hung module", () => {
     expect(hung.nextRunAt).not.toBeNull();
     // queued while the slow batch hangs: another worker takes them
     await call("GET", `/reprocess/all/${unit}/raw?prefix=k`);
-    const s = await waitForStatus(unit, (x) => x.processed === 5, "the other items");
+    const s = await waitForStatus(unit, (x) => x.processed >= 5, "the other items");
     expect(s).toMatchObject({ assigned: 1, pending: 0 });
     expect(recorded(unit, "process").map((c) => c.key)).not.toContain("slow");
     expect((await call("POST", `/reprocess/reset/${unit}`)).body).toEqual({ message: "OK", unassigned: 1 });
