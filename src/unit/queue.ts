@@ -279,10 +279,6 @@ export class Queue {
     return row?.at ?? undefined;
   }
 
-  hasDue(now = Date.now()): boolean {
-    return this.sql.first(`SELECT 1 AS x FROM queue WHERE state = ${PENDING} AND next_run_at <= ? LIMIT 1`, now) !== undefined;
-  }
-
   /** Failed items in (scope, key) order after `cursor`. */
   failed(limit: number, cursor?: { scope: string; key: string }): { items: FailedItem[]; nextCursor?: { scope: string; key: string } } {
     const rows = this.sql.all<{ scope: string; key: string; attempts: number; last_error: string | null; failed_at: number | null }>(
