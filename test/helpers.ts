@@ -1,41 +1,14 @@
 /** Shared helpers for tests in the Workers runtime: authenticated requests and unit set-up. */
 import { env, exports } from "cloudflare:workers";
+import { jsonCaller } from "./support/json-call";
 
 export const ADMIN_TOKEN = "test-admin-token";
 const BASE = "https://restage.test";
 
-export interface Answer<T = Record<string, any>> {
-  status: number;
-  body: T;
-  headers: Headers;
-}
+export type { Answer } from "./support/json-call";
 
-/** Sends a request through the Worker's fetch handler; JSON bodies are serialised, strings sent as they are. */
-export async function call<T = Record<string, any>>(
-  method: string,
-  path: string,
-  body?: unknown,
-  options: { token?: string | null; headers?: Record<string, string> } = {},
-): Promise<Answer<T>> {
-  const headers: Record<string, string> = { ...options.headers };
-  const token = options.token === undefined ? ADMIN_TOKEN : options.token;
-  if (token !== null) headers.authorization = `Bearer ${token}`;
-  let payload: BodyInit | undefined;
-  if (typeof body === "string" || body instanceof Uint8Array) payload = body as BodyInit;
-  else if (body !== undefined) {
-    payload = JSON.stringify(body);
-    headers["content-type"] ??= "application/json";
-  }
-  const response = await exports.default.fetch(new Request(BASE + path, { method, headers, body: payload }));
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON: leave the text for the test to look at
-  }
-  return { status: response.status, body: parsed as T, headers: response.headers };
-}
+/** Sends a request through the Worker's fetch handler, with the admin token unless told otherwise. */
+export const call = jsonCaller((request) => exports.default.fetch(request), BASE, ADMIN_TOKEN);
 
 let counter = 0;
 /** A fresh unit name per test, so tests never see each other's data. */

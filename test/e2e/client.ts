@@ -1,19 +1,17 @@
 /** HTTP helpers for the end-to-end suite: requests to the server under test, and waiting on the queue. */
 import { inject } from "vitest";
+import type { UnitStatus } from "../../src/unit/storage-unit";
+import { jsonCaller, type Answer, type CallOptions } from "../support/json-call";
 
 /** A request that takes longer has hung: the suite fails it rather than wait for the test's own timeout. */
 const REQUEST_TIMEOUT_MS = 15_000;
 
-export interface Answer<T = Record<string, any>> {
-  status: number;
-  body: T;
-  headers: Headers;
-}
+export type { Answer } from "../support/json-call";
 
 export interface Client {
   readonly url: string;
   /** Sends a request with the admin token (or `token`, or none with null); objects go as JSON, strings as they are. */
-  call<T = Record<string, any>>(method: string, path: string, body?: unknown, options?: { token?: string | null; headers?: Record<string, string> }): Promise<Answer<T>>;
+  call<T = Record<string, any>>(method: string, path: string, body?: unknown, options?: CallOptions): Promise<Answer<T>>;
 }
 
 /** A client for the server the suite was started against (see global-setup.ts). */
@@ -23,29 +21,8 @@ export function target(): Client & { token: string } {
 }
 
 export function clientFor(url: string, adminToken: string): Client {
-  return {
-    url,
-    async call<T>(method: string, path: string, body?: unknown, options: { token?: string | null; headers?: Record<string, string> } = {}) {
-      const headers: Record<string, string> = { ...options.headers };
-      const token = options.token === undefined ? adminToken : options.token;
-      if (token !== null) headers.authorization = `Bearer ${token}`;
-      let payload: string | undefined;
-      if (typeof body === "string") payload = body;
-      else if (body !== undefined) {
-        payload = JSON.stringify(body);
-        headers["content-type"] ??= "application/json";
-      }
-      const response = await fetch(url + path, { method, headers, body: payload, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-      const text = await response.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        // not JSON: the test looks at the text
-      }
-      return { status: response.status, body: parsed as T, headers: response.headers };
-    },
-  };
+  const send = (request: Request) => fetch(request, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  return { url, call: jsonCaller(send, url, adminToken) };
 }
 
 /** Answers with the body, failing the test with the server's words unless the status is 200. */
@@ -82,16 +59,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   }
 }
 
-export interface QueueStatus {
-  enabled: boolean;
-  paused: boolean;
-  filling: boolean;
-  pending: number;
-  assigned: number;
-  failed: number;
-  processed: number;
-  lastError: string | null;
-}
+export type QueueStatus = UnitStatus;
 
 /** Waits until the unit's queue is empty (nothing pending, assigned or being filled); returns the status. */
 export function drained(client: Client, unit: string, timeoutMs = 30_000): Promise<QueueStatus> {
