@@ -61,12 +61,12 @@ describe("a big reprocess/all", () => {
     const base = await status(unit);
     expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: total });
     // the first chunk is queued at once, the rest waits for the job
-    expect(await status(unit)).toMatchObject({ filling: true, pending: FILL_CHUNK, paused: true });
+    expect(await status(unit)).toMatchObject({ filling: true, pending: FILL_CHUNK, fillRemaining: total - FILL_CHUNK, paused: true });
     await sleep(50);
-    expect(await status(unit)).toMatchObject({ filling: true, pending: FILL_CHUNK });
+    expect(await status(unit)).toMatchObject({ filling: true, pending: FILL_CHUNK, fillRemaining: total - FILL_CHUNK });
     await call("PUT", `/reprocess/resume/${unit}`);
     const seen = await watchDrain(unit, total, base);
-    expect(seen[seen.length - 1]).toMatchObject({ processed: total, filling: false });
+    expect(seen[seen.length - 1]).toMatchObject({ processed: total, filling: false, fillRemaining: 0 });
   });
 
   it("a second reprocess/all while the first still fills queues each key once more at most", async () => {

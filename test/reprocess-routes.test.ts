@@ -217,6 +217,7 @@ describe("reprocess/status", () => {
       enabled: true,
       paused: false,
       filling: false,
+      fillRemaining: 0,
       pending: 0,
       assigned: 0,
       failed: 0,

@@ -63,7 +63,7 @@ async function refresh() {
     const row = body.insertRow();
     cell(row, name);
     if (s.error) { cell(row, s.error, "err").colSpan = 10; continue; }
-    cell(row, s.enabled ? "enabled" : "disabled"); cell(row, s.paused ? "yes" : "no"); cell(row, s.filling ? "yes" : "no");
+    cell(row, s.enabled ? "enabled" : "disabled"); cell(row, s.paused ? "yes" : "no"); cell(row, s.filling ? s.fillRemaining + " to come" : "no");
     for (const n of [s.pending, s.assigned, s.failed, s.processed]) cell(row, String(n));
     cell(row, s.nextRunAt ? new Date(s.nextRunAt).toLocaleTimeString() : "—");
     cell(row, s.lastError, "err").title = s.lastError || "";

@@ -50,6 +50,15 @@ export class Fills {
     });
   }
 
+  /** Keys the fills have still to queue: the progress of a long `reprocess/all`. */
+  remaining(): number {
+    let remaining = 0;
+    for (const fill of this.sql.all<FillRow>("SELECT * FROM fills")) {
+      remaining += this.queue.countRecords({ scope: fill.scope, prefix: fill.prefix ?? undefined, since: fill.since ?? undefined, after: fill.cursor ?? undefined });
+    }
+    return remaining;
+  }
+
   active(): boolean {
     return this.sql.first("SELECT 1 AS x FROM fills LIMIT 1") !== undefined;
   }

@@ -324,6 +324,8 @@ export interface RecordFilter {
   prefix?: string;
   /** ms since the epoch: scopes updated at or after it */
   since?: number;
+  /** only keys after this one (a fill's cursor) */
+  after?: string;
 }
 
 function recordWhere(filter: RecordFilter): { where: string; args: unknown[] } {
@@ -337,6 +339,10 @@ function recordWhere(filter: RecordFilter): { where: string; args: unknown[] } {
   if (filter.since !== undefined) {
     clauses.push("updated_at >= ?");
     args.push(filter.since);
+  }
+  if (filter.after !== undefined) {
+    clauses.push("key > ?");
+    args.push(filter.after);
   }
   return { where: clauses.join(" AND "), args };
 }

@@ -41,6 +41,8 @@ export interface UnitStatus {
   enabled: boolean;
   paused: boolean;
   filling: boolean;
+  /** keys a running `reprocess/all` has still to queue (0 when not filling) */
+  fillRemaining: number;
   pending: number;
   assigned: number;
   failed: number;
@@ -282,6 +284,7 @@ export class StorageUnit extends DurableObject<Env> {
       enabled: unit.reprocessingQueue,
       paused: unit.paused,
       filling: this.fills.active(),
+      fillRemaining: this.fills.remaining(),
       ...this.queue.counts(),
       processed: unit.processed,
       // while the job runs, its next run is now
