@@ -16,3 +16,16 @@ export const LIMITS = {
   pageSizeMax: 1000,
   pageSizeDefault: 10,
 } as const;
+
+const utf8 = new TextEncoder();
+
+/** Bytes of a JSON text in UTF-8: how the content limit is measured. */
+export function jsonBytes(json: string): number {
+  return utf8.encode(json).length;
+}
+
+/** Why a scope's content is too large, or undefined when it fits the limit. */
+export function contentTooLarge(json: string): string | undefined {
+  const bytes = jsonBytes(json);
+  return bytes > LIMITS.contentBytes ? `content is ${bytes} bytes as JSON; a scope holds at most ${LIMITS.contentBytes}` : undefined;
+}

@@ -92,7 +92,7 @@ describe("ScopeWriter", () => {
     await drain(unit);
     const [failed] = await failedItems(unit);
     expect(failed).toMatchObject({ scope: "raw", key: "big" });
-    expect(failed!.lastError).toContain("over 1048576 bytes");
+    expect(failed!.lastError).toContain("a scope holds at most 1048576");
     expect(await fetchScope(unit, "big", "index")).toBeUndefined();
   });
 });

@@ -4,31 +4,24 @@ import { ApiError, unwrap } from "../errors";
 import { parseJson, readText } from "../http/body";
 import { defineRoute, type App, type AppEnv } from "../http/route";
 import { describeIssues } from "../http/validate";
-import { LIMITS } from "../limits";
+import { contentTooLarge, LIMITS } from "../limits";
 import { AddBody, BatchLine, ExecuteBody, ScopeOrRecord, UnitName, UnitParam, UnitScopeParam } from "../schemas";
 import type { BatchLineResult } from "../unit/storage-unit";
 import { ok, unitStub } from "./units";
 import { z } from "@hono/zod-openapi";
 
 const tag = "Transaction";
-const utf8 = new TextEncoder();
 
 /** Lines sent to the unit in one call: a 16 MiB batch never travels as one giant RPC. */
 const LINES_PER_CALL = 500;
 const BYTES_PER_CALL = 2 * 1024 * 1024;
-
-/** 413 when a scope's content, as JSON text in UTF-8, passes the limit. */
-export function contentTooLarge(content: unknown): string | undefined {
-  const bytes = utf8.encode(JSON.stringify(content)).length;
-  return bytes > LIMITS.contentBytes ? `content is ${bytes} bytes as JSON; a scope holds at most ${LIMITS.contentBytes}` : undefined;
-}
 
 export function transactionRoutes(app: App): void {
   defineRoute(
     app,
     { methods: ["put", "post"], path: "/transaction/add/{unit}/{scope}", summary: "Write one scope of a record", tag, access: "write", params: UnitScopeParam, body: AddBody },
     async (c, { params, body }) => {
-      const tooLarge = contentTooLarge(body.content);
+      const tooLarge = contentTooLarge(JSON.stringify(body.content));
       if (tooLarge) throw new ApiError("PAYLOAD_TOO_LARGE", tooLarge);
       unwrap(await unitStub(c, params.unit).add(params.scope, body));
       return ok(c);
@@ -84,7 +77,7 @@ async function applyBatch(c: Context<AppEnv>, unit: string): Promise<Response> {
     try {
       const parsed = BatchLine.safeParse(parseJson(raw, `line ${line}`));
       if (!parsed.success) throw new ApiError("INVALID_REQUEST", describeIssues(parsed.error, `line ${line}`));
-      const tooLarge = parsed.data.action === "add" ? contentTooLarge(parsed.data.content) : undefined;
+      const tooLarge = parsed.data.action === "add" ? contentTooLarge(JSON.stringify(parsed.data.content)) : undefined;
       if (tooLarge) throw new ApiError("PAYLOAD_TOO_LARGE", `line ${line}: ${tooLarge}`);
       valid.push({ line, entry: parsed.data, bytes: raw.length });
     } catch (error) {

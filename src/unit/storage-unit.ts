@@ -9,11 +9,9 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { failure, type Failure } from "../errors";
-import { LIMITS } from "../limits";
-import { hasPipeline } from "../modules/pipeline";
 import { registryOf } from "../registry/registry";
-import type { PipelineItem, UnitAccess } from "../modules/types";
 import type { BatchLine, ModulesConfig, ReprocessingSettings, Schedule } from "../schemas";
+import { Changes } from "./changes";
 import { ConfigStore, type UnitConfig } from "./config";
 import { Fills } from "./fills";
 import { GrantStore, isUserMethod, type Need, type Permission } from "./grants";
@@ -24,11 +22,6 @@ import { ReferenceStore } from "./references";
 import { RecordStore, type AddPolicy, type DeletePolicy, type Json, type StoredRecord } from "./records";
 import { nextRunTimes, type ScheduleState } from "./schedules";
 import { Sql, type UnitState } from "./sql";
-
-const utf8 = new TextEncoder();
-
-/** A chain of scope writes (raw → index → raw ...) is cut after this many hops. */
-export const MAX_SCOPE_HOPS = 8;
 
 export interface BatchLineResult {
   line: number;
@@ -60,6 +53,7 @@ export class StorageUnit extends DurableObject<Env> {
   private readonly queue: Queue;
   private readonly fills: Fills;
   private readonly grants: GrantStore;
+  private readonly changes: Changes;
   private readonly job: Job;
   /** the alarm time last set by this instance (undefined: not known yet) */
   private alarmAt: number | null | undefined;
@@ -75,6 +69,7 @@ export class StorageUnit extends DurableObject<Env> {
     this.queue = new Queue(this.sql);
     this.fills = new Fills(this.sql, this.queue);
     this.grants = new GrantStore(this.sql);
+    this.changes = new Changes(this.sql, this.records, this.references, this.queue, () => this.config.get());
     this.job = new Job({
       sql: this.sql,
       queue: this.queue,
@@ -85,7 +80,7 @@ export class StorageUnit extends DurableObject<Env> {
         if (lastError !== undefined) this.config.update({ lastError });
       },
       env: env as unknown as Record<string, unknown>,
-      unitAccess: this.unitAccess(),
+      unitAccess: this.changes.moduleAccess(),
       setAlarm: (at) => this.setAlarm(at),
     });
     void this.state.blockConcurrencyWhile(async () => {
@@ -183,7 +178,7 @@ export class StorageUnit extends DurableObject<Env> {
     if ("error" in unit) return unit;
     const result = this.sql.transaction(() => {
       const outcome = this.records.add(input.key, scope, input.content, input.policy, input.version ?? Date.now());
-      if (!("error" in outcome)) this.changed(unit, input.key, outcome.changed, 0);
+      if (!("error" in outcome)) this.changes.changed(unit, input.key, outcome.changed, 0);
       return outcome;
     });
     if ("error" in result) return result;
@@ -196,7 +191,7 @@ export class StorageUnit extends DurableObject<Env> {
     if ("error" in unit) return unit;
     const result = this.sql.transaction(() => {
       const outcome = this.records.delete(input.key, scope, input.policy, input.version ?? Date.now());
-      if (!("error" in outcome)) this.changed(unit, input.key, outcome.changed, 0);
+      if (!("error" in outcome)) this.changes.changed(unit, input.key, outcome.changed, 0);
       return outcome;
     });
     if ("error" in result) return result;
@@ -220,7 +215,7 @@ export class StorageUnit extends DurableObject<Env> {
         if ("error" in outcome) errors.push({ line, key: entry.key, error: outcome.error, detail: outcome.detail });
         else {
           applied++;
-          this.changed(unit, entry.key, outcome.changed, 0);
+          this.changes.changed(unit, entry.key, outcome.changed, 0);
         }
       }
     });
@@ -410,52 +405,6 @@ export class StorageUnit extends DurableObject<Env> {
     const queued = this.queue.countRecords({ scope, ...filter });
     if (queued > 0) this.fills.start({ scope, ...filter });
     return queued;
-  }
-
-  /**
-   * A write changed these scopes of a record: with content processing on, their pipelines
-   * see it, and so do the items that reference them (whether or not the written scope has
-   * a pipeline). `writer` is the item whose module wrote: it is never queued by its own write.
-   */
-  private changed(unit: UnitConfig, key: string, scopes: string[], hops: number, writer?: PipelineItem): void {
-    if (!unit.contentProcessing) return;
-    const queue = (scope: string, keys: string[]) => {
-      const others = writer && scope === writer.scope ? keys.filter((k) => k !== writer.key) : keys;
-      if (others.length > 0 && hasPipeline(unit.modules, scope)) this.queue.enqueue(scope, others, hops);
-    };
-    for (const scope of scopes) {
-      queue(scope, [key]);
-      for (const [referrerScope, keys] of this.references.referrers(scope, key)) queue(referrerScope, keys);
-    }
-  }
-
-  private unitAccess(): UnitAccess {
-    return {
-      read: (key, scope) => this.records.content(key, scope),
-      write: (item: PipelineItem, scope: string, content: Json | null) => {
-        const unit = this.config.get();
-        if (!unit) return "the storage unit no longer exists";
-        if (item.hops >= MAX_SCOPE_HOPS) return `scope write chain cut after ${MAX_SCOPE_HOPS} hops (${item.scope} → ${scope}); check the pipelines for a cycle`;
-        const json = content === null ? null : JSON.stringify(content);
-        if (json !== null && utf8.encode(json).length > LIMITS.contentBytes) {
-          return `the document for scope '${scope}' is over ${LIMITS.contentBytes} bytes as JSON; drop fields before writing it`;
-        }
-        return this.sql.transaction(() => {
-          let changed = [scope];
-          if (json === null) {
-            // a tombstone newer than now (a client's explicit version) wins, as for any delete
-            const outcome = this.records.delete(item.key, scope, "silent", Date.now());
-            if ("error" in outcome) return outcome.detail;
-            changed = outcome.changed;
-          } else {
-            this.records.put(item.key, scope, json, Date.now());
-          }
-          this.changed(unit, item.key, changed, item.hops + 1, item);
-          return undefined;
-        });
-      },
-      references: (item, scope, keys, via) => this.references.set(item.scope, item.key, via, scope, keys),
-    };
   }
 
   private hasWork(): boolean {

@@ -1,0 +1,70 @@
+/**
+ * What a change to a record sets in motion, and what modules may do to their unit. With
+ * content processing on, a changed scope queues its own pipeline and the items that
+ * reference it (ForeignKeyJoin), whether or not that scope has a pipeline. A module's
+ * write to another scope is such a change too, one hop further: chains are cut after
+ * {@link MAX_SCOPE_HOPS}, and the writing item is never queued by its own write.
+ */
+import { contentTooLarge } from "../limits";
+import { hasPipeline } from "../modules/pipeline";
+import type { PipelineItem, UnitAccess } from "../modules/types";
+import type { UnitConfig } from "./config";
+import type { Queue } from "./queue";
+import type { Json, RecordStore } from "./records";
+import type { ReferenceStore } from "./references";
+import type { Sql } from "./sql";
+
+/** A chain of scope writes (raw → index → raw ...) is cut after this many hops. */
+export const MAX_SCOPE_HOPS = 8;
+
+export class Changes {
+  constructor(
+    private readonly sql: Sql,
+    private readonly records: RecordStore,
+    private readonly references: ReferenceStore,
+    private readonly queue: Queue,
+    private readonly config: () => UnitConfig | undefined,
+  ) {}
+
+  /** These scopes of a record changed: queue whatever must see it. `writer` is the item whose module wrote. */
+  changed(unit: UnitConfig, key: string, scopes: string[], hops: number, writer?: PipelineItem): void {
+    if (!unit.contentProcessing) return;
+    const queue = (scope: string, keys: string[]) => {
+      const others = writer && scope === writer.scope ? keys.filter((k) => k !== writer.key) : keys;
+      if (others.length > 0 && hasPipeline(unit.modules, scope)) this.queue.enqueue(scope, others, hops);
+    };
+    for (const scope of scopes) {
+      queue(scope, [key]);
+      for (const [referrerScope, keys] of this.references.referrers(scope, key)) queue(referrerScope, keys);
+    }
+  }
+
+  /** The unit as modules see it: read any record, write or delete a scope of the item's own, note references. */
+  moduleAccess(): UnitAccess {
+    return {
+      read: (key, scope) => this.records.content(key, scope),
+      write: (item: PipelineItem, scope: string, content: Json | null) => {
+        const unit = this.config();
+        if (!unit) return "the storage unit no longer exists";
+        if (item.hops >= MAX_SCOPE_HOPS) return `scope write chain cut after ${MAX_SCOPE_HOPS} hops (${item.scope} → ${scope}); check the pipelines for a cycle`;
+        const json = content === null ? null : JSON.stringify(content);
+        const tooLarge = json === null ? undefined : contentTooLarge(json);
+        if (tooLarge) return `scope '${scope}': ${tooLarge}; drop fields before writing it`;
+        return this.sql.transaction(() => {
+          let changed = [scope];
+          if (json === null) {
+            // a tombstone newer than now (a client's explicit version) wins, as for any delete
+            const outcome = this.records.delete(item.key, scope, "silent", Date.now());
+            if ("error" in outcome) return outcome.detail;
+            changed = outcome.changed;
+          } else {
+            this.records.put(item.key, scope, json, Date.now());
+          }
+          this.changed(unit, item.key, changed, item.hops + 1, item);
+          return undefined;
+        });
+      },
+      references: (item, scope, keys, via) => this.references.set(item.scope, item.key, via, scope, keys),
+    };
+  }
+}
