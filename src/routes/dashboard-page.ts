@@ -81,6 +81,7 @@ async function showFailed(name) {
     const { items } = await api("GET", "/reprocess/failed/" + encodeURIComponent(name) + "?limit=100");
     $("failed-unit").textContent = name; $("failed-section").hidden = false;
     const body = $("failed").tBodies[0]; body.textContent = "";
+    if (items.length === 0) cell(body.insertRow(), "no failed items").colSpan = 5;
     for (const i of items) { const r = body.insertRow(); cell(r, i.scope); cell(r, i.key); cell(r, String(i.attempts)); cell(r, i.failedAt); cell(r, i.lastError, "err").title = i.lastError || ""; }
   } catch (e) { $("error").textContent = e.message; }
 }
