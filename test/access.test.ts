@@ -348,5 +348,15 @@ describe("list response size", () => {
     expect(responseBytes(got.body)).toBeLessThanOrEqual(LIMIT);
     expect(got.body.records.length).toBeGreaterThan(0);
     expect(got.body.records.map((record: { key: string }) => record.key)).toEqual(asked.slice(0, got.body.records.length));
+    // the keys it did not reach are named, so the client can ask for them again
+    expect(got.body.remainingKeys).toEqual(asked.slice(got.body.records.length));
+    const rest = await call("POST", `/access/fetchMultiple/${unit}`, { keys: got.body.remainingKeys });
+    expect(rest.body.records[0].key).toBe(got.body.remainingKeys[0]);
+  });
+
+  it("fetchMultiple answers without remainingKeys when everything fits", async () => {
+    const got = await call("POST", `/access/fetchMultiple/${unit}`, { keys: keys.slice(0, 2) });
+    expect(got.body.records).toHaveLength(2);
+    expect(got.body).not.toHaveProperty("remainingKeys");
   });
 });

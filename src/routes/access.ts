@@ -108,6 +108,5 @@ async function fetchMultiple(c: Context<AppEnv>, unit: string, scope: string | u
   if (keys.length > LIMITS.fetchMultipleKeys) {
     throw new ApiError("INVALID_REQUEST", `keys: ${keys.length} given, at most ${LIMITS.fetchMultipleKeys} per fetchMultiple; split the request`);
   }
-  const records = unwrap(await unitStub(c, unit).fetchMany(keys, scopeFilter(scope)));
-  return ok(c, { records });
+  return ok(c, unwrap(await unitStub(c, unit).fetchMany(keys, scopeFilter(scope))));
 }

@@ -95,25 +95,14 @@ export class RecordStore {
     return row?.content == null ? undefined : JSON.parse(row.content);
   }
 
-  /** Records in the order of `keys`, missing ones left out, stopping before the response limit. */
-  getMany(keys: string[], scope?: string): StoredRecord[] {
-    const rows = this.sql.all<Row>(
-      `SELECT key, scope, content, version, updated_at FROM records
-       WHERE key IN (SELECT value FROM json_each(?)) AND content IS NOT NULL ${scope ? "AND scope = ?" : ""}`,
-      JSON.stringify(keys),
-      ...(scope ? [scope] : []),
-    );
-    const byKey = groupByKey(rows);
-    const records: StoredRecord[] = [];
-    let bytes = 0;
-    for (const key of new Set(keys)) {
-      const group = byKey.get(key);
-      if (!group) continue;
-      bytes += responseBytes(key, group);
-      if (bytes > LIST_BUDGET && records.length > 0) break;
-      records.push(assemble(key, group));
-    }
-    return records;
+  /**
+   * Records in the order of `keys`, missing ones left out. A response stops before it
+   * passes the list limit; `remainingKeys` then lists the keys it did not reach, to ask again.
+   */
+  getMany(keys: string[], scope?: string): { records: StoredRecord[]; remainingKeys?: string[] } {
+    const unique = [...new Set(keys)];
+    const { records, stoppedAt } = this.collect(unique, scope);
+    return stoppedAt === undefined ? { records } : { records, remainingKeys: unique.slice(stoppedAt) };
   }
 
   /**
@@ -121,34 +110,45 @@ export class RecordStore {
    * is the first key of the next page, absent on the last one.
    */
   page(startId: string | undefined, size: number, scope?: string): { records: StoredRecord[]; nextStartId?: string } {
-    const scopeFilter = scope ? "AND scope = ?" : "";
-    const scopeArgs = scope ? [scope] : [];
     const keys = this.sql
       .all<{ key: string }>(
-        `SELECT DISTINCT key FROM records WHERE key >= ? AND content IS NOT NULL ${scopeFilter} ORDER BY key LIMIT ?`,
+        `SELECT DISTINCT key FROM records WHERE key >= ? AND content IS NOT NULL ${scope ? "AND scope = ?" : ""} ORDER BY key LIMIT ?`,
         startId ?? "",
-        ...scopeArgs,
+        ...(scope ? [scope] : []),
         size + 1,
       )
       .map((row) => row.key);
-    const pageKeys = keys.slice(0, size);
-    const rows = this.sql.all<Row>(
-      `SELECT key, scope, content, version, updated_at FROM records
-       WHERE key >= ? AND key <= ? AND content IS NOT NULL ${scopeFilter} ORDER BY key`,
-      pageKeys[0] ?? "",
-      pageKeys[pageKeys.length - 1] ?? "",
-      ...scopeArgs,
-    );
-    const byKey = groupByKey(rows);
+    const { records, stoppedAt } = this.collect(keys.slice(0, size), scope);
+    if (stoppedAt !== undefined) return { records, nextStartId: keys[stoppedAt] };
+    return keys.length > size ? { records, nextStartId: keys[size] } : { records };
+  }
+
+  /**
+   * The records of `keys` in that order, read a few keys at a time so that a list of large
+   * records is never all in memory; stops at the key that would pass the response limit.
+   */
+  private collect(keys: string[], scope?: string): { records: StoredRecord[]; stoppedAt?: number } {
     const records: StoredRecord[] = [];
     let bytes = 0;
-    for (const key of pageKeys) {
-      const group = byKey.get(key) ?? [];
-      bytes += responseBytes(key, group);
-      if (bytes > LIST_BUDGET && records.length > 0) return { records, nextStartId: key };
-      records.push(assemble(key, group));
+    for (let start = 0; start < keys.length; start += KEYS_PER_READ) {
+      const chunk = keys.slice(start, start + KEYS_PER_READ);
+      const byKey = groupByKey(
+        this.sql.all<Row>(
+          `SELECT key, scope, content, version, updated_at FROM records
+           WHERE key IN (SELECT value FROM json_each(?)) AND content IS NOT NULL ${scope ? "AND scope = ?" : ""}`,
+          JSON.stringify(chunk),
+          ...(scope ? [scope] : []),
+        ),
+      );
+      for (const [offset, key] of chunk.entries()) {
+        const group = byKey.get(key);
+        if (!group) continue;
+        bytes += responseBytes(key, group);
+        if (bytes > LIST_BUDGET && records.length > 0) return { records, stoppedAt: start + offset };
+        records.push(assemble(key, group));
+      }
     }
-    return keys.length > size ? { records, nextStartId: keys[size] } : { records };
+    return { records };
   }
 
   /** Which of `keys` have a live `scope`. */
@@ -181,6 +181,8 @@ const utf8 = new TextEncoder();
 
 /** Room left in a list response for its envelope: `{"message":"OK","records":[],"nextStartId":...}`. */
 const LIST_BUDGET = LIMITS.listResponseBytes - 4096;
+/** Keys read per statement when building a list: at most this many scopes of 1 MiB in memory at once. */
+const KEYS_PER_READ = 8;
 
 /**
  * An upper bound of a record's size in a JSON response, in UTF-8 bytes (the content is

@@ -231,7 +231,7 @@ export class StorageUnit extends DurableObject<Env> {
     return this.records.get(key, scope) ?? failure("KEY_NOT_FOUND", scope ? `record '${key}' has no scope '${scope}'` : `no record '${key}'`);
   }
 
-  async fetchMany(keys: string[], scope?: string): Promise<StoredRecord[] | Failure> {
+  async fetchMany(keys: string[], scope?: string): Promise<{ records: StoredRecord[]; remainingKeys?: string[] } | Failure> {
     const unit = this.current();
     return "error" in unit ? unit : this.records.getMany(keys, scope);
   }
