@@ -1,9 +1,12 @@
 /** Admin API: units, their flags, reprocessing settings and module configuration. */
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { addRecord, call, createUnit, uniqueUnit } from "./helpers";
+import { addRecord, call, createUnit, uniqueUnit, unitStub } from "./helpers";
 
 const info = async (unit: string) => (await call("GET", `/admin/getStorageUnit/${unit}`)).body.storageUnit;
 const setModules = (unit: string, body: unknown) => call("POST", `/admin/setContentProcessingModules/${unit}`, body);
+const registry = () => env.REGISTRY.get(env.REGISTRY.idFromName("registry"));
+const listed = async () => (await call("GET", "/admin/listStorageUnits")).body.storageUnits as Array<{ name: string; createdAt: string }>;
 
 describe("admin/createStorageUnit", () => {
   it("creates a unit with content processing on and the reprocessing queue off by default", async () => {
@@ -27,6 +30,26 @@ describe("admin/createStorageUnit", () => {
     expect(again.status).toBe(409);
     expect(again.body.message).toBe("STORAGE_UNIT_ALREADY_EXISTS");
     expect(await info(unit)).toMatchObject({ contentProcessing: true, records: 1 });
+  });
+
+  it("a retry after the registry missed a created unit answers 409 and lists the unit with its real creation time", async () => {
+    // the state left when the unit was created but registry.addUnit failed
+    const unit = uniqueUnit();
+    await unitStub(unit).create(unit, { contentProcessing: true, reprocessingQueue: false });
+    expect((await listed()).map((entry) => entry.name)).not.toContain(unit);
+
+    const retry = await call("PUT", `/admin/createStorageUnit/${unit}`);
+    expect(retry.status).toBe(409);
+    expect(retry.body.message).toBe("STORAGE_UNIT_ALREADY_EXISTS");
+    expect((await listed()).find((entry) => entry.name === unit)?.createdAt).toBe((await info(unit)).createdAt);
+  });
+
+  it("listing a unit again keeps it among the units the cron visits", async () => {
+    const unit = await createUnit();
+    await registry().setActive(unit, true);
+    const createdAt = Date.parse((await info(unit)).createdAt);
+    await registry().addUnit(unit, createdAt);
+    expect(await registry().activeUnits()).toContain(unit);
   });
 
   it.each(["-starts-with-dash", "has space", "a".repeat(65), "dollar$", "é"])("answers 400 naming path.unit for the name %s", async (name) => {
@@ -73,6 +96,18 @@ describe("admin/deleteStorageUnit", () => {
     const answer = await call("DELETE", `/admin/deleteStorageUnit/${uniqueUnit()}`);
     expect(answer.status).toBe(404);
     expect(answer.body.message).toBe("STORAGE_UNIT_DOESNT_EXIST");
+  });
+
+  it("a retry after the registry missed a deleted unit answers 404 and takes the unit off the list", async () => {
+    // the state left when the unit was destroyed but registry.removeUnit failed
+    const unit = await createUnit();
+    await unitStub(unit).destroy();
+    expect((await listed()).map((entry) => entry.name)).toContain(unit);
+
+    const retry = await call("DELETE", `/admin/deleteStorageUnit/${unit}`);
+    expect(retry.status).toBe(404);
+    expect(retry.body.message).toBe("STORAGE_UNIT_DOESNT_EXIST");
+    expect((await listed()).map((entry) => entry.name)).not.toContain(unit);
   });
 
   it("leaves nothing behind: a unit created again under the same name is empty, with default settings", async () => {

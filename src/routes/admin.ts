@@ -1,6 +1,6 @@
 /** Admin API (API.md, "Admin API"): storage units, their modules, flags, settings and schedules. */
 import { z } from "@hono/zod-openapi";
-import { unwrap } from "../errors";
+import { isFailure, unwrap } from "../errors";
 import { defineRoute, type App } from "../http/route";
 import { checkModulesConfig } from "../modules/pipeline";
 import { registryOf } from "../registry/registry";
@@ -15,8 +15,14 @@ export function adminRoutes(app: App): void {
     { methods: ["put"], path: "/admin/createStorageUnit/{unit}", summary: "Create a storage unit", tag, access: "admin", params: UnitParam, body: CreateUnitBody.optional() },
     async (c, { params, body }) => {
       const options = body ?? CreateUnitBody.parse({});
-      const { createdAt } = unwrap(await unitStub(c, params.unit).create(params.unit, options));
-      await registryOf(c.env).addUnit(params.unit, createdAt);
+      const unit = unitStub(c, params.unit);
+      const created = await unit.create(params.unit, options);
+      if (isFailure(created) && created.error === "STORAGE_UNIT_ALREADY_EXISTS") {
+        // a retry after the registry missed the unit (addUnit failed): list it before answering 409
+        const existing = await unit.info();
+        if (!isFailure(existing)) await registryOf(c.env).addUnit(params.unit, existing.createdAt);
+      }
+      await registryOf(c.env).addUnit(params.unit, unwrap(created).createdAt);
       return ok(c);
     },
   );
@@ -25,8 +31,10 @@ export function adminRoutes(app: App): void {
     app,
     { methods: ["delete"], path: "/admin/deleteStorageUnit/{unit}", summary: "Delete a storage unit with its records, queue and configuration", tag, access: "admin", params: UnitParam },
     async (c, { params }) => {
-      unwrap(await unitStub(c, params.unit).destroy());
-      await registryOf(c.env).removeUnit(params.unit);
+      const destroyed = await unitStub(c, params.unit).destroy();
+      // also on 404: a retry after removeUnit failed must still take the unit off the list (removeUnit is idempotent)
+      if (!isFailure(destroyed) || destroyed.error === "STORAGE_UNIT_DOESNT_EXIST") await registryOf(c.env).removeUnit(params.unit);
+      unwrap(destroyed);
       return ok(c);
     },
   );
