@@ -5,7 +5,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
-import { ApiError } from "./errors";
+import { ApiError, isOverloaded } from "./errors";
 import { PAGE_PATHS, pageSecurityHeaders } from "./http/page-headers";
 import { methodsAllowedFor, type App, type AppEnv } from "./http/route";
 import { accessRoutes } from "./routes/access";
@@ -55,9 +55,4 @@ export function createApp(): App {
   });
 
   return app;
-}
-
-/** Durable Objects flag errors from an overloaded object with `.overloaded`. */
-function isOverloaded(error: unknown): boolean {
-  return typeof error === "object" && error !== null && (error as { overloaded?: boolean }).overloaded === true;
 }

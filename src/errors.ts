@@ -66,3 +66,8 @@ export function unwrap<R>(result: R): Success<R> {
   if (isFailure(result)) throw new ApiError(result.error, result.detail);
   return result as Success<R>;
 }
+
+/** Durable Objects flag errors from an overloaded object with `.overloaded`: the client should retry after a short wait. */
+export function isOverloaded(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { overloaded?: boolean }).overloaded === true;
+}

@@ -1,10 +1,11 @@
 /** Transaction API (API.md, "Transaction API"): add, delete and NDJSON batches. */
 import type { Context } from "hono";
-import { ApiError, unwrap } from "../errors";
+import { chunksWithin, type ChunkLimits } from "../chunks";
+import { ApiError, failure, isFailure, isOverloaded, unwrap, type Failure } from "../errors";
 import { parseJson, readText } from "../http/body";
 import { defineRoute, type App, type AppEnv } from "../http/route";
 import { describeIssues } from "../http/validate";
-import { contentTooLarge, LIMITS } from "../limits";
+import { contentTooLarge, jsonBytes, LIMITS } from "../limits";
 import { AddBody, BatchLine, ExecuteBody, ScopeOrRecord, UnitName, UnitParam, UnitScopeParam } from "../schemas";
 import type { BatchLineResult } from "../unit/storage-unit";
 import { ok, unitStub } from "./units";
@@ -12,9 +13,8 @@ import { z } from "@hono/zod-openapi";
 
 const tag = "Transaction";
 
-/** Lines sent to the unit in one call: a 16 MiB batch never travels as one giant RPC. */
-const LINES_PER_CALL = 500;
-const BYTES_PER_CALL = 2 * 1024 * 1024;
+/** Lines sent to the unit in one call (bytes: the lines' NDJSON text in UTF-8): a 16 MiB batch never travels as one giant RPC. */
+const PER_CALL: ChunkLimits = { maxItems: 500, maxBytes: 2 * 1024 * 1024 };
 
 export function transactionRoutes(app: App): void {
   defineRoute(
@@ -79,7 +79,7 @@ async function applyBatch(c: Context<AppEnv>, unit: string): Promise<Response> {
       if (!parsed.success) throw new ApiError("INVALID_REQUEST", describeIssues(parsed.error, `line ${line}`));
       const tooLarge = parsed.data.action === "add" ? contentTooLarge(JSON.stringify(parsed.data.content)) : undefined;
       if (tooLarge) throw new ApiError("PAYLOAD_TOO_LARGE", `line ${line}: ${tooLarge}`);
-      valid.push({ line, entry: parsed.data, bytes: raw.length });
+      valid.push({ line, entry: parsed.data, bytes: jsonBytes(raw) });
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       const key = safeKey(raw);
@@ -91,8 +91,21 @@ async function applyBatch(c: Context<AppEnv>, unit: string): Promise<Response> {
   // a batch whose lines are all bad must still name a unit that exists
   if (valid.length === 0) unwrap(await stub.batch([]));
   let applied = 0;
-  for (const chunk of chunks(valid)) {
-    const result = unwrap(await stub.batch(chunk.map(({ line, entry }) => ({ line, entry }))));
+  for (const chunk of chunksWithin(valid, PER_CALL)) {
+    let result: Awaited<ReturnType<typeof stub.batch>> | Failure;
+    try {
+      result = await stub.batch(chunk.map(({ line, entry }) => ({ line, entry })));
+    } catch (error) {
+      // with nothing applied yet the request fails whole, as any request does (app.ts onError)
+      if (applied === 0) throw error;
+      result = failedCall(error, unit);
+    }
+    if (isFailure(result)) {
+      if (applied === 0) unwrap(result);
+      // earlier calls were applied: an error for the whole request would hide them
+      for (const { line, entry } of chunk) errors.push({ line, key: entry.key, error: result.error, detail: result.detail });
+      continue;
+    }
     applied += result.applied;
     errors.push(...result.errors);
   }
@@ -101,19 +114,12 @@ async function applyBatch(c: Context<AppEnv>, unit: string): Promise<Response> {
   return c.json({ message: "COMPLETED_WITH_ERRORS", count: applied, errors });
 }
 
-function* chunks<T extends { bytes: number }>(items: T[]): Generator<T[]> {
-  let chunk: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    if (chunk.length > 0 && (chunk.length >= LINES_PER_CALL || bytes + item.bytes > BYTES_PER_CALL)) {
-      yield chunk;
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push(item);
-    bytes += item.bytes;
-  }
-  if (chunk.length > 0) yield chunk;
+/** The error each line of a call that threw gets: the refusal, OVERLOADED, or INTERNAL_ERROR (logged, never shown). */
+function failedCall(error: unknown, unit: string): Failure {
+  if (error instanceof ApiError) return failure(error.code, error.detail);
+  if (isOverloaded(error)) return failure("OVERLOADED", "the storage unit was overloaded and did not apply this line; send it again after a short wait");
+  console.error(JSON.stringify({ level: "error", event: "batch-call-failed", unit, error: String(error), stack: (error as Error)?.stack }));
+  return failure("INTERNAL_ERROR", "an unexpected error occurred while applying this line (it has been logged); it may not have been applied: send it again");
 }
 
 /** The key of a line that failed validation, when one can be read, for the error entry. */
