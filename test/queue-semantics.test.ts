@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_REPROCESSING_SETTINGS } from "../src/schemas";
 import { FILL_CHUNK } from "../src/unit/fills";
 import { addRecord, call, createUnit } from "./helpers";
-import { addMany, drain, onInstance, recorded, recorder, setPipelines, setSettings, status, waitForStatus, type ModuleRef } from "./queue-helpers";
+import { addMany, drain, onInstance, recorded, recorder, setPipelines, setSettings, status, waitFor, waitForStatus, type ModuleRef } from "./queue-helpers";
 
 /** A unit with the queue on, content processing off (so only reprocess calls queue), the given pipeline on `raw`. */
 async function unitWith(pipeline: (unit: string) => ModuleRef[], options: { paused?: boolean; settings?: Record<string, unknown> } = {}): Promise<string> {
@@ -134,6 +134,26 @@ describe("leases and run tokens", () => {
     expect(s).toMatchObject({ pending: 0, assigned: 0, processed: 0, lastError: expect.stringContaining("lease expired") });
     const failed = await call("GET", `/reprocess/failed/${unit}`);
     expect(failed.body.items).toEqual([expect.objectContaining({ key: "k000000", attempts: 2, lastError: expect.stringContaining("lease") })]);
+  });
+
+  it("an item queued again while assigned survives the lease expiry of its last attempt and runs again", async () => {
+    const unit = await unitWith((u) => [recorder(u)], { paused: true, settings: { maxAttempts: 1 } });
+    await addMany(unit, "raw", 1);
+    await call("GET", `/reprocess/key/${unit}/k000000/raw`);
+    await onInstance(unit, (u) => u.queue.claim(10, 1000));
+    await call("GET", `/reprocess/key/${unit}/k000000/raw`);
+    expect(await queueRow(unit, "k000000")).toMatchObject({ state: 1, attempts: 1, rerun: 1 });
+    // the run dies on its one allowed attempt (the paused unit's job still expires leases);
+    // the change queued meanwhile must not be lost
+    const expired = await waitFor(async () => {
+      const row = await queueRow(unit, "k000000");
+      return row?.state === 1 ? undefined : row;
+    }, "the lease to expire");
+    expect(expired).toMatchObject({ state: 0, attempts: 0, rerun: 0, lease_token: null });
+    expect(await status(unit)).toMatchObject({ pending: 1, assigned: 0, failed: 0 });
+    await call("PUT", `/reprocess/resume/${unit}`);
+    expect(await drain(unit)).toMatchObject({ processed: 1, failed: 0 });
+    expect(recorded(unit, "process").map((c) => c.key)).toEqual(["k000000"]);
   });
 
   it("reset unassigns; the stale run's result is discarded and the new run's counts", async () => {

@@ -108,13 +108,16 @@ export class Queue {
 
   /**
    * Items whose lease ran out go back to pending (or to failed when they used their
-   * attempts: a run that keeps dying must not loop forever).
+   * attempts: a run that keeps dying must not loop forever). An item queued again while
+   * assigned starts over with fresh attempts, as after a completed run: the change it
+   * carries has not been seen yet.
    */
   expireLeases(maxAttempts: number, now = Date.now()): number {
     return this.sql.run(
       `UPDATE queue SET
-         state = CASE WHEN attempts >= ? THEN ${FAILED} ELSE ${PENDING} END,
-         failed_at = CASE WHEN attempts >= ? THEN ? ELSE failed_at END,
+         state = CASE WHEN rerun = 0 AND attempts >= ? THEN ${FAILED} ELSE ${PENDING} END,
+         failed_at = CASE WHEN rerun = 0 AND attempts >= ? THEN ? ELSE NULL END,
+         attempts = CASE WHEN rerun = 0 THEN attempts ELSE 0 END,
          last_error = '${LEASE_EXPIRED}',
          lease_token = NULL, rerun = 0
        WHERE state = ${ASSIGNED} AND next_run_at <= ?`,
