@@ -64,6 +64,45 @@ describe("ForeignKeyJoin", () => {
     expect(await status(unit)).toMatchObject({ pending: 0, failed: 0, processed: 7 });
   });
 
+  it("queues thousands of referrers with long keys in the write that changes what they reference", async () => {
+    const unit = await library();
+    // long keys: together well past what one SQL parameter may hold (2 MB)
+    const books = Array.from({ length: 5000 }, (_, i) => `b${String(i).padStart(5, "0")}-${"x".repeat(490)}`);
+    const lines = books.map((key) => JSON.stringify({ action: "add", scope: "books", key, content: { authorId: "a1" } }));
+    expect((await call("POST", `/transaction/batch/${unit}`, lines.join("\n"))).body).toEqual({ message: "OK", count: books.length });
+    await drain(unit);
+    expect(await status(unit)).toMatchObject({ processed: books.length, failed: 0 });
+
+    const answer = await call("PUT", `/transaction/add/${unit}/authors`, { key: "a1", content: { name: "Ada" } });
+    expect(answer.body).toEqual({ message: "OK" });
+    expect(await status(unit)).toMatchObject({ pending: books.length });
+    await drain(unit);
+    expect(lastSeen(unit, books[4999]!)).toMatchObject({ author: { name: "Ada" } });
+    expect(await status(unit)).toMatchObject({ pending: 0, failed: 0, processed: 2 * books.length });
+  });
+
+  it("queues a referrer only while its scope has a pipeline, and never the item whose module wrote", async () => {
+    const unit = await createUnit({ reprocessingQueue: true });
+    // raw joins index/<its own key> and then writes itself to index/<its own key>
+    await setModules(unit, {
+      raw: [{ module: "ForeignKeyJoin", settings: { field: "authorId", scope: "index", as: "author" } }, { module: "ScopeWriter", settings: { scope: "index" } }],
+    });
+    await addRecord(unit, "raw", { key: "a1", content: { authorId: "a1" } });
+    await drain(unit);
+    // the write to index/a1 did not queue its referrer raw/a1, the item that wrote it
+    expect(await status(unit)).toMatchObject({ pending: 0, failed: 0, processed: 1 });
+    expect(await fetchScope(unit, "a1", "index")).toEqual({ authorId: "a1", author: null });
+    await call("PUT", `/reprocess/pause/${unit}`);
+    // a client's write queues the referrer
+    await addRecord(unit, "index", { key: "a1", content: { name: "Ada" } });
+    expect(await status(unit)).toMatchObject({ pending: 1 });
+    await call("POST", `/reprocess/purge/${unit}`);
+    // without a pipeline on raw, the reference stays but queues nothing
+    await setModules(unit, { other: [{ module: "Noop" }] });
+    await addRecord(unit, "index", { key: "a1", content: { name: "Ada Lovelace" } });
+    expect(await status(unit)).toMatchObject({ pending: 0 });
+  });
+
   it("updates a referrer when a key it references appears later", async () => {
     const unit = await library();
     await addRecord(unit, "books", { key: "b1", content: { authorId: "a9" } });

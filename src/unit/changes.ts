@@ -29,13 +29,11 @@ export class Changes {
   /** These scopes of a record changed: queue whatever must see it. `writer` is the item whose module wrote. */
   changed(unit: UnitConfig, key: string, scopes: string[], hops: number, writer?: PipelineItem): void {
     if (!unit.contentProcessing) return;
-    const queue = (scope: string, keys: string[]) => {
-      const others = writer && scope === writer.scope ? keys.filter((k) => k !== writer.key) : keys;
-      if (others.length > 0 && hasPipeline(unit.modules, scope)) this.queue.enqueue(scope, others, hops);
-    };
+    const pipelines = Object.keys(unit.modules.modules).filter((scope) => hasPipeline(unit.modules, scope));
     for (const scope of scopes) {
-      queue(scope, [key]);
-      for (const [referrerScope, keys] of this.references.referrers(scope, key)) queue(referrerScope, keys);
+      const isWriter = writer !== undefined && writer.scope === scope && writer.key === key;
+      if (!isWriter && hasPipeline(unit.modules, scope)) this.queue.enqueue(scope, [key], hops);
+      this.queue.enqueueReferrers(scope, key, pipelines, hops, writer);
     }
   }
 

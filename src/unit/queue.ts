@@ -78,6 +78,28 @@ export class Queue {
   }
 
   /**
+   * Queues the items that reference (refScope, refKey) (table `record_refs`, see
+   * references.ts) in one statement, however many they are: only those of `scopes` (the
+   * scopes with a pipeline), and never `writer`, the item whose module made the change.
+   */
+  enqueueReferrers(refScope: string, refKey: string, scopes: string[], hops: number, writer?: { scope: string; key: string }, now = Date.now()): void {
+    if (scopes.length === 0) return;
+    this.sql.exec(
+      `INSERT INTO queue (scope, key, state, attempts, next_run_at, hops)
+       SELECT DISTINCT scope, key, ${PENDING}, 0, ?, ? FROM record_refs
+       WHERE ref_scope = ? AND ref_key = ? AND scope IN (SELECT value FROM json_each(?))
+       ${writer ? "AND NOT (scope = ? AND key = ?)" : ""}
+       ${ON_CONFLICT}`,
+      now,
+      hops,
+      refScope,
+      refKey,
+      JSON.stringify(scopes),
+      ...(writer ? [writer.scope, writer.key] : []),
+    );
+  }
+
+  /**
    * Queues the next chunk of a scope's live records in key order after `cursor`,
    * optionally only keys starting with `prefix` and scopes updated at or after `since`.
    * Returns how many were queued and the last key (the cursor of the next chunk).

@@ -1,7 +1,8 @@
 /**
  * The reverse references between records (table `record_refs`): which (scope, key) items
  * embed the content of which (ref_scope, ref_key) scope, recorded by joining modules while
- * they run. A write or delete of a referenced scope looks here to queue its referrers again.
+ * they run. A write or delete of a referenced scope queues its referrers again from here
+ * ({@link Queue.enqueueReferrers}, one statement whatever their number).
  *
  * Invariants: one row per (scope, key, via, ref_scope, ref_key); `via` is the field the
  * reference came from, so several joins of one pipeline each replace only their own rows.
@@ -27,21 +28,5 @@ export class ReferenceStore {
         JSON.stringify(refKeys),
       );
     });
-  }
-
-  /** The items that reference (refScope, refKey), grouped by their scope. */
-  referrers(refScope: string, refKey: string): Map<string, string[]> {
-    const rows = this.sql.all<{ scope: string; key: string }>(
-      "SELECT DISTINCT scope, key FROM record_refs WHERE ref_scope = ? AND ref_key = ?",
-      refScope,
-      refKey,
-    );
-    const byScope = new Map<string, string[]>();
-    for (const row of rows) {
-      const keys = byScope.get(row.scope);
-      if (keys) keys.push(row.key);
-      else byScope.set(row.scope, [row.key]);
-    }
-    return byScope;
   }
 }
