@@ -184,3 +184,98 @@ describe("HttpPublisher failing the batch", () => {
     expect(new Set(requests.map((request) => request.body)).size).toBe(1);
   });
 });
+
+describe("HttpPublisher splitting a batch into requests", () => {
+  const bytes = (text: string) => new TextEncoder().encode(text).length;
+  /** Documents of about `size` bytes as JSON each, with non-ASCII text so bytes and characters differ. */
+  const documents = (count: number, size: number, extra: (index: number) => Record<string, unknown> = () => ({})) =>
+    Object.fromEntries(Array.from({ length: count }, (_, index) => [`k${index}`, { text: "é".repeat(size / 2), ...extra(index) }]));
+
+  it("json: sends requests of at most maxRequestBytes that together carry every item once, and fails only the rejected item", async () => {
+    const unit = await createUnit();
+    await setReprocessing(unit, { maxAttempts: 1 });
+    await setModules(unit, { index: [publisher(unit, "json", { maxRequestBytes: 2048 })] });
+    await changes(unit, documents(10, 400, (index) => (index === 8 ? { _reject: "not this one" } : {})), ["gone"]);
+    await drain(unit);
+    const requests = await received(unit);
+    expect(requests.length).toBeGreaterThan(2);
+    for (const request of requests) expect(bytes(request.body)).toBeLessThanOrEqual(2048);
+    const bodies = requests.map((request) => JSON.parse(request.body));
+    const upserted = bodies.flatMap((body) => body.upserts.map((upsert: { key: string }) => upsert.key));
+    expect(upserted.sort()).toEqual(["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9"]);
+    expect(bodies.flatMap((body) => body.deletes)).toEqual([{ key: "gone", scope: "index" }]);
+    expect(await status(unit)).toMatchObject({ pending: 0, failed: 1, processed: 10 });
+    expect(await failedItems(unit)).toEqual([expect.objectContaining({ key: "k8", lastError: "HttpPublisher: rejected by the endpoint: not this one" })]);
+  });
+
+  it("elasticsearch: each request is a whole _bulk body within maxRequestBytes, and item errors of a later request fail those items", async () => {
+    const unit = await createUnit();
+    await setReprocessing(unit, { maxAttempts: 1 });
+    await setModules(unit, { index: [publisher(unit, "es", { format: "elasticsearch", index: "docs", maxRequestBytes: 2048 })] });
+    await changes(unit, documents(10, 400, (index) => (index === 9 ? { _reject: "mapping" } : {})));
+    await drain(unit);
+    const requests = await received(unit);
+    expect(requests.length).toBeGreaterThan(2);
+    const ids: string[] = [];
+    for (const request of requests) {
+      expect(bytes(request.body)).toBeLessThanOrEqual(2048);
+      expect(request.body.endsWith("\n")).toBe(true);
+      const lines = bulkLines(request.body);
+      for (let i = 0; i < lines.length; i += 2) {
+        ids.push(lines[i]!.index._id);
+        expect(lines[i + 1]!.text).toBeDefined();
+      }
+    }
+    expect(ids.sort()).toEqual(["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9"]);
+    expect(await status(unit)).toMatchObject({ failed: 1, processed: 9 });
+    expect((await failedItems(unit))[0]).toMatchObject({ key: "k9" });
+  });
+
+  it("solr: splits the documents and the deletions, each request within maxRequestBytes", async () => {
+    const unit = await createUnit();
+    await setModules(unit, { index: [publisher(unit, "solr/update", { format: "solr", maxRequestBytes: 2048 })] });
+    await changes(unit, documents(8, 400), ["d1", "d2"]);
+    await drain(unit);
+    const bodies = (await received(unit)).map((request) => {
+      expect(bytes(request.body)).toBeLessThanOrEqual(2048);
+      return JSON.parse(request.body);
+    });
+    expect(bodies.filter(Array.isArray).flat().map((doc: { id: string }) => doc.id).sort()).toEqual(["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"]);
+    expect(bodies.filter((body) => !Array.isArray(body)).flatMap((body) => body.delete).sort()).toEqual(["d1", "d2"]);
+    expect(await status(unit)).toMatchObject({ failed: 0, processed: 10 });
+  });
+
+  it("fails alone an item too large for one request, naming maxRequestBytes", async () => {
+    const unit = await createUnit();
+    await setReprocessing(unit, { maxAttempts: 1 });
+    await setModules(unit, { index: [publisher(unit, "json", { maxRequestBytes: 2048 })] });
+    await changes(unit, { small: { n: 1 }, big: { text: "x".repeat(3000) } });
+    await drain(unit);
+    const requests = await received(unit);
+    expect(requests.flatMap((request) => JSON.parse(request.body).upserts.map((upsert: { key: string }) => upsert.key))).toEqual(["small"]);
+    expect(await status(unit)).toMatchObject({ failed: 1, processed: 1 });
+    expect((await failedItems(unit))[0]).toMatchObject({ key: "big", lastError: expect.stringMatching(/^HttpPublisher: .*maxRequestBytes \(2048\)/) });
+  });
+
+  it("fails the whole batch when a later request fails", async () => {
+    const unit = await createUnit();
+    await setReprocessing(unit, { maxAttempts: 1 });
+    await setModules(unit, { index: [publisher(unit, "fail-after/1/json", { maxRequestBytes: 2048 })] });
+    await changes(unit, documents(10, 400));
+    await drain(unit);
+    expect((await received(unit)).length).toBe(2);
+    expect(await status(unit)).toMatchObject({ failed: 10, processed: 0 });
+    for (const item of await failedItems(unit)) expect(item.lastError).toMatch(/answered 503/);
+  });
+
+  it("keeps requests within 8 MiB by default", async () => {
+    const unit = await createUnit();
+    await setModules(unit, { index: [publisher(unit, "json")] });
+    await changes(unit, Object.fromEntries(Array.from({ length: 9 }, (_, index) => [`k${index}`, { text: "x".repeat(1_000_000) }])));
+    await drain(unit);
+    const requests = await received(unit);
+    expect(requests).toHaveLength(2);
+    for (const request of requests) expect(bytes(request.body)).toBeLessThanOrEqual(8 * 1024 * 1024);
+    expect(await status(unit)).toMatchObject({ failed: 0, processed: 9 });
+  });
+});

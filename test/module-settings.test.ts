@@ -31,6 +31,8 @@ describe("module settings", () => {
     ["HttpPublisher", { url: "https://example.com", format: "elasticsearch" }, "settings.index"],
     ["HttpPublisher", { url: "https://example.com", timeoutMs: 99 }, "settings.timeoutMs"],
     ["HttpPublisher", { url: "https://example.com", timeoutMs: 300_001 }, "settings.timeoutMs"],
+    ["HttpPublisher", { url: "https://example.com", maxRequestBytes: 1023 }, "settings.maxRequestBytes"],
+    ["HttpPublisher", { url: "https://example.com", maxRequestBytes: 100 * 1024 * 1024 + 1 }, "settings.maxRequestBytes"],
     ["HttpPublisher", { url: "https://example.com", headers: { "x-a": "1\r\nx-b: 2" } }, "settings.headers"],
     ["HttpPublisher", { url: "https://example.com", authSecret: "NOT_SET_ANYWHERE" }, "settings.authSecret"],
     ["QueuePublisher", { binding: "NO_SUCH_QUEUE" }, "settings.binding"],
@@ -53,7 +55,7 @@ describe("module settings", () => {
     const unit = await createUnit();
     await setModules(unit, { index: [{ module: "HttpPublisher", settings: { url: "https://example.com/hook" } }] });
     const stored = await call("GET", `/admin/getContentProcessingModules/${unit}`);
-    expect(stored.body.modules.index).toEqual([{ module: "HttpPublisher", settings: { url: "https://example.com/hook", format: "json", headers: {}, timeoutMs: 10_000 } }]);
+    expect(stored.body.modules.index).toEqual([{ module: "HttpPublisher", settings: { url: "https://example.com/hook", format: "json", headers: {}, timeoutMs: 10_000, maxRequestBytes: 8 * 1024 * 1024 } }]);
   });
 
   it("gives the unit-level settings to every module of every pipeline", async () => {

@@ -1,24 +1,33 @@
 /**
  * The wire formats of HttpPublisher: how a batch of upserts and deletes becomes request
- * bodies, and which items an answer reports as failed.
+ * bodies, and which items an answer reports as failed. A batch is split into as many
+ * requests as it takes to keep each body within the byte limit (`maxRequestBytes`).
  *
- * - `json`: one POST to the URL: `{"upserts":[{key,scope,document}],"deletes":[{key,scope}]}`;
+ * - `json`: POSTs to the URL: `{"upserts":[{key,scope,document}],"deletes":[{key,scope}]}`;
  *   an answer may list `{"errors":[{key,scope,error}]}` to fail those items.
- * - `elasticsearch`: one POST to `<url>/_bulk`, NDJSON index/delete actions with `_index`
+ * - `elasticsearch`: POSTs to `<url>/_bulk`, NDJSON index/delete actions with `_index`
  *   and `_id` (the key); with `"errors":true` the items whose entry in `items` has an
  *   `error` fail. A delete of a missing document (404, no `error`) is a success.
  * - `solr`: the documents (with `id` = the key) as a JSON array, the deletions as
  *   `{"delete":[ids]}`, each POSTed to the URL (the update handler); Solr applies a
  *   request whole or not at all, so only the status decides.
  */
-import type { Document, PipelineItem } from "./types";
+import { chunksWithin } from "../chunks";
+import { jsonBytes } from "../limits";
+import type { PipelineItem } from "./types";
 
 export type HttpFormat = "json" | "elasticsearch" | "solr";
 
-/** One item collected for publishing, with the document as it reached the publisher. */
+/**
+ * One item collected for publishing: its part of a request body, written when the item
+ * reached the publisher (so later modules changing the document do not change what is sent).
+ */
 export interface Entry {
   item: PipelineItem;
-  document: Document | null;
+  upsert: boolean;
+  text: string;
+  /** UTF-8 bytes of `text` with its separator in the body */
+  bytes: number;
 }
 
 /** One request to send, with the entries it carries in the order the answer reports them. */
@@ -37,43 +46,56 @@ export interface FormatSettings {
   index?: string;
 }
 
-/** The requests that publish these entries (none when there is nothing to send). */
-export function buildRequests(format: HttpFormat, entries: Entry[], settings: FormatSettings): PublishRequest[] {
-  if (entries.length === 0) return [];
-  const upserts = entries.filter((entry) => entry.document !== null);
-  const deletes = entries.filter((entry) => entry.document === null);
+/** Bytes a body adds around its entries (`{"upserts":[],"deletes":[]}` and the like), kept free under the limit. */
+const ENVELOPE_BYTES = 64;
+
+/** The entry for an item as the format writes it. */
+export function entryFor(format: HttpFormat, item: PipelineItem, settings: FormatSettings): Entry {
+  const upsert = item.document !== null;
+  let text: string;
   switch (format) {
     case "json":
-      return [
-        {
-          url: settings.url,
-          contentType: "application/json",
-          body: JSON.stringify({
-            upserts: upserts.map(({ item, document }) => ({ key: item.key, scope: item.scope, document })),
-            deletes: deletes.map(({ item }) => ({ key: item.key, scope: item.scope })),
-          }),
-          entries,
-        },
-      ];
+      text = JSON.stringify(upsert ? { key: item.key, scope: item.scope, document: item.document } : { key: item.key, scope: item.scope });
+      break;
     case "elasticsearch": {
-      const lines: string[] = [];
-      for (const { item, document } of entries) {
-        const target = { _index: settings.index, _id: item.key };
-        if (document === null) lines.push(JSON.stringify({ delete: target }));
-        else lines.push(JSON.stringify({ index: target }), JSON.stringify(document));
-      }
-      return [{ url: `${settings.url.replace(/\/+$/, "")}/_bulk`, contentType: "application/x-ndjson", body: `${lines.join("\n")}\n`, entries }];
+      const target = { _index: settings.index, _id: item.key };
+      text = upsert ? `${JSON.stringify({ index: target })}\n${JSON.stringify(item.document)}\n` : `${JSON.stringify({ delete: target })}\n`;
+      break;
+    }
+    case "solr":
+      text = JSON.stringify(upsert ? { ...item.document, id: item.key } : item.key);
+      break;
+  }
+  // +1: the comma that joins JSON entries (NDJSON entries carry their own line breaks)
+  return { item, upsert, text, bytes: jsonBytes(text) + (format === "elasticsearch" ? 0 : 1) };
+}
+
+/** Why an entry cannot travel at all (larger than a request may be), or undefined when it fits. */
+export function tooLargeToSend(entry: Entry, maxRequestBytes: number): string | undefined {
+  if (entry.bytes + ENVELOPE_BYTES <= maxRequestBytes) return undefined;
+  return `the item is ${entry.bytes} bytes as sent; a request holds at most maxRequestBytes (${maxRequestBytes}); raise it if the endpoint accepts larger requests`;
+}
+
+/** The requests that publish these entries, each body within `maxRequestBytes` (none when there is nothing to send). */
+export function buildRequests(format: HttpFormat, entries: Entry[], settings: FormatSettings, maxRequestBytes: number): PublishRequest[] {
+  const split = (list: Entry[]) => chunksWithin(list, { maxItems: Infinity, maxBytes: maxRequestBytes - ENVELOPE_BYTES });
+  const texts = (list: Entry[]) => list.map((entry) => entry.text).join(",");
+  switch (format) {
+    case "json":
+      return split(entries).map((chunk) => ({
+        url: settings.url,
+        contentType: "application/json",
+        body: `{"upserts":[${texts(chunk.filter((entry) => entry.upsert))}],"deletes":[${texts(chunk.filter((entry) => !entry.upsert))}]}`,
+        entries: chunk,
+      }));
+    case "elasticsearch": {
+      const url = `${settings.url.replace(/\/+$/, "")}/_bulk`;
+      return split(entries).map((chunk) => ({ url, contentType: "application/x-ndjson", body: chunk.map((entry) => entry.text).join(""), entries: chunk }));
     }
     case "solr": {
-      const requests: PublishRequest[] = [];
-      if (upserts.length > 0) {
-        const docs = upserts.map(({ item, document }) => ({ ...document, id: item.key }));
-        requests.push({ url: settings.url, contentType: "application/json", body: JSON.stringify(docs), entries: upserts });
-      }
-      if (deletes.length > 0) {
-        requests.push({ url: settings.url, contentType: "application/json", body: JSON.stringify({ delete: deletes.map(({ item }) => item.key) }), entries: deletes });
-      }
-      return requests;
+      const upserts = split(entries.filter((entry) => entry.upsert)).map((chunk) => ({ body: `[${texts(chunk)}]`, entries: chunk }));
+      const deletes = split(entries.filter((entry) => !entry.upsert)).map((chunk) => ({ body: `{"delete":[${texts(chunk)}]}`, entries: chunk }));
+      return [...upserts, ...deletes].map((request) => ({ url: settings.url, contentType: "application/json", ...request }));
     }
   }
 }

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { buildRequests, rejections, type Entry, type PublishRequest } from "./http-formats";
+import { buildRequests, entryFor, rejections, tooLargeToSend, type Entry, type PublishRequest } from "./http-formats";
 import { defineModule } from "./types";
 
 // RFC 9110 token characters; a value must not smuggle a line break into the request
@@ -20,6 +20,13 @@ const HttpPublisherSettings = z
     /** the name of a Worker secret sent as the Authorization header */
     authSecret: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "the name of a Worker secret (letters, digits, '_')").optional(),
     timeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+    /** a batch is sent in as many requests as it takes to keep each body within this size */
+    maxRequestBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(100 * 1024 * 1024)
+      .default(8 * 1024 * 1024),
   })
   .strict()
   .superRefine((settings, context) => {
@@ -32,8 +39,10 @@ type HttpPublisherSettings = z.infer<typeof HttpPublisherSettings>;
 
 /**
  * Publishes documents and deletions to an HTTP endpoint: collects them in Process and
- * sends them in BatchEnd, one request per batch (Solr: one for the documents, one for the
- * deletions), in the `json`, `elasticsearch` or `solr` format (see http-formats.ts).
+ * sends them in BatchEnd, in the `json`, `elasticsearch` or `solr` format (see
+ * http-formats.ts), in as few requests as keep each body within `maxRequestBytes`
+ * (8 MiB by default; Solr: documents and deletions in requests of their own). An item
+ * larger than that on its own fails alone.
  *
  * Items an answer rejects (Elasticsearch `"errors":true`, a `json` answer's `errors`)
  * fail alone. Any other 4xx, a 5xx, a timeout or a network error throws: the whole
@@ -43,21 +52,24 @@ type HttpPublisherSettings = z.infer<typeof HttpPublisherSettings>;
  */
 export const HttpPublisher = defineModule({
   name: "HttpPublisher",
-  description: "Sends each batch's documents and deletions to an HTTP endpoint in one request (json, elasticsearch _bulk or solr update format).",
+  description: "Sends each batch's documents and deletions to an HTTP endpoint (json, elasticsearch _bulk or solr update format), in requests of at most maxRequestBytes.",
   settings: HttpPublisherSettings,
   checkEnvironment: (settings, env) => (settings.authSecret === undefined ? undefined : missingSecret(settings.authSecret, env)),
   create: ({ settings, env }) => {
     const collected: Entry[] = [];
     return {
       process(item) {
-        // a snapshot: modules after this one may go on changing the document
-        collected.push({ item, document: item.document === null ? null : structuredClone(item.document) });
+        // written now: modules after this one may go on changing the document
+        const entry = entryFor(settings.format, item, settings);
+        const tooLarge = tooLargeToSend(entry, settings.maxRequestBytes);
+        if (tooLarge) item.fail(`HttpPublisher: ${tooLarge}`);
+        else collected.push(entry);
       },
       async batchEnd() {
         // an item a later module failed will run again; publishing it now would be premature
         const entries = collected.filter((entry) => entry.item.failure === undefined);
         const headers = requestHeaders(settings, env);
-        for (const request of buildRequests(settings.format, entries, settings)) {
+        for (const request of buildRequests(settings.format, entries, settings, settings.maxRequestBytes)) {
           const answer = await send(request, headers, settings.timeoutMs);
           const rejected = rejections(settings.format, request, answer.text);
           if (!answer.ok && rejected.size === 0) {

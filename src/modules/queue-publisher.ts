@@ -1,8 +1,12 @@
 import { z } from "@hono/zod-openapi";
+import { chunksWithin, type ChunkLimits } from "../chunks";
+import { jsonBytes } from "../limits";
 import { defineModule, type PipelineItem } from "./types";
 
 /** Cloudflare Queues limits: one message, and one `sendBatch` call (messages and bytes). */
 export const QUEUE_LIMITS = { messageBytes: 128_000, batchBytes: 256_000, batchMessages: 100 } as const;
+/** One `sendBatch` call, within the Queue limits. */
+const PER_SEND: ChunkLimits = { maxItems: QUEUE_LIMITS.batchMessages, maxBytes: QUEUE_LIMITS.batchBytes };
 /** Room left per message for what the platform adds to it (id, timestamp, content type). */
 const MESSAGE_OVERHEAD_BYTES = 100;
 
@@ -15,8 +19,6 @@ export type OutboxMessage =
 interface QueueProducer {
   sendBatch(messages: Iterable<{ body: unknown; contentType?: string }>): Promise<unknown>;
 }
-
-const utf8 = new TextEncoder();
 
 /**
  * Sends each document or deletion to a Cloudflare Queue producer binding, with `sendBatch`
@@ -43,7 +45,7 @@ export const QueuePublisher = defineModule({
         if (!isQueue(queue)) throw new Error(`QueuePublisher: ${missingBinding(settings.binding)}`);
         // an item a later module failed will run again; sending it now would be premature
         const messages = collected.filter((message) => message.item.failure === undefined);
-        for (const chunk of withinLimits(messages)) {
+        for (const chunk of chunksWithin(messages, PER_SEND)) {
           await queue.sendBatch(chunk.map((message) => ({ body: message.body, contentType: "json" })));
         }
       },
@@ -70,23 +72,5 @@ function messageFor(unit: string, item: PipelineItem): { body: OutboxMessage; by
 }
 
 function sizeOf(body: OutboxMessage): number {
-  return utf8.encode(JSON.stringify(body)).length + MESSAGE_OVERHEAD_BYTES;
-}
-
-/** Splits messages, in order, into `sendBatch` calls within the message count and byte limits. */
-export function withinLimits<M extends { bytes: number }>(messages: M[]): M[][] {
-  const chunks: M[][] = [];
-  let chunk: M[] = [];
-  let bytes = 0;
-  for (const message of messages) {
-    if (chunk.length === QUEUE_LIMITS.batchMessages || (chunk.length > 0 && bytes + message.bytes > QUEUE_LIMITS.batchBytes)) {
-      chunks.push(chunk);
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push(message);
-    bytes += message.bytes;
-  }
-  if (chunk.length > 0) chunks.push(chunk);
-  return chunks;
+  return jsonBytes(JSON.stringify(body)) + MESSAGE_OVERHEAD_BYTES;
 }

@@ -10,6 +10,7 @@
  * - `json`: the `json` format; documents with `_reject` are listed in `errors`
  * - `status/<code>`: answers that status
  * - `flaky/<n>/<behaviour>`: answers 503 to the first n requests of the tag, then behaves
+ * - `fail-after/<n>/<behaviour>`: behaves for the first n requests of the tag, then answers 503
  * - `hang`: never answers
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -70,6 +71,8 @@ function respond(behaviour: string[], body: string, count: number): Answer | und
       return { status: Number(rest[0]), body: { error: `status ${rest[0]} on demand` } };
     case "flaky":
       return count <= Number(rest[0]) ? { status: 503, body: { error: "temporarily unavailable" } } : respond(rest.slice(1), body, count);
+    case "fail-after":
+      return count > Number(rest[0]) ? { status: 503, body: { error: "failing from now on" } } : respond(rest.slice(1), body, count);
     case "hang":
       return undefined;
     default:
