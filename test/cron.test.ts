@@ -3,13 +3,13 @@
  * `setReprocessSchedule` schedules at their minute; a unit with due work and no alarm
  * re-arms itself when it wakes.
  */
-import { createExecutionContext, createScheduledController, evictDurableObject, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, evictDurableObject, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { registryOf } from "../src/registry/registry";
 import { call, createUnit, unitStub } from "./helpers";
-import { addMany, drain, recorded, recorder, setPipelines, setSettings, status, waitForStatus } from "./queue-helpers";
+import { addMany, drain, recorded, recorder, setPipelines, setSettings, status, waitFor, waitForStatus } from "./queue-helpers";
 
 const MINUTE = 60_000;
 
@@ -35,6 +35,27 @@ async function unitWaitingForRetry(): Promise<{ unit: string; retryAt: string }>
   const s = await waitForStatus(unit, (x) => x.pending === 1 && x.lastError !== null && x.nextRunAt !== null, "the first failure");
   expect(Date.parse(s.nextRunAt!)).toBeGreaterThan(Date.now() + 3_500_000);
   return { unit, retryAt: s.nextRunAt! };
+}
+
+/** Waits until the registry lists the unit among those the cron visits (the unit tells it without waiting). */
+function listed(unit: string): Promise<true> {
+  return waitFor(async () => ((await registryOf(env as never).activeUnits()).includes(unit) ? true : undefined), `${unit} to be listed active`);
+}
+
+/** Makes the unit's live instance reach a registry whose every call fails; returns how to undo it. */
+async function breakRegistry(unit: string): Promise<() => Promise<void>> {
+  const unavailable = { setActive: () => Promise.reject(new Error("registry unavailable")) };
+  const broken = { idFromName: () => ({}), get: () => unavailable };
+  const original = await runInDurableObject(unitStub(unit), (instance) => {
+    const holder = instance as unknown as { env: Record<string, unknown> };
+    const env = holder.env;
+    holder.env = new Proxy(env, { get: (target, name) => (name === "REGISTRY" ? broken : Reflect.get(target, name)) });
+    return env;
+  });
+  return () =>
+    runInDurableObject(unitStub(unit), (instance) => {
+      (instance as unknown as { env: Record<string, unknown> }).env = original;
+    });
 }
 
 describe("a lost alarm", () => {
@@ -65,13 +86,28 @@ describe("the registry's list of units to visit", () => {
     const unit = await createUnit({ reprocessingQueue: true, contentProcessing: false });
     await addMany(unit, "raw", 3);
     await call("GET", `/reprocess/all/${unit}/raw`);
-    expect(await registryOf(env as never).activeUnits()).toContain(unit);
+    await listed(unit);
     await drain(unit);
     await fireCron(Date.now());
     expect(await registryOf(env as never).activeUnits()).not.toContain(unit);
     // new work lists it again
     await call("GET", `/reprocess/all/${unit}/raw`);
-    expect(await registryOf(env as never).activeUnits()).toContain(unit);
+    await listed(unit);
+  });
+
+  it("a registry that fails does not fail the request; the unit's next alarm lists it", async () => {
+    const unit = await createUnit({ reprocessingQueue: true, contentProcessing: false });
+    await setPipelines(unit, { raw: [{ module: "Fault", settings: { failAll: true } }] });
+    await setSettings(unit, { backoffMs: 3_600_000, maxBackoffMs: 3_600_000 });
+    await addMany(unit, "raw", 1);
+    const restore = await breakRegistry(unit);
+    expect((await call("GET", `/reprocess/key/${unit}/k000000/raw`)).body).toEqual({ message: "OK" });
+    // the first run fails the item: it waits an hour for its retry, with the registry still down
+    await waitForStatus(unit, (x) => x.pending === 1 && x.lastError !== null, "the first failure");
+    expect(await registryOf(env as never).activeUnits()).not.toContain(unit);
+    await restore();
+    expect(await runDurableObjectAlarm(unitStub(unit))).toBe(true);
+    await listed(unit);
   });
 });
 

@@ -92,6 +92,8 @@ export class StorageUnit extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.alarmAt = undefined;
+    // an alarm means work: list the unit for the cron, should the request that queued it have failed to
+    this.noteActivity();
     await this.job.run();
   }
 
@@ -162,7 +164,7 @@ export class StorageUnit extends DurableObject<Env> {
     const states = nextRunTimes(schedules, now);
     if ("error" in states) return states;
     this.config.update({ schedules: states });
-    await this.noteActivity();
+    this.noteActivity();
     return states;
   }
 
@@ -414,15 +416,24 @@ export class StorageUnit extends DurableObject<Env> {
   /** After anything that may have queued work: arm the alarm and make sure the cron visits this unit. */
   private async afterEnqueue(): Promise<void> {
     await this.job.rearm();
-    if (this.hasWork()) await this.noteActivity();
+    if (this.hasWork()) this.noteActivity();
   }
 
-  /** Tells the registry (once per instance) that this unit needs cron visits. */
-  private async noteActivity(): Promise<void> {
+  /**
+   * Tells the registry (once per instance) that this unit needs cron visits. Not awaited:
+   * the registry is not on the request path, and a failure there must not fail a write
+   * already committed; the next call or alarm tries again.
+   */
+  private noteActivity(): void {
     const unit = this.config.get();
     if (!unit || this.listedActive) return;
-    await registryOf(this.env).setActive(unit.name, true);
     this.listedActive = true;
+    registryOf(this.env)
+      .setActive(unit.name, true)
+      .catch((error: unknown) => {
+        this.listedActive = undefined;
+        console.error(JSON.stringify({ level: "error", event: "registry-set-active-failed", unit: unit.name, error: String(error) }));
+      });
   }
 
   private async setAlarm(at: number | null): Promise<void> {
