@@ -294,6 +294,27 @@ describe("failures", () => {
     expect(s.lastError).toContain("bulk send refused");
   });
 
+  it("a pipeline that can no longer be built fails the batch with the reason: retries, then failed", async () => {
+    const unit = await unitWith((u) => [recorder(u)], { paused: true, settings: { maxAttempts: 2, backoffMs: 10, leaseMs: 1000 } });
+    await addMany(unit, "raw", 2);
+    await call("GET", `/reprocess/all/${unit}/raw`);
+    // stored before a module was renamed or its settings changed shape: the set route would refuse both today
+    await onInstance(unit, (u) => u.config.update({ modules: { modules: { raw: [{ module: "Renamed", settings: {} }] }, settings: {} } }));
+    await call("PUT", `/reprocess/resume/${unit}`);
+    const s = await drain(unit);
+    expect(s).toMatchObject({ failed: 2, processed: 0, lastError: expect.stringContaining("module 'Renamed' is no longer registered") });
+    const failed = await call("GET", `/reprocess/failed/${unit}`);
+    expect(failed.body.items).toEqual([
+      expect.objectContaining({ key: "k000000", attempts: 2, lastError: expect.stringContaining("module 'Renamed' is no longer registered") }),
+      expect.objectContaining({ key: "k000001", attempts: 2, lastError: expect.stringContaining("module 'Renamed' is no longer registered") }),
+    ]);
+
+    await onInstance(unit, (u) => u.config.update({ modules: { modules: { raw: [{ module: "Fault", settings: { stallMs: "soon" } }] }, settings: {} } }));
+    expect((await call("POST", `/reprocess/retryFailed/${unit}`)).body).toEqual({ message: "OK", requeued: 2 });
+    const again = await drain(unit);
+    expect(again).toMatchObject({ failed: 2, processed: 0, lastError: expect.stringContaining("stallMs") });
+  });
+
   it("a failed item does not hold back the others of its batch", async () => {
     const unit = await unitWith(() => [{ module: "Fault", settings: { failKeys: ["k000001"] } }], { settings: { maxAttempts: 1 } });
     await addMany(unit, "raw", 3);

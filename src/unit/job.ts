@@ -157,24 +157,24 @@ export class Job {
   /** Runs one claimed batch through its pipeline and records the outcome under the claim's token. */
   private async runBatch(claim: Claim, config: UnitConfig, slice: Slice): Promise<void> {
     const { settings } = config;
-    const pipeline = createPipeline(config.modules, claim.scope, {
-      unitName: config.name,
-      env: this.host.env,
-      unit: this.host.unitAccess,
-    });
+    let pipeline: ModuleInstance[] = [];
+    let batchError: string | undefined;
+    try {
+      pipeline = createPipeline(config.modules, claim.scope, { unitName: config.name, env: this.host.env, unit: this.host.unitAccess });
+    } catch (error) {
+      // a module no longer registered, or settings stored before their schema changed: the batch fails with why
+      batchError = errorText(error);
+    }
     // a scope with no pipeline: its items complete at once
     const items = pipeline.length > 0 ? this.loadItems(claim) : [];
-    let batchError: string | undefined;
     if (pipeline.length > 0) {
       const outcome = await withTimeout(runPipeline(pipeline, items, settings), Math.min(claim.leaseUntil, slice.giveUpAt) - Date.now());
       if (outcome === "timeout") return; // lease gone: the items are due again, this result would not count
-      if (outcome instanceof Error) batchError = `${outcome.name}: ${outcome.message}`;
+      if (outcome !== undefined) batchError = errorText(outcome);
     }
     const failures = new Map<string, string>();
-    for (const item of items) {
-      const reason = batchError ?? item.failure;
-      if (reason !== undefined) failures.set(item.key, reason.slice(0, 2000));
-    }
+    if (batchError !== undefined) for (const { key } of claim.items) failures.set(key, batchError.slice(0, 2000));
+    else for (const item of items) if (item.failure !== undefined) failures.set(item.key, item.failure.slice(0, 2000));
     const processed = this.host.queue.complete(claim, failures, settings);
     const lastError = batchError ?? [...failures.values()][0];
     this.host.addProcessed(processed, lastError === undefined ? undefined : `${claim.scope}: ${lastError}`);
@@ -250,6 +250,11 @@ async function runPipeline(pipeline: ModuleInstance[], items: PipelineItem[], se
   };
   await Promise.all(Array.from({ length: Math.min(settings.concurrency, items.length) }, lane));
   for (const module of pipeline) await module.batchEnd?.(items);
+}
+
+/** An error as an item's `lastError` shows it. */
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /** The work's outcome: undefined on success, its error, or "timeout" when `ms` passed first. */
