@@ -8,6 +8,9 @@ export default defineConfig({
       miniflare: {
         bindings: {
           ADMIN_TOKEN: "test-admin-token",
+          // the Recorder and Fault modules, and room in Recorder for the 10,000-item drains of the job tests
+          RESTAGE_TEST_MODULES: "true",
+          RESTAGE_RECORDER_MAX_CALLS: "100000",
           // the publisher test server started by globalSetup, and a secret for its Authorization header
           PUBLISHER_URL: `http://127.0.0.1:${inject("publisherPort")}`,
           PUBLISHER_AUTH: "Bearer publisher-test-secret",

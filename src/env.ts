@@ -9,4 +9,6 @@ export interface Env {
   ADMIN_TOKEN?: string;
   /** comma-separated origins allowed by CORS; unset means CORS is off */
   CORS_ORIGINS?: string;
+  /** "true": the test modules (Recorder, Fault) may be named in pipelines; off in production */
+  RESTAGE_TEST_MODULES?: string;
 }

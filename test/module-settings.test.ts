@@ -1,6 +1,10 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { recordedCalls } from "../src/modules/recorder";
-import { addRecord, call, createUnit } from "./helpers";
+import { createApp } from "../src/app";
+import { createPipeline } from "../src/modules/pipeline";
+import { Recorder, recordedCalls } from "../src/modules/recorder";
+import type { PipelineItem } from "../src/modules/types";
+import { ADMIN_TOKEN, addRecord, call, createUnit } from "./helpers";
 import { drain, setModules } from "./support/modules";
 
 async function setPipeline(unit: string, module: string, settings: Record<string, unknown>) {
@@ -69,5 +73,63 @@ describe("module settings", () => {
       ["raw", unitSettings],
       ["index", unitSettings],
     ]);
+  });
+});
+
+describe("test modules (Recorder, Fault)", () => {
+  /** setContentProcessingModules through an app whose environment sets RESTAGE_TEST_MODULES to `value`. */
+  async function setWith(value: string | undefined, unit: string, module: string) {
+    const response = await createApp().request(
+      `/admin/setContentProcessingModules/${unit}`,
+      { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ modules: { raw: [{ module }] } }) },
+      { ...env, RESTAGE_TEST_MODULES: value },
+    );
+    return { status: response.status, body: (await response.json()) as { message: string; detail?: string } };
+  }
+
+  for (const value of [undefined, "false", "1", "TRUE"]) {
+    it(`refuses Recorder and Fault with 400 UNKNOWN_MODULE saying how to enable them when RESTAGE_TEST_MODULES is ${JSON.stringify(value)}`, async () => {
+      const unit = await createUnit();
+      for (const module of ["Recorder", "Fault"]) {
+        const answer = await setWith(value, unit, module);
+        expect(answer.status).toBe(400);
+        expect(answer.body.message).toBe("UNKNOWN_MODULE");
+        expect(answer.body.detail).toContain(`'${module}'`);
+        expect(answer.body.detail).toContain('RESTAGE_TEST_MODULES is set to "true"');
+      }
+      expect((await call("GET", `/admin/getContentProcessingModules/${unit}`)).body).toMatchObject({ modules: {} });
+    });
+  }
+
+  it("does not list them among the known modules of an unknown one when they are off", async () => {
+    const answer = await setWith(undefined, await createUnit(), "Recordr");
+    expect(answer.body.message).toBe("UNKNOWN_MODULE");
+    expect(answer.body.detail).toContain("Noop");
+    expect(answer.body.detail).not.toMatch(/Recorder|Fault/);
+  });
+
+  it("accepts them when RESTAGE_TEST_MODULES is \"true\", and Noop always", async () => {
+    const unit = await createUnit();
+    expect((await setWith("true", unit, "Recorder")).status).toBe(200);
+    expect((await setWith("true", unit, "Fault")).status).toBe(200);
+    expect((await setWith(undefined, unit, "Noop")).status).toBe(200);
+  });
+
+  it("refuses to run a stored pipeline naming a test module once they are off", () => {
+    const config = { modules: { raw: [{ module: "Recorder", settings: {} }] }, settings: {} };
+    const base = { unitName: "u", unit: {} as never };
+    expect(createPipeline(config, "raw", { ...base, env: { RESTAGE_TEST_MODULES: "true" } })).toHaveLength(1);
+    expect(() => createPipeline(config, "raw", { ...base, env: {} })).toThrow(/Recorder.*RESTAGE_TEST_MODULES/);
+  });
+});
+
+describe("Recorder", () => {
+  it("keeps the last 10,000 calls", () => {
+    const instance = Recorder.create({ settings: { tag: "cap" }, unitSettings: {}, scope: "raw", unitName: "u", env: {}, unit: {} as never });
+    const item = (key: string) => ({ key, scope: "raw", kind: "process", document: { key }, version: 1, hops: 0, fail() {}, failure: undefined }) as PipelineItem;
+    for (let index = 0; index < 10_005; index++) void instance.process(item(`k${index}`));
+    expect(recordedCalls.length).toBe(10_000);
+    expect(recordedCalls.at(-1)).toMatchObject({ tag: "cap", key: "k10004" });
+    expect(recordedCalls.filter((c) => c.tag === "cap")[0]).toMatchObject({ key: "k5" });
   });
 });

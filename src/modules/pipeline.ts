@@ -2,7 +2,7 @@
 import { failure, type Failure } from "../errors";
 import { describeIssues } from "../http/validate";
 import type { ModulesConfig } from "../schemas";
-import { MODULES } from "./registry";
+import { availableModules, testModuleHint } from "./registry";
 import type { ModuleContext, ModuleInstance } from "./types";
 
 /**
@@ -11,13 +11,15 @@ import type { ModuleContext, ModuleInstance } from "./types";
  */
 export function checkModulesConfig(config: ModulesConfig, env: Record<string, unknown>): ModulesConfig | Failure {
   const checked: ModulesConfig = { modules: {}, settings: config.settings };
+  const modules = availableModules(env);
   for (const [scope, pipeline] of Object.entries(config.modules)) {
     checked.modules[scope] = [];
     for (const [index, ref] of pipeline.entries()) {
       const where = `modules.${scope}[${index}]`;
-      const definition = MODULES.get(ref.module);
+      const definition = modules.get(ref.module);
       if (!definition) {
-        return failure("UNKNOWN_MODULE", `${where}: no module named '${ref.module}'; known modules: ${[...MODULES.keys()].join(", ")}`);
+        const unknown = testModuleHint(ref.module, env) ?? `no module named '${ref.module}'; known modules: ${[...modules.keys()].join(", ")}`;
+        return failure("UNKNOWN_MODULE", `${where}: ${unknown}`);
       }
       const parsed = definition.settings.safeParse(ref.settings);
       if (!parsed.success) {
@@ -34,8 +36,8 @@ export function checkModulesConfig(config: ModulesConfig, env: Record<string, un
 /** Fresh module instances for one batch of `scope`; empty when the scope has no pipeline. */
 export function createPipeline(config: ModulesConfig, scope: string, base: Omit<ModuleContext<unknown>, "settings" | "scope" | "unitSettings">): ModuleInstance[] {
   return (config.modules[scope] ?? []).map((ref) => {
-    const definition = MODULES.get(ref.module);
-    if (!definition) throw new Error(`module '${ref.module}' is no longer registered; set the unit's modules again`);
+    const definition = availableModules(base.env).get(ref.module);
+    if (!definition) throw new Error(testModuleHint(ref.module, base.env) ?? `module '${ref.module}' is no longer registered; set the unit's modules again`);
     return definition.create({ ...base, scope, unitSettings: config.settings, settings: definition.settings.parse(ref.settings) });
   });
 }

@@ -15,7 +15,13 @@ export interface RecordedCall {
   at: number;
 }
 
-const MAX_CALLS = 100_000;
+/** Calls kept unless RESTAGE_RECORDER_MAX_CALLS says otherwise: enough for a test's batches, little for an isolate's memory. */
+const DEFAULT_MAX_CALLS = 10_000;
+
+function maxCalls(env: Record<string, unknown>): number {
+  const asked = Number(env.RESTAGE_RECORDER_MAX_CALLS);
+  return Number.isInteger(asked) && asked > 0 ? asked : DEFAULT_MAX_CALLS;
+}
 
 /**
  * The calls the Recorder module saw in this isolate, oldest first (bounded). Tests in the
@@ -28,10 +34,11 @@ export const Recorder = defineModule({
   name: "Recorder",
   description: "Records every BatchStart / Process / BatchEnd call it receives (in memory, bounded); changes nothing.",
   settings: z.object({ tag: z.string().max(100).optional() }).strict(),
-  create: ({ settings, scope, unitName, unitSettings }) => {
+  create: ({ settings, scope, unitName, unitSettings, env }) => {
+    const limit = maxCalls(env);
     const note = (call: Omit<RecordedCall, "unit" | "scope" | "tag" | "at">) => {
       recordedCalls.push({ unit: unitName, scope, tag: settings.tag, at: Date.now(), ...call });
-      if (recordedCalls.length > MAX_CALLS) recordedCalls.splice(0, recordedCalls.length - MAX_CALLS);
+      if (recordedCalls.length > limit) recordedCalls.splice(0, recordedCalls.length - limit);
     };
     return {
       batchStart: (items) => note({ event: "batchStart", batchSize: items.length, unitSettings }),

@@ -1,8 +1,9 @@
 /**
  * The four servers the end-to-end suite runs against, started as a person would: the
  * package scripts for Node, Bun and Deno (`npm run serve:<runtime>`), and `wrangler dev`
- * with its state persisted to a folder. Each runs in its own process group, so a SIGKILL
- * takes down the whole tree (npm, the runtime, workerd) at once, as a crash would.
+ * with its state persisted to a folder; all with the test modules on (RESTAGE_TEST_MODULES).
+ * Each runs in its own process group, so a SIGKILL takes down the whole tree (npm, the
+ * runtime, workerd) at once, as a crash would.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -91,11 +92,11 @@ function spawnServer(kind: ServerKind, port: number, { dataDir, token }: { dataD
   if (kind === "wrangler") {
     const inspectorPort = port + 1;
     const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", dataDir];
-    args.push("--var", `ADMIN_TOKEN:${token}`, "--show-interactive-dev-session=false");
+    args.push("--var", `ADMIN_TOKEN:${token}`, "--var", "RESTAGE_TEST_MODULES:true", "--show-interactive-dev-session=false");
     // wrangler needs Node 22: the runner's own node, not whatever `node` is first on PATH
     return spawn(process.execPath, [`${ROOT}node_modules/wrangler/bin/wrangler.js`, ...args], { ...common, env });
   }
-  Object.assign(env, { PORT: String(port), HOST: "127.0.0.1", ADMIN_TOKEN: token, RESTAGE_DATA_DIR: dataDir });
+  Object.assign(env, { PORT: String(port), HOST: "127.0.0.1", ADMIN_TOKEN: token, RESTAGE_DATA_DIR: dataDir, RESTAGE_TEST_MODULES: "true" });
   // through npm, as a person would run it; npm_execpath is npm itself when the suite was started by npm
   const npm = process.env.npm_execpath;
   const args = ["run", "--silent", `serve:${kind}`];
