@@ -7,7 +7,7 @@ import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { FILL_CHUNK } from "../src/unit/fills";
 import { call, createUnit, unitStub } from "./helpers";
-import { addMany, drain, recorded, recorder, setPipelines, setSettings, onInstance, sleep, status, waitForStatus, type ModuleRef, type Status } from "./queue-helpers";
+import { addMany, drain, recorded, recorder, setPipelines, setSettings, onInstance, sleep, status, waitForStatus, type ModuleRef, type Status, type UnitInternals } from "./queue-helpers";
 
 async function unitWith(pipeline: ModuleRef[] | ((unit: string) => ModuleRef[]), settings?: Record<string, unknown>): Promise<string> {
   const unit = await createUnit({ reprocessingQueue: true, contentProcessing: false });
@@ -135,6 +135,42 @@ describe("settings in force", () => {
     expect(most).toBeGreaterThan(0);
     expect(recorded(unit, "batchStart").every((c) => c.batchSize! <= 2)).toBe(true);
     expect(recorded(unit, "process")).toHaveLength(8);
+  });
+});
+
+describe("a worker that throws", () => {
+  it("ends the run only once every other worker's batch has ended, then reports the error", async () => {
+    const unit = await createUnit({ reprocessingQueue: true, contentProcessing: false });
+    await setPipelines(unit, { raw: [{ module: "Fault", settings: { stallKeys: ["slow000000"], stallMs: 300 } }] });
+    await setSettings(unit, { workers: 2, batchSize: 1 });
+    await call("PUT", `/reprocess/pause/${unit}`);
+    await addMany(unit, "raw", 1, "slow");
+    await addMany(unit, "other", 1, "bad");
+    await call("GET", `/reprocess/key/${unit}/slow000000/raw`);
+    await call("GET", `/reprocess/key/${unit}/bad000000/other`);
+    const outcome = await onInstance(unit, async (u) => {
+      const internals = u as unknown as UnitInternals & { job: { run(): Promise<void> } };
+      const complete = internals.queue.complete.bind(internals.queue);
+      // one worker's batch fails to record its result (as a storage error would), while the other's still runs
+      internals.queue.complete = (claim, ...rest) => {
+        if (claim.scope === "other") throw new Error("storage refused the write");
+        return complete(claim, ...rest);
+      };
+      // resumed without arming the alarm: this run is the only one
+      internals.config.update({ paused: false });
+      try {
+        await internals.job.run();
+        return { error: undefined, slowQueued: undefined };
+      } catch (error) {
+        const slowQueued = internals.sql.first("SELECT 1 AS x FROM queue WHERE key = 'slow000000'") !== undefined;
+        return { error: String(error), slowQueued };
+      } finally {
+        delete (internals.queue as { complete?: unknown }).complete;
+      }
+    });
+    // the slow batch had completed when the run ended
+    expect(outcome).toEqual({ error: "Error: storage refused the write", slowQueued: false });
+    expect(await status(unit)).toMatchObject({ processed: 1 });
   });
 });
 

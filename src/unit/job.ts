@@ -68,12 +68,12 @@ export class Job {
     const loops: Promise<void>[] = [];
     for (let i = 0; i < config.settings.workers; i++) loops.push(this.work(slice));
     this.runs++;
-    try {
-      await Promise.all(loops);
-    } finally {
-      this.runs--;
-      await this.rearm();
-    }
+    // every worker ends before the run does, so a failing one never leaves a batch running unseen
+    const outcomes = await Promise.allSettled(loops);
+    this.runs--;
+    await this.rearm();
+    const failed = outcomes.find((outcome) => outcome.status === "rejected");
+    if (failed) throw failed.reason;
   }
 
   /** Sets the alarm for the next thing to do, or clears it when there is nothing. */
