@@ -163,4 +163,41 @@ describe("ForeignKeyJoin", () => {
     expect(failed).toMatchObject({ scope: "books", key: "b1" });
     expect(failed!.lastError).toMatch(/^ForeignKeyJoin: field 'authorId' holds \{"id":"a1"\}; expected a key/);
   });
+
+  it("fails an item whose joined records would pass the 1 MiB content limit, and embeds up to it", async () => {
+    const unit = await library({}, { field: "authorIds", scope: "authors", as: "authors" });
+    await setReprocessing(unit, { maxAttempts: 1 });
+    for (const key of ["a1", "a2", "a3", "a4"]) await addRecord(unit, "authors", { key, content: { bio: "é".repeat(150_000) } });
+    await addRecord(unit, "books", { key: "fits", content: { authorIds: ["a1", "a2", "a3"] } });
+    await addRecord(unit, "books", { key: "too-many", content: { authorIds: ["a1", "a2", "a3", "a4"] } });
+    await drain(unit);
+    expect((lastSeen(unit, "fits")?.authors as unknown[]).length).toBe(3);
+    expect(lastSeen(unit, "too-many")).toBeUndefined();
+    const failed = await failedItems(unit);
+    expect(failed.map((item) => item.key)).toEqual(["too-many"]);
+    expect(failed[0]!.lastError).toMatch(/^ForeignKeyJoin: embedding 'authorIds' at 'authors': content is (at least )?\d+ bytes as JSON; a scope holds at most 1048576/);
+  });
+
+  it("counts the referrer's own content towards the limit", async () => {
+    const unit = await library();
+    await setReprocessing(unit, { maxAttempts: 1 });
+    await addRecord(unit, "authors", { key: "a1", content: { bio: "x".repeat(600_000) } });
+    await addRecord(unit, "books", { key: "b1", content: { authorId: "a1", text: "y".repeat(500_000) } });
+    await drain(unit);
+    expect(await status(unit)).toMatchObject({ failed: 1, processed: 0 });
+    expect((await failedItems(unit))[0]!.lastError).toMatch(/^ForeignKeyJoin: embedding 'authorId' at 'author': content is/);
+  });
+
+  it("measures the joined document to the byte", async () => {
+    const unit = await library();
+    await setReprocessing(unit, { maxAttempts: 1 });
+    // {"authorId":"a1"} and the author's content fit side by side, but not with ,"author": around them
+    const author = { bio: "x".repeat(1_048_545) };
+    expect(new TextEncoder().encode(JSON.stringify({ authorId: "a1" })).length + new TextEncoder().encode(JSON.stringify(author)).length).toBeLessThanOrEqual(1_048_576);
+    expect(new TextEncoder().encode(JSON.stringify({ authorId: "a1", author })).length).toBeGreaterThan(1_048_576);
+    await addRecord(unit, "authors", { key: "a1", content: author });
+    await addRecord(unit, "books", { key: "b1", content: { authorId: "a1" } });
+    await drain(unit);
+    expect((await failedItems(unit))[0]!.lastError).toBe("ForeignKeyJoin: embedding 'authorId' at 'author': content is 1048582 bytes as JSON; a scope holds at most 1048576; join fewer or smaller records");
+  });
 });

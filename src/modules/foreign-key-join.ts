@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { LIMITS } from "../limits";
+import { contentTooLarge, jsonBytes, LIMITS } from "../limits";
 import { ScopeName } from "../schemas";
 import { FieldPath, getPath, setPath } from "./paths";
 import { defineModule, type Document } from "./types";
@@ -16,6 +16,9 @@ const MAX_KEYS = LIMITS.fetchMultipleKeys;
  * record is written or deleted (with content processing on) the items that reference it
  * are queued again, whether or not the referenced scope has a pipeline of its own. Keys
  * that do not exist yet are recorded too: the referrer is updated when they appear.
+ *
+ * The document with the joined contents must stay within the content limit (1 MiB as
+ * JSON); past it the item fails.
  *
  * @example {"module":"ForeignKeyJoin","settings":{"field":"authorId","scope":"raw","as":"author"}}
  */
@@ -35,9 +38,20 @@ export const ForeignKeyJoin = defineModule({
       if (typeof keys === "string") return item.fail(`ForeignKeyJoin: field '${settings.field}' ${keys}`);
       unit.references(item, settings.scope, keys, settings.field);
       if (value === undefined || value === null) return;
-      const found = keys.map((key) => unit.read(key, settings.scope));
+      const tooLarge = (problem: string) => item.fail(`ForeignKeyJoin: embedding '${settings.field}' at '${settings.as}': ${problem}; join fewer or smaller records`);
+      const found: Array<Document | undefined> = [];
+      // stop reading once past the limit: a thousand large records must never be held at once
+      let bytes = jsonBytes(JSON.stringify(item.document));
+      for (const key of keys) {
+        const content = unit.read(key, settings.scope);
+        found.push(content);
+        if (content !== undefined) bytes += jsonBytes(JSON.stringify(content));
+        if (bytes > LIMITS.contentBytes) return tooLarge(`content is at least ${bytes} bytes as JSON; a scope holds at most ${LIMITS.contentBytes}`);
+      }
       const embedded: Document | Document[] | null = Array.isArray(value) ? found.filter((content) => content !== undefined) : (found[0] ?? null);
       setPath(item.document, settings.as, embedded);
+      const problem = contentTooLarge(JSON.stringify(item.document));
+      if (problem) tooLarge(problem);
     },
   }),
 });
