@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { addRecord, call, createUnit } from "./helpers";
+import { addRecord, call, createUnit, unitStub } from "./helpers";
 import { bulkLines, drain, failedItems, publisherUrl, received, setModules, setReprocessing, status, type ModuleRef } from "./support/modules";
 
 function publisher(unit: string, behaviour: string, settings: Record<string, unknown> = {}): ModuleRef {
@@ -111,6 +111,18 @@ describe("HttpPublisher, json format", () => {
     const [request] = await received(unit);
     expect(request!.headers["x-tenant"]).toBe("t1");
     expect(request!.headers.authorization).toBe(env.PUBLISHER_AUTH);
+  });
+
+  it("never sends the admin token, even from a pipeline stored before it was refused", async () => {
+    const unit = await createUnit();
+    await setReprocessing(unit, { maxAttempts: 1 });
+    const settings = { url: publisherUrl(unit, "json"), format: "json", headers: {}, timeoutMs: 10_000, maxRequestBytes: 8 * 1024 * 1024, authSecret: "ADMIN_TOKEN" };
+    // straight to the unit, past the check of setContentProcessingModules
+    await unitStub(unit).setModules({ modules: { index: [{ module: "HttpPublisher", settings }] }, settings: {} });
+    await changes(unit, { k1: {} });
+    await drain(unit);
+    expect(await received(unit)).toEqual([]);
+    expect((await failedItems(unit))[0]!.lastError).toMatch(/^HttpPublisher: settings\.authSecret: 'ADMIN_TOKEN' is the admin token/);
   });
 
   it("publishes only items no module has failed, at its place in the pipeline", async () => {

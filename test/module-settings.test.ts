@@ -55,6 +55,16 @@ describe("module settings", () => {
     });
   }
 
+  it("refuses ADMIN_TOKEN as HttpPublisher's authSecret, saying why", async () => {
+    const unit = await createUnit();
+    const answer = await setPipeline(unit, "HttpPublisher", { url: "https://example.com", authSecret: "ADMIN_TOKEN" });
+    expect(answer.status).toBe(400);
+    expect(answer.body.message).toBe("INVALID_MODULE_SETTINGS");
+    expect(answer.body.detail).toContain("settings.authSecret");
+    expect(answer.body.detail).toContain("admin token");
+    expect((await call("GET", `/admin/getContentProcessingModules/${unit}`)).body).toMatchObject({ modules: {} });
+  });
+
   it("stores each module's settings with its defaults filled in", async () => {
     const unit = await createUnit();
     await setModules(unit, { index: [{ module: "HttpPublisher", settings: { url: "https://example.com/hook" } }] });

@@ -54,7 +54,7 @@ export const HttpPublisher = defineModule({
   name: "HttpPublisher",
   description: "Sends each batch's documents and deletions to an HTTP endpoint (json, elasticsearch _bulk or solr update format), in requests of at most maxRequestBytes.",
   settings: HttpPublisherSettings,
-  checkEnvironment: (settings, env) => (settings.authSecret === undefined ? undefined : missingSecret(settings.authSecret, env)),
+  checkEnvironment: (settings, env) => (settings.authSecret === undefined ? undefined : secretProblem(settings.authSecret, env)),
   create: ({ settings, env }) => {
     const collected: Entry[] = [];
     return {
@@ -82,7 +82,13 @@ export const HttpPublisher = defineModule({
   },
 });
 
-function missingSecret(name: string, env: Record<string, unknown>): string | undefined {
+/** Secrets a publisher must never send elsewhere. */
+const RESERVED_SECRETS: Record<string, string> = { ADMIN_TOKEN: "the admin token" };
+
+/** What is wrong with `authSecret` naming `name`: a reserved secret, or one that is not set. */
+function secretProblem(name: string, env: Record<string, unknown>): string | undefined {
+  const reserved = RESERVED_SECRETS[name];
+  if (reserved) return `settings.authSecret: '${name}' is ${reserved} of this server and is never sent to an endpoint; store the endpoint's credential in a secret of its own (wrangler secret put SEARCH_AUTH)`;
   const value = env[name];
   if (typeof value === "string" && value.length > 0) return undefined;
   return `settings.authSecret: no secret named '${name}' in the Worker's environment; add it with 'wrangler secret put ${name}' (or .dev.vars locally)`;
@@ -92,7 +98,7 @@ function requestHeaders(settings: HttpPublisherSettings, env: Record<string, unk
   // one spelling per name, so a configured Content-Type or Authorization replaces ours instead of joining it
   const headers = Object.fromEntries(Object.entries(settings.headers).map(([name, value]) => [name.toLowerCase(), value]));
   if (settings.authSecret !== undefined) {
-    const problem = missingSecret(settings.authSecret, env);
+    const problem = secretProblem(settings.authSecret, env);
     if (problem) throw new PublishError(problem);
     headers.authorization = env[settings.authSecret] as string;
   }
