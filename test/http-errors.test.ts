@@ -170,6 +170,13 @@ describe("unknown routes and methods", () => {
     ["POST", "/admin/enableContentProcessing/u1/true", "PUT"],
     ["POST", "/admin/setReprocessingSettings/u1", "PUT"],
     ["POST", "/health", "GET"],
+    ["POST", "/openapi.json", "GET"],
+    ["DELETE", "/docs", "GET"],
+    ["POST", "/docs/app.js", "GET"],
+    ["PUT", "/docs/app.css", "GET"],
+    ["POST", "/dashboard", "GET"],
+    ["DELETE", "/dashboard/app.js", "GET"],
+    ["POST", "/dashboard/app.css", "GET"],
   ])("answers 405 METHOD_NOT_ALLOWED for %s %s, naming %s", async (method, path, allowed) => {
     const answer = await call(method, path);
     expect(answer.status).toBe(405);

@@ -48,6 +48,17 @@ export interface RouteInput<P extends AnyObject, Q extends AnyObject, B extends 
 /** Every registered (method, path pattern) per app, so an unmatched request can be told 405 rather than 404. */
 const knownRoutes = new WeakMap<App, Array<{ method: string; pattern: RegExp }>>();
 
+/**
+ * Records a route served outside `defineRoute` (the OpenAPI document, page files), so a
+ * wrong method on it answers 405 like any other route.
+ * @example knowRoute(app, "get", "/openapi.json")
+ */
+export function knowRoute(app: App, method: Method, path: string): void {
+  if (!knownRoutes.has(app)) knownRoutes.set(app, []);
+  knownRoutes.get(app)!.push({ method, pattern: new RegExp(`^${path.replace(/[.$]/g, "\\$&").replace(/\{\w+\}/g, "[^/]+")}$`) });
+}
+
+/** The methods registered for a path, upper case (empty: no route has that path). */
 export function methodsAllowedFor(app: App, path: string): string[] {
   const routes = knownRoutes.get(app) ?? [];
   return [...new Set(routes.filter((route) => route.pattern.test(path)).map((route) => route.method.toUpperCase()))];
@@ -61,10 +72,8 @@ export function defineRoute<P extends AnyObject = typeof EmptyObject, Q extends 
   handler: (c: Context<AppEnv>, input: RouteInput<P, Q, B>) => Response | Promise<Response>,
 ): void {
   const honoPath = spec.path.replace(/\{(\w+)\}/g, ":$1");
-  const pattern = new RegExp(`^${spec.path.replace(/[.$]/g, "\\$&").replace(/\{\w+\}/g, "[^/]+")}$`);
-  if (!knownRoutes.has(app)) knownRoutes.set(app, []);
   for (const method of spec.methods) {
-    knownRoutes.get(app)!.push({ method, pattern });
+    knowRoute(app, method, spec.path);
     app.openAPIRegistry.registerPath({
       method,
       path: spec.path,

@@ -1,6 +1,6 @@
 /** Routes that hold no data and need no token: health, the OpenAPI document, the docs and dashboard pages. */
 import { z } from "@hono/zod-openapi";
-import { defineRoute, type App } from "../http/route";
+import { defineRoute, knowRoute, type App } from "../http/route";
 import { DASHBOARD_CSS, DASHBOARD_SCRIPT, dashboardPage } from "./dashboard-page";
 import { DOCS_CSS, DOCS_SCRIPT, docsPage } from "./docs-page";
 
@@ -27,8 +27,15 @@ export function metaRoutes(app: App): void {
     { methods: ["get"], path: "/dashboard", summary: "Queue views of the units (asks for a token)", tag: "Other", access: "public", response: z.string() },
     (c) => c.html(dashboardPage()),
   );
-  app.get("/dashboard/app.js", (c) => c.body(DASHBOARD_SCRIPT, 200, { "content-type": "text/javascript; charset=utf-8" }));
-  app.get("/dashboard/app.css", (c) => c.body(DASHBOARD_CSS, 200, { "content-type": "text/css; charset=utf-8" }));
-  app.get("/docs/app.js", (c) => c.body(DOCS_SCRIPT, 200, { "content-type": "text/javascript; charset=utf-8" }));
-  app.get("/docs/app.css", (c) => c.body(DOCS_CSS, 200, { "content-type": "text/css; charset=utf-8" }));
+  const files: Array<[path: string, body: string, type: string]> = [
+    ["/dashboard/app.js", DASHBOARD_SCRIPT, "text/javascript"],
+    ["/dashboard/app.css", DASHBOARD_CSS, "text/css"],
+    ["/docs/app.js", DOCS_SCRIPT, "text/javascript"],
+    ["/docs/app.css", DOCS_CSS, "text/css"],
+  ];
+  for (const [path, body, type] of files) {
+    app.get(path, (c) => c.body(body, 200, { "content-type": `${type}; charset=utf-8` }));
+    knowRoute(app, "get", path);
+  }
+  knowRoute(app, "get", "/openapi.json");
 }
