@@ -204,6 +204,35 @@ describe("a hung module", () => {
   });
 });
 
+describe("a unit deleted while a batch runs", () => {
+  it("the batch's writes and result do not land in the unit created again under its name", async () => {
+    const unit = await createUnit({ reprocessingQueue: true, contentProcessing: true });
+    await setPipelines(unit, { raw: [recorder(unit), stall(["k1"], 500), { module: "ScopeWriter", settings: { scope: "index" } }] });
+    await addRecord(unit, "raw", { key: "k1", content: { v: "old" } });
+    await waitForStatus(unit, (s) => s.assigned === 1, "k1 to be claimed");
+    expect((await call("DELETE", `/admin/deleteStorageUnit/${unit}`)).status).toBe(200);
+    await createUnit({ reprocessingQueue: true, contentProcessing: true }, unit);
+    await waitFor(async () => (recorded(unit, "batchEnd").length > 0 ? true : undefined), "the old batch to end");
+    expect((await call("GET", `/access/fetch/${unit}/k1`)).status).toBe(404);
+    expect(await status(unit)).toMatchObject({ pending: 0, assigned: 0, failed: 0, processed: 0, lastError: null });
+  });
+
+  it("the batch ends quietly when the unit is gone", async () => {
+    const unit = await unitWith((u) => [recorder(u), stall(["k000000"], 300), { module: "ScopeWriter", settings: { scope: "index" } }], { paused: true });
+    await addMany(unit, "raw", 1);
+    await call("GET", `/reprocess/key/${unit}/k000000/raw`);
+    // the alarm's run, started by hand on a paused unit so no other run competes with it
+    const run = onInstance(unit, (u) => {
+      u.config.update({ paused: false });
+      return (u as unknown as { alarm(): Promise<void> }).alarm();
+    });
+    await waitForStatus(unit, (s) => s.assigned === 1, "k000000 to be claimed");
+    expect((await call("DELETE", `/admin/deleteStorageUnit/${unit}`)).status).toBe(200);
+    await expect(run).resolves.toBeUndefined();
+    expect((await call("GET", `/reprocess/status/${unit}`)).status).toBe(404);
+  });
+});
+
 describe("deletes", () => {
   it("a delete queued behind a pending change reaches the pipeline as a deletion", async () => {
     const unit = await createUnit({ reprocessingQueue: true, contentProcessing: true });

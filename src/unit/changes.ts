@@ -37,13 +37,22 @@ export class Changes {
     }
   }
 
-  /** The unit as modules see it: read any record, write or delete a scope of the item's own, note references. */
-  moduleAccess(): UnitAccess {
+  /**
+   * The unit as the modules of one batch see it: read any record, write or delete a scope of
+   * the item's own, note references. `createdAt` is the unit's creation time when the batch
+   * was claimed: once that unit is deleted, even if one is created again under its name,
+   * the batch reads nothing and changes nothing.
+   */
+  moduleAccess(createdAt: number): UnitAccess {
+    const current = () => {
+      const unit = this.config();
+      return unit?.createdAt === createdAt ? unit : undefined;
+    };
     return {
-      read: (key, scope) => this.records.content(key, scope),
+      read: (key, scope) => (current() ? this.records.content(key, scope) : undefined),
       write: (item: PipelineItem, scope: string, content: Json | null) => {
-        const unit = this.config();
-        if (!unit) return "the storage unit no longer exists";
+        const unit = current();
+        if (!unit) return "the storage unit was deleted";
         if (item.hops >= MAX_SCOPE_HOPS) return `scope write chain cut after ${MAX_SCOPE_HOPS} hops (${item.scope} → ${scope}); check the pipelines for a cycle`;
         const json = content === null ? null : JSON.stringify(content);
         const tooLarge = json === null ? undefined : contentTooLarge(json);
@@ -62,7 +71,9 @@ export class Changes {
           return undefined;
         });
       },
-      references: (item, scope, keys, via) => this.references.set(item.scope, item.key, via, scope, keys),
+      references: (item, scope, keys, via) => {
+        if (current()) this.references.set(item.scope, item.key, via, scope, keys);
+      },
     };
   }
 }

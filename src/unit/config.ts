@@ -34,6 +34,8 @@ type UnitRow = {
 
 export class ConfigStore {
   private cached: UnitConfig | undefined | null = null;
+  /** the latest creation time this instance has seen: a unit created again must get a later one (see Changes.moduleAccess) */
+  private lastCreatedAt = 0;
 
   constructor(private readonly sql: Sql) {}
 
@@ -41,6 +43,7 @@ export class ConfigStore {
   get(): UnitConfig | undefined {
     if (this.cached !== null) return this.cached;
     const row = hasSchema(this.sql) ? this.sql.first<UnitRow>("SELECT * FROM unit WHERE id = 1") : undefined;
+    if (row) this.lastCreatedAt = Math.max(this.lastCreatedAt, row.created_at);
     this.cached = row && {
       name: row.name,
       createdAt: row.created_at,
@@ -57,10 +60,12 @@ export class ConfigStore {
   }
 
   create(name: string, contentProcessing: boolean, reprocessingQueue: boolean): void {
+    // the clock may not have moved since a delete (it advances only across I/O)
+    this.lastCreatedAt = Math.max(Date.now(), this.lastCreatedAt + 1);
     this.sql.exec(
       "INSERT INTO unit (id, name, created_at, content_processing, reprocessing_queue) VALUES (1, ?, ?, ?, ?)",
       name,
-      Date.now(),
+      this.lastCreatedAt,
       contentProcessing ? 1 : 0,
       reprocessingQueue ? 1 : 0,
     );

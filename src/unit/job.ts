@@ -35,7 +35,8 @@ export interface JobHost {
   config(): UnitConfig | undefined;
   addProcessed(count: number, lastError?: string): void;
   env: Record<string, unknown>;
-  unitAccess: UnitAccess;
+  /** what the modules of a batch may do to the unit created at `createdAt` (nothing, once it is deleted) */
+  unitAccess(createdAt: number): UnitAccess;
   setAlarm(at: number | null): Promise<void>;
 }
 
@@ -97,10 +98,11 @@ export class Job {
       const { settings } = config;
       const limit = Math.min(settings.batchSize, slice.itemsLeft);
       const granted = settings.maxItemsPerSecond ? await this.throttleFor(settings.maxItemsPerSecond).take(limit, slice.deadline) : limit;
-      // the unit may have been paused (or deleted) while this worker waited for the throttle
-      if (granted === 0 || this.host.config()?.paused !== false) return;
-      this.expireLeases(settings.maxAttempts);
-      const claim = this.host.queue.claim(granted, settings.leaseMs) ?? this.host.fills.claim(granted, settings.leaseMs);
+      // the unit may have been paused (or deleted, or changed) while this worker waited for the throttle
+      const current = this.host.config();
+      if (granted === 0 || !current || current.paused) return;
+      this.expireLeases(current.settings.maxAttempts);
+      const claim = this.host.queue.claim(granted, current.settings.leaseMs) ?? this.host.fills.claim(granted, current.settings.leaseMs);
       if (!claim) {
         if (this.running > 0) await this.idle(slice.deadline);
         else return;
@@ -110,7 +112,7 @@ export class Job {
         slice.itemsLeft -= claim.items.length;
         this.running++;
         try {
-          await this.runBatch(claim, config, slice);
+          await this.runBatch(claim, current, slice);
         } finally {
           this.running--;
           this.wakeIdle();
@@ -154,13 +156,17 @@ export class Job {
     return this.throttle;
   }
 
-  /** Runs one claimed batch through its pipeline and records the outcome under the claim's token. */
+  /**
+   * Runs one claimed batch through its pipeline and records the outcome under the claim's
+   * token. `config` is the unit's as it was at the claim: should the unit be deleted (and
+   * maybe created again) meanwhile, the modules' writes are refused and the result dropped.
+   */
   private async runBatch(claim: Claim, config: UnitConfig, slice: Slice): Promise<void> {
     const { settings } = config;
     let pipeline: ModuleInstance[] = [];
     let batchError: string | undefined;
     try {
-      pipeline = createPipeline(config.modules, claim.scope, { unitName: config.name, env: this.host.env, unit: this.host.unitAccess });
+      pipeline = createPipeline(config.modules, claim.scope, { unitName: config.name, env: this.host.env, unit: this.host.unitAccess(config.createdAt) });
     } catch (error) {
       // a module no longer registered, or settings stored before their schema changed: the batch fails with why
       batchError = errorText(error);
@@ -172,6 +178,8 @@ export class Job {
       if (outcome === "timeout") return; // lease gone: the items are due again, this result would not count
       if (outcome !== undefined) batchError = errorText(outcome);
     }
+    // its items went with the unit; a unit created again under the name has its own queue and counts
+    if (this.host.config()?.createdAt !== config.createdAt) return;
     const failures = new Map<string, string>();
     if (batchError !== undefined) for (const { key } of claim.items) failures.set(key, batchError.slice(0, 2000));
     else for (const item of items) if (item.failure !== undefined) failures.set(item.key, item.failure.slice(0, 2000));

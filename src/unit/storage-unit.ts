@@ -80,7 +80,7 @@ export class StorageUnit extends DurableObject<Env> {
         if (lastError !== undefined) this.config.update({ lastError });
       },
       env: env as unknown as Record<string, unknown>,
-      unitAccess: this.changes.moduleAccess(),
+      unitAccess: (createdAt) => this.changes.moduleAccess(createdAt),
       setAlarm: (at) => this.setAlarm(at),
     });
     void this.state.blockConcurrencyWhile(async () => {
