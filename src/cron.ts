@@ -4,6 +4,7 @@
  * unit found idle takes itself off the list until it has work again.
  */
 import type { Env } from "./env";
+import { forEachConcurrently } from "./concurrency";
 import { registryOf } from "./registry/registry";
 
 /** Units visited at once: keeps a tick within the connection limits of one invocation. */
@@ -12,19 +13,14 @@ const VISITS_AT_ONCE = 6;
 export async function runCronTick(env: Env, scheduledTime: number): Promise<{ visited: number }> {
   const registry = registryOf(env);
   const names = await registry.activeUnits();
-  let next = 0;
-  const visitor = async () => {
-    while (next < names.length) {
-      const name = names[next++]!;
-      try {
-        const unit = env.STORAGE_UNIT.get(env.STORAGE_UNIT.idFromName(name));
-        const { exists } = await unit.tick(scheduledTime);
-        if (!exists) await registry.removeUnit(name);
-      } catch (error) {
-        console.error(JSON.stringify({ level: "error", event: "cron-visit-failed", unit: name, error: String(error) }));
-      }
+  await forEachConcurrently(names, VISITS_AT_ONCE, async (name) => {
+    try {
+      const unit = env.STORAGE_UNIT.get(env.STORAGE_UNIT.idFromName(name));
+      const { exists } = await unit.tick(scheduledTime);
+      if (!exists) await registry.removeUnit(name);
+    } catch (error) {
+      console.error(JSON.stringify({ level: "error", event: "cron-visit-failed", unit: name, error: String(error) }));
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(VISITS_AT_ONCE, names.length) }, visitor));
+  });
   return { visited: names.length };
 }

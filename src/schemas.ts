@@ -77,7 +77,8 @@ export const ModulesBody = z
   .openapi("ModulesBody");
 export type ModulesConfig = z.infer<typeof ModulesBody>;
 
-export const Boolean = z.enum(["true", "false"]).transform((value) => value === "true");
+/** A `true` / `false` path parameter. */
+export const BooleanParam = z.enum(["true", "false"]).transform((value) => value === "true");
 
 export const UnitParam = z.object({ unit: UnitName });
 export const UnitScopeParam = z.object({ unit: UnitName, scope: ScopeName });
@@ -114,15 +115,3 @@ export const ScheduleBody = z
   .strict()
   .openapi("ScheduleBody");
 export type Schedule = z.infer<typeof ScheduleBody>["schedules"][number];
-
-/** `?keys=k1,k2`: split on `,` first, then percent-decode each part, so `%2C` is a comma inside a key. */
-export function splitKeysQuery(raw: string | undefined): string[] | undefined {
-  if (raw === undefined || raw === "") return undefined;
-  return raw.split(",").map((part) => {
-    try {
-      return decodeURIComponent(part);
-    } catch {
-      return part;
-    }
-  });
-}

@@ -5,6 +5,7 @@
  * own call to it (see user-access.ts); admin routes refuse it.
  */
 import type { Context } from "hono";
+import { toBase64Url } from "../base64url";
 import type { Env } from "../env";
 import { ApiError } from "../errors";
 import { beginUserCall, refusalFor, unauthorized } from "./user-access";
@@ -34,9 +35,8 @@ const USER_TOKEN_PATTERN = /^rs_[A-Za-z0-9_-]{43}$/;
  */
 export function newUserToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return USER_TOKEN_PREFIX + btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return USER_TOKEN_PREFIX + toBase64Url(bytes);
 }
-
 
 export function bearerToken(c: Context): string | undefined {
   const header = c.req.header("authorization");

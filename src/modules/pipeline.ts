@@ -1,6 +1,6 @@
 /** Checking a unit's module configuration, and building a scope's pipeline for one batch. */
 import { failure, type Failure } from "../errors";
-import { describeIssues } from "../http/validate";
+import { describeIssues } from "../zod-issues";
 import type { ModulesConfig } from "../schemas";
 import { availableModules, testModuleHint } from "./registry";
 import type { ModuleContext, ModuleInstance } from "./types";

@@ -12,6 +12,7 @@
  * the admin's retry (same call again) finishes it; the new token is shown only once every
  * unit has it.
  */
+import { forEachConcurrently } from "../concurrency";
 import { failure, type Failure } from "../errors";
 import type { Permission } from "../unit/grants";
 import type { Sql } from "../unit/sql";
@@ -131,14 +132,7 @@ export class UserDirectory {
 
   private async forEachGrant(name: string, visit: (unit: string, permission: Permission) => Promise<void>): Promise<void> {
     const grants = this.sql.all<{ unit: string; permission: Permission }>("SELECT unit, permission FROM user_grants WHERE user_name = ? ORDER BY unit", name);
-    let next = 0;
-    const worker = async () => {
-      while (next < grants.length) {
-        const grant = grants[next++]!;
-        await visit(grant.unit, grant.permission);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(UNITS_AT_ONCE, grants.length) }, worker));
+    await forEachConcurrently(grants, UNITS_AT_ONCE, (grant) => visit(grant.unit, grant.permission));
   }
 
   /** Runs changes one after another: a Durable Object interleaves calls at every outgoing RPC. */

@@ -2,10 +2,10 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { ApiError, unwrap } from "../errors";
+import { keysFromQuery } from "../http/keys-query";
 import { defineRoute, type App, type AppEnv } from "../http/route";
-import { validate } from "../http/validate";
 import { LIMITS } from "../limits";
-import { Key, KeysBody, RECORD_SCOPE, ScopeOrRecord, splitKeysQuery, UnitName } from "../schemas";
+import { Key, KeysBody, RECORD_SCOPE, ScopeOrRecord, UnitName } from "../schemas";
 import { ok, unitStub } from "./units";
 
 const tag = "Access";
@@ -85,23 +85,6 @@ export function accessRoutes(app: App): void {
       },
     );
   }
-}
-
-/** The `keys` query parameter, split before decoding (API.md), each part validated as a key. */
-export function keysFromQuery(c: Context<AppEnv>): string[] {
-  const raw = new URL(c.req.url).searchParams.has("keys") ? rawQueryValue(c.req.url, "keys") : undefined;
-  const keys = splitKeysQuery(raw);
-  if (!keys) throw new ApiError("INVALID_REQUEST", "query.keys: give at least one key, e.g. ?keys=k1,k2");
-  return validate(z.array(Key), keys, "query.keys");
-}
-
-function rawQueryValue(url: string, name: string): string | undefined {
-  const query = url.split("?")[1]?.split("#")[0] ?? "";
-  for (const pair of query.split("&")) {
-    const [key, ...rest] = pair.split("=");
-    if (key === name) return rest.join("=");
-  }
-  return undefined;
 }
 
 async function fetchMultiple(c: Context<AppEnv>, unit: string, scope: string | undefined, keys: string[]): Promise<Response> {

@@ -4,7 +4,7 @@ import { isFailure, unwrap } from "../errors";
 import { defineRoute, type App } from "../http/route";
 import { checkModulesConfig } from "../modules/pipeline";
 import { registryOf } from "../registry/registry";
-import { Boolean, CreateUnitBody, ModulesBody, ReprocessingSettingsPatch, ScheduleBody, UnitName, UnitParam } from "../schemas";
+import { BooleanParam, CreateUnitBody, ModulesBody, ReprocessingSettingsPatch, ScheduleBody, UnitName, UnitParam } from "../schemas";
 import { ok, unitStub } from "./units";
 
 const tag = "Admin";
@@ -95,7 +95,7 @@ export function adminRoutes(app: App): void {
         summary: flag === "reprocessingQueue" ? "Accept (true) or refuse (false) the reprocess routes" : "Whether writes and deletes queue their scope for processing",
         tag,
         access: "admin",
-        params: z.object({ unit: UnitName, enabled: Boolean }),
+        params: z.object({ unit: UnitName, enabled: BooleanParam }),
       },
       async (c, { params }) => {
         unwrap(await unitStub(c, params.unit).setFlag(flag, params.enabled));

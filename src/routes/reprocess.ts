@@ -3,11 +3,12 @@
  * POST forms, and the extensions (status, pause / resume, failed items, purges).
  */
 import { z } from "@hono/zod-openapi";
+import { fromBase64Url, toBase64Url } from "../base64url";
 import { ApiError, unwrap } from "../errors";
 import { defineRoute, type App } from "../http/route";
 import { LIMITS } from "../limits";
 import { Key, KeysBody, ScopeName, UnitName, UnitParam, UnitScopeParam } from "../schemas";
-import { keysFromQuery } from "./access";
+import { keysFromQuery } from "../http/keys-query";
 import { ok, unitStub } from "./units";
 
 const tag = "Reprocess";
@@ -139,15 +140,13 @@ export function reprocessRoutes(app: App): void {
 
 /** Cursors of the failed list are opaque to clients: base64url of the last (scope, key). */
 function encodeCursor(cursor: { scope: string; key: string }): string {
-  const bytes = new TextEncoder().encode(JSON.stringify([cursor.scope, cursor.key]));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return toBase64Url(new TextEncoder().encode(JSON.stringify([cursor.scope, cursor.key])));
 }
 
 function decodeCursor(cursor: string | undefined): { scope: string; key: string } | undefined {
   if (cursor === undefined) return undefined;
   try {
-    const binary = atob(cursor.replace(/-/g, "+").replace(/_/g, "/"));
-    const [scope, key] = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (ch) => ch.charCodeAt(0))));
+    const [scope, key] = JSON.parse(new TextDecoder().decode(fromBase64Url(cursor)));
     if (typeof scope === "string" && typeof key === "string") return { scope, key };
   } catch {
     // fall through to the error below

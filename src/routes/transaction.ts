@@ -4,10 +4,10 @@ import { chunksWithin, type ChunkLimits } from "../chunks";
 import { ApiError, failure, isFailure, isOverloaded, unwrap, type Failure } from "../errors";
 import { parseJson, readText } from "../http/body";
 import { defineRoute, type App, type AppEnv } from "../http/route";
-import { describeIssues } from "../http/validate";
 import { contentTooLarge, jsonBytes, LIMITS } from "../limits";
 import { AddBody, BatchLine, ExecuteBody, ScopeOrRecord, UnitName, UnitParam, UnitScopeParam } from "../schemas";
 import type { BatchLineResult } from "../unit/storage-unit";
+import { describeIssues } from "../zod-issues";
 import { ok, unitStub } from "./units";
 import { z } from "@hono/zod-openapi";
 

@@ -1,0 +1,58 @@
+/** The small shared helpers: chunking by count and bytes, a bounded pool of calls, base64url. */
+import { describe, expect, it } from "vitest";
+import { fromBase64Url, toBase64Url } from "../src/base64url";
+import { chunksWithin } from "../src/chunks";
+import { forEachConcurrently } from "../src/concurrency";
+
+describe("chunksWithin", () => {
+  const items = (...bytes: number[]) => bytes.map((size, index) => ({ index, bytes: size }));
+  const indexes = (chunks: Array<Array<{ index: number }>>) => chunks.map((chunk) => chunk.map((item) => item.index));
+
+  it("keeps the order and closes a chunk at the count or the byte limit", () => {
+    expect(indexes(chunksWithin(items(1, 1, 1, 1, 1), { maxItems: 2, maxBytes: 100 }))).toEqual([[0, 1], [2, 3], [4]]);
+    expect(indexes(chunksWithin(items(4, 4, 2, 5), { maxItems: 10, maxBytes: 10 }))).toEqual([[0, 1, 2], [3]]);
+  });
+
+  it("sends an item larger than the byte limit alone, and nothing for no items", () => {
+    expect(indexes(chunksWithin(items(3, 50, 3), { maxItems: 10, maxBytes: 10 }))).toEqual([[0], [1], [2]]);
+    expect(chunksWithin([], { maxItems: 10, maxBytes: 10 })).toEqual([]);
+  });
+});
+
+describe("forEachConcurrently", () => {
+  it("calls fn once per item with at most `limit` calls in flight", async () => {
+    let running = 0;
+    let most = 0;
+    const seen: number[] = [];
+    await forEachConcurrently([...Array(20).keys()], 3, async (item) => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise((resolve) => setTimeout(resolve, item % 3));
+      seen.push(item);
+      running--;
+    });
+    expect(seen.sort((a, b) => a - b)).toEqual([...Array(20).keys()]);
+    expect(most).toBe(3);
+  });
+
+  it("rejects with the error a call throws", async () => {
+    await expect(forEachConcurrently([1, 2, 3], 2, async (item) => {
+      if (item === 2) throw new Error("two");
+    })).rejects.toThrow("two");
+  });
+});
+
+describe("base64url", () => {
+  it("round-trips every byte value without padding or +/ characters", () => {
+    const bytes = Uint8Array.from([...Array(256).keys()]);
+    const text = toBase64Url(bytes);
+    expect(text).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(fromBase64Url(text)).toEqual(bytes);
+    expect(toBase64Url(new Uint8Array([251, 255]))).toBe("-_8");
+  });
+
+  it("refuses text outside the base64url alphabet", () => {
+    expect(() => fromBase64Url("a+b/")).toThrow();
+    expect(() => fromBase64Url("not base64!")).toThrow();
+  });
+});
