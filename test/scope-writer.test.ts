@@ -33,6 +33,21 @@ describe("ScopeWriter", () => {
     expect(record.meta.index.version).toBeGreaterThanOrEqual(before);
   });
 
+  it("never overwrites a newer version a client set: the item fails with the reason and the scope keeps its content", async () => {
+    const unit = await createUnit();
+    await setReprocessing(unit, { maxAttempts: 1 });
+    await setModules(unit, { raw: [{ module: "ScopeWriter", settings: { scope: "index" } }] });
+    const future = Date.now() + 86_400_000;
+    await addRecord(unit, "index", { key: "k", content: { curated: true }, version: future });
+    await addRecord(unit, "raw", { key: "k", content: { a: 1 } });
+    await drain(unit);
+    expect(await fetchScope(unit, "k", "index")).toEqual({ curated: true });
+    expect((await call("GET", `/access/fetch/${unit}/k/index`)).body.meta.index.version).toBe(future);
+    const [failed] = await failedItems(unit);
+    expect(failed).toMatchObject({ scope: "raw", key: "k", attempts: 1 });
+    expect(failed!.lastError).toMatch(new RegExp(`^ScopeWriter: scope 'index' of 'k' has version ${future}, newer than \\d+; send a version >= ${future}$`));
+  });
+
   it("deletes the other scope when its source is deleted, and that scope's pipeline receives the deletion", async () => {
     const unit = await createUnit();
     await setModules(unit, { raw: [{ module: "ScopeWriter", settings: { scope: "index" } }], index: [{ module: "Recorder", settings: { tag: unit } }] });

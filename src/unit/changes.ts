@@ -58,16 +58,11 @@ export class Changes {
         const tooLarge = json === null ? undefined : contentTooLarge(json);
         if (tooLarge) return `scope '${scope}': ${tooLarge}; drop fields before writing it`;
         return this.sql.transaction(() => {
-          let changed = [scope];
-          if (json === null) {
-            // a tombstone newer than now (a client's explicit version) wins, as for any delete
-            const outcome = this.records.delete(item.key, scope, "silent", Date.now());
-            if ("error" in outcome) return outcome.detail;
-            changed = outcome.changed;
-          } else {
-            this.records.put(item.key, scope, json, Date.now());
-          }
-          this.changed(unit, item.key, changed, item.hops + 1, item);
+          // versioned as a client's write at this moment: a newer version a client set (or its tombstone) wins
+          const now = Date.now();
+          const outcome = json === null ? this.records.delete(item.key, scope, "silent", now) : this.records.addJson(item.key, scope, json, "merge", now);
+          if ("error" in outcome) return outcome.detail;
+          this.changed(unit, item.key, outcome.changed, item.hops + 1, item);
           return undefined;
         });
       },

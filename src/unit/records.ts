@@ -31,6 +31,11 @@ export class RecordStore {
    * those an `overwrite` dropped), or the reason nothing changed.
    */
   add(key: string, scope: string, content: Json, policy: AddPolicy, version: number, now = Date.now()): { changed: string[] } | Failure {
+    return this.addJson(key, scope, JSON.stringify(content), policy, version, now);
+  }
+
+  /** {@link add} with the content already as JSON text (a module's write, measured before it is stored). */
+  addJson(key: string, scope: string, contentJson: string, policy: AddPolicy, version: number, now = Date.now()): { changed: string[] } | Failure {
     const rows = this.rowsOf(key);
     if (policy === "new" && rows.some((row) => row.content !== null)) {
       return failure("KEY_ALREADY_EXISTS", `key '${key}' already exists; use policy "merge" or "overwrite" to change it`);
@@ -47,12 +52,11 @@ export class RecordStore {
         changed.push(row.scope);
       }
     }
-    this.put(key, scope, JSON.stringify(content), version, now);
+    this.put(key, scope, contentJson, version, now);
     return { changed };
   }
 
-  /** Writes one scope unconditionally (modules writing another scope of the record). */
-  put(key: string, scope: string, contentJson: string, version: number, now = Date.now()): void {
+  private put(key: string, scope: string, contentJson: string, version: number, now = Date.now()): void {
     this.sql.exec(
       `INSERT INTO records (key, scope, content, version, updated_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (key, scope) DO UPDATE SET content = excluded.content, version = excluded.version, updated_at = excluded.updated_at`,
