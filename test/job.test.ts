@@ -69,6 +69,20 @@ describe("a big reprocess/all", () => {
     expect(seen[seen.length - 1]).toMatchObject({ processed: total, filling: false, fillRemaining: 0 });
   });
 
+  it("fillRemaining counts down as the job takes the fill's keys", async () => {
+    const unit = await unitWith([{ module: "Noop" }]);
+    await addMany(unit, "raw", FILL_CHUNK + 2500);
+    await call("PUT", `/reprocess/pause/${unit}`);
+    await call("GET", `/reprocess/all/${unit}/raw`);
+    expect(await status(unit)).toMatchObject({ filling: true, fillRemaining: 2500 });
+    const takeKeys = () => onInstance(unit, (u) => (u as unknown as { fills: import("../src/unit/fills").Fills }).fills.claim(1000, 60_000));
+    await takeKeys();
+    expect(await status(unit)).toMatchObject({ filling: true, fillRemaining: 1500, assigned: 1000 });
+    await takeKeys();
+    await takeKeys();
+    expect(await status(unit)).toMatchObject({ filling: false, fillRemaining: 0, assigned: 2500 });
+  });
+
   it("a second reprocess/all while the first still fills queues each key once more at most", async () => {
     const total = FILL_CHUNK + 10;
     const unit = await unitWith((u) => [recorder(u)]);

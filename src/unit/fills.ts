@@ -10,7 +10,7 @@ import type { Sql } from "./sql";
 /** Keys queued per statement: small enough to stay well inside one alarm's CPU budget. */
 export const FILL_CHUNK = 5000;
 
-type FillRow = { id: number; scope: string; prefix: string | null; since: number | null; cursor: string | null; hops: number };
+type FillRow = { id: number; scope: string; prefix: string | null; since: number | null; cursor: string | null; hops: number; remaining: number };
 
 export class Fills {
   constructor(
@@ -18,17 +18,21 @@ export class Fills {
     private readonly queue: Queue,
   ) {}
 
-  /** Queues the first chunk now; the rest is left for the job. Returns whether more remains. */
-  start(filter: RecordFilter, hops = 0): boolean {
+  /**
+   * Queues the first chunk of the `total` keys that match now; the rest is left for the
+   * job. Returns whether more remains.
+   */
+  start(filter: RecordFilter, total: number, hops = 0): boolean {
     const { count, last } = this.queue.enqueueFromRecords(filter, null, FILL_CHUNK, hops);
     if (count < FILL_CHUNK) return false;
     this.sql.exec(
-      "INSERT INTO fills (scope, prefix, since, cursor, hops) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO fills (scope, prefix, since, cursor, hops, remaining) VALUES (?, ?, ?, ?, ?, ?)",
       filter.scope,
       filter.prefix ?? null,
       filter.since ?? null,
       last,
       hops,
+      Math.max(total - count, 0),
     );
     return true;
   }
@@ -43,20 +47,20 @@ export class Fills {
     if (!fill) return undefined;
     const filter: RecordFilter = { scope: fill.scope, prefix: fill.prefix ?? undefined, since: fill.since ?? undefined };
     return this.sql.transaction(() => {
-      const { claim, last, exhausted } = this.queue.claimFromRecords(filter, fill.cursor, limit, leaseMs, fill.hops, now);
+      const { claim, last, read, exhausted } = this.queue.claimFromRecords(filter, fill.cursor, limit, leaseMs, fill.hops, now);
       if (exhausted) this.sql.exec("DELETE FROM fills WHERE id = ?", fill.id);
-      else this.sql.exec("UPDATE fills SET cursor = ? WHERE id = ?", last, fill.id);
+      else this.sql.exec("UPDATE fills SET cursor = ?, remaining = max(remaining - ?, 0) WHERE id = ?", last, read, fill.id);
       return claim;
     });
   }
 
-  /** Keys the fills have still to queue: the progress of a long `reprocess/all`. */
+  /**
+   * Keys the fills have still to queue: the progress of a long `reprocess/all`. Counted at
+   * the start and counted down as keys are taken, so records written or deleted meanwhile
+   * make it an estimate; it reaches 0 when the fill ends.
+   */
   remaining(): number {
-    let remaining = 0;
-    for (const fill of this.sql.all<FillRow>("SELECT * FROM fills")) {
-      remaining += this.queue.countRecords({ scope: fill.scope, prefix: fill.prefix ?? undefined, since: fill.since ?? undefined, after: fill.cursor ?? undefined });
-    }
-    return remaining;
+    return this.sql.first<{ n: number }>("SELECT coalesce(sum(remaining), 0) AS n FROM fills")?.n ?? 0;
   }
 
   active(): boolean {

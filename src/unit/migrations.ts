@@ -6,7 +6,7 @@
  * Tables: `unit` (one row: configuration, flags, counters), `records` (one row per key and
  * scope; `content` NULL is a tombstone), `queue` (one row per scope and key; `state` 0
  * pending, 1 assigned, 2 failed; for an assigned item `next_run_at` is its lease expiry),
- * `fills` (reprocess/all runs still putting keys in the queue), `record_refs` (which items
+ * `fills` (reprocess/all runs still putting keys in the queue, with how many they have left), `record_refs` (which items
  * embed which other scopes: see references.ts), `grants` (the users allowed on this unit,
  * with their token hashes: see grants.ts).
  */
@@ -96,6 +96,20 @@ const MIGRATIONS: Array<{ id: number; name: string; sql: string }> = [
     name: "queue: results found by key and run token, no index on the token",
     // every claimed item is reached through its (scope, key): the token index only cost a write per claim
     sql: `DROP INDEX IF EXISTS queue_lease;`,
+  },
+  {
+    id: 5,
+    name: "fills: the keys each has still to queue, counted once at its start",
+    // a status read then sums a column instead of counting the records left (one pass over them per poll)
+    sql: `
+      ALTER TABLE fills ADD COLUMN remaining INTEGER NOT NULL DEFAULT 0;
+      UPDATE fills SET remaining = (
+        SELECT count(*) FROM records
+        WHERE records.scope = fills.scope AND records.content IS NOT NULL AND records.key > coalesce(fills.cursor, '')
+          AND (fills.prefix IS NULL OR substr(records.key, 1, length(fills.prefix)) = fills.prefix)
+          AND (fills.since IS NULL OR records.updated_at >= fills.since)
+      );
+    `,
   },
 ];
 

@@ -154,9 +154,9 @@ export class Queue {
    * Claims the next live records of a `reprocess/all` run (key order after `cursor`), up to
    * `limit`, inserting them assigned under a new lease. Keys already in the queue keep
    * their course (see ON_CONFLICT) and are left out of this claim. Returns the claim, the
-   * last key read (the next cursor) and whether the records are exhausted.
+   * last key read (the next cursor), how many keys were read and whether the records are exhausted.
    */
-  claimFromRecords(filter: RecordFilter, cursor: string | null, limit: number, leaseMs: number, hops: number, now = Date.now()): { claim: Claim; last?: string; exhausted: boolean } {
+  claimFromRecords(filter: RecordFilter, cursor: string | null, limit: number, leaseMs: number, hops: number, now = Date.now()): { claim: Claim; last?: string; read: number; exhausted: boolean } {
     const { where, args } = recordWhere(filter);
     const rows = this.sql.all<{ key: string; content: string | null; version: number }>(
       `SELECT key, content, version FROM records WHERE ${where} AND key > ? ORDER BY key LIMIT ?`,
@@ -166,7 +166,7 @@ export class Queue {
     );
     const claim: Claim = { scope: filter.scope, token: crypto.randomUUID(), leaseUntil: now + leaseMs, items: [] };
     const last = rows[rows.length - 1]?.key;
-    if (last === undefined) return { claim, exhausted: true };
+    if (last === undefined) return { claim, read: 0, exhausted: true };
     const read = new Set(rows.map((row) => row.key));
     const queued = this.sql
       .all<{ key: string }>("SELECT key FROM queue WHERE scope = ? AND key >= ? AND key <= ?", filter.scope, rows[0]!.key, last)
@@ -185,7 +185,7 @@ export class Queue {
       JSON.stringify(fresh.map((row) => row.key)),
     );
     claim.items = fresh.map((row) => ({ key: row.key, attempts: 1, hops, content: row.content, version: row.version }));
-    return { claim, last, exhausted: rows.length < limit };
+    return { claim, last, read: rows.length, exhausted: rows.length < limit };
   }
 
   /** Reads the stored content of claimed items that do not carry it yet. */
@@ -349,8 +349,6 @@ export interface RecordFilter {
   prefix?: string;
   /** ms since the epoch: scopes updated at or after it */
   since?: number;
-  /** only keys after this one (a fill's cursor) */
-  after?: string;
 }
 
 function recordWhere(filter: RecordFilter): { where: string; args: unknown[] } {
@@ -364,10 +362,6 @@ function recordWhere(filter: RecordFilter): { where: string; args: unknown[] } {
   if (filter.since !== undefined) {
     clauses.push("updated_at >= ?");
     args.push(filter.since);
-  }
-  if (filter.after !== undefined) {
-    clauses.push("key > ?");
-    args.push(filter.after);
   }
   return { where: clauses.join(" AND "), args };
 }
