@@ -78,6 +78,27 @@ describe("a reprocess/all past its first chunk", () => {
   });
 });
 
+describe("a reprocess/all over keys beyond the Basic Multilingual Plane", () => {
+  it("continues after its first chunk in the store's key order: each key runs once", async () => {
+    const unit = await unitWith((u) => [recorder(u)], { paused: true });
+    // UTF-8 (the store's order) puts U+E000..U+FFFF before U+10000 and above; UTF-16 (JavaScript's <) puts them after.
+    // All four end the first chunk, so the fill goes on from the last of them in the store's order.
+    const edge = ["k\uE000", "k\uFF21", "k\u{1F600}", "k\u{10FFFF}"];
+    const keys = [...Array.from({ length: FILL_CHUNK - edge.length }, (_, i) => `k${String(i).padStart(6, "0")}`), ...edge, "l1", "l2"];
+    for (let start = 0; start < keys.length; start += 10_000) {
+      const lines = keys.slice(start, start + 10_000).map((key) => JSON.stringify({ action: "add", scope: "raw", key, content: {} }));
+      expect((await call("POST", `/transaction/batch/${unit}`, lines.join("\n"))).body).toEqual({ message: "OK", count: lines.length });
+    }
+    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: keys.length });
+    expect(await status(unit)).toMatchObject({ filling: true, pending: FILL_CHUNK, fillRemaining: keys.length - FILL_CHUNK });
+    await call("PUT", `/reprocess/resume/${unit}`);
+    expect(await drain(unit)).toMatchObject({ processed: keys.length, failed: 0 });
+    const ran = recorded(unit, "process").map((c) => c.key!);
+    expect(ran.filter((key) => edge.includes(key) || key.startsWith("l")).sort()).toEqual([...edge, "l1", "l2"].sort());
+    expect(ran).toHaveLength(keys.length);
+  });
+});
+
 describe("rerun while assigned", () => {
   it("an item queued while its batch runs is kept and runs once more", async () => {
     const unit = await unitWith((u) => [recorder(u)], { paused: true });

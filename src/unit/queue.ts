@@ -118,7 +118,7 @@ export class Queue {
       limit,
     );
     let last: string | undefined;
-    for (const row of rows) if (last === undefined || row.key > last) last = row.key;
+    for (const row of rows) if (last === undefined || compareKeys(row.key, last) > 0) last = row.key;
     return { count: rows.length, last };
   }
 
@@ -349,6 +349,19 @@ export interface RecordFilter {
   prefix?: string;
   /** ms since the epoch: scopes updated at or after it */
   since?: number;
+}
+
+/**
+ * Orders keys as the store does: by code point, the order of their UTF-8 bytes. JavaScript's
+ * `<` compares UTF-16 units, which puts U+E000..U+FFFF after the surrogate pairs of U+10000 and above.
+ */
+function compareKeys(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    // equal up to i, so i starts a code point in both, or is the second half of the same leading surrogate
+    if (a.charCodeAt(i) !== b.charCodeAt(i)) return a.codePointAt(i)! - b.codePointAt(i)!;
+  }
+  return a.length - b.length;
 }
 
 function recordWhere(filter: RecordFilter): { where: string; args: unknown[] } {
