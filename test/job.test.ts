@@ -83,19 +83,36 @@ describe("a big reprocess/all", () => {
     expect(await status(unit)).toMatchObject({ filling: false, fillRemaining: 0, assigned: 2500 });
   });
 
-  it("a second reprocess/all while the first still fills queues each key once more at most", async () => {
+  it("a second identical reprocess/all while the first still fills replaces it: each key runs once", async () => {
     const total = FILL_CHUNK + 10;
     const unit = await unitWith((u) => [recorder(u)]);
+    const keys = await addMany(unit, "raw", total);
+    await call("PUT", `/reprocess/pause/${unit}`);
+    await call("GET", `/reprocess/all/${unit}/raw`);
+    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: total });
+    // the first chunk is pending once (dedup), the rest is left to one fill
+    expect(await status(unit)).toMatchObject({ filling: true, pending: FILL_CHUNK, fillRemaining: total - FILL_CHUNK });
+    await call("PUT", `/reprocess/resume/${unit}`);
+    expect(await drain(unit)).toMatchObject({ processed: total, failed: 0 });
+    const runs = recorded(unit, "process").map((c) => c.key);
+    expect(runs).toHaveLength(total);
+    expect(new Set(runs)).toEqual(new Set(keys));
+  });
+
+  it("a reprocess/all with another prefix or since is a fill of its own", async () => {
+    const total = FILL_CHUNK + 10;
+    const unit = await unitWith([{ module: "Noop" }]);
     await addMany(unit, "raw", total);
     await call("PUT", `/reprocess/pause/${unit}`);
     await call("GET", `/reprocess/all/${unit}/raw`);
+    await call("GET", `/reprocess/all/${unit}/raw?prefix=k`);
+    await call("GET", `/reprocess/all/${unit}/raw?since=2000-01-01T00:00:00.000Z`);
+    expect(await status(unit)).toMatchObject({ filling: true, fillRemaining: 3 * (total - FILL_CHUNK) });
+    // each of them called again replaces its own
+    await call("GET", `/reprocess/all/${unit}/raw?prefix=k`);
+    await call("GET", `/reprocess/all/${unit}/raw?since=2000-01-01T00:00:00.000Z`);
     await call("GET", `/reprocess/all/${unit}/raw`);
-    await call("PUT", `/reprocess/resume/${unit}`);
-    const s = await drain(unit);
-    // pending items dedup: the two fills overlap on keys not yet run
-    expect(s.processed).toBeGreaterThanOrEqual(total);
-    expect(s.processed).toBeLessThanOrEqual(2 * total);
-    expect(new Set(recorded(unit, "process").map((c) => c.key)).size).toBe(total);
+    expect(await status(unit)).toMatchObject({ filling: true, fillRemaining: 3 * (total - FILL_CHUNK) });
   });
 });
 

@@ -20,16 +20,21 @@ export class Fills {
 
   /**
    * Queues the first chunk of the `total` keys that match now; the rest is left for the
-   * job. Returns whether more remains.
+   * job. A fill of the same scope, prefix and since still running is replaced: its keys
+   * after its cursor are then queued once, those before it once more, as the new call asks.
+   * Returns whether more remains.
    */
   start(filter: RecordFilter, total: number, hops = 0): boolean {
+    const prefix = filter.prefix || null;
+    const since = filter.since ?? null;
+    this.sql.exec("DELETE FROM fills WHERE scope = ? AND prefix IS ? AND since IS ?", filter.scope, prefix, since);
     const { count, last } = this.queue.enqueueFromRecords(filter, null, FILL_CHUNK, hops);
     if (count < FILL_CHUNK) return false;
     this.sql.exec(
       "INSERT INTO fills (scope, prefix, since, cursor, hops, remaining) VALUES (?, ?, ?, ?, ?, ?)",
       filter.scope,
-      filter.prefix ?? null,
-      filter.since ?? null,
+      prefix,
+      since,
       last,
       hops,
       Math.max(total - count, 0),
