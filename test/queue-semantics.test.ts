@@ -21,10 +21,10 @@ async function unitWith(pipeline: (unit: string) => ModuleRef[], options: { paus
 
 const stall = (keys: string[], ms: number): ModuleRef => ({ module: "Fault", settings: { stallKeys: keys, stallMs: ms } });
 
-type QueueRow = { state: number; attempts: number; next_run_at: number; rerun: number; last_error: string | null; lease_token: string | null };
+type QueueRow = { state: number; attempts: number; next_run_at: number; rerun: number; last_error: string | null; lease_token: string | null; failed_at: number | null };
 
 function queueRow(unit: string, key: string): Promise<QueueRow | undefined> {
-  return onInstance(unit, (unitInternals) => unitInternals.sql.first<QueueRow>("SELECT state, attempts, next_run_at, rerun, last_error, lease_token FROM queue WHERE key = ?", key));
+  return onInstance(unit, (unitInternals) => unitInternals.sql.first<QueueRow>("SELECT state, attempts, next_run_at, rerun, last_error, lease_token, failed_at FROM queue WHERE key = ?", key));
 }
 
 describe("dedup", () => {
@@ -377,8 +377,13 @@ describe("failures", () => {
     await addMany(unit, "raw", 1);
     await call("POST", `/reprocess/all/${unit}/raw`);
     expect(await drain(unit)).toMatchObject({ failed: 1 });
+    expect(await queueRow(unit, "k000000")).toMatchObject({ state: 2, last_error: "failed on demand", failed_at: expect.any(Number) });
     await setPipelines(unit, { raw: [recorder(unit)] });
+    await call("PUT", `/reprocess/pause/${unit}`);
     await call("GET", `/reprocess/key/${unit}/k000000/raw`);
+    // a fresh start: nothing of the failure it came from is left on it
+    expect(await queueRow(unit, "k000000")).toMatchObject({ state: 0, attempts: 0, last_error: null, failed_at: null });
+    await call("PUT", `/reprocess/resume/${unit}`);
     expect(await drain(unit)).toMatchObject({ failed: 0, processed: 1 });
   });
 });

@@ -50,6 +50,8 @@ const ON_CONFLICT = `ON CONFLICT (scope, key) DO UPDATE SET
   attempts = CASE WHEN state = ${FAILED} THEN 0 ELSE attempts END,
   next_run_at = CASE WHEN state = ${FAILED} THEN excluded.next_run_at ELSE next_run_at END,
   hops = CASE WHEN state = ${ASSIGNED} THEN hops ELSE excluded.hops END,
+  failed_at = CASE WHEN state = ${FAILED} THEN NULL ELSE failed_at END,
+  last_error = CASE WHEN state = ${FAILED} THEN NULL ELSE last_error END,
   state = CASE WHEN state = ${FAILED} THEN ${PENDING} ELSE state END`;
 
 const FAILURES_PER_STATEMENT = 250;
