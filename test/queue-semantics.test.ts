@@ -60,7 +60,10 @@ describe("a reprocess/all past its first chunk", () => {
     const claimed = claim.items.map((item) => item.key);
     expect(claimed).toEqual(keys.slice(FILL_CHUNK).filter((key) => ![pending, assigned, failed].includes(key)));
     expect(claimed).toHaveLength(17);
-    expect(claim.items.every((item) => item.attempts === 1 && typeof item.content === "string")).toBe(true);
+    expect(claim.items.every((item) => typeof item.content === "string")).toBe(true);
+    // taken straight into a run: each is on its first attempt
+    expect(await queueRow(unit, claimed[0]!)).toMatchObject({ state: 1, attempts: 1, lease_token: claim.token });
+    expect(await queueRow(unit, claimed[16]!)).toMatchObject({ state: 1, attempts: 1, lease_token: claim.token });
     // its records exhausted, the fill is over; every key is accounted for
     expect(await status(unit)).toMatchObject({ filling: false, pending: FILL_CHUNK + 2, assigned: 17 + 1, failed: 0 });
     expect(await queueRow(unit, assigned)).toMatchObject({ state: 1, rerun: 1, lease_token: running.token });

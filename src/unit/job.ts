@@ -44,7 +44,7 @@ const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 export class Job {
   private throttle: Throttle | undefined;
-  /** runs in progress (the alarm's, or one started by hand) */
+  /** alarm runs in progress */
   private runs = 0;
   /** batches of the current run in flight */
   private running = 0;

@@ -22,7 +22,6 @@ export const FAILED = 2;
 
 export interface ClaimedItem {
   key: string;
-  attempts: number;
   hops: number;
   /** the scope's stored content (null: deleted), when the claim read it already */
   content?: string | null;
@@ -186,7 +185,7 @@ export class Queue {
       hops,
       JSON.stringify(fresh.map((row) => row.key)),
     );
-    claim.items = fresh.map((row) => ({ key: row.key, attempts: 1, hops, content: row.content, version: row.version }));
+    claim.items = fresh.map((row) => ({ key: row.key, hops, content: row.content, version: row.version }));
     return { claim, last, read: rows.length, exhausted: rows.length < limit };
   }
 
@@ -215,11 +214,11 @@ export class Queue {
     );
     if (!oldest) return undefined;
     const token = crypto.randomUUID();
-    const items = this.sql.all<{ key: string; attempts: number; hops: number }>(
+    const items = this.sql.all<{ key: string; hops: number }>(
       `UPDATE queue SET state = ${ASSIGNED}, lease_token = ?, next_run_at = ?, attempts = attempts + 1
        WHERE scope = ? AND key IN (
          SELECT key FROM queue WHERE state = ${PENDING} AND scope = ? AND next_run_at <= ? ORDER BY next_run_at LIMIT ?
-       ) RETURNING key, attempts, hops`,
+       ) RETURNING key, hops`,
       token,
       now + leaseMs,
       oldest.scope,

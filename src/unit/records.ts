@@ -5,6 +5,7 @@
  */
 import { failure, type Failure } from "../errors";
 import { LIMITS } from "../limits";
+import { RECORD_SCOPE } from "../schemas";
 import type { Sql } from "./sql";
 
 export type Json = Record<string, unknown>;
@@ -19,9 +20,6 @@ export type AddPolicy = "merge" | "overwrite" | "new";
 export type DeletePolicy = "silent" | "mustexist";
 
 type Row = { key: string; scope: string; content: string | null; version: number; updated_at: number };
-
-/** `$record` addresses every scope of a record. */
-export const ALL_SCOPES = "$record";
 
 export class RecordStore {
   constructor(private readonly sql: Sql) {}
@@ -48,12 +46,17 @@ export class RecordStore {
     if (policy === "overwrite") {
       for (const row of rows) {
         if (row.scope === scope || row.content === null) continue;
-        this.sql.exec("UPDATE records SET content = NULL, version = ?, updated_at = ? WHERE key = ? AND scope = ?", Math.max(row.version, version), now, key, row.scope);
+        this.tombstone(key, row.scope, Math.max(row.version, version), now);
         changed.push(row.scope);
       }
     }
     this.put(key, scope, contentJson, version, now);
     return { changed };
+  }
+
+  /** Drops a scope's content, keeping its version so an older write cannot bring it back. */
+  private tombstone(key: string, scope: string, version: number, now: number): void {
+    this.sql.exec("UPDATE records SET content = NULL, version = ?, updated_at = ? WHERE key = ? AND scope = ?", version, now, key, scope);
   }
 
   private put(key: string, scope: string, contentJson: string, version: number, now = Date.now()): void {
@@ -70,17 +73,15 @@ export class RecordStore {
 
   /** Deletes one scope or every scope (`$record`), leaving tombstones. Returns the scopes deleted. */
   delete(key: string, scope: string, policy: DeletePolicy, version: number, now = Date.now()): { changed: string[] } | Failure {
-    const rows = this.rowsOf(key).filter((row) => scope === ALL_SCOPES || row.scope === scope);
+    const rows = this.rowsOf(key).filter((row) => scope === RECORD_SCOPE || row.scope === scope);
     const live = rows.filter((row) => row.content !== null);
     if (policy === "mustexist" && live.length === 0) {
-      return failure("KEY_NOT_FOUND", scope === ALL_SCOPES ? `no record '${key}'` : `record '${key}' has no scope '${scope}'`);
+      return failure("KEY_NOT_FOUND", scope === RECORD_SCOPE ? `no record '${key}'` : `record '${key}' has no scope '${scope}'`);
     }
     const newest = rows.reduce((max, row) => Math.max(max, row.version), -Infinity);
     if (newest > version) return newerVersion(key, scope, newest, version);
-    for (const row of rows) {
-      this.sql.exec("UPDATE records SET content = NULL, version = ?, updated_at = ? WHERE key = ? AND scope = ?", version, now, key, row.scope);
-    }
-    if (rows.length === 0 && scope !== ALL_SCOPES) {
+    for (const row of rows) this.tombstone(key, row.scope, version, now);
+    if (rows.length === 0 && scope !== RECORD_SCOPE) {
       // a delete that arrives before the write it follows must still win over it
       this.sql.exec("INSERT INTO records (key, scope, content, version, updated_at) VALUES (?, ?, NULL, ?, ?)", key, scope, version, now);
     }
@@ -177,7 +178,7 @@ export class RecordStore {
 function newerVersion(key: string, scope: string, stored: number, given: number): Failure {
   return failure(
     "NEWER_VERSION_ALREADY_EXISTS",
-    `${scope === ALL_SCOPES ? "record" : `scope '${scope}' of`} '${key}' has version ${stored}, newer than ${given}; send a version >= ${stored}`,
+    `${scope === RECORD_SCOPE ? "record" : `scope '${scope}' of`} '${key}' has version ${stored}, newer than ${given}; send a version >= ${stored}`,
   );
 }
 

@@ -201,7 +201,7 @@ export class StorageUnit extends DurableObject<Env> {
     return { ok: true };
   }
 
-  /** Applies lines of a batch, each on its own; `firstLine` numbers them in the caller's body. */
+  /** Applies lines of a batch, each on its own; each line carries its number in the caller's body, for its error. */
   async batch(lines: Array<{ line: number; entry: BatchLine }>): Promise<{ applied: number; errors: BatchLineResult[] } | Failure> {
     const unit = this.current();
     if ("error" in unit) return unit;
@@ -328,12 +328,13 @@ export class StorageUnit extends DurableObject<Env> {
   }
 
   /**
-   * The cron trigger's visit: runs the schedules that are due and re-arms a lost alarm.
-   * Returns whether the unit still needs visiting (it has schedules or unfinished work).
+   * The cron trigger's visit: runs the schedules that are due and re-arms a lost alarm. A
+   * unit with no schedules and no unfinished work takes itself off the registry's list of
+   * units to visit. Returns whether the unit exists.
    */
-  async tick(now = Date.now()): Promise<{ exists: boolean; active: boolean }> {
+  async tick(now = Date.now()): Promise<{ exists: boolean }> {
     const unit = this.config.get();
-    if (!unit) return { exists: false, active: false };
+    if (!unit) return { exists: false };
     const schedules = unit.schedules as ScheduleState[];
     const due = schedules.filter((schedule) => Date.parse(schedule.nextRunAt) <= now);
     if (due.length > 0) {
@@ -348,7 +349,7 @@ export class StorageUnit extends DurableObject<Env> {
       this.listedActive = false;
       await registryOf(this.env).setActive(unit.name, false);
     }
-    return { exists: true, active };
+    return { exists: true };
   }
 
   // ── security ─────────────────────────────────────────────────────────────
@@ -362,9 +363,10 @@ export class StorageUnit extends DurableObject<Env> {
   }
 
   /** Drops a user's grant; `exists` tells whether the unit itself exists. */
-  async removeGrant(user: string): Promise<{ exists: boolean; removed: boolean }> {
+  async removeGrant(user: string): Promise<{ exists: boolean }> {
     const exists = this.config.get() !== undefined;
-    return { exists, removed: exists && this.grants.remove(user) };
+    if (exists) this.grants.remove(user);
+    return { exists };
   }
 
   /**
