@@ -36,7 +36,8 @@ export interface UnitAccess {
    * Writes a scope of the item's record (version = now), or deletes it when `content` is
    * null; with content processing on, that scope's pipeline is queued, except the item's
    * own scope (a pipeline never queues itself). Returns an error text when the write was
-   * refused (too large, or a chain of scope writes past the hop limit).
+   * refused: too large, a chain of scope writes past the hop limit, a newer version
+   * already stored (a client's explicit version), or the unit deleted since the batch began.
    */
   write(item: PipelineItem, scope: string, content: Document | null): string | undefined;
   /**
