@@ -34,7 +34,7 @@ export default defineConfig({
     globalSetup: ["./test/support/publisher-server.ts"],
     include: ["test/**/*.test.ts"],
     // these run in plain Node: vitest.e2e.config.ts
-    exclude: ["test/e2e/**", "test/runtime/**"],
+    exclude: ["test/e2e/**", "test/runtime/**", "test/sqlite/**"],
     testTimeout: 30_000,
   },
 });

@@ -2,6 +2,8 @@ import { defineConfig } from "vitest/config";
 
 /**
  * Tests that run in plain Node rather than the Workers runtime:
+ * - `sqlite`: the unit's stores (queue state machine, migrations) on Node's SQLite, in
+ *   milliseconds; `npm test` runs them after the Workers suite;
  * - `host`: the self-hosted Durable Object host (src/runtime) on Node's SQLite;
  * - `e2e`: the end-to-end suite, over HTTP against a live server (test/e2e/global-setup.ts
  *   says which). `npm run test:e2e` runs `host` once, then `e2e` once per server kind.
@@ -11,6 +13,7 @@ export default defineConfig({
     // one machine of 2 cores, and one server per run: the files take turns
     fileParallelism: false,
     projects: [
+      { test: { name: "sqlite", include: ["test/sqlite/**/*.test.ts"] } },
       { test: { name: "host", include: ["test/runtime/**/*.test.ts"], testTimeout: 30_000 } },
       {
         test: {

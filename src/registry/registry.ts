@@ -4,13 +4,16 @@
  * unfinished work), so a tick stays cheap with thousands of idle units. It is never on the
  * path of a data request.
  *
- * Tables: `units` (name, created_at, active); the users and their grants (users.ts).
+ * Tables: `units` (name, created_at, active); the users and their grants (users.ts); the
+ * schema of both in migrations.ts.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import type { Failure } from "../errors";
 import type { Permission } from "../unit/grants";
+import { runMigrations } from "../unit/migration-runner";
 import { Sql, type UnitState } from "../unit/sql";
+import { REGISTRY_MIGRATIONS } from "./migrations";
 import { UserDirectory, type UserListing } from "./users";
 
 export class Registry extends DurableObject<Env> {
@@ -20,7 +23,7 @@ export class Registry extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = new Sql((ctx as unknown as UnitState).storage);
-    this.sql.exec("CREATE TABLE IF NOT EXISTS units (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL, active INTEGER NOT NULL DEFAULT 0)");
+    runMigrations(this.sql, REGISTRY_MIGRATIONS);
     this.users = new UserDirectory(this.sql, (name) => env.STORAGE_UNIT.get(env.STORAGE_UNIT.idFromName(name)));
   }
 

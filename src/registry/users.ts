@@ -4,7 +4,8 @@
  * (src/unit/grants.ts); this list answers `GET /security/users` and tells a refused
  * token that belongs to some user (403) from an unknown one (401).
  *
- * Tables: `users` (name, token_hash, created_at), `user_grants` (user, unit, permission).
+ * Tables: `users` (name, token_hash, created_at), `user_grants` (user, unit, permission);
+ * laid by the registry's migrations (migrations.ts).
  *
  * Invariants: changes run one at a time (`serial`), so two fan-outs never interleave and a
  * unit cannot end up holding a stale token hash. Units are updated before this list:
@@ -34,12 +35,7 @@ export class UserDirectory {
   constructor(
     private readonly sql: Sql,
     private readonly unitOf: UnitOf,
-  ) {
-    sql.exec("CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, token_hash TEXT NOT NULL, created_at INTEGER NOT NULL)");
-    sql.exec("CREATE INDEX IF NOT EXISTS users_by_token ON users (token_hash)");
-    sql.exec("CREATE TABLE IF NOT EXISTS user_grants (user_name TEXT NOT NULL, unit TEXT NOT NULL, permission TEXT NOT NULL, PRIMARY KEY (user_name, unit))");
-    sql.exec("CREATE INDEX IF NOT EXISTS user_grants_by_unit ON user_grants (unit)");
-  }
+  ) {}
 
   /** Creates the user, or gives it a new token hash (the old token stops working on every unit). */
   putUser(name: string, tokenHash: string): Promise<{ created: boolean }> {

@@ -1,10 +1,16 @@
 /**
- * Reprocess-all runs still putting keys in the queue (table `fills`). A unit with a million
- * records is queued in chunks, never read into memory at once: the first chunk at the
- * call, the rest by the job's workers, who take the next keys straight into their batch
- * (assigned) when nothing else is due. While a row is here, status shows `filling: true`.
+ * Reprocess-all runs still putting keys in the queue: owns table `fills`, one row per run
+ * with its filter, its cursor (the last key taken, in the store's order) and how many keys
+ * it has left. A unit with a million records is queued in chunks, never read into memory
+ * at once: the first chunk at the call, the rest by the job's workers, who take the next
+ * keys straight into their batch (assigned, `Queue.claimKeys`) when nothing else is due.
+ * While a row is here, status shows `filling: true`.
+ *
+ * Invariants: a key before a fill's cursor has been queued or claimed by it; one fill per
+ * (scope, prefix, since), a new call replacing the old.
  */
-import type { Claim, Queue, RecordFilter } from "./queue";
+import type { Claim, Queue } from "./queue";
+import { compareKeys, RecordScan, type RecordFilter } from "./record-scan";
 import type { Sql } from "./sql";
 
 /** Keys queued per statement: small enough to stay well inside one alarm's CPU budget. */
@@ -13,10 +19,19 @@ export const FILL_CHUNK = 5000;
 type FillRow = { id: number; scope: string; prefix: string | null; since: number | null; cursor: string | null; hops: number; remaining: number };
 
 export class Fills {
+  private readonly records: RecordScan;
+
   constructor(
     private readonly sql: Sql,
     private readonly queue: Queue,
-  ) {}
+  ) {
+    this.records = new RecordScan(sql);
+  }
+
+  /** How many live records match a filter: what a `reprocess/all` will queue. */
+  count(filter: RecordFilter): number {
+    return this.records.count(filter);
+  }
 
   /**
    * Queues the first chunk of the `total` keys that match now; the rest is left for the
@@ -28,8 +43,10 @@ export class Fills {
     const prefix = filter.prefix || null;
     const since = filter.since ?? null;
     this.sql.exec("DELETE FROM fills WHERE scope = ? AND prefix IS ? AND since IS ?", filter.scope, prefix, since);
-    const { count, last } = this.queue.enqueueFromRecords(filter, null, FILL_CHUNK, hops);
-    if (count < FILL_CHUNK) return false;
+    const keys = this.queue.enqueueSelected(this.records.keys(filter, null, FILL_CHUNK), hops);
+    if (keys.length < FILL_CHUNK) return false;
+    // RETURNING gives no order: the cursor is the greatest key in the store's order
+    const last = keys.reduce((a, b) => (compareKeys(a, b) >= 0 ? a : b));
     this.sql.exec(
       "INSERT INTO fills (scope, prefix, since, cursor, hops, remaining) VALUES (?, ?, ?, ?, ?, ?)",
       filter.scope,
@@ -37,7 +54,7 @@ export class Fills {
       since,
       last,
       hops,
-      Math.max(total - count, 0),
+      Math.max(total - keys.length, 0),
     );
     return true;
   }
@@ -52,9 +69,17 @@ export class Fills {
     if (!fill) return undefined;
     const filter: RecordFilter = { scope: fill.scope, prefix: fill.prefix ?? undefined, since: fill.since ?? undefined };
     return this.sql.transaction(() => {
-      const { claim, last, read, exhausted } = this.queue.claimFromRecords(filter, fill.cursor, limit, leaseMs, fill.hops, now);
-      if (exhausted) this.sql.exec("DELETE FROM fills WHERE id = ?", fill.id);
-      else this.sql.exec("UPDATE fills SET cursor = ?, remaining = max(remaining - ?, 0) WHERE id = ?", last, read, fill.id);
+      const rows = this.records.read(filter, fill.cursor, limit);
+      const claim = this.queue.claimKeys(fill.scope, rows.map((row) => row.key), leaseMs, fill.hops, now);
+      // the claim carries the content read already, so the job need not read it again
+      const byKey = new Map(rows.map((row) => [row.key, row]));
+      for (const item of claim.items) {
+        const row = byKey.get(item.key)!;
+        item.content = row.content;
+        item.version = row.version;
+      }
+      if (rows.length < limit) this.sql.exec("DELETE FROM fills WHERE id = ?", fill.id);
+      else this.sql.exec("UPDATE fills SET cursor = ?, remaining = max(remaining - ?, 0) WHERE id = ?", rows[rows.length - 1]!.key, rows.length, fill.id);
       return claim;
     });
   }

@@ -1,7 +1,7 @@
 /**
- * The unit's schema as ordered, numbered migrations recorded in `_migrations`
- * (Durable Objects do not support `PRAGMA user_version`). Append new steps; never edit one
- * that has shipped.
+ * The unit's schema as ordered, numbered migrations, run by migration-runner.ts (recorded in
+ * `_migrations`). Append new steps at the end, numbered on; never edit one that has shipped.
+ * Each step is `up`: a list of statements, one string each (or a function given the `Sql`).
  *
  * Tables: `unit` (one row: configuration, flags, counters), `records` (one row per key and
  * scope; `content` NULL is a tombstone), `queue` (one row per scope and key; `state` 0
@@ -10,14 +10,15 @@
  * embed which other scopes: see references.ts), `grants` (the users allowed on this unit,
  * with their token hashes: see grants.ts).
  */
+import { hasMigrations, runMigrations, type Migration } from "./migration-runner";
 import type { Sql } from "./sql";
 
-const MIGRATIONS: Array<{ id: number; name: string; sql: string }> = [
+const MIGRATIONS: Migration[] = [
   {
     id: 1,
     name: "unit, records, queue",
-    sql: `
-      CREATE TABLE unit (
+    up: [
+      `CREATE TABLE unit (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         name TEXT NOT NULL,
         created_at INTEGER NOT NULL,
@@ -29,17 +30,17 @@ const MIGRATIONS: Array<{ id: number; name: string; sql: string }> = [
         settings TEXT NOT NULL DEFAULT '{}',
         modules TEXT NOT NULL DEFAULT '{"modules":{},"settings":{}}',
         schedules TEXT NOT NULL DEFAULT '[]'
-      );
-      CREATE TABLE records (
+      )`,
+      `CREATE TABLE records (
         key TEXT NOT NULL,
         scope TEXT NOT NULL,
         content TEXT,
         version REAL NOT NULL,
         updated_at INTEGER NOT NULL,
         PRIMARY KEY (key, scope)
-      );
-      CREATE INDEX records_by_scope ON records (scope, key);
-      CREATE TABLE queue (
+      )`,
+      `CREATE INDEX records_by_scope ON records (scope, key)`,
+      `CREATE TABLE queue (
         scope TEXT NOT NULL,
         key TEXT NOT NULL,
         state INTEGER NOT NULL DEFAULT 0,
@@ -51,65 +52,65 @@ const MIGRATIONS: Array<{ id: number; name: string; sql: string }> = [
         last_error TEXT,
         failed_at INTEGER,
         PRIMARY KEY (scope, key)
-      ) WITHOUT ROWID;
-      CREATE INDEX queue_due ON queue (state, next_run_at);
-      CREATE INDEX queue_lease ON queue (lease_token) WHERE lease_token IS NOT NULL;
-      CREATE TABLE fills (
+      ) WITHOUT ROWID`,
+      `CREATE INDEX queue_due ON queue (state, next_run_at)`,
+      `CREATE INDEX queue_lease ON queue (lease_token) WHERE lease_token IS NOT NULL`,
+      `CREATE TABLE fills (
         id INTEGER PRIMARY KEY,
         scope TEXT NOT NULL,
         prefix TEXT,
         since INTEGER,
         cursor TEXT,
         hops INTEGER NOT NULL DEFAULT 0
-      );
-    `,
+      )`,
+    ],
   },
   {
     id: 2,
     name: "record_refs: reverse references of joining modules",
-    sql: `
-      CREATE TABLE record_refs (
+    up: [
+      `CREATE TABLE record_refs (
         scope TEXT NOT NULL,
         key TEXT NOT NULL,
         via TEXT NOT NULL,
         ref_scope TEXT NOT NULL,
         ref_key TEXT NOT NULL,
         PRIMARY KEY (scope, key, via, ref_scope, ref_key)
-      ) WITHOUT ROWID;
-      CREATE INDEX record_refs_by_target ON record_refs (ref_scope, ref_key);
-    `,
+      ) WITHOUT ROWID`,
+      `CREATE INDEX record_refs_by_target ON record_refs (ref_scope, ref_key)`,
+    ],
   },
   {
     id: 3,
     name: "grants: users allowed on this unit (see grants.ts)",
-    sql: `
-      CREATE TABLE grants (
+    up: [
+      `CREATE TABLE grants (
         user_name TEXT PRIMARY KEY,
         token_hash TEXT NOT NULL,
         permission TEXT NOT NULL CHECK (permission IN ('r', 'w', 'rw'))
-      );
-      CREATE INDEX grants_by_token ON grants (token_hash);
-    `,
+      )`,
+      `CREATE INDEX grants_by_token ON grants (token_hash)`,
+    ],
   },
   {
     id: 4,
     name: "queue: results found by key and run token, no index on the token",
     // every claimed item is reached through its (scope, key): the token index only cost a write per claim
-    sql: `DROP INDEX IF EXISTS queue_lease;`,
+    up: ["DROP INDEX IF EXISTS queue_lease"],
   },
   {
     id: 5,
     name: "fills: the keys each has still to queue, counted once at its start",
     // a status read then sums a column instead of counting the records left (one pass over them per poll)
-    sql: `
-      ALTER TABLE fills ADD COLUMN remaining INTEGER NOT NULL DEFAULT 0;
-      UPDATE fills SET remaining = (
+    up: [
+      `ALTER TABLE fills ADD COLUMN remaining INTEGER NOT NULL DEFAULT 0`,
+      `UPDATE fills SET remaining = (
         SELECT count(*) FROM records
         WHERE records.scope = fills.scope AND records.content IS NOT NULL AND records.key > coalesce(fills.cursor, '')
           AND (fills.prefix IS NULL OR substr(records.key, 1, length(fills.prefix)) = fills.prefix)
           AND (fills.since IS NULL OR records.updated_at >= fills.since)
-      );
-    `,
+      )`,
+    ],
   },
 ];
 
@@ -118,18 +119,10 @@ const MIGRATIONS: Array<{ id: number; name: string; sql: string }> = [
  * the object is first reached, so a request naming a unit that does not exist leaves nothing behind.
  */
 export function hasSchema(sql: Sql): boolean {
-  return sql.first("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = '_migrations'") !== undefined;
+  return hasMigrations(sql);
 }
 
 /** Applies the migrations not yet recorded; safe to run on every start. */
 export function migrate(sql: Sql): void {
-  sql.exec("CREATE TABLE IF NOT EXISTS _migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
-  const applied = new Set(sql.all<{ id: number }>("SELECT id FROM _migrations").map((row) => row.id));
-  for (const migration of MIGRATIONS) {
-    if (applied.has(migration.id)) continue;
-    sql.transaction(() => {
-      for (const statement of migration.sql.split(";").map((s) => s.trim()).filter(Boolean)) sql.exec(statement);
-      sql.exec("INSERT INTO _migrations (id, name, applied_at) VALUES (?, ?, ?)", migration.id, migration.name, Date.now());
-    });
-  }
+  runMigrations(sql, MIGRATIONS);
 }

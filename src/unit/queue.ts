@@ -1,20 +1,28 @@
 /**
- * The reprocess queue (table `queue`), one row per (scope, key), following the state
- * machine of DESIGN.md: pending (0) → assigned (1, under a lease and a run token) →
- * removed on success, back to pending with backoff on failure, failed (2) after
- * `maxAttempts`. For an assigned item `next_run_at` holds its lease expiry, so one index
- * finds both due items and expired leases.
+ * The reprocess queue: owns table `queue`, one row per (scope, key), and the state machine
+ * of DESIGN.md. States: pending (0) → assigned (1, under a lease and a run token) → removed
+ * on success, pending again with backoff on failure, failed (2) after `maxAttempts`. For an
+ * assigned item `next_run_at` holds its lease expiry, so one index finds both due items
+ * and expired leases.
  *
- * Invariants: an item is in exactly one state; a result is applied only through the run
- * token it was claimed with, so a stale run (after reset or lease expiry) changes nothing.
- * Every statement is set-based: key lists travel as one JSON parameter (`json_each`).
+ * Every transition is written once, below, as the effect it has on a row (an `Effect`);
+ * the methods only say which rows it applies to:
+ * - enqueue ({@link ON_CONFLICT}): new → pending; pending stays (dedup); assigned is marked
+ *   to run once more; failed starts over;
+ * - claim ({@link lease}): pending and due → assigned, counting an attempt;
+ * - success: removed, or, when queued again while it ran, started over ({@link startOver});
+ * - fail or retry ({@link failOrRetry}), for a module's failure and an expired lease alike;
+ * - reset ({@link unassign}): assigned → pending, the attempt not counted;
+ * - retryFailed: failed → pending, started over like an enqueue of a failed item;
+ * - purge: failed or pending rows deleted.
  *
- * A `reprocess/all` run past its first chunk skips the pending stage: its next keys are
- * read from the records and inserted already assigned to the worker that asked
- * ({@link Queue.claimFromRecords}), which saves a write per item on a big fill.
+ * Invariants: an item is in exactly one state; only an assigned item holds a lease token
+ * or a rerun mark, only a failed one a `failed_at`; a result is applied only through the
+ * run token it was claimed with, so a stale run (after reset or lease expiry) changes
+ * nothing. Every statement is set-based: key lists travel as one JSON parameter (`json_each`).
  */
 import type { ReprocessingSettings } from "../schemas";
-import type { Sql } from "./sql";
+import { join, q, raw, type Query, type Sql } from "./sql";
 
 export const PENDING = 0;
 export const ASSIGNED = 1;
@@ -43,23 +51,99 @@ export interface FailedItem {
   failedAt: string | null;
 }
 
-/** What queuing does to an item already there: pending stays (dedup), assigned runs once more, failed starts over. */
-const ON_CONFLICT = `ON CONFLICT (scope, key) DO UPDATE SET
-  rerun = CASE WHEN state = ${ASSIGNED} THEN 1 ELSE rerun END,
-  attempts = CASE WHEN state = ${FAILED} THEN 0 ELSE attempts END,
-  next_run_at = CASE WHEN state = ${FAILED} THEN excluded.next_run_at ELSE next_run_at END,
-  hops = CASE WHEN state = ${ASSIGNED} THEN hops ELSE excluded.hops END,
-  failed_at = CASE WHEN state = ${FAILED} THEN NULL ELSE failed_at END,
-  last_error = CASE WHEN state = ${FAILED} THEN NULL ELSE last_error END,
-  state = CASE WHEN state = ${FAILED} THEN ${PENDING} ELSE state END`;
+// ── the transitions ─────────────────────────────────────────────────────────
+
+/** A transition's effect on a row: column → its new value. */
+type Effect = Record<string, Query>;
+
+const stateIs = (state: number) => raw(`state = ${state}`);
+const toState = (state: number) => raw(String(state));
+
+/** The `SET` list of effects applied together. */
+function set(...effects: Effect[]): Query {
+  return join(Object.entries(Object.assign({}, ...effects) as Effect).map(([column, value]) => q`${raw(column)} = ${value}`));
+}
+
+/**
+ * The `SET` list of one effect per row: that of the first branch whose condition holds,
+ * else `otherwise`; a column an effect leaves out keeps its value.
+ */
+function choose(branches: Array<[when: Query, effect: Effect]>, otherwise: Effect): Query {
+  const columns = new Set([...branches.flatMap(([, effect]) => Object.keys(effect)), ...Object.keys(otherwise)]);
+  return join(
+    [...columns].map((column) => {
+      const keep = raw(column);
+      const cases = join(branches.map(([when, effect]) => q`WHEN ${when} THEN ${effect[column] ?? keep}`), " ");
+      return q`${keep} = CASE ${cases} ELSE ${otherwise[column] ?? keep} END`;
+    }),
+  );
+}
+
+/**
+ * A change not yet seen starts over: fresh attempts, due at `now`, nothing left of an
+ * earlier failure. Failed → pending (queued again, or retryFailed), and assigned → pending
+ * when the item was queued again while it ran (its run, whatever the outcome, saw the change before).
+ */
+function startOver(now: Query): Effect {
+  return { state: toState(PENDING), attempts: raw("0"), next_run_at: now, last_error: raw("NULL"), failed_at: raw("NULL") };
+}
+
+/** A run ends: only an assigned item holds a lease token or a rerun mark. */
+const RELEASE: Effect = { lease_token: raw("NULL"), rerun: raw("0") };
+
+/** Queued again while assigned: the item runs once more after its run. */
+const QUEUED_AGAIN = raw("rerun = 1");
+
+/** pending → assigned under a lease (its end in `next_run_at`) and a run token: the claim is an attempt. */
+function lease(token: string, until: number): Effect {
+  return { state: toState(ASSIGNED), lease_token: q`${token}`, next_run_at: q`${until}`, attempts: raw("attempts + 1") };
+}
+
+/**
+ * A run failed for this item (`error`: its module's error, or the lease ran out). Queued
+ * again meanwhile: it starts over, the failure was the older change's. Attempts left:
+ * pending again at `retryAt`. None left: failed for good, with the error.
+ */
+function failOrRetry(error: Query, retryAt: Query, maxAttempts: number, now: number): Query {
+  const failure = choose(
+    [
+      [QUEUED_AGAIN, startOver(q`${now}`)],
+      [q`attempts >= ${maxAttempts}`, { state: toState(FAILED), failed_at: q`${now}`, last_error: error }],
+    ],
+    { state: toState(PENDING), next_run_at: retryAt, last_error: error },
+  );
+  return join([failure, set(RELEASE)]);
+}
+
+/** When a failed attempt is retried: `backoffMs` doubled per attempt made, capped at `maxBackoffMs`. */
+function backoff(settings: ReprocessingSettings, now: number): Query {
+  return q`${now} + min(${settings.maxBackoffMs}, ${settings.backoffMs} * (1 << min(attempts - 1, 40)))`;
+}
+
+/** assigned → pending at `now` (reset): the run no longer counts, nor does its attempt. */
+function unassign(now: number): Effect {
+  return { state: toState(PENDING), attempts: raw("max(attempts - 1, 0)"), next_run_at: q`${now}`, ...RELEASE };
+}
+
+/**
+ * What enqueuing does to an item already there: pending stays (dedup; the newer hops
+ * count), assigned runs once more after its run, failed starts over. A plain string, with
+ * no bindings: the inserted row (`excluded`) carries the time and hops.
+ */
+const ON_CONFLICT = `ON CONFLICT (scope, key) DO UPDATE SET ${
+  choose(
+    [
+      [stateIs(ASSIGNED), { rerun: raw("1") }],
+      [stateIs(FAILED), { ...startOver(raw("excluded.next_run_at")), hops: raw("excluded.hops") }],
+    ],
+    { hops: raw("excluded.hops") },
+  ).text
+}`;
 
 const FAILURES_PER_STATEMENT = 250;
 
 /** The error an item carries when its run outlived its lease. */
 export const LEASE_EXPIRED = "lease expired: the run did not finish within leaseMs";
-
-/** The SQL delay of the next retry: `backoffMs` doubled per attempt, capped. */
-const BACKOFF = "min(?, ? * (1 << min(attempts - 1, 40)))";
 
 export class Queue {
   constructor(private readonly sql: Sql) {}
@@ -67,15 +151,7 @@ export class Queue {
   /** Queues these keys of one scope; returns how many. */
   enqueue(scope: string, keys: string[], hops = 0, now = Date.now()): number {
     if (keys.length === 0) return 0;
-    this.sql.exec(
-      `INSERT INTO queue (scope, key, state, attempts, next_run_at, hops)
-       SELECT ?, value, ${PENDING}, 0, ?, ? FROM json_each(?) WHERE true ${ON_CONFLICT}`,
-      scope,
-      now,
-      hops,
-      JSON.stringify(keys),
-    );
-    return keys.length;
+    return this.enqueueSelected(q`SELECT ${scope} AS scope, value AS key FROM json_each(${JSON.stringify(keys)})`, hops, now).length;
   }
 
   /**
@@ -100,93 +176,52 @@ export class Queue {
     );
   }
 
-  /**
-   * Queues the next chunk of a scope's live records in key order after `cursor`,
-   * optionally only keys starting with `prefix` and scopes updated at or after `since`.
-   * Returns how many were queued and the last key (the cursor of the next chunk).
-   */
-  enqueueFromRecords(filter: RecordFilter, cursor: string | null, limit: number, hops = 0, now = Date.now()): { count: number; last?: string } {
-    const { where, args } = recordWhere(filter);
+  /** Queues the (scope, key) rows `select` gives, in one statement; returns their keys. */
+  enqueueSelected(select: Query, hops = 0, now = Date.now()): string[] {
     const rows = this.sql.all<{ key: string }>(
-      `INSERT INTO queue (scope, key, state, attempts, next_run_at, hops)
-       SELECT scope, key, ${PENDING}, 0, ?, ? FROM records
-       WHERE ${where} AND key > ? ORDER BY key LIMIT ?
-       ${ON_CONFLICT} RETURNING key`,
-      now,
-      hops,
-      ...args,
-      cursor ?? "",
-      limit,
+      // `WHERE true` tells SQLite's parser that ON CONFLICT is the upsert's, not a join's
+      q`INSERT INTO queue (scope, key, state, attempts, next_run_at, hops)
+        SELECT scope, key, ${toState(PENDING)}, 0, ${now}, ${hops} FROM (${select}) WHERE true
+        ${raw(ON_CONFLICT)} RETURNING key`,
     );
-    let last: string | undefined;
-    for (const row of rows) if (last === undefined || compareKeys(row.key, last) > 0) last = row.key;
-    return { count: rows.length, last };
-  }
-
-  /** How many live records match a filter: what a `reprocess/all` will queue. */
-  countRecords(filter: RecordFilter): number {
-    const { where, args } = recordWhere(filter);
-    return this.sql.first<{ n: number }>(`SELECT count(*) AS n FROM records WHERE ${where}`, ...args)?.n ?? 0;
+    return rows.map((row) => row.key);
   }
 
   /**
-   * Items whose lease ran out go back to pending (or to failed when they used their
-   * attempts: a run that keeps dying must not loop forever). An item queued again while
-   * assigned starts over with fresh attempts, as after a completed run: the change it
-   * carries has not been seen yet.
+   * Claims the keys of one scope that are not queued yet under a new lease, inserting them
+   * assigned (a fill's keys: no pending stage, which saves a write per item). Keys already
+   * queued keep their course, as when queued again. `keys` are in the store's key order.
+   */
+  claimKeys(scope: string, keys: string[], leaseMs: number, hops: number, now = Date.now()): Claim {
+    const claim: Claim = { scope, token: crypto.randomUUID(), leaseUntil: now + leaseMs, items: [] };
+    if (keys.length === 0) return claim;
+    const wanted = new Set(keys);
+    // a range read of the (scope, key) key: usually few rows, where an IN list would seek every key
+    const queued = this.sql
+      .all<{ key: string }>(q`SELECT key FROM queue WHERE scope = ${scope} AND key >= ${keys[0]} AND key <= ${keys[keys.length - 1]}`)
+      .map((row) => row.key)
+      .filter((key) => wanted.has(key));
+    if (queued.length > 0) this.enqueue(scope, queued, hops, now);
+    const taken = new Set(queued);
+    const fresh = taken.size === 0 ? keys : keys.filter((key) => !taken.has(key));
+    // the lease of `lease()` on a new row: its first attempt
+    this.sql.exec(
+      q`INSERT INTO queue (scope, key, state, attempts, next_run_at, lease_token, hops)
+        SELECT ${scope}, value, ${toState(ASSIGNED)}, 1, ${claim.leaseUntil}, ${claim.token}, ${hops} FROM json_each(${JSON.stringify(fresh)})`,
+    );
+    claim.items = fresh.map((key) => ({ key, hops }));
+    return claim;
+  }
+
+  /**
+   * Items whose lease ran out fail with {@link LEASE_EXPIRED}: a run that keeps dying must
+   * not loop forever. They are due at once: the lease was the wait.
    */
   expireLeases(maxAttempts: number, now = Date.now()): number {
     return this.sql.run(
-      `UPDATE queue SET
-         state = CASE WHEN rerun = 0 AND attempts >= ? THEN ${FAILED} ELSE ${PENDING} END,
-         failed_at = CASE WHEN rerun = 0 AND attempts >= ? THEN ? ELSE NULL END,
-         attempts = CASE WHEN rerun = 0 THEN attempts ELSE 0 END,
-         last_error = '${LEASE_EXPIRED}',
-         lease_token = NULL, rerun = 0
-       WHERE state = ${ASSIGNED} AND next_run_at <= ?`,
-      maxAttempts,
-      maxAttempts,
-      now,
-      now,
+      q`UPDATE queue SET ${failOrRetry(q`${LEASE_EXPIRED}`, raw("next_run_at"), maxAttempts, now)}
+        WHERE ${stateIs(ASSIGNED)} AND next_run_at <= ${now}`,
     );
-  }
-
-  /**
-   * Claims the next live records of a `reprocess/all` run (key order after `cursor`), up to
-   * `limit`, inserting them assigned under a new lease. Keys already in the queue keep
-   * their course (see ON_CONFLICT) and are left out of this claim. Returns the claim, the
-   * last key read (the next cursor), how many keys were read and whether the records are exhausted.
-   */
-  claimFromRecords(filter: RecordFilter, cursor: string | null, limit: number, leaseMs: number, hops: number, now = Date.now()): { claim: Claim; last?: string; read: number; exhausted: boolean } {
-    const { where, args } = recordWhere(filter);
-    const rows = this.sql.all<{ key: string; content: string | null; version: number }>(
-      `SELECT key, content, version FROM records WHERE ${where} AND key > ? ORDER BY key LIMIT ?`,
-      ...args,
-      cursor ?? "",
-      limit,
-    );
-    const claim: Claim = { scope: filter.scope, token: crypto.randomUUID(), leaseUntil: now + leaseMs, items: [] };
-    const last = rows[rows.length - 1]?.key;
-    if (last === undefined) return { claim, read: 0, exhausted: true };
-    const read = new Set(rows.map((row) => row.key));
-    const queued = this.sql
-      .all<{ key: string }>("SELECT key FROM queue WHERE scope = ? AND key >= ? AND key <= ?", filter.scope, rows[0]!.key, last)
-      .map((row) => row.key)
-      .filter((key) => read.has(key));
-    if (queued.length > 0) this.enqueue(filter.scope, queued, hops, now);
-    const taken = new Set(queued);
-    const fresh = taken.size === 0 ? rows : rows.filter((row) => !taken.has(row.key));
-    this.sql.exec(
-      `INSERT INTO queue (scope, key, state, attempts, next_run_at, lease_token, hops)
-       SELECT ?, value, ${ASSIGNED}, 1, ?, ?, ? FROM json_each(?)`,
-      filter.scope,
-      claim.leaseUntil,
-      claim.token,
-      hops,
-      JSON.stringify(fresh.map((row) => row.key)),
-    );
-    claim.items = fresh.map((row) => ({ key: row.key, hops, content: row.content, version: row.version }));
-    return { claim, last, read: rows.length, exhausted: rows.length < limit };
   }
 
   /** Reads the stored content of claimed items that do not carry it yet. */
@@ -208,23 +243,15 @@ export class Queue {
 
   /** Claims up to `limit` due items of one scope (the scope of the oldest due item) under a new lease. */
   claim(limit: number, leaseMs: number, now = Date.now()): Claim | undefined {
-    const oldest = this.sql.first<{ scope: string }>(
-      `SELECT scope FROM queue WHERE state = ${PENDING} AND next_run_at <= ? ORDER BY next_run_at LIMIT 1`,
-      now,
-    );
+    const due = q`${stateIs(PENDING)} AND next_run_at <= ${now}`;
+    const oldest = this.sql.first<{ scope: string }>(q`SELECT scope FROM queue WHERE ${due} ORDER BY next_run_at LIMIT 1`);
     if (!oldest) return undefined;
     const token = crypto.randomUUID();
     const items = this.sql.all<{ key: string; hops: number }>(
-      `UPDATE queue SET state = ${ASSIGNED}, lease_token = ?, next_run_at = ?, attempts = attempts + 1
-       WHERE scope = ? AND key IN (
-         SELECT key FROM queue WHERE state = ${PENDING} AND scope = ? AND next_run_at <= ? ORDER BY next_run_at LIMIT ?
-       ) RETURNING key, hops`,
-      token,
-      now + leaseMs,
-      oldest.scope,
-      oldest.scope,
-      now,
-      limit,
+      q`UPDATE queue SET ${set(lease(token, now + leaseMs))}
+        WHERE scope = ${oldest.scope} AND key IN (
+          SELECT key FROM queue WHERE ${due} AND scope = ${oldest.scope} ORDER BY next_run_at LIMIT ${limit}
+        ) RETURNING key, hops`,
     );
     return { scope: oldest.scope, token, leaseUntil: now + leaseMs, items };
   }
@@ -236,50 +263,28 @@ export class Queue {
    */
   complete(claim: Claim, failures: Map<string, string>, settings: ReprocessingSettings, now = Date.now()): number {
     const { scope, token } = claim;
-    const keys = JSON.stringify(claim.items.map((item) => item.key));
     const failed = [...failures];
     // errors run to 2,000 characters: a few hundred per statement keep the JSON parameter well under 2 MB
     for (let start = 0; start < failed.length; start += FAILURES_PER_STATEMENT) {
+      const chunk = JSON.stringify(failed.slice(start, start + FAILURES_PER_STATEMENT));
       this.sql.exec(
-        `UPDATE queue SET
-           state = CASE WHEN rerun = 0 AND attempts >= ? THEN ${FAILED} ELSE ${PENDING} END,
-           failed_at = CASE WHEN rerun = 0 AND attempts >= ? THEN ? ELSE NULL END,
-           next_run_at = ? + ${BACKOFF},
-           last_error = f.error, lease_token = NULL, rerun = 0
-         FROM (SELECT value ->> 0 AS key, value ->> 1 AS error FROM json_each(?)) AS f
-         WHERE queue.scope = ? AND queue.key = f.key AND queue.lease_token = ?`,
-        settings.maxAttempts,
-        settings.maxAttempts,
-        now,
-        now,
-        settings.maxBackoffMs,
-        settings.backoffMs,
-        JSON.stringify(failed.slice(start, start + FAILURES_PER_STATEMENT)),
-        scope,
-        token,
+        q`UPDATE queue SET ${failOrRetry(raw("f.error"), backoff(settings, now), settings.maxAttempts, now)}
+          FROM (SELECT value ->> 0 AS key, value ->> 1 AS error FROM json_each(${chunk})) AS f
+          WHERE queue.scope = ${scope} AND queue.key = f.key AND queue.lease_token = ${token}`,
       );
     }
-    const mine = `scope = ? AND key IN (SELECT value FROM json_each(?)) AND lease_token = ?`;
-    const done = this.sql.run(`DELETE FROM queue WHERE ${mine} AND rerun = 0`, scope, keys, token);
+    // by (scope, key), the primary key, then the token: there is no index on the token
+    const mine = q`scope = ${scope} AND key IN (SELECT value FROM json_each(${JSON.stringify(claim.items.map((item) => item.key))})) AND lease_token = ${token}`;
+    const done = this.sql.run(q`DELETE FROM queue WHERE ${mine} AND NOT ${QUEUED_AGAIN}`);
     // what is left under this token was queued again while it ran: due once more
     if (done + failures.size >= claim.items.length) return done;
-    const again = this.sql.run(
-      `UPDATE queue SET state = ${PENDING}, rerun = 0, attempts = 0, lease_token = NULL, next_run_at = ?, last_error = NULL WHERE ${mine}`,
-      now,
-      scope,
-      keys,
-      token,
-    );
+    const again = this.sql.run(q`UPDATE queue SET ${set(startOver(q`${now}`), RELEASE)} WHERE ${mine}`);
     return done + again;
   }
 
   /** Every assigned item goes back to pending for another worker; the run it was in no longer counts. */
   reset(now = Date.now()): number {
-    return this.sql.run(
-      `UPDATE queue SET state = ${PENDING}, lease_token = NULL, rerun = 0, attempts = max(attempts - 1, 0), next_run_at = ?
-       WHERE state = ${ASSIGNED}`,
-      now,
-    );
+    return this.sql.run(q`UPDATE queue SET ${set(unassign(now))} WHERE ${stateIs(ASSIGNED)}`);
   }
 
   counts(): { pending: number; assigned: number; failed: number } {
@@ -325,14 +330,13 @@ export class Queue {
     return rows.length > limit && last ? { items, nextCursor: { scope: last.scope, key: last.key } } : { items };
   }
 
-  /** Failed items (all, or those with these keys) go back to pending with fresh attempts. */
+  /**
+   * Failed items (all, or those with these keys) start over, as when queued again: the
+   * failure's error and time go with it (the unit's `lastError` keeps the latest error).
+   */
   retryFailed(keys?: string[], now = Date.now()): number {
-    const filter = keys ? "AND key IN (SELECT value FROM json_each(?))" : "";
-    return this.sql.run(
-      `UPDATE queue SET state = ${PENDING}, attempts = 0, next_run_at = ?, failed_at = NULL WHERE state = ${FAILED} ${filter}`,
-      now,
-      ...(keys ? [JSON.stringify(keys)] : []),
-    );
+    const some = keys ? q`AND key IN (SELECT value FROM json_each(${JSON.stringify(keys)}))` : raw("");
+    return this.sql.run(q`UPDATE queue SET ${set(startOver(q`${now}`))} WHERE ${stateIs(FAILED)} ${some}`);
   }
 
   purgeFailed(): number {
@@ -343,39 +347,4 @@ export class Queue {
   purgePending(): number {
     return this.sql.run(`DELETE FROM queue WHERE state = ${PENDING}`);
   }
-}
-
-export interface RecordFilter {
-  scope: string;
-  prefix?: string;
-  /** ms since the epoch: scopes updated at or after it */
-  since?: number;
-}
-
-/**
- * Orders keys as the store does: by code point, the order of their UTF-8 bytes. JavaScript's
- * `<` compares UTF-16 units, which puts U+E000..U+FFFF after the surrogate pairs of U+10000 and above.
- */
-function compareKeys(a: string, b: string): number {
-  const length = Math.min(a.length, b.length);
-  for (let i = 0; i < length; i++) {
-    // equal up to i, so i starts a code point in both, or is the second half of the same leading surrogate
-    if (a.charCodeAt(i) !== b.charCodeAt(i)) return a.codePointAt(i)! - b.codePointAt(i)!;
-  }
-  return a.length - b.length;
-}
-
-function recordWhere(filter: RecordFilter): { where: string; args: unknown[] } {
-  const clauses = ["scope = ?", "content IS NOT NULL"];
-  const args: unknown[] = [filter.scope];
-  if (filter.prefix) {
-    // the range condition lets SQLite seek the (scope, key) index; substr() ends the range
-    clauses.push("key >= ? AND substr(key, 1, length(?)) = ?");
-    args.push(filter.prefix, filter.prefix, filter.prefix);
-  }
-  if (filter.since !== undefined) {
-    clauses.push("updated_at >= ?");
-    args.push(filter.since);
-  }
-  return { where: clauses.join(" AND "), args };
 }

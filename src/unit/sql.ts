@@ -24,26 +24,76 @@ export interface UnitState {
   blockConcurrencyWhile<T>(fn: () => Promise<T>): Promise<T>;
 }
 
-/** Small typed helpers over `sql.exec`; all statements are synchronous, as on Durable Objects. */
-export class Sql {
-  constructor(private readonly storage: UnitStorage) {}
+/**
+ * A statement's text and its bindings in order, built with {@link q} so each value stays
+ * beside its placeholder, and fragments (a transition's `SET` list, a filter) compose
+ * without counting `?`s. Durable Objects bind positional `?` only.
+ */
+export class Query {
+  constructor(
+    readonly text: string,
+    readonly args: readonly unknown[],
+  ) {}
+}
 
-  all<T extends Record<string, SqlValue>>(query: string, ...bindings: unknown[]): T[] {
+/**
+ * Tagged template for SQL: each interpolated value becomes a bound `?`, an interpolated
+ * {@link Query} is spliced in with its own bindings.
+ *
+ * @example
+ * sql.run(q`UPDATE queue SET next_run_at = ${now} WHERE ${byScope(scope)}`)
+ */
+export function q(strings: TemplateStringsArray, ...values: unknown[]): Query {
+  let text = strings[0]!;
+  const args: unknown[] = [];
+  values.forEach((value, i) => {
+    if (value instanceof Query) {
+      text += value.text;
+      args.push(...value.args);
+    } else {
+      text += "?";
+      args.push(value);
+    }
+    text += strings[i + 1]!;
+  });
+  return new Query(text, args);
+}
+
+/** SQL text taken as is (a column, a constant): never a value that came from outside. */
+export const raw = (text: string): Query => new Query(text, []);
+
+/** The fragments joined by `separator`, their bindings in order. */
+export function join(parts: readonly Query[], separator = ", "): Query {
+  return new Query(parts.map((part) => part.text).join(separator), parts.flatMap((part) => part.args));
+}
+
+/** The part of {@link UnitStorage} that SQL needs: what the tests give over plain SQLite. */
+export type SqlHost = Pick<UnitStorage, "sql" | "transactionSync">;
+
+/**
+ * Small typed helpers over `sql.exec`; all statements are synchronous, as on Durable Objects.
+ * Each takes either a text and its bindings or a {@link Query}.
+ */
+export class Sql {
+  constructor(private readonly storage: SqlHost) {}
+
+  all<T extends Record<string, SqlValue>>(query: string | Query, ...bindings: unknown[]): T[] {
+    if (query instanceof Query) return this.storage.sql.exec<T>(query.text, ...query.args).toArray();
     return this.storage.sql.exec<T>(query, ...bindings).toArray();
   }
 
-  first<T extends Record<string, SqlValue>>(query: string, ...bindings: unknown[]): T | undefined {
+  first<T extends Record<string, SqlValue>>(query: string | Query, ...bindings: unknown[]): T | undefined {
     return this.all<T>(query, ...bindings)[0];
   }
 
   /** Runs a write and returns how many rows it changed (SQLite's `changes()`). */
-  run(query: string, ...bindings: unknown[]): number {
-    this.storage.sql.exec(query, ...bindings).toArray();
+  run(query: string | Query, ...bindings: unknown[]): number {
+    this.all(query, ...bindings);
     return Number(this.storage.sql.exec<{ n: number }>("SELECT changes() AS n").one().n);
   }
 
-  exec(query: string, ...bindings: unknown[]): void {
-    this.storage.sql.exec(query, ...bindings).toArray();
+  exec(query: string | Query, ...bindings: unknown[]): void {
+    this.all(query, ...bindings);
   }
 
   transaction<T>(fn: () => T): T {

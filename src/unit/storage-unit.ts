@@ -406,7 +406,7 @@ export class StorageUnit extends DurableObject<Env> {
 
   /** Queues every live record of a scope (filtered); returns how many match. */
   private startFill(scope: string, filter: { prefix?: string; since?: number }): number {
-    const queued = this.queue.countRecords({ scope, ...filter });
+    const queued = this.fills.count({ scope, ...filter });
     if (queued > 0) this.fills.start({ scope, ...filter }, queued);
     return queued;
   }
