@@ -91,6 +91,13 @@ describe("a token this server never issued", () => {
     expect(recording.calls).toEqual([]);
   });
 
+  it("includes every token issued under another secret: changing TOKEN_SECRET invalidates them all", async () => {
+    const recording = recordingEnv();
+    const rotated = { ...recording.env, TOKEN_SECRET: "a-new-secret" };
+    expect(await send(rotated, "POST", `/reprocess/reset/${unit}`, writer)).toEqual({ status: 401, message: "UNAUTHORIZED" });
+    expect(recording.calls).toEqual([]);
+  });
+
   it("has no byte of its body read", async () => {
     const recording = recordingEnv();
     for (const token of [unknownToken(), `rs_${"A".repeat(43)}`]) {
