@@ -1,4 +1,8 @@
-/** Running one async function over a list with a bounded number of calls in flight. */
+/**
+ * Running one async function over a list with a bounded number of calls in flight. Kept
+ * here, not taken from a library: neither Hono nor the platform has one, and a package
+ * (p-limit, p-map) would be a new dependency for these eight lines.
+ */
 
 /**
  * Calls `fn` for every item, at most `limit` at a time, each worker taking the next item

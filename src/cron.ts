@@ -5,7 +5,7 @@
  */
 import type { Env } from "./env";
 import { forEachConcurrently } from "./concurrency";
-import { registryOf } from "./registry/registry";
+import { registryOf, unitOf } from "./bindings";
 
 /** Units visited at once: keeps a tick within the connection limits of one invocation. */
 const VISITS_AT_ONCE = 6;
@@ -15,8 +15,7 @@ export async function runCronTick(env: Env, scheduledTime: number): Promise<{ vi
   const names = await registry.activeUnits();
   await forEachConcurrently(names, VISITS_AT_ONCE, async (name) => {
     try {
-      const unit = env.STORAGE_UNIT.get(env.STORAGE_UNIT.idFromName(name));
-      const { exists } = await unit.tick(scheduledTime);
+      const { exists } = await unitOf(env, name).tick(scheduledTime);
       if (!exists) await registry.removeUnit(name);
     } catch (error) {
       console.error(JSON.stringify({ level: "error", event: "cron-visit-failed", unit: name, error: String(error) }));

@@ -7,6 +7,8 @@ export interface Env {
   REGISTRY: DurableObjectNamespace<Registry>;
   /** the admin bearer token; with none set, guarded routes answer 503 AUTH_NOT_CONFIGURED */
   ADMIN_TOKEN?: string;
+  /** the secret behind the MAC of user tokens (src/http/user-tokens.ts); unset: derived from ADMIN_TOKEN */
+  TOKEN_SECRET?: string;
   /** comma-separated origins allowed by CORS; unset means CORS is off */
   CORS_ORIGINS?: string;
   /** "true": the test modules (Recorder, Fault) may be named in pipelines; off in production */

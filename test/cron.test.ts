@@ -7,7 +7,7 @@ import { createExecutionContext, createScheduledController, evictDurableObject, 
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
-import { registryOf } from "../src/registry/registry";
+import { registryOf } from "../src/bindings";
 import { call, createUnit, unitStub } from "./helpers";
 import { addMany, drain, recorded, recorder, setPipelines, setSettings, status, waitFor, waitForStatus } from "./queue-helpers";
 
@@ -45,7 +45,7 @@ function listed(unit: string): Promise<true> {
 /** Makes the unit's live instance reach a registry whose every call fails; returns how to undo it. */
 async function breakRegistry(unit: string): Promise<() => Promise<void>> {
   const unavailable = { setActive: () => Promise.reject(new Error("registry unavailable")) };
-  const broken = { idFromName: () => ({}), get: () => unavailable };
+  const broken = { getByName: () => unavailable };
   const original = await runInDurableObject(unitStub(unit), (instance) => {
     const holder = instance as unknown as { env: Record<string, unknown> };
     const env = holder.env;

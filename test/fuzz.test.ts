@@ -9,6 +9,7 @@ import { env, exports } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, call, createUnit, unitStub, uniqueUnit } from "./helpers";
+import { ADMIN } from "../src/unit/grants";
 import { createUser, grant, uniqueUser, unknownToken } from "./security-helpers";
 
 const BASE = "https://restage.test";
@@ -43,12 +44,12 @@ async function restoreVictim(): Promise<void> {
   const stub = unitStub(victim);
   if ("error" in (await stub.info())) await createUnit({ contentProcessing: false, reprocessingQueue: false }, victim);
   // a paused job, a disabled queue and no pipelines: nothing changes the unit behind the test's back
-  await stub.setPaused(true);
+  await stub.setPaused(ADMIN, true);
   await stub.setFlag("reprocessingQueue", false);
   await stub.setFlag("contentProcessing", false);
   await stub.setModules({ modules: {}, settings: {} });
   for (const key of SEEDED_KEYS) {
-    if ("error" in (await stub.fetchRecord(key))) await stub.add("raw", { key, content: { seeded: true }, policy: "merge", version: 0 });
+    if ("error" in (await stub.fetchRecord(ADMIN, key))) await stub.add(ADMIN, "raw", { key, content: { seeded: true }, policy: "merge", version: 0 });
   }
   for (const permission of ["r", "w", "rw"] as const) await grant(permission, userTokens.names[permission], victim);
 }
@@ -59,10 +60,10 @@ async function snapshot(): Promise<string> {
   const registry = env.REGISTRY.get(env.REGISTRY.idFromName("registry"));
   const [info, page, modules, schedules, failed, users] = await Promise.all([
     stub.info(),
-    stub.fetchPage(undefined, 1000),
+    stub.fetchPage(ADMIN, undefined, 1000),
     stub.getModules(),
     stub.getSchedules(),
-    stub.failedItems(1000),
+    stub.failedItems(ADMIN, 1000),
     registry.listUsers(),
   ]);
   const ours = users.filter((user) => Object.keys(user.grants).includes(victim) || user.name === targetUser);

@@ -1,6 +1,5 @@
-/** The small shared helpers: chunking by count and bytes, a bounded pool of calls, base64url. */
+/** The small shared helpers: chunking by count and bytes, a bounded pool of calls. */
 import { describe, expect, it } from "vitest";
-import { fromBase64Url, toBase64Url } from "../src/base64url";
 import { chunksWithin } from "../src/chunks";
 import { forEachConcurrently } from "../src/concurrency";
 
@@ -39,20 +38,5 @@ describe("forEachConcurrently", () => {
     await expect(forEachConcurrently([1, 2, 3], 2, async (item) => {
       if (item === 2) throw new Error("two");
     })).rejects.toThrow("two");
-  });
-});
-
-describe("base64url", () => {
-  it("round-trips every byte value without padding or +/ characters", () => {
-    const bytes = Uint8Array.from([...Array(256).keys()]);
-    const text = toBase64Url(bytes);
-    expect(text).toMatch(/^[A-Za-z0-9_-]+$/);
-    expect(fromBase64Url(text)).toEqual(bytes);
-    expect(toBase64Url(new Uint8Array([251, 255]))).toBe("-_8");
-  });
-
-  it("refuses text outside the base64url alphabet", () => {
-    expect(() => fromBase64Url("a+b/")).toThrow();
-    expect(() => fromBase64Url("not base64!")).toThrow();
   });
 });

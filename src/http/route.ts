@@ -7,9 +7,10 @@
 import type { Context } from "hono";
 import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Env } from "../env";
+import type { Caller } from "../unit/grants";
 import { authorize, type Access } from "./auth";
 import { checkUrlEncoding } from "./url-encoding";
-import { confirmUserCall } from "./user-access";
+import { withUserCaller } from "./user-access";
 import { readJson } from "./body";
 import { validate } from "./validate";
 
@@ -22,13 +23,14 @@ export const ErrorResponse = z.object({ message: z.string(), detail: z.string() 
 
 type AnyObject = z.ZodType<Record<string, unknown>>;
 
-export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {
+export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z.ZodType, A extends Access = Access> {
   methods: Method[];
   /** OpenAPI-style path: `/access/fetch/{unit}/{key}` */
   path: string;
   summary: string;
   tag: string;
-  access: Access;
+  /** "read" and "write" are on the unit the path names: such a path has a `{unit}` */
+  access: A;
   params?: P;
   query?: Q;
   /** the JSON body; an empty body is validated as `undefined` (make the schema optional to allow it) */
@@ -39,10 +41,12 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   description?: string;
 }
 
-export interface RouteInput<P extends AnyObject, Q extends AnyObject, B extends z.ZodType> {
+export interface RouteInput<P extends AnyObject, Q extends AnyObject, B extends z.ZodType, A extends Access = Access> {
   params: z.output<P>;
   query: z.output<Q>;
   body: z.output<B>;
+  /** who is asking (authorize()); pass it to the unit methods open to users */
+  caller: A extends "public" ? undefined : A extends "admin" ? Extract<Caller, { kind: "admin" }> : Caller;
 }
 
 /** Every registered (method, path pattern) per app, so an unmatched request can be told 405 rather than 404. */
@@ -66,12 +70,14 @@ export function methodsAllowedFor(app: App, path: string): string[] {
 
 const EmptyObject = z.object({});
 
-export function defineRoute<P extends AnyObject = typeof EmptyObject, Q extends AnyObject = typeof EmptyObject, B extends z.ZodType = z.ZodUndefined>(
+export function defineRoute<P extends AnyObject = typeof EmptyObject, Q extends AnyObject = typeof EmptyObject, B extends z.ZodType = z.ZodUndefined, A extends Access = Access>(
   app: App,
-  spec: RouteSpec<P, Q, B>,
-  handler: (c: Context<AppEnv>, input: RouteInput<P, Q, B>) => Response | Promise<Response>,
+  spec: RouteSpec<P, Q, B, A>,
+  handler: (c: Context<AppEnv>, input: RouteInput<P, Q, B, A>) => Response | Promise<Response>,
 ): void {
   const honoPath = spec.path.replace(/\{(\w+)\}/g, ":$1");
+  const onUnit = spec.access === "read" || spec.access === "write";
+  if (onUnit && !spec.path.includes("{unit}")) throw new Error(`${spec.path}: a route needing '${spec.access}' must name its unit as {unit}, whose grants decide`);
   for (const method of spec.methods) {
     knowRoute(app, method, spec.path);
     app.openAPIRegistry.registerPath({
@@ -98,21 +104,17 @@ export function defineRoute<P extends AnyObject = typeof EmptyObject, Q extends 
     });
     app.on(method.toUpperCase(), honoPath, async (c) => {
       // who is asking comes first: a request without a valid token learns nothing about its input
-      await authorize(c, spec.access, c.req.param("unit"));
-      let response: Response;
-      try {
+      const caller = await authorize(c, spec.access);
+      const run = async () => {
         checkUrlEncoding(c.req.url);
         const params = validate(spec.params ?? EmptyObject, c.req.param(), "path") as z.output<P>;
         const query = validate(spec.query ?? EmptyObject, c.req.query(), "query") as z.output<Q>;
         const body = (spec.body ? validate(spec.body, method === "get" ? undefined : await readJson(c), "body") : undefined) as z.output<B>;
-        response = await handler(c, { params, query, body });
-      } catch (error) {
-        // a user's token refused by the unit answers 401 / 403 whatever else went wrong
-        await confirmUserCall(c);
-        throw error;
-      }
-      await confirmUserCall(c);
-      return response;
+        return handler(c, { params, query, body, caller: caller as RouteInput<P, Q, B, A>["caller"] });
+      };
+      if (caller?.kind !== "user") return run();
+      const hasBody = method !== "get" && (spec.body !== undefined || spec.rawBody !== undefined);
+      return withUserCaller(c.env, caller, { unit: c.req.param("unit")!, need: spec.access as "read" | "write", hasBody }, run);
     });
   }
 }

@@ -8,6 +8,7 @@
  * schema of both in migrations.ts.
  */
 import { DurableObject } from "cloudflare:workers";
+import { unitOf } from "../bindings";
 import type { Env } from "../env";
 import type { Failure } from "../errors";
 import type { Permission } from "../unit/grants";
@@ -24,7 +25,7 @@ export class Registry extends DurableObject<Env> {
     super(ctx, env);
     this.sql = new Sql((ctx as unknown as UnitState).storage);
     runMigrations(this.sql, REGISTRY_MIGRATIONS);
-    this.users = new UserDirectory(this.sql, (name) => env.STORAGE_UNIT.get(env.STORAGE_UNIT.idFromName(name)));
+    this.users = new UserDirectory(this.sql, (name) => unitOf(env, name));
   }
 
   /** Lists a unit; listing it again (a repair) updates its creation time and keeps its `active` flag, so a busy unit stays on the cron's list. */
@@ -78,8 +79,4 @@ export class Registry extends DurableObject<Env> {
   async userOfToken(tokenHash: string): Promise<string | null> {
     return this.users.userOfToken(tokenHash);
   }
-}
-
-export function registryOf(env: Env): DurableObjectStub<Registry> {
-  return env.REGISTRY.get(env.REGISTRY.idFromName("registry"));
 }

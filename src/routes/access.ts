@@ -6,7 +6,9 @@ import { keysFromQuery } from "../http/keys-query";
 import { defineRoute, type App, type AppEnv } from "../http/route";
 import { LIMITS } from "../limits";
 import { Key, KeysBody, RECORD_SCOPE, ScopeOrRecord, UnitName } from "../schemas";
-import { ok, unitStub } from "./units";
+import { unitOf } from "../bindings";
+import type { Caller } from "../unit/grants";
+import { ok } from "./units";
 
 const tag = "Access";
 
@@ -34,9 +36,9 @@ export function accessRoutes(app: App): void {
         access: "read",
         params: z.object({ unit: UnitName, key: Key, ...scopeShape }),
       },
-      async (c, { params }) => {
+      async (c, { params, caller }) => {
         const scope = scopeFilter((params as { scope?: string }).scope);
-        return ok(c, unwrap(await unitStub(c, params.unit).fetchRecord(params.key, scope)));
+        return ok(c, unwrap(await unitOf(c.env, params.unit).fetchRecord(caller, params.key, scope)));
       },
     );
 
@@ -51,7 +53,7 @@ export function accessRoutes(app: App): void {
         params: z.object({ unit: UnitName, ...scopeShape }),
         query: FetchMultipleQuery,
       },
-      async (c, { params }) => fetchMultiple(c, params.unit, (params as { scope?: string }).scope, keysFromQuery(c)),
+      async (c, { params, caller }) => fetchMultiple(c, caller, params.unit, (params as { scope?: string }).scope, keysFromQuery(c)),
     );
 
     defineRoute(
@@ -65,7 +67,7 @@ export function accessRoutes(app: App): void {
         params: z.object({ unit: UnitName, ...scopeShape }),
         body: KeysBody,
       },
-      async (c, { params, body }) => fetchMultiple(c, params.unit, (params as { scope?: string }).scope, body.keys),
+      async (c, { params, body, caller }) => fetchMultiple(c, caller, params.unit, (params as { scope?: string }).scope, body.keys),
     );
 
     defineRoute(
@@ -79,17 +81,17 @@ export function accessRoutes(app: App): void {
         params: z.object({ unit: UnitName, ...scopeShape }),
         query: PageQuery,
       },
-      async (c, { params, query }) => {
-        const page = unwrap(await unitStub(c, params.unit).fetchPage(query.startId, query.batchSize, scopeFilter((params as { scope?: string }).scope)));
+      async (c, { params, query, caller }) => {
+        const page = unwrap(await unitOf(c.env, params.unit).fetchPage(caller, query.startId, query.batchSize, scopeFilter((params as { scope?: string }).scope)));
         return ok(c, page);
       },
     );
   }
 }
 
-async function fetchMultiple(c: Context<AppEnv>, unit: string, scope: string | undefined, keys: string[]): Promise<Response> {
+async function fetchMultiple(c: Context<AppEnv>, caller: Caller, unit: string, scope: string | undefined, keys: string[]): Promise<Response> {
   if (keys.length > LIMITS.fetchMultipleKeys) {
     throw new ApiError("INVALID_REQUEST", `keys: ${keys.length} given, at most ${LIMITS.fetchMultipleKeys} per fetchMultiple; split the request`);
   }
-  return ok(c, unwrap(await unitStub(c, unit).fetchMany(keys, scopeFilter(scope))));
+  return ok(c, unwrap(await unitOf(c.env, unit).fetchMany(caller, keys, scopeFilter(scope))));
 }

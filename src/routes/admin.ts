@@ -3,9 +3,9 @@ import { z } from "@hono/zod-openapi";
 import { isFailure, unwrap } from "../errors";
 import { defineRoute, type App } from "../http/route";
 import { checkModulesConfig } from "../modules/pipeline";
-import { registryOf } from "../registry/registry";
+import { registryOf, unitOf } from "../bindings";
 import { BooleanParam, CreateUnitBody, ModulesBody, ReprocessingSettingsPatch, ScheduleBody, UnitName, UnitParam } from "../schemas";
-import { ok, unitStub } from "./units";
+import { ok } from "./units";
 
 const tag = "Admin";
 
@@ -15,7 +15,7 @@ export function adminRoutes(app: App): void {
     { methods: ["put"], path: "/admin/createStorageUnit/{unit}", summary: "Create a storage unit", tag, access: "admin", params: UnitParam, body: CreateUnitBody.optional() },
     async (c, { params, body }) => {
       const options = body ?? CreateUnitBody.parse({});
-      const unit = unitStub(c, params.unit);
+      const unit = unitOf(c.env, params.unit);
       const created = await unit.create(params.unit, options);
       if (isFailure(created) && created.error === "STORAGE_UNIT_ALREADY_EXISTS") {
         // a retry after the registry missed the unit (addUnit failed): list it before answering 409
@@ -31,7 +31,7 @@ export function adminRoutes(app: App): void {
     app,
     { methods: ["delete"], path: "/admin/deleteStorageUnit/{unit}", summary: "Delete a storage unit with its records, queue and configuration", tag, access: "admin", params: UnitParam },
     async (c, { params }) => {
-      const destroyed = await unitStub(c, params.unit).destroy();
+      const destroyed = await unitOf(c.env, params.unit).destroy();
       // also on 404: a retry after removeUnit failed must still take the unit off the list (removeUnit is idempotent)
       if (!isFailure(destroyed) || destroyed.error === "STORAGE_UNIT_DOESNT_EXIST") await registryOf(c.env).removeUnit(params.unit);
       unwrap(destroyed);
@@ -56,7 +56,7 @@ export function adminRoutes(app: App): void {
     app,
     { methods: ["get"], path: "/admin/getStorageUnit/{unit}", summary: "A unit's configuration, flags, settings and record / queue counts", tag, access: "admin", params: UnitParam },
     async (c, { params }) => {
-      const info = unwrap(await unitStub(c, params.unit).info());
+      const info = unwrap(await unitOf(c.env, params.unit).info());
       return ok(c, { storageUnit: { ...info, createdAt: new Date(info.createdAt).toISOString() } });
     },
   );
@@ -74,7 +74,7 @@ export function adminRoutes(app: App): void {
     },
     async (c, { params, body }) => {
       const checked = unwrap(checkModulesConfig(body, c.env as unknown as Record<string, unknown>));
-      unwrap(await unitStub(c, params.unit).setModules(checked));
+      unwrap(await unitOf(c.env, params.unit).setModules(checked));
       return ok(c);
     },
   );
@@ -82,7 +82,7 @@ export function adminRoutes(app: App): void {
   defineRoute(
     app,
     { methods: ["get"], path: "/admin/getContentProcessingModules/{unit}", summary: "The unit's stored module configuration", tag, access: "admin", params: UnitParam },
-    async (c, { params }) => ok(c, unwrap(await unitStub(c, params.unit).getModules())),
+    async (c, { params }) => ok(c, unwrap(await unitOf(c.env, params.unit).getModules())),
   );
 
   for (const flag of ["reprocessingQueue", "contentProcessing"] as const) {
@@ -98,7 +98,7 @@ export function adminRoutes(app: App): void {
         params: z.object({ unit: UnitName, enabled: BooleanParam }),
       },
       async (c, { params }) => {
-        unwrap(await unitStub(c, params.unit).setFlag(flag, params.enabled));
+        unwrap(await unitOf(c.env, params.unit).setFlag(flag, params.enabled));
         return ok(c);
       },
     );
@@ -107,18 +107,18 @@ export function adminRoutes(app: App): void {
   defineRoute(
     app,
     { methods: ["put"], path: "/admin/setReprocessingSettings/{unit}", summary: "Change any of the reprocessing settings", tag, access: "admin", params: UnitParam, body: ReprocessingSettingsPatch },
-    async (c, { params, body }) => ok(c, { settings: unwrap(await unitStub(c, params.unit).setSettings(body)) }),
+    async (c, { params, body }) => ok(c, { settings: unwrap(await unitOf(c.env, params.unit).setSettings(body)) }),
   );
 
   defineRoute(
     app,
     { methods: ["put"], path: "/admin/setReprocessSchedule/{unit}", summary: "Run reprocess/all for a scope at cron times (UTC); an empty list removes them", tag, access: "admin", params: UnitParam, body: ScheduleBody },
-    async (c, { params, body }) => ok(c, { schedules: unwrap(await unitStub(c, params.unit).setSchedules(body.schedules)) }),
+    async (c, { params, body }) => ok(c, { schedules: unwrap(await unitOf(c.env, params.unit).setSchedules(body.schedules)) }),
   );
 
   defineRoute(
     app,
     { methods: ["get"], path: "/admin/getReprocessSchedule/{unit}", summary: "The unit's schedules with their next run times", tag, access: "admin", params: UnitParam },
-    async (c, { params }) => ok(c, { schedules: unwrap(await unitStub(c, params.unit).getSchedules()) }),
+    async (c, { params }) => ok(c, { schedules: unwrap(await unitOf(c.env, params.unit).getSchedules()) }),
   );
 }

@@ -3,13 +3,14 @@
  * POST forms, and the extensions (status, pause / resume, failed items, purges).
  */
 import { z } from "@hono/zod-openapi";
-import { fromBase64Url, toBase64Url } from "../base64url";
+import { decodeBase64Url, encodeBase64Url } from "hono/utils/encode";
 import { ApiError, unwrap } from "../errors";
 import { defineRoute, type App } from "../http/route";
 import { LIMITS } from "../limits";
 import { Key, KeysBody, ScopeName, UnitName, UnitParam, UnitScopeParam } from "../schemas";
 import { keysFromQuery } from "../http/keys-query";
-import { ok, unitStub } from "./units";
+import { unitOf } from "../bindings";
+import { ok } from "./units";
 
 const tag = "Reprocess";
 
@@ -44,8 +45,8 @@ export function reprocessRoutes(app: App): void {
       access: "write",
       params: z.object({ unit: UnitName, key: Key, scope: ScopeName }),
     },
-    async (c, { params }) => {
-      const { missing } = unwrap(await unitStub(c, params.unit).reprocessKeys(params.scope, [params.key]));
+    async (c, { params, caller }) => {
+      const { missing } = unwrap(await unitOf(c.env, params.unit).reprocessKeys(caller, params.scope, [params.key]));
       if (missing.length > 0) throw new ApiError("KEY_NOT_FOUND", `record '${params.key}' has no scope '${params.scope}'`);
       return ok(c);
     },
@@ -54,19 +55,19 @@ export function reprocessRoutes(app: App): void {
   defineRoute(
     app,
     { methods: ["get"], path: "/reprocess/keys/{unit}/{scope}", summary: "Queue keys of a scope (?keys=k1,k2)", tag, access: "write", params: UnitScopeParam, query: z.object({ keys: z.string().optional() }) },
-    async (c, { params }) => {
+    async (c, { params, caller }) => {
       const keys = keysFromQuery(c);
       checkKeyCount(keys);
-      return ok(c, unwrap(await unitStub(c, params.unit).reprocessKeys(params.scope, keys)));
+      return ok(c, unwrap(await unitOf(c.env, params.unit).reprocessKeys(caller, params.scope, keys)));
     },
   );
 
   defineRoute(
     app,
     { methods: ["post"], path: "/reprocess/keys/{unit}/{scope}", summary: "Queue keys of a scope", tag, access: "write", params: UnitScopeParam, body: KeysBody },
-    async (c, { params, body }) => {
+    async (c, { params, body, caller }) => {
       checkKeyCount(body.keys);
-      return ok(c, unwrap(await unitStub(c, params.unit).reprocessKeys(params.scope, body.keys)));
+      return ok(c, unwrap(await unitOf(c.env, params.unit).reprocessKeys(caller, params.scope, body.keys)));
     },
   );
 
@@ -81,30 +82,30 @@ export function reprocessRoutes(app: App): void {
       params: UnitScopeParam,
       query: AllQuery,
     },
-    async (c, { params, query }) => {
+    async (c, { params, query, caller }) => {
       const filter = { prefix: query.prefix, since: query.since === undefined ? undefined : Date.parse(query.since) };
-      return ok(c, unwrap(await unitStub(c, params.unit).reprocessAll(params.scope, filter)));
+      return ok(c, unwrap(await unitOf(c.env, params.unit).reprocessAll(caller, params.scope, filter)));
     },
   );
 
   defineRoute(
     app,
     { methods: ["get", "post"], path: "/reprocess/reset/{unit}", summary: "Put every assigned item back in the queue for another worker", tag, access: "write", params: UnitParam },
-    async (c, { params }) => ok(c, unwrap(await unitStub(c, params.unit).reset())),
+    async (c, { params, caller }) => ok(c, unwrap(await unitOf(c.env, params.unit).reset(caller))),
   );
 
   defineRoute(
     app,
     { methods: ["get"], path: "/reprocess/status/{unit}", summary: "Queue counts, job state and progress", tag, access: "read", params: UnitParam },
-    async (c, { params }) => ok(c, unwrap(await unitStub(c, params.unit).status())),
+    async (c, { params, caller }) => ok(c, unwrap(await unitOf(c.env, params.unit).status(caller))),
   );
 
   for (const [name, paused] of [["pause", true], ["resume", false]] as const) {
     defineRoute(
       app,
       { methods: ["put"], path: `/reprocess/${name}/{unit}`, summary: paused ? "Hold the job; calls are still accepted" : "Let the job take up the queue again", tag, access: "write", params: UnitParam },
-      async (c, { params }) => {
-        unwrap(await unitStub(c, params.unit).setPaused(paused));
+      async (c, { params, caller }) => {
+        unwrap(await unitOf(c.env, params.unit).setPaused(caller, paused));
         return ok(c);
       },
     );
@@ -113,8 +114,8 @@ export function reprocessRoutes(app: App): void {
   defineRoute(
     app,
     { methods: ["get"], path: "/reprocess/failed/{unit}", summary: "Items that used up maxAttempts", tag, access: "read", params: UnitParam, query: FailedQuery },
-    async (c, { params, query }) => {
-      const page = unwrap(await unitStub(c, params.unit).failedItems(query.limit, decodeCursor(query.cursor)));
+    async (c, { params, query, caller }) => {
+      const page = unwrap(await unitOf(c.env, params.unit).failedItems(caller, query.limit, decodeCursor(query.cursor)));
       return ok(c, { items: page.items, nextCursor: page.nextCursor ? encodeCursor(page.nextCursor) : null });
     },
   );
@@ -122,31 +123,31 @@ export function reprocessRoutes(app: App): void {
   defineRoute(
     app,
     { methods: ["post"], path: "/reprocess/retryFailed/{unit}", summary: "Queue failed items again (all, or those with the given keys)", tag, access: "write", params: UnitParam, body: RetryBody },
-    async (c, { params, body }) => ok(c, unwrap(await unitStub(c, params.unit).retryFailed(body?.keys))),
+    async (c, { params, body, caller }) => ok(c, unwrap(await unitOf(c.env, params.unit).retryFailed(caller, body?.keys))),
   );
 
   defineRoute(
     app,
     { methods: ["post"], path: "/reprocess/purgeFailed/{unit}", summary: "Forget failed items", tag, access: "write", params: UnitParam },
-    async (c, { params }) => ok(c, unwrap(await unitStub(c, params.unit).purgeFailed())),
+    async (c, { params, caller }) => ok(c, unwrap(await unitOf(c.env, params.unit).purgeFailed(caller))),
   );
 
   defineRoute(
     app,
     { methods: ["post"], path: "/reprocess/purge/{unit}", summary: "Drop pending items (assigned ones finish)", tag, access: "write", params: UnitParam },
-    async (c, { params }) => ok(c, unwrap(await unitStub(c, params.unit).purge())),
+    async (c, { params, caller }) => ok(c, unwrap(await unitOf(c.env, params.unit).purge(caller))),
   );
 }
 
 /** Cursors of the failed list are opaque to clients: base64url of the last (scope, key). */
 function encodeCursor(cursor: { scope: string; key: string }): string {
-  return toBase64Url(new TextEncoder().encode(JSON.stringify([cursor.scope, cursor.key])));
+  return encodeBase64Url(new TextEncoder().encode(JSON.stringify([cursor.scope, cursor.key])).buffer);
 }
 
 function decodeCursor(cursor: string | undefined): { scope: string; key: string } | undefined {
   if (cursor === undefined) return undefined;
   try {
-    const [scope, key] = JSON.parse(new TextDecoder().decode(fromBase64Url(cursor)));
+    const [scope, key] = JSON.parse(new TextDecoder().decode(decodeBase64Url(cursor)));
     if (typeof scope === "string" && typeof key === "string") return { scope, key };
   } catch {
     // fall through to the error below

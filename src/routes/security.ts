@@ -5,9 +5,9 @@
  */
 import { z } from "@hono/zod-openapi";
 import { unwrap } from "../errors";
-import { newUserToken, sha256Hex } from "../http/auth";
+import { newUserToken, tokenHash } from "../http/user-tokens";
 import { defineRoute, type App } from "../http/route";
-import { registryOf } from "../registry/registry";
+import { registryOf } from "../bindings";
 import { UnitName, UserName } from "../schemas";
 import { ok } from "./units";
 
@@ -31,8 +31,8 @@ export function securityRoutes(app: App): void {
       response: z.object({ message: z.literal("OK"), token: z.string() }),
     },
     async (c, { params }) => {
-      const token = newUserToken();
-      await registryOf(c.env).putUser(params.user, await sha256Hex(token));
+      const token = await newUserToken(c.env);
+      await registryOf(c.env).putUser(params.user, await tokenHash(token));
       return ok(c, { token });
     },
   );

@@ -8,7 +8,9 @@ import { contentTooLarge, jsonBytes, LIMITS } from "../limits";
 import { AddBody, BatchLine, ExecuteBody, ScopeOrRecord, UnitName, UnitParam, UnitScopeParam } from "../schemas";
 import type { BatchLineResult } from "../unit/storage-unit";
 import { describeIssues } from "../zod-issues";
-import { ok, unitStub } from "./units";
+import { unitOf } from "../bindings";
+import type { Caller } from "../unit/grants";
+import { ok } from "./units";
 import { z } from "@hono/zod-openapi";
 
 const tag = "Transaction";
@@ -20,10 +22,10 @@ export function transactionRoutes(app: App): void {
   defineRoute(
     app,
     { methods: ["put", "post"], path: "/transaction/add/{unit}/{scope}", summary: "Write one scope of a record", tag, access: "write", params: UnitScopeParam, body: AddBody },
-    async (c, { params, body }) => {
+    async (c, { params, body, caller }) => {
       const tooLarge = contentTooLarge(JSON.stringify(body.content));
       if (tooLarge) throw new ApiError("PAYLOAD_TOO_LARGE", tooLarge);
-      unwrap(await unitStub(c, params.unit).add(params.scope, body));
+      unwrap(await unitOf(c.env, params.unit).add(caller, params.scope, body));
       return ok(c);
     },
   );
@@ -39,8 +41,8 @@ export function transactionRoutes(app: App): void {
       params: z.object({ unit: UnitName, scope: ScopeOrRecord }),
       body: ExecuteBody,
     },
-    async (c, { params, body }) => {
-      unwrap(await unitStub(c, params.unit).remove(params.scope, body));
+    async (c, { params, body, caller }) => {
+      unwrap(await unitOf(c.env, params.unit).remove(caller, params.scope, body));
       return ok(c);
     },
   );
@@ -59,11 +61,11 @@ export function transactionRoutes(app: App): void {
         description: 'one JSON object a line: {"action":"add"|"delete","scope":...,"key":...,"content":...,"policy":...,"version":...}',
       },
     },
-    async (c, { params }) => applyBatch(c, params.unit),
+    async (c, { params, caller }) => applyBatch(c, caller, params.unit),
   );
 }
 
-async function applyBatch(c: Context<AppEnv>, unit: string): Promise<Response> {
+async function applyBatch(c: Context<AppEnv>, caller: Caller, unit: string): Promise<Response> {
   const text = await readText(c, LIMITS.batchBytes);
   const lines = text.split("\n");
   if (lines.filter((line) => line.trim() !== "").length > LIMITS.batchLines) {
@@ -87,14 +89,14 @@ async function applyBatch(c: Context<AppEnv>, unit: string): Promise<Response> {
     }
   });
   if (valid.length === 0 && errors.length === 0) throw new ApiError("INVALID_REQUEST", "the batch is empty: send one JSON object a line");
-  const stub = unitStub(c, unit);
+  const stub = unitOf(c.env, unit);
   // a batch whose lines are all bad must still name a unit that exists
-  if (valid.length === 0) unwrap(await stub.batch([]));
+  if (valid.length === 0) unwrap(await stub.batch(caller, []));
   let applied = 0;
   for (const chunk of chunksWithin(valid, PER_CALL)) {
     let result: Awaited<ReturnType<typeof stub.batch>> | Failure;
     try {
-      result = await stub.batch(chunk.map(({ line, entry }) => ({ line, entry })));
+      result = await stub.batch(caller, chunk.map(({ line, entry }) => ({ line, entry })));
     } catch (error) {
       // with nothing applied yet the request fails whole, as any request does (app.ts onError)
       if (applied === 0) throw error;

@@ -9,10 +9,10 @@
  * cross a stub by structured clone, as RPC copies them; events reach an instance through
  * its input gate (./input-gate.ts). Each object keeps its SQLite file at
  * `<dataDir>/<namespace>/<id>.sqlite`, where the id is derived from the name as on Workers
- * (64 hex digits).
+ * (64 hex digits); the file appears with the object's first write (./sql-storage.ts).
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { AlarmStore, ObjectAlarm, type AlarmInvocationInfo } from "./alarms";
 import { InputGate } from "./input-gate";
@@ -135,7 +135,9 @@ export class ObjectHost {
     let object = this.live.get(key);
     if (object) return object;
     const path = join(this.options.dataDir, binding, `${id}.sqlite`);
-    const storage = new SqlStorage(() => openObjectDatabase(this.options.platform, path));
+    const platform = this.options.platform;
+    // the file is created by the object's first write: a unit only asked about leaves none
+    const storage = new SqlStorage(() => openObjectDatabase(platform, path), { exists: () => existsSync(path), openEmpty: () => platform.openDatabase(":memory:") });
     const onBroken = () => {
       if (this.live.get(key)?.storage === storage) this.live.delete(key);
       storage.close();

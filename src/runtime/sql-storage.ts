@@ -3,6 +3,11 @@
  * file of the runtime. Statements run when `exec` is called (as on Workers), so
  * `changes()` right after a write sees that write. Blobs travel as `ArrayBuffer` both ways,
  * as on Workers. `reopen` swaps the file under the same object, for `deleteAll()`.
+ *
+ * A file that does not exist yet is created by the first write, not by opening: until
+ * then an empty in-memory database that refuses writes (`PRAGMA query_only`) answers the
+ * reads, as an empty file would. An object that is only read (a unit that was never
+ * created, asked by a real user or a cron visit) leaves nothing on disk.
  */
 import type { SqliteDatabase, SqliteValue } from "./platform";
 
@@ -36,22 +41,34 @@ export class SqlCursor<T extends Row> implements IterableIterator<T> {
   }
 }
 
+/** Where a file may not exist yet: how to tell, and an empty in-memory database to read meanwhile. */
+export interface LazyFile {
+  exists(): boolean;
+  openEmpty(): SqliteDatabase;
+}
+
 export class SqlStorage {
   private db: SqliteDatabase;
+  /** `db` is the empty stand-in: the file has not been written yet */
+  private standIn = false;
   private depth = 0;
   private closed = false;
 
-  constructor(private readonly open: () => SqliteDatabase) {
-    this.db = open();
+  /** `open` opens the file, creating it; with `lazy`, only once something is written. */
+  constructor(
+    private readonly open: () => SqliteDatabase,
+    private readonly lazy?: LazyFile,
+  ) {
+    this.db = this.openCurrent();
   }
 
   /** Runs one statement (or several without bindings) now; `?` placeholders take `bindings` in order. */
   exec<T extends Row = Row>(query: string, ...bindings: unknown[]): SqlCursor<T> {
     if (bindings.length === 0 && holdsSeveralStatements(query)) {
-      this.db.exec(query);
+      this.writable((db) => db.exec(query));
       return new SqlCursor<T>([]);
     }
-    const rows = this.db.query(query, bindings.map(toSqlite));
+    const rows = this.writable((db) => db.query(query, bindings.map(toSqlite)));
     return new SqlCursor(rows.map(fromSqlite) as T[]);
   }
 
@@ -83,7 +100,7 @@ export class SqlStorage {
     if (this.depth > 0) throw new Error("deleteAll() cannot run inside transactionSync()");
     this.db.close();
     between();
-    this.db = this.open();
+    this.db = this.openCurrent();
   }
 
   /** Closes the file; further statements fail. Closing twice is harmless. */
@@ -92,6 +109,36 @@ export class SqlStorage {
     this.closed = true;
     this.db.close();
   }
+
+  private openCurrent(): SqliteDatabase {
+    this.standIn = this.lazy !== undefined && !this.lazy.exists();
+    if (!this.standIn) return this.open();
+    const empty = this.lazy!.openEmpty();
+    empty.exec("PRAGMA query_only = ON");
+    return empty;
+  }
+
+  /**
+   * Runs a statement; one the stand-in refuses as a write runs again on the file, created
+   * now. The stand-in held no writes, so its open savepoints are simply begun again there.
+   */
+  private writable<T>(statement: (db: SqliteDatabase) => T): T {
+    try {
+      return statement(this.db);
+    } catch (error) {
+      if (!this.standIn || !isWriteRefusal(error)) throw error;
+    }
+    this.db.close();
+    this.db = this.open();
+    this.standIn = false;
+    for (let level = 0; level < this.depth; level++) this.db.exec(`SAVEPOINT restage_tx_${level}`);
+    return statement(this.db);
+  }
+}
+
+/** SQLITE_READONLY, as node:sqlite (Node, Deno) and bun:sqlite report it. */
+function isWriteRefusal(error: unknown): boolean {
+  return error instanceof Error && /attempt to write a readonly database/.test(error.message);
 }
 
 function toSqlite(value: unknown): unknown {

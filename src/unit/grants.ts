@@ -10,7 +10,6 @@
  */
 import { failure, type Failure } from "../errors";
 import type { Sql } from "./sql";
-import type { StorageUnit } from "./storage-unit";
 
 /** A grant on one unit: read, write, or both. */
 export type Permission = "r" | "w" | "rw";
@@ -23,33 +22,21 @@ export function covers(permission: Permission, need: Need): boolean {
 }
 
 /**
- * The RPC methods a user's token can reach (through `StorageUnit.asUser`): reads, writes and
- * the queue routes; never the admin methods. A data method added for a read or write route
- * must be listed here, or user tokens get a 500 on it (the access matrix test shows which).
+ * Who makes a call to the unit, as the Worker's `authorize()` found: the admin token, or a
+ * user's token (an issued one: its MAC was checked) by the SHA-256 hash the grants keep.
+ * Every unit method open to users takes it first and names the access it needs there.
  */
-const USER_METHODS = [
-  "fetchRecord",
-  "fetchMany",
-  "fetchPage",
-  "status",
-  "failedItems",
-  "add",
-  "remove",
-  "batch",
-  "reprocessKeys",
-  "reprocessAll",
-  "reset",
-  "setPaused",
-  "retryFailed",
-  "purgeFailed",
-  "purge",
-] as const satisfies ReadonlyArray<keyof StorageUnit>;
-
-export type UserMethod = (typeof USER_METHODS)[number];
-
-export function isUserMethod(name: string): name is UserMethod {
-  return (USER_METHODS as readonly string[]).includes(name);
+export type Caller = AdminCaller | UserCaller;
+export interface AdminCaller {
+  kind: "admin";
 }
+export interface UserCaller {
+  kind: "user";
+  tokenHash: string;
+}
+
+/** The admin's caller, for code that acts with the admin token (routes of the admin API, tests). */
+export const ADMIN: AdminCaller = { kind: "admin" };
 
 export class GrantStore {
   constructor(private readonly sql: Sql) {}

@@ -9,12 +9,12 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { failure, type Failure } from "../errors";
-import { registryOf } from "../registry/registry";
+import { registryOf } from "../bindings";
 import type { BatchLine, ModulesConfig, ReprocessingSettings, Schedule } from "../schemas";
 import { Changes } from "./changes";
 import { ConfigStore, type UnitConfig } from "./config";
 import { Fills } from "./fills";
-import { GrantStore, isUserMethod, type Need, type Permission } from "./grants";
+import { GrantStore, type Caller, type Need, type Permission, type UserCaller } from "./grants";
 import { Job } from "./job";
 import { hasSchema, migrate } from "./migrations";
 import { Queue, type FailedItem } from "./queue";
@@ -175,8 +175,8 @@ export class StorageUnit extends DurableObject<Env> {
 
   // ── transactions ─────────────────────────────────────────────────────────
 
-  async add(scope: string, input: { key: string; content: Json; policy: AddPolicy; version?: number }): Promise<{ ok: true } | Failure> {
-    const unit = this.current();
+  async add(caller: Caller, scope: string, input: { key: string; content: Json; policy: AddPolicy; version?: number }): Promise<{ ok: true } | Failure> {
+    const unit = this.admit(caller, "write");
     if ("error" in unit) return unit;
     const result = this.sql.transaction(() => {
       const outcome = this.records.add(input.key, scope, input.content, input.policy, input.version ?? Date.now());
@@ -188,8 +188,8 @@ export class StorageUnit extends DurableObject<Env> {
     return { ok: true };
   }
 
-  async remove(scope: string, input: { key: string; policy: DeletePolicy; version?: number }): Promise<{ ok: true } | Failure> {
-    const unit = this.current();
+  async remove(caller: Caller, scope: string, input: { key: string; policy: DeletePolicy; version?: number }): Promise<{ ok: true } | Failure> {
+    const unit = this.admit(caller, "write");
     if ("error" in unit) return unit;
     const result = this.sql.transaction(() => {
       const outcome = this.records.delete(input.key, scope, input.policy, input.version ?? Date.now());
@@ -202,8 +202,8 @@ export class StorageUnit extends DurableObject<Env> {
   }
 
   /** Applies lines of a batch, each on its own; each line carries its number in the caller's body, for its error. */
-  async batch(lines: Array<{ line: number; entry: BatchLine }>): Promise<{ applied: number; errors: BatchLineResult[] } | Failure> {
-    const unit = this.current();
+  async batch(caller: Caller, lines: Array<{ line: number; entry: BatchLine }>): Promise<{ applied: number; errors: BatchLineResult[] } | Failure> {
+    const unit = this.admit(caller, "write");
     if ("error" in unit) return unit;
     const errors: BatchLineResult[] = [];
     let applied = 0;
@@ -227,26 +227,26 @@ export class StorageUnit extends DurableObject<Env> {
 
   // ── access ───────────────────────────────────────────────────────────────
 
-  async fetchRecord(key: string, scope?: string): Promise<StoredRecord | Failure> {
-    const unit = this.current();
+  async fetchRecord(caller: Caller, key: string, scope?: string): Promise<StoredRecord | Failure> {
+    const unit = this.admit(caller, "read");
     if ("error" in unit) return unit;
     return this.records.get(key, scope) ?? failure("KEY_NOT_FOUND", scope ? `record '${key}' has no scope '${scope}'` : `no record '${key}'`);
   }
 
-  async fetchMany(keys: string[], scope?: string): Promise<{ records: StoredRecord[]; remainingKeys?: string[] } | Failure> {
-    const unit = this.current();
+  async fetchMany(caller: Caller, keys: string[], scope?: string): Promise<{ records: StoredRecord[]; remainingKeys?: string[] } | Failure> {
+    const unit = this.admit(caller, "read");
     return "error" in unit ? unit : this.records.getMany(keys, scope);
   }
 
-  async fetchPage(startId: string | undefined, size: number, scope?: string): Promise<{ records: StoredRecord[]; nextStartId?: string } | Failure> {
-    const unit = this.current();
+  async fetchPage(caller: Caller, startId: string | undefined, size: number, scope?: string): Promise<{ records: StoredRecord[]; nextStartId?: string } | Failure> {
+    const unit = this.admit(caller, "read");
     return "error" in unit ? unit : this.records.page(startId, size, scope);
   }
 
   // ── reprocessing ─────────────────────────────────────────────────────────
 
-  async reprocessKeys(scope: string, keys: string[]): Promise<{ queued: number; missing: string[] } | Failure> {
-    const unit = this.reprocessable();
+  async reprocessKeys(caller: Caller, scope: string, keys: string[]): Promise<{ queued: number; missing: string[] } | Failure> {
+    const unit = this.reprocessable(caller);
     if ("error" in unit) return unit;
     const unique = [...new Set(keys)];
     const existing = this.records.existing(scope, unique);
@@ -256,26 +256,26 @@ export class StorageUnit extends DurableObject<Env> {
     return { queued: found.length, missing: unique.filter((key) => !existing.has(key)) };
   }
 
-  async reprocessAll(scope: string, filter: { prefix?: string; since?: number }): Promise<{ queued: number } | Failure> {
-    const unit = this.reprocessable();
+  async reprocessAll(caller: Caller, scope: string, filter: { prefix?: string; since?: number }): Promise<{ queued: number } | Failure> {
+    const unit = this.reprocessable(caller);
     if ("error" in unit) return unit;
     const queued = this.startFill(scope, filter);
     await this.afterEnqueue();
     return { queued };
   }
 
-  async reset(): Promise<{ unassigned: number } | Failure> {
-    const unit = this.reprocessable();
+  async reset(caller: Caller): Promise<{ unassigned: number } | Failure> {
+    const unit = this.reprocessable(caller);
     if ("error" in unit) return unit;
     const unassigned = this.queue.reset();
     await this.afterEnqueue();
     return { unassigned };
   }
 
-  async status(): Promise<UnitStatus | Failure> {
+  async status(caller: Caller): Promise<UnitStatus | Failure> {
     // every figure is read after the last await, so they come from one moment and add up
     const alarm = await this.state.storage.getAlarm();
-    const unit = this.current();
+    const unit = this.admit(caller, "read");
     if ("error" in unit) return unit;
     return {
       enabled: unit.reprocessingQueue,
@@ -290,34 +290,34 @@ export class StorageUnit extends DurableObject<Env> {
     };
   }
 
-  async setPaused(paused: boolean): Promise<{ ok: true } | Failure> {
-    const unit = this.current();
+  async setPaused(caller: Caller, paused: boolean): Promise<{ ok: true } | Failure> {
+    const unit = this.admit(caller, "write");
     if ("error" in unit) return unit;
     this.config.update({ paused });
     await this.job.rearm();
     return { ok: true };
   }
 
-  async failedItems(limit: number, cursor?: { scope: string; key: string }): Promise<{ items: FailedItem[]; nextCursor?: { scope: string; key: string } } | Failure> {
-    const unit = this.current();
+  async failedItems(caller: Caller, limit: number, cursor?: { scope: string; key: string }): Promise<{ items: FailedItem[]; nextCursor?: { scope: string; key: string } } | Failure> {
+    const unit = this.admit(caller, "read");
     return "error" in unit ? unit : this.queue.failed(limit, cursor);
   }
 
-  async retryFailed(keys?: string[]): Promise<{ requeued: number } | Failure> {
-    const unit = this.current();
+  async retryFailed(caller: Caller, keys?: string[]): Promise<{ requeued: number } | Failure> {
+    const unit = this.admit(caller, "write");
     if ("error" in unit) return unit;
     const requeued = this.queue.retryFailed(keys);
     await this.afterEnqueue();
     return { requeued };
   }
 
-  async purgeFailed(): Promise<{ purged: number } | Failure> {
-    const unit = this.current();
+  async purgeFailed(caller: Caller): Promise<{ purged: number } | Failure> {
+    const unit = this.admit(caller, "write");
     return "error" in unit ? unit : { purged: this.queue.purgeFailed() };
   }
 
-  async purge(): Promise<{ purged: number } | Failure> {
-    const unit = this.current();
+  async purge(caller: Caller): Promise<{ purged: number } | Failure> {
+    const unit = this.admit(caller, "write");
     if ("error" in unit) return unit;
     const purged = this.sql.transaction(() => {
       this.fills.clear();
@@ -369,37 +369,32 @@ export class StorageUnit extends DurableObject<Env> {
     return { exists };
   }
 
-  /**
-   * A call made with a user's token: runs the data method only if this unit granted the
-   * token `need`, within the same call, so a user's request costs no extra hop. A refusal
-   * is UNAUTHORIZED (no grant here for that token) or FORBIDDEN (a grant that does not cover `need`).
-   */
-  async asUser(tokenHash: string, need: Need, method: string, args: unknown[]): Promise<unknown> {
-    const refusal = this.refusal(tokenHash, need);
-    if (refusal) return refusal;
-    if (!isUserMethod(method)) throw new Error(`StorageUnit.${method} is not open to user tokens; list it in USER_METHODS (src/unit/grants.ts)`);
-    return (this[method] as (...input: unknown[]) => Promise<unknown>)(...args);
-  }
-
-  /** The grant check alone, for a user's request that ends without calling the unit. */
-  async checkAccess(tokenHash: string, need: Need): Promise<{ ok: true } | Failure> {
-    return this.refusal(tokenHash, need) ?? { ok: true };
-  }
-
-  /** A unit that was never created has granted nothing: the token is unknown here. */
-  private refusal(tokenHash: string, need: Need): Failure | undefined {
-    const unit = this.config.get();
-    return unit ? this.grants.refusal(tokenHash, need, unit.name) : failure("UNAUTHORIZED", "the token is not valid; check the Authorization header");
+  /** The grant check alone, for a user's request that must be refused before its body is read. */
+  async checkAccess(caller: UserCaller, need: Need): Promise<{ ok: true } | Failure> {
+    const unit = this.admit(caller, need);
+    return "error" in unit ? unit : { ok: true };
   }
 
   // ── internals ────────────────────────────────────────────────────────────
+
+  /**
+   * The unit, when `caller` may do `need` here: the admin always, a user whose grant on
+   * this unit covers it. A unit that was never created has granted nothing: a user's
+   * token is unknown here (UNAUTHORIZED; the route asks the registry for 401 or 403).
+   */
+  private admit(caller: Caller, need: Need): UnitConfig | Failure {
+    if (caller.kind === "admin") return this.current();
+    const unit = this.config.get();
+    if (!unit) return failure("UNAUTHORIZED", "the token is not valid; check the Authorization header");
+    return this.grants.refusal(caller.tokenHash, need, unit.name) ?? unit;
+  }
 
   private current(): UnitConfig | Failure {
     return this.config.get() ?? failure("STORAGE_UNIT_DOESNT_EXIST", "no such storage unit; create it with PUT /admin/createStorageUnit/<unit>");
   }
 
-  private reprocessable(): UnitConfig | Failure {
-    const unit = this.current();
+  private reprocessable(caller: Caller): UnitConfig | Failure {
+    const unit = this.admit(caller, "write");
     if ("error" in unit || unit.reprocessingQueue) return unit;
     return failure("REPROCESSING_QUEUE_DISABLED", `the reprocessing queue of '${unit.name}' is disabled; enable it with PUT /admin/enableReprocessingQueue/${unit.name}/true`);
   }

@@ -16,6 +16,8 @@ export interface E2eTarget {
   token: string;
   /** the kind of server, when the suite started it (restart tests start their own of that kind) */
   kind: ServerKind | null;
+  /** the server's data folder, when the suite started it */
+  dataDir: string | null;
 }
 
 declare module "vitest" {
@@ -27,7 +29,7 @@ declare module "vitest" {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const url = process.env.RESTAGE_E2E_URL;
   if (url) {
-    project.provide("e2e", { url: url.replace(/\/$/, ""), token: process.env.RESTAGE_E2E_TOKEN ?? "", kind: null });
+    project.provide("e2e", { url: url.replace(/\/$/, ""), token: process.env.RESTAGE_E2E_TOKEN ?? "", kind: null, dataDir: null });
     return async () => {};
   }
   const kind = process.env.RESTAGE_E2E_SERVER ?? "";
@@ -35,7 +37,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const dataDir = mkdtempSync(join(tmpdir(), `restage-e2e-${kind}-`));
   const token = `e2e-${Math.random().toString(36).slice(2)}`;
   const server = await launchServer(kind, { dataDir, token });
-  project.provide("e2e", { url: server.url, token, kind });
+  project.provide("e2e", { url: server.url, token, kind, dataDir });
   return async () => {
     await server.stop();
     rmSync(dataDir, { recursive: true, force: true });

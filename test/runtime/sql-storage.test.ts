@@ -1,5 +1,8 @@
 /** `ctx.storage.sql` and `transactionSync` of the self-hosted objects, on Node's SQLite. */
-import { describe, expect, it } from "vitest";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/runtime/adapters/node-sqlite";
 import { holdsSeveralStatements, SqlStorage } from "../../src/runtime/sql-storage";
 
@@ -78,5 +81,74 @@ describe("transactionSync", () => {
       }),
     ).toThrow(/synchronous callback/);
     expect(values(sql)).toEqual([]);
+  });
+});
+
+describe("a file that does not exist yet", () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function lazyStorage() {
+    const dir = mkdtempSync(join(tmpdir(), "restage-lazy-"));
+    dirs.push(dir);
+    const path = join(dir, "object.sqlite");
+    const sql = new SqlStorage(() => openDatabase(path), { exists: () => existsSync(path), openEmpty: () => openDatabase(":memory:") });
+    return { sql, path };
+  }
+
+  it("answers reads as an empty database and leaves no file", () => {
+    const { sql, path } = lazyStorage();
+    expect(sql.exec("SELECT name FROM sqlite_master").toArray()).toEqual([]);
+    expect(() => sql.exec("SELECT * FROM t")).toThrow(/no such table/);
+    sql.transactionSync(() => sql.exec("SELECT 1 AS one").toArray());
+    sql.close();
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it("is created by the first write, which lands in it", () => {
+    const { sql, path } = lazyStorage();
+    sql.exec("CREATE TABLE t (k TEXT PRIMARY KEY, v)");
+    expect(existsSync(path)).toBe(true);
+    sql.exec("INSERT INTO t VALUES ('a', 1)");
+    expect(sql.exec<{ n: number }>("SELECT changes() AS n").one().n).toBe(1);
+    expect(values(sql)).toEqual(["a"]);
+  });
+
+  it("keeps transaction semantics when the first write comes inside nested transactions", () => {
+    const { sql } = lazyStorage();
+    sql.transactionSync(() => {
+      sql.exec("CREATE TABLE t (k TEXT PRIMARY KEY, v)");
+      sql.exec("INSERT INTO t VALUES ('kept', 1)");
+    });
+    expect(() =>
+      sql.transactionSync(() => {
+        sql.exec("INSERT INTO t VALUES ('undone', 1)");
+        throw new Error("roll back");
+      }),
+    ).toThrow("roll back");
+    expect(values(sql)).toEqual(["kept"]);
+
+    const other = lazyStorage();
+    expect(() =>
+      other.sql.transactionSync(() =>
+        other.sql.transactionSync(() => {
+          other.sql.exec("CREATE TABLE t (k TEXT PRIMARY KEY, v)");
+          throw new Error("roll back the first write");
+        }),
+      ),
+    ).toThrow("roll back the first write");
+    expect(other.sql.exec("SELECT name FROM sqlite_master").toArray()).toEqual([]);
+  });
+
+  it("after reopen (deleteAll) with the file removed, waits for a write again", () => {
+    const { sql, path } = lazyStorage();
+    sql.exec("CREATE TABLE t (k TEXT PRIMARY KEY, v)");
+    sql.reopen(() => rmSync(path));
+    expect(sql.exec("SELECT name FROM sqlite_master").toArray()).toEqual([]);
+    expect(existsSync(path)).toBe(false);
+    sql.exec("CREATE TABLE u (x)");
+    expect(existsSync(path)).toBe(true);
   });
 });
