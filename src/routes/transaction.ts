@@ -10,6 +10,7 @@ import type { BatchLineResult } from "../unit/storage-unit";
 import { describeIssues } from "../zod-issues";
 import { ok, unitStub } from "./units";
 import { z } from "@hono/zod-openapi";
+import { log } from "../log";
 
 const tag = "Transaction";
 
@@ -118,7 +119,7 @@ async function applyBatch(c: Context<AppEnv>, unit: string): Promise<Response> {
 function failedCall(error: unknown, unit: string): Failure {
   if (error instanceof ApiError) return failure(error.code, error.detail);
   if (isOverloaded(error)) return failure("OVERLOADED", "the storage unit was overloaded and did not apply this line; send it again after a short wait");
-  console.error(JSON.stringify({ level: "error", event: "batch-call-failed", unit, error: String(error), stack: (error as Error)?.stack }));
+  log("error", "batch-call-failed", { unit, error: String(error), stack: (error as Error)?.stack });
   return failure("INTERNAL_ERROR", "an unexpected error occurred while applying this line (it has been logged); it may not have been applied: send it again");
 }
 
