@@ -49,6 +49,22 @@ describe("scopes named like Object.prototype's members", () => {
   });
 });
 
+describe("secrets and bindings named like Object.prototype's members", () => {
+  it("are missing, not found on the prototype", async () => {
+    const unit = await createUnit();
+    for (const name of ["constructor", "toString", "__proto__"]) {
+      const modules = [
+        [{ module: "HttpPublisher", settings: { url: "https://search.example.com", authSecret: name } }, `no secret named '${name}'`],
+        [{ module: "QueuePublisher", settings: { binding: name } }, `no Queue producer binding named '${name}'`],
+      ] as const;
+      for (const [ref, detail] of modules) {
+        const answer = await call("POST", `/admin/setContentProcessingModules/${unit}`, { modules: { raw: [ref] } });
+        expect(answer.body).toEqual({ message: "INVALID_MODULE_SETTINGS", detail: expect.stringContaining(detail) });
+      }
+    }
+  });
+});
+
 describe("FieldMapping paths named like Object.prototype's members", () => {
   it("read and write the document's own fields and never reach a prototype", async () => {
     const unit = await createUnit();

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { log } from "../log";
 import { answerCode, buildRequests, entryFor, rejections, tooLargeToSend, type Entry, type PublishRequest } from "./http-formats";
-import { defineModule } from "./types";
+import { defineModule, envValue } from "./types";
 
 // RFC 9110 token characters; a value must not smuggle a line break into the request
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -89,7 +89,7 @@ const RESERVED_SECRETS = new Map([["ADMIN_TOKEN", "the admin token"]]);
 function secretProblem(name: string, env: Record<string, unknown>): string | undefined {
   const reserved = RESERVED_SECRETS.get(name);
   if (reserved) return `settings.authSecret: '${name}' is ${reserved} of this server and is never sent to an endpoint; store the endpoint's credential in a secret of its own (wrangler secret put SEARCH_AUTH)`;
-  const value = Object.hasOwn(env, name) ? env[name] : undefined;
+  const value = envValue(env, name);
   if (typeof value === "string" && value.length > 0) return undefined;
   return `settings.authSecret: no secret named '${name}' in the Worker's environment; add it with 'wrangler secret put ${name}' (or .dev.vars locally)`;
 }
@@ -100,7 +100,7 @@ function requestHeaders(settings: HttpPublisherSettings, env: Record<string, unk
   if (settings.authSecret !== undefined) {
     const problem = secretProblem(settings.authSecret, env);
     if (problem) throw new PublishError(problem);
-    headers.authorization = env[settings.authSecret] as string;
+    headers.authorization = envValue(env, settings.authSecret) as string;
   }
   return headers;
 }
