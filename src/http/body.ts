@@ -53,8 +53,7 @@ export function parseJson(text: string, where = "body"): unknown {
   } catch (error) {
     throw new ApiError("INVALID_REQUEST", `${where}: malformed JSON (${(error as Error).message}); send one valid JSON value`);
   }
-  // the limit is the content's own nesting; the body wraps content in one more level
-  const problem = unstorable(value, LIMITS.jsonDepth + 1);
+  const problem = unstorable(value, LIMITS.jsonDepth);
   if (problem) throw new ApiError("INVALID_REQUEST", `${where}: ${problem}`);
   return value;
 }
@@ -74,16 +73,18 @@ type Step = { node: object; depth: number; parent: Step | undefined; key: string
  * keeps a `"__proto__"` key as an own property, but every later copy (zod, spreads,
  * assignment) would set the prototype instead and drop it; `1e309` parses to Infinity,
  * which JSON.stringify writes as `null`. One walk, without recursion so hostile input
- * cannot overflow the stack, that stops at the first problem or past `maxDepth` levels.
- * @example unstorable(JSON.parse('{"a":[1e309]}'), 65) // "the number at a[0] is ..."
+ * cannot overflow the stack, that stops at the first problem or past `contentDepth`
+ * levels of content (the value itself may be one level deeper: `{"key":...,"content":{...}}`).
+ * @example unstorable(JSON.parse('{"a":[1e309]}'), 64) // "the number at a[0] is ..."
  */
-export function unstorable(value: unknown, maxDepth: number): string | undefined {
+export function unstorable(value: unknown, contentDepth: number): string | undefined {
+  const maxDepth = contentDepth + 1;
   if (typeof value === "number" && !Number.isFinite(value)) return nonFinite(undefined, undefined);
   if (typeof value !== "object" || value === null) return undefined;
   const stack: Step[] = [{ node: value, depth: 1, parent: undefined, key: undefined }];
   while (stack.length > 0) {
     const step = stack.pop()!;
-    if (step.depth > maxDepth) return `content nested deeper than ${maxDepth - 1} levels; flatten the document`;
+    if (step.depth > maxDepth) return `content nested deeper than ${contentDepth} levels; flatten the document`;
     const { node } = step;
     if (Array.isArray(node)) {
       for (let index = 0; index < node.length; index++) {
