@@ -1,5 +1,8 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { workerFromWrangler } from "./test/support/worker-config.ts";
+
+const worker = workerFromWrangler();
 
 /**
  * `npm run bench`: benchmarks in the Workers runtime (workerd), kept apart from `npm test`.
@@ -8,9 +11,11 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   plugins: [
     cloudflareTest({
-      wrangler: { configPath: "./wrangler.toml" },
+      main: worker.main,
       miniflare: {
+        ...worker.miniflare,
         bindings: {
+          ...worker.miniflare.bindings,
           ADMIN_TOKEN: "bench-admin-token",
           BENCH_RECORDS: process.env.BENCH_RECORDS ?? "1000000",
           BENCH_BATCH_SIZE: process.env.BENCH_BATCH_SIZE ?? "1000",

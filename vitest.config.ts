@@ -1,12 +1,20 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { workerFromWrangler } from "./test/support/worker-config.ts";
+
+const worker = workerFromWrangler();
 
 export default defineConfig({
   plugins: [
     cloudflareTest(({ inject }) => ({
-      wrangler: { configPath: "./wrangler.toml" },
+      main: worker.main,
+      // workerd's verbose mode prints every exception that crosses an RPC or I/O boundary, even
+      // one the caller handles: the tests that provoke them on purpose assert on them instead
+      verbose: false,
       miniflare: {
+        ...worker.miniflare,
         bindings: {
+          ...worker.miniflare.bindings,
           ADMIN_TOKEN: "test-admin-token",
           // the Recorder and Fault modules, and room in Recorder for the 10,000-item drains of the job tests
           RESTAGE_TEST_MODULES: "true",

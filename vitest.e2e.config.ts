@@ -13,8 +13,9 @@ export default defineConfig({
     // one machine of 2 cores, and one server per run: the files take turns
     fileParallelism: false,
     projects: [
-      { test: { name: "sqlite", include: ["test/sqlite/**/*.test.ts"] } },
-      { test: { name: "host", include: ["test/runtime/**/*.test.ts"], testTimeout: 30_000 } },
+      // node:sqlite warns that it is experimental on every start, as `npm run serve:node` is told not to
+      { test: { name: "sqlite", include: ["test/sqlite/**/*.test.ts"], execArgv: ["--disable-warning=ExperimentalWarning"] } },
+      { test: { name: "host", include: ["test/runtime/**/*.test.ts"], testTimeout: 30_000, execArgv: ["--disable-warning=ExperimentalWarning"] } },
       {
         test: {
           name: "e2e",

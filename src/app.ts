@@ -8,6 +8,7 @@ import { HTTPException } from "hono/http-exception";
 import { ApiError, isOverloaded } from "./errors";
 import { PAGE_PATHS, pageSecurityHeaders } from "./http/page-headers";
 import { methodsAllowedFor, type App, type AppEnv } from "./http/route";
+import { log } from "./log";
 import { accessRoutes } from "./routes/access";
 import { adminRoutes } from "./routes/admin";
 import { metaRoutes } from "./routes/meta";
@@ -50,7 +51,7 @@ export function createApp(): App {
     if (isOverloaded(error)) {
       return c.json({ message: "OVERLOADED", detail: "the storage unit is overloaded; retry after a short wait" }, 503, { "retry-after": "1" });
     }
-    console.error(JSON.stringify({ level: "error", event: "unhandled", method: c.req.method, path: c.req.path, error: String(error), stack: (error as Error)?.stack }));
+    log("error", "unhandled", { method: c.req.method, path: c.req.path, error: String(error), stack: (error as Error)?.stack });
     return c.json({ message: "INTERNAL_ERROR", detail: "an unexpected error occurred; it has been logged" }, 500);
   });
 

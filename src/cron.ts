@@ -6,6 +6,7 @@
 import type { Env } from "./env";
 import { forEachConcurrently } from "./concurrency";
 import { registryOf, unitOf } from "./bindings";
+import { log } from "./log";
 
 /** Units visited at once: keeps a tick within the connection limits of one invocation. */
 const VISITS_AT_ONCE = 6;
@@ -18,7 +19,7 @@ export async function runCronTick(env: Env, scheduledTime: number): Promise<{ vi
       const { exists } = await unitOf(env, name).tick(scheduledTime);
       if (!exists) await registry.removeUnit(name);
     } catch (error) {
-      console.error(JSON.stringify({ level: "error", event: "cron-visit-failed", unit: name, error: String(error) }));
+      log("error", "cron-visit-failed", { unit: name, error: String(error) });
     }
   });
   return { visited: names.length };

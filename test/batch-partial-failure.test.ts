@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { StorageUnit } from "../src/unit/storage-unit";
 import { call, createUnit, ndjson } from "./helpers";
+import { captureLogs } from "./support/logs";
 
 /** Enough lines for two calls to the unit (500 lines a call). */
 const LINES = 501;
@@ -28,7 +29,7 @@ afterEach(() => {
 describe("transaction/batch with a failing later call", () => {
   it("reports the lines of a call that threw as INTERNAL_ERROR (no stack) and counts the applied ones", async () => {
     const unit = await createUnit();
-    const log = vi.spyOn(console, "error").mockImplementation(() => {});
+    const logs = captureLogs();
     failLaterCalls(async () => {
       throw new Error("disk on fire at storage-unit.ts:123");
     });
@@ -41,7 +42,7 @@ describe("transaction/batch with a failing later call", () => {
     expect(answer.body.errors[0].detail).not.toMatch(/disk on fire|storage-unit\.ts|\n\s+at /);
     expect((await fetchPage(unit)).body.records).toHaveLength(500);
     // the operator sees what the client does not
-    expect(log.mock.calls.flat().join(" ")).toContain("disk on fire");
+    expect(logs.of("batch-call-failed")).toEqual([expect.objectContaining({ unit, error: expect.stringContaining("disk on fire") })]);
   });
 
   it("reports the unit's failure code for the lines of a call the unit refused (deleted mid-batch)", async () => {
@@ -66,7 +67,7 @@ describe("transaction/batch with a failing later call", () => {
     const unit = await createUnit();
     const body = lines();
     body[3] = { action: "delete", scope: "raw", key: "missing", policy: "mustexist" } as never;
-    vi.spyOn(console, "error").mockImplementation(() => {});
+    const logs = captureLogs();
     failLaterCalls(async () => {
       throw new Error("boom");
     });
@@ -76,6 +77,7 @@ describe("transaction/batch with a failing later call", () => {
       [4, "KEY_NOT_FOUND"],
       [501, "INTERNAL_ERROR"],
     ]);
+    expect(logs.of("batch-call-failed")).toEqual([expect.objectContaining({ error: "Error: boom" })]);
   });
 
   it("answers as for a single call when the first call fails with nothing applied", async () => {

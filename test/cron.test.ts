@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { registryOf } from "../src/bindings";
 import { call, createUnit, unitStub } from "./helpers";
+import { captureLogs } from "./support/logs";
 import { addMany, drain, recorded, recorder, setPipelines, setSettings, status, waitFor, waitForStatus } from "./queue-helpers";
 
 const MINUTE = 60_000;
@@ -100,11 +101,13 @@ describe("the registry's list of units to visit", () => {
     await setPipelines(unit, { raw: [{ module: "Fault", settings: { failAll: true } }] });
     await setSettings(unit, { backoffMs: 3_600_000, maxBackoffMs: 3_600_000 });
     await addMany(unit, "raw", 1);
+    const logs = captureLogs();
     const restore = await breakRegistry(unit);
     expect((await call("GET", `/reprocess/key/${unit}/k000000/raw`)).body).toEqual({ message: "OK" });
     // the first run fails the item: it waits an hour for its retry, with the registry still down
     await waitForStatus(unit, (x) => x.pending === 1 && x.lastError !== null, "the first failure");
     expect(await registryOf(env as never).activeUnits()).not.toContain(unit);
+    expect(logs.of("registry-set-active-failed")[0]).toMatchObject({ unit, error: "Error: registry unavailable" });
     await restore();
     expect(await runDurableObjectAlarm(unitStub(unit))).toBe(true);
     await listed(unit);

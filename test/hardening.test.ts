@@ -9,12 +9,13 @@ import { createApp } from "../src/app";
 import type { Env } from "../src/env";
 import { ADMIN_TOKEN, call, createUnit, unitStub } from "./helpers";
 import { createUser, grant } from "./security-helpers";
+import { captureLogs } from "./support/logs";
 
 describe("errors from inside a storage unit", () => {
   afterEach(() => vi.restoreAllMocks());
 
   it("answer 500 INTERNAL_ERROR with no SQL, table names or stack, for the admin and for a user", async () => {
-    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const logs = captureLogs();
     const unit = await createUnit();
     const alice = await createUser();
     await grant("rw", alice.name, unit);
@@ -28,10 +29,12 @@ describe("errors from inside a storage unit", () => {
       expect(answer.body).toEqual({ message: "INTERNAL_ERROR", detail: expect.any(String) });
       expect(JSON.stringify(answer.body)).not.toMatch(/records|sqlite|no such table|select|\.ts|\bat\s/i);
     }
+    // the operator sees what the client does not
+    expect(logs.of("unhandled").map((entry) => entry.error)).toEqual([expect.stringContaining("no such table"), expect.stringContaining("no such table")]);
   });
 
   it("answer 500 without internals when the unit's stored configuration is unreadable", async () => {
-    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const logs = captureLogs();
     const unit = await createUnit();
     await runInDurableObject(unitStub(unit), async (_instance, state) => {
       state.storage.sql.exec("UPDATE unit SET settings = '{not json'");
@@ -41,6 +44,7 @@ describe("errors from inside a storage unit", () => {
     const answer = await call("GET", `/reprocess/status/${unit}`);
     expect(answer.status).toBe(500);
     expect(JSON.stringify(answer.body)).not.toMatch(/JSON|position|settings|SyntaxError/);
+    expect(logs.of("unhandled")).toEqual([expect.objectContaining({ path: `/reprocess/status/${unit}`, error: expect.stringContaining("SyntaxError") })]);
   });
 });
 

@@ -3,6 +3,7 @@ import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app";
 import { ADMIN_TOKEN, addRecord, call, createUnit, enc, ndjson } from "./helpers";
+import { captureLogs } from "./support/logs";
 
 const MiB = 1024 * 1024;
 
@@ -354,8 +355,7 @@ describe("unexpected errors", () => {
   afterEach(() => vi.restoreAllMocks());
 
   it("answers 500 INTERNAL_ERROR without a stack trace and logs one JSON line", async () => {
-    const logged: string[] = [];
-    vi.spyOn(console, "error").mockImplementation((line: string) => void logged.push(line));
+    const logs = captureLogs();
     // an app without its Durable Object bindings fails inside the handler, as any unexpected bug would
     const app = createApp();
     const response = await app.request("/access/fetch/u1/k", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }, { ADMIN_TOKEN });
@@ -363,8 +363,7 @@ describe("unexpected errors", () => {
     const text = await response.text();
     expect(JSON.parse(text)).toEqual({ message: "INTERNAL_ERROR", detail: expect.any(String) });
     expect(text).not.toMatch(/at .*\.ts|stack/i);
-    expect(logged.length).toBe(1);
-    expect(JSON.parse(logged[0]!)).toMatchObject({ level: "error", path: "/access/fetch/u1/k" });
+    expect(logs.entries).toEqual([expect.objectContaining({ level: "error", event: "unhandled", path: "/access/fetch/u1/k", stack: expect.any(String) })]);
   });
 });
 

@@ -1,7 +1,13 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { addRecord, call, createUnit, unitStub } from "./helpers";
+import { createUser, grant } from "./security-helpers";
+import { captureLogs } from "./support/logs";
+import { LEAKED_SECRET } from "./support/publisher-secret";
 import { bulkLines, drain, failedItems, publisherUrl, received, setModules, setReprocessing, status, type ModuleRef } from "./support/modules";
+
+// most tests here provoke endpoint errors, which are logged: the tests that care assert on the log
+beforeEach(() => void captureLogs());
 
 function publisher(unit: string, behaviour: string, settings: Record<string, unknown> = {}): ModuleRef {
   return { module: "HttpPublisher", settings: { url: publisherUrl(unit, behaviour), ...settings } };
@@ -50,7 +56,7 @@ describe("HttpPublisher, elasticsearch format", () => {
     await drain(unit);
     expect(await status(unit)).toMatchObject({ pending: 0, failed: 1, processed: 2 });
     expect(await failedItems(unit)).toEqual([
-      expect.objectContaining({ scope: "index", key: "bad", lastError: "HttpPublisher: elasticsearch: mapper_parsing_exception: failed to parse field [date]" }),
+      expect.objectContaining({ scope: "index", key: "bad", lastError: "HttpPublisher: elasticsearch: mapper_parsing_exception" }),
     ]);
   });
 });
@@ -77,7 +83,7 @@ describe("HttpPublisher, solr format", () => {
     await drain(unit);
     expect(await status(unit)).toMatchObject({ failed: 2, processed: 0 });
     for (const item of await failedItems(unit)) {
-      expect(item.lastError).toMatch(/^HttpPublisher: POST http:\/\/127\.0\.0\.1:\d+\/.+\/solr\/update answered 400: .*ERROR: \[doc=k2\] unknown field '_reject'/);
+      expect(item.lastError).toMatch(/^HttpPublisher: POST http:\/\/127\.0\.0\.1:\d+\/.+\/solr\/update answered HTTP 400 org\.apache\.solr\.common\.SolrException$/);
     }
   });
 });
@@ -100,7 +106,7 @@ describe("HttpPublisher, json format", () => {
     );
     expect(body.deletes).toEqual([{ key: "k3", scope: "index" }]);
     expect(await status(unit)).toMatchObject({ failed: 1, processed: 2 });
-    expect((await failedItems(unit))[0]).toMatchObject({ key: "k2", lastError: "HttpPublisher: rejected by the endpoint: title too short" });
+    expect((await failedItems(unit))[0]).toMatchObject({ key: "k2", lastError: "HttpPublisher: rejected by the endpoint" });
   });
 
   it("sends the headers and the authSecret secret as Authorization", async () => {
@@ -156,8 +162,8 @@ describe("HttpPublisher, json format", () => {
 
 describe("HttpPublisher failing the batch", () => {
   const cases: Array<[string, string, Record<string, unknown>, RegExp]> = [
-    ["a 503", "status/503", {}, /^HttpPublisher: POST http:\/\/127\.0\.0\.1:\d+\/\S+\/status\/503 answered 503: \{"error":"status 503 on demand"\}$/],
-    ["a 4xx without item errors", "status/404", {}, /answered 404: /],
+    ["a 503", "status/503", {}, /^HttpPublisher: POST http:\/\/127\.0\.0\.1:\d+\/\S+\/status\/503 answered HTTP 503$/],
+    ["a 4xx without item errors", "status/404", {}, /answered HTTP 404$/],
     ["no answer within timeoutMs", "hang", { timeoutMs: 200 }, /^HttpPublisher: POST \S+\/hang did not answer within 200 ms \(timeoutMs\)$/],
   ];
   for (const [what, behaviour, settings, error] of cases) {
@@ -197,6 +203,47 @@ describe("HttpPublisher failing the batch", () => {
   });
 });
 
+describe("HttpPublisher errors as readers see them", () => {
+  /** What a user with `r` on the unit reads of its errors: the status and the failed list. */
+  async function readerView(unit: string): Promise<string> {
+    const reader = await createUser();
+    await grant("r", reader.name, unit);
+    const seen = [await call("GET", `/reprocess/status/${unit}`, undefined, { token: reader.token }), await call("GET", `/reprocess/failed/${unit}`, undefined, { token: reader.token })];
+    for (const answer of seen) expect(answer.status).toBe(200);
+    return JSON.stringify(seen.map((answer) => answer.body));
+  }
+
+  it("keep the status and the error type of a refused request, without its answer, URL query or credentials; the log has the answer", async () => {
+    const logs = captureLogs();
+    const unit = await createUnit();
+    await setReprocessing(unit, { maxAttempts: 1 });
+    await setModules(unit, { index: [publisher(unit, "leaky/403?api_key=query-secret")] });
+    await changes(unit, { k1: { n: 1 } });
+    await drain(unit);
+    const [item] = await failedItems(unit);
+    expect(item!.lastError).toMatch(/^HttpPublisher: POST http:\/\/127\.0\.0\.1:\d+\/\S+\/leaky\/403 answered HTTP 403 security_exception$/);
+    const view = await readerView(unit);
+    expect(view).toContain("answered HTTP 403 security_exception");
+    expect(view).not.toMatch(/sk_live|corp\.example|query-secret/);
+    const [logged] = logs.of("publisher-rejected");
+    expect(logged).toMatchObject({ level: "warn", status: 403, stored: expect.stringContaining("HTTP 403 security_exception"), answer: expect.stringContaining(LEAKED_SECRET) });
+    expect(logged!.url).not.toContain("query-secret");
+  });
+
+  it("keep an item error's type without its reason, which may quote the document; the log has the reason", async () => {
+    const logs = captureLogs();
+    const unit = await createUnit();
+    await setReprocessing(unit, { maxAttempts: 1 });
+    await setModules(unit, { index: [publisher(unit, "es", { format: "elasticsearch", index: "docs" })] });
+    await changes(unit, { good: { n: 1 }, bad: { n: 2, _reject: "field [ssn] holds 123-45-6789" } });
+    await drain(unit);
+    expect(await failedItems(unit)).toEqual([expect.objectContaining({ key: "bad", lastError: "HttpPublisher: elasticsearch: mapper_parsing_exception" })]);
+    const view = await readerView(unit);
+    expect(view).not.toMatch(/sk_live|123-45-6789/);
+    expect(logs.of("publisher-rejected")).toEqual([expect.objectContaining({ status: 200, answer: expect.stringMatching(/123-45-6789.*sk_live/) })]);
+  });
+});
+
 describe("HttpPublisher splitting a batch into requests", () => {
   const bytes = (text: string) => new TextEncoder().encode(text).length;
   /** Documents of about `size` bytes as JSON each, with non-ASCII text so bytes and characters differ. */
@@ -217,7 +264,7 @@ describe("HttpPublisher splitting a batch into requests", () => {
     expect(upserted.sort()).toEqual(["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9"]);
     expect(bodies.flatMap((body) => body.deletes)).toEqual([{ key: "gone", scope: "index" }]);
     expect(await status(unit)).toMatchObject({ pending: 0, failed: 1, processed: 10 });
-    expect(await failedItems(unit)).toEqual([expect.objectContaining({ key: "k8", lastError: "HttpPublisher: rejected by the endpoint: not this one" })]);
+    expect(await failedItems(unit)).toEqual([expect.objectContaining({ key: "k8", lastError: "HttpPublisher: rejected by the endpoint" })]);
   });
 
   it("elasticsearch: each request is a whole _bulk body within maxRequestBytes, and item errors of a later request fail those items", async () => {
@@ -277,7 +324,7 @@ describe("HttpPublisher splitting a batch into requests", () => {
     await drain(unit);
     expect((await received(unit)).length).toBe(2);
     expect(await status(unit)).toMatchObject({ failed: 10, processed: 0 });
-    for (const item of await failedItems(unit)) expect(item.lastError).toMatch(/answered 503/);
+    for (const item of await failedItems(unit)) expect(item.lastError).toMatch(/answered HTTP 503$/);
   });
 
   it("keeps requests within 8 MiB by default", async () => {

@@ -41,9 +41,10 @@ export async function readText(c: Context, limitBytes: number): Promise<string> 
 }
 
 /**
- * Parses one JSON text, refusing content nested deeper than the limit (the body itself
- * may be one level deeper: `{"key":...,"content":{...}}`). `where` names the input
- * in the error ("body", "line 3").
+ * Parses one JSON text, refusing what could not be stored exactly as sent: content nested
+ * deeper than the limit (the body itself may be one level deeper:
+ * `{"key":...,"content":{...}}`), a `__proto__` key, and a number beyond the range of a
+ * double (`1e309`). `where` names the input in the error ("body", "line 3").
  */
 export function parseJson(text: string, where = "body"): unknown {
   let value: unknown;
@@ -52,11 +53,8 @@ export function parseJson(text: string, where = "body"): unknown {
   } catch (error) {
     throw new ApiError("INVALID_REQUEST", `${where}: malformed JSON (${(error as Error).message}); send one valid JSON value`);
   }
-  // the limit is the content's own nesting; the body wraps content in one more level
-  const bodyDepth = LIMITS.jsonDepth + 1;
-  if (depthOf(value, bodyDepth) > bodyDepth) {
-    throw new ApiError("INVALID_REQUEST", `${where}: content nested deeper than ${LIMITS.jsonDepth} levels; flatten the document`);
-  }
+  const problem = unstorable(value, LIMITS.jsonDepth);
+  if (problem) throw new ApiError("INVALID_REQUEST", `${where}: ${problem}`);
   return value;
 }
 
@@ -67,24 +65,59 @@ export async function readJson(c: Context, limitBytes: number = LIMITS.jsonBodyB
   return parseJson(text);
 }
 
+/** One object or array on the walk, with the way back to the root for naming where it is. */
+type Step = { node: object; depth: number; parent: Step | undefined; key: string | number | undefined };
+
 /**
- * Nesting depth of a parsed JSON value, walked without recursion so hostile input cannot
- * overflow the stack; the walk stops as soon as the depth passes `stopAbove`.
- * @example depthOf({ a: { b: [] } }) // 3
+ * Why a parsed JSON value could not be stored exactly as sent, or `undefined`. JSON.parse
+ * keeps a `"__proto__"` key as an own property, but every later copy (zod, spreads,
+ * assignment) would set the prototype instead and drop it; `1e309` parses to Infinity,
+ * which JSON.stringify writes as `null`. One walk, without recursion so hostile input
+ * cannot overflow the stack, that stops at the first problem or past `contentDepth`
+ * levels of content (the value itself may be one level deeper: `{"key":...,"content":{...}}`).
+ * @example unstorable(JSON.parse('{"a":[1e309]}'), 64) // "the number at a[0] is ..."
  */
-export function depthOf(value: unknown, stopAbove = Infinity): number {
-  let deepest = 0;
-  const stack: Array<[unknown, number]> = [[value, 1]];
+export function unstorable(value: unknown, contentDepth: number): string | undefined {
+  const maxDepth = contentDepth + 1;
+  if (typeof value === "number" && !Number.isFinite(value)) return nonFinite(undefined, undefined);
+  if (typeof value !== "object" || value === null) return undefined;
+  const stack: Step[] = [{ node: value, depth: 1, parent: undefined, key: undefined }];
   while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (typeof node !== "object" || node === null) continue;
-    if (depth > deepest) deepest = depth;
-    if (deepest > stopAbove) return deepest;
-    for (const child of Array.isArray(node) ? node : Object.values(node)) {
-      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+    const step = stack.pop()!;
+    if (step.depth > maxDepth) return `content nested deeper than ${contentDepth} levels; flatten the document`;
+    const { node } = step;
+    if (Array.isArray(node)) {
+      for (let index = 0; index < node.length; index++) {
+        const child: unknown = node[index];
+        if (typeof child === "object" && child !== null) stack.push({ node: child, depth: step.depth + 1, parent: step, key: index });
+        else if (typeof child === "number" && !Number.isFinite(child)) return nonFinite(step, index);
+      }
+      continue;
+    }
+    if (Object.hasOwn(node, "__proto__")) {
+      return `the key "__proto__" at ${pathOf(step, "__proto__")} is not accepted: JavaScript would take it for the object's prototype, so it could not be stored as sent; rename the key`;
+    }
+    for (const key of Object.keys(node)) {
+      const child: unknown = (node as Record<string, unknown>)[key];
+      if (typeof child === "object" && child !== null) stack.push({ node: child, depth: step.depth + 1, parent: step, key });
+      else if (typeof child === "number" && !Number.isFinite(child)) return nonFinite(step, key);
     }
   }
-  return deepest;
+  return undefined;
+}
+
+function nonFinite(parent: Step | undefined, key: string | number | undefined): string {
+  return `the number at ${pathOf(parent, key)} is beyond the range of a 64-bit float (about ±1.8e308) and could not be stored as sent; send a smaller number, or the value as a string`;
+}
+
+/** `content.tags[2]`, `["a b"].c`; "the top level" for the root. */
+function pathOf(parent: Step | undefined, key: string | number | undefined): string {
+  const parts: string[] = [];
+  for (let step: Step | undefined = parent, at = key; at !== undefined; at = step?.key, step = step?.parent) {
+    parts.unshift(typeof at === "number" ? `[${at}]` : /^[A-Za-z_$][\w$]*$/.test(at) ? `.${at}` : `[${JSON.stringify(at)}]`);
+  }
+  const path = parts.join("").replace(/^\./, "");
+  return path === "" ? "the top level" : path;
 }
 
 function tooLarge(limitBytes: number): ApiError {

@@ -110,7 +110,7 @@ export function rejections(format: HttpFormat, request: PublishRequest, answer: 
       const entry = request.entries[index];
       const outcome = typeof result === "object" && result !== null ? Object.values(result)[0] : undefined;
       const error = typeof outcome === "object" && outcome !== null ? (outcome as { error?: unknown }).error : undefined;
-      if (entry && error !== undefined && error !== null) rejected.set(entry, `elasticsearch: ${describeEsError(error)}`);
+      if (entry && error !== undefined && error !== null) rejected.set(entry, `elasticsearch: ${errorCode(error) ?? "item rejected"}`);
     });
   }
   if (format === "json" && Array.isArray(parsed.errors)) {
@@ -121,7 +121,8 @@ export function rejections(format: HttpFormat, request: PublishRequest, answer: 
       const { key, scope, error: reason } = error as { key?: unknown; scope?: unknown; error?: unknown };
       const entry = typeof key === "string" ? byKey.get(key) : undefined;
       if (!entry || (scope !== undefined && scope !== entry.item.scope)) continue;
-      rejected.set(entry, `rejected by the endpoint: ${typeof reason === "string" ? reason : JSON.stringify(reason ?? "no reason given")}`);
+      const code = errorCode(reason);
+      rejected.set(entry, code === undefined ? "rejected by the endpoint" : `rejected by the endpoint (${code})`);
     }
   }
   return rejected;
@@ -136,10 +137,34 @@ function parseObject(text: string): Record<string, any> | undefined {
   }
 }
 
-function describeEsError(error: unknown): string {
+/** A code: a word of letters, digits and `_ . : -`, which cannot carry a sentence. */
+const CODE = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/;
+
+/**
+ * The short code naming the kind of an error an endpoint reported, if it gives one:
+ * Elasticsearch's `error.type` (`mapper_parsing_exception`), Solr's `error-class` metadata,
+ * or an error that is itself a code. Never free text: reasons may quote the documents or
+ * the endpoint's internals, and item errors are shown to every reader of the unit.
+ * @example errorCode({ type: "mapper_parsing_exception", reason: "failed to parse [date]" }) // "mapper_parsing_exception"
+ */
+export function errorCode(error: unknown): string | undefined {
+  let candidate: unknown = error;
   if (typeof error === "object" && error !== null) {
-    const { type, reason } = error as { type?: unknown; reason?: unknown };
-    if (type !== undefined || reason !== undefined) return `${String(type ?? "error")}: ${String(reason ?? "")}`;
+    const { type, code, metadata } = error as { type?: unknown; code?: unknown; metadata?: unknown };
+    candidate = type ?? solrErrorClass(metadata) ?? code;
   }
-  return typeof error === "string" ? error : JSON.stringify(error);
+  return typeof candidate === "string" && CODE.test(candidate) ? candidate : undefined;
+}
+
+/** The error code of a whole answer's body (`{"error":{...}}`), if it gives one. */
+export function answerCode(answer: string): string | undefined {
+  const parsed = parseObject(answer);
+  return parsed === undefined ? undefined : errorCode(parsed.error);
+}
+
+/** Solr lists `["error-class", "org.apache.solr.common.SolrException", ...]` in `error.metadata`. */
+function solrErrorClass(metadata: unknown): unknown {
+  if (!Array.isArray(metadata)) return undefined;
+  const index = metadata.indexOf("error-class");
+  return index >= 0 ? metadata[index + 1] : undefined;
 }

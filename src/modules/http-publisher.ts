@@ -1,12 +1,13 @@
 import { z } from "@hono/zod-openapi";
-import { buildRequests, entryFor, rejections, tooLargeToSend, type Entry, type PublishRequest } from "./http-formats";
-import { defineModule } from "./types";
+import { log } from "../log";
+import { answerCode, buildRequests, entryFor, rejections, tooLargeToSend, type Entry, type PublishRequest } from "./http-formats";
+import { defineModule, envValue } from "./types";
 
 // RFC 9110 token characters; a value must not smuggle a line break into the request
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[^\r\n\0]*$/;
-/** How much of an error answer is kept in the item's error. */
-const ANSWER_EXCERPT = 300;
+/** How much of an error answer goes to the log (never to the items: see {@link refused}). */
+const LOGGED_ANSWER_CHARS = 4000;
 
 const HttpPublisherSettings = z
   .object({
@@ -72,9 +73,8 @@ export const HttpPublisher = defineModule({
         for (const request of buildRequests(settings.format, entries, settings, settings.maxRequestBytes)) {
           const answer = await send(request, headers, settings.timeoutMs);
           const rejected = rejections(settings.format, request, answer.text);
-          if (!answer.ok && rejected.size === 0) {
-            throw new PublishError(`POST ${request.url} answered ${answer.status}: ${answer.text.slice(0, ANSWER_EXCERPT)}`);
-          }
+          if (!answer.ok && rejected.size === 0) throw new PublishError(refused(request, answer));
+          if (rejected.size > 0) logAnswer(request, answer, `${rejected.size} item(s) rejected`);
           for (const [entry, reason] of rejected) entry.item.fail(`HttpPublisher: ${reason}`);
         }
       },
@@ -83,13 +83,13 @@ export const HttpPublisher = defineModule({
 });
 
 /** Secrets a publisher must never send elsewhere. */
-const RESERVED_SECRETS: Record<string, string> = { ADMIN_TOKEN: "the admin token" };
+const RESERVED_SECRETS = new Map([["ADMIN_TOKEN", "the admin token"]]);
 
 /** What is wrong with `authSecret` naming `name`: a reserved secret, or one that is not set. */
 function secretProblem(name: string, env: Record<string, unknown>): string | undefined {
-  const reserved = RESERVED_SECRETS[name];
+  const reserved = RESERVED_SECRETS.get(name);
   if (reserved) return `settings.authSecret: '${name}' is ${reserved} of this server and is never sent to an endpoint; store the endpoint's credential in a secret of its own (wrangler secret put SEARCH_AUTH)`;
-  const value = env[name];
+  const value = envValue(env, name);
   if (typeof value === "string" && value.length > 0) return undefined;
   return `settings.authSecret: no secret named '${name}' in the Worker's environment; add it with 'wrangler secret put ${name}' (or .dev.vars locally)`;
 }
@@ -100,7 +100,7 @@ function requestHeaders(settings: HttpPublisherSettings, env: Record<string, unk
   if (settings.authSecret !== undefined) {
     const problem = secretProblem(settings.authSecret, env);
     if (problem) throw new PublishError(problem);
-    headers.authorization = env[settings.authSecret] as string;
+    headers.authorization = envValue(env, settings.authSecret) as string;
   }
   return headers;
 }
@@ -110,7 +110,7 @@ function requestHeaders(settings: HttpPublisherSettings, env: Record<string, unk
  * or a network error, since none of those says anything about single items.
  */
 async function send(request: PublishRequest, headers: Record<string, string>, timeoutMs: number): Promise<{ ok: boolean; status: number; text: string }> {
-  const where = `POST ${request.url}`;
+  const where = `POST ${shownUrl(request.url)}`;
   try {
     const response = await fetch(request.url, {
       method: "POST",
@@ -118,15 +118,40 @@ async function send(request: PublishRequest, headers: Record<string, string>, ti
       body: request.body,
       signal: AbortSignal.timeout(timeoutMs),
     });
-    const text = await response.text();
-    if (response.status >= 500) throw new PublishError(`${where} answered ${response.status}: ${text.slice(0, ANSWER_EXCERPT)}`);
-    return { ok: response.ok, status: response.status, text };
+    const answer = { ok: response.ok, status: response.status, text: await response.text() };
+    if (response.status >= 500) throw new PublishError(refused(request, answer));
+    return answer;
   } catch (error) {
     if (error instanceof PublishError) throw error;
     const name = error instanceof Error ? error.name : "";
     if (name === "TimeoutError" || name === "AbortError") throw new PublishError(`${where} did not answer within ${timeoutMs} ms (timeoutMs)`);
     throw new PublishError(`${where} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+type Answer = { ok: boolean; status: number; text: string };
+
+/**
+ * The error of a refused request as the unit keeps it: status and error code only
+ * (`POST <url> answered HTTP 400 mapper_parsing_exception`). Users with `r` read it in
+ * the status and the failed list, so the answer's text, which may quote documents or
+ * the endpoint's internals, goes to the log only.
+ */
+function refused(request: PublishRequest, answer: Answer): string {
+  const code = answerCode(answer.text);
+  const stored = `POST ${shownUrl(request.url)} answered HTTP ${answer.status}${code === undefined ? "" : ` ${code}`}`;
+  logAnswer(request, answer, stored);
+  return stored;
+}
+
+function logAnswer(request: PublishRequest, answer: Answer, stored: string): void {
+  log("warn", "publisher-rejected", { url: shownUrl(request.url), status: answer.status, stored, answer: answer.text.slice(0, LOGGED_ANSWER_CHARS) });
+}
+
+/** The URL without credentials or query (`?api_key=`), which have no place in an error. */
+function shownUrl(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}`;
 }
 
 /** A failure of the whole batch; the job records it as `HttpPublisher: <message>`. */

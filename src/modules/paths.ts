@@ -1,21 +1,21 @@
 /**
  * Dotted paths into a document (`author.name`), shared by the modules that address fields.
  * A path walks plain objects only: an array or a scalar on the way means "not there".
- * Segments that would reach an object's prototype are refused by the schema, so a module
- * setting cannot pollute `Object.prototype`.
+ * Every step reads own properties only, so `constructor` or `toString` name a document's
+ * own fields (missing unless the document has them) and writing one creates it on the
+ * document; `__proto__`, which an assignment would take for the prototype, is refused by
+ * the schema. No path can reach or change `Object.prototype`.
  */
 import { z } from "@hono/zod-openapi";
 import type { Document } from "./types";
 
-const FORBIDDEN_SEGMENTS = new Set(["__proto__", "prototype", "constructor"]);
-
-/** A dotted path: non-empty segments separated by `.`, none of them `__proto__`, `prototype` or `constructor`. */
+/** A dotted path: non-empty segments separated by `.`, none of them `__proto__`. */
 export const FieldPath = z
   .string()
   .min(1, "a field path must not be empty")
   .max(1000)
   .refine((path) => path.split(".").every((segment) => segment.length > 0), "a field path has non-empty segments separated by '.', as in 'author.name'")
-  .refine((path) => path.split(".").every((segment) => !FORBIDDEN_SEGMENTS.has(segment)), "a field path must not use '__proto__', 'prototype' or 'constructor'");
+  .refine((path) => path.split(".").every((segment) => segment !== "__proto__"), "a field path must not use '__proto__'");
 
 function isPlainObject(value: unknown): value is Document {
   return typeof value === "object" && value !== null && !Array.isArray(value);

@@ -35,7 +35,7 @@ export function checkModulesConfig(config: ModulesConfig, env: Record<string, un
 
 /** Fresh module instances for one batch of `scope`; empty when the scope has no pipeline. */
 export function createPipeline(config: ModulesConfig, scope: string, base: Omit<ModuleContext<unknown>, "settings" | "scope" | "unitSettings">): ModuleInstance[] {
-  return (config.modules[scope] ?? []).map((ref) => {
+  return pipelineOf(config, scope).map((ref) => {
     const definition = availableModules(base.env).get(ref.module);
     if (!definition) throw new Error(testModuleHint(ref.module, base.env) ?? `module '${ref.module}' is no longer registered; set the unit's modules again`);
     return definition.create({ ...base, scope, unitSettings: config.settings, settings: definition.settings.parse(ref.settings) });
@@ -43,5 +43,13 @@ export function createPipeline(config: ModulesConfig, scope: string, base: Omit<
 }
 
 export function hasPipeline(config: ModulesConfig, scope: string): boolean {
-  return (config.modules[scope]?.length ?? 0) > 0;
+  return pipelineOf(config, scope).length > 0;
+}
+
+/**
+ * The modules of `scope`, by own property only: `constructor`, `toString` and the like are
+ * valid scope names, and a plain lookup would find `Object.prototype`'s members instead.
+ */
+function pipelineOf(config: ModulesConfig, scope: string): ModulesConfig["modules"][string] {
+  return Object.hasOwn(config.modules, scope) ? config.modules[scope]! : [];
 }

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { chunksWithin, type ChunkLimits } from "../chunks";
 import { jsonBytes } from "../limits";
-import { defineModule, type PipelineItem } from "./types";
+import { defineModule, envValue, type PipelineItem } from "./types";
 
 /** Cloudflare Queues limits: one message, and one `sendBatch` call (messages and bytes). */
 export const QUEUE_LIMITS = { messageBytes: 128_000, batchBytes: 256_000, batchMessages: 100 } as const;
@@ -33,7 +33,7 @@ export const QueuePublisher = defineModule({
   name: "QueuePublisher",
   description: "Sends each document or deletion as a message to a Cloudflare Queue binding (documents over 128 KB as a reference).",
   settings: z.object({ binding: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "the name of a Queue producer binding (letters, digits, '_')") }).strict(),
-  checkEnvironment: (settings, env) => (isQueue(env[settings.binding]) ? undefined : missingBinding(settings.binding)),
+  checkEnvironment: (settings, env) => (isQueue(envValue(env, settings.binding)) ? undefined : missingBinding(settings.binding)),
   create: ({ settings, env, unitName }) => {
     const collected: Array<{ item: PipelineItem; body: OutboxMessage; bytes: number }> = [];
     return {
@@ -41,7 +41,7 @@ export const QueuePublisher = defineModule({
         collected.push({ item, ...messageFor(unitName, item) });
       },
       async batchEnd() {
-        const queue = env[settings.binding];
+        const queue = envValue(env, settings.binding);
         if (!isQueue(queue)) throw new Error(`QueuePublisher: ${missingBinding(settings.binding)}`);
         // an item a later module failed will run again; sending it now would be premature
         const messages = collected.filter((message) => message.item.failure === undefined);

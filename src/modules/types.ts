@@ -78,3 +78,12 @@ export interface ModuleDefinition<S = unknown> {
 export function defineModule<S>(definition: ModuleDefinition<S>): ModuleDefinition<S> {
   return definition;
 }
+
+/**
+ * The binding or secret a module's settings name, looked up as the environment's own
+ * property: a name such as `constructor` or `__proto__` must not find `Object.prototype`'s.
+ * @example envValue(env, settings.authSecret)
+ */
+export function envValue(env: Record<string, unknown>, name: string): unknown {
+  return Object.hasOwn(env, name) ? env[name] : undefined;
+}

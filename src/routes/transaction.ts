@@ -12,6 +12,7 @@ import { unitOf } from "../bindings";
 import type { Caller } from "../unit/grants";
 import { ok } from "./units";
 import { z } from "@hono/zod-openapi";
+import { log } from "../log";
 
 const tag = "Transaction";
 
@@ -120,7 +121,7 @@ async function applyBatch(c: Context<AppEnv>, caller: Caller, unit: string): Pro
 function failedCall(error: unknown, unit: string): Failure {
   if (error instanceof ApiError) return failure(error.code, error.detail);
   if (isOverloaded(error)) return failure("OVERLOADED", "the storage unit was overloaded and did not apply this line; send it again after a short wait");
-  console.error(JSON.stringify({ level: "error", event: "batch-call-failed", unit, error: String(error), stack: (error as Error)?.stack }));
+  log("error", "batch-call-failed", { unit, error: String(error), stack: (error as Error)?.stack });
   return failure("INTERNAL_ERROR", "an unexpected error occurred while applying this line (it has been logged); it may not have been applied: send it again");
 }
 

@@ -8,6 +8,7 @@
  * Table `alarms` (namespace, id, name, at) in the host database.
  */
 import type { SqliteDatabase } from "./platform";
+import { log } from "../log";
 
 /** setTimeout's longest delay; a later alarm is reached in steps. */
 const LONGEST_TIMER_MS = 2 ** 31 - 1;
@@ -116,7 +117,7 @@ export class ObjectAlarm {
       this.retryCount = 0;
       if (this.scheduled === null) this.store.remove(this.owner.namespace, this.owner.id);
     } catch (error) {
-      console.error(JSON.stringify({ level: "error", event: "alarm-failed", namespace: this.owner.namespace, name: this.owner.name, retryCount, error: String(error) }));
+      log("error", "alarm-failed", { namespace: this.owner.namespace, name: this.owner.name, retryCount, error: String(error) });
       // on shutdown the persisted row stays: the next start fires it again
       if (this.scheduled !== null || this.stopped) return;
       if (retryCount < MAX_RETRIES) {

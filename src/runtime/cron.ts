@@ -2,6 +2,7 @@
  * The cron trigger of wrangler.toml (`* * * * *`) for the self-hosted servers: the
  * Worker's own `scheduled` handler, called at the start of every minute.
  */
+import { log } from "../log";
 
 /** The cron expression wrangler.toml declares; a self-hosted server runs only this one. */
 export const CRON = "* * * * *";
@@ -17,7 +18,7 @@ export function everyMinute(tick: (scheduledTime: number) => Promise<unknown>): 
     const at = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
     timer = setTimeout(() => {
       next();
-      tick(at).catch((error: unknown) => console.error(JSON.stringify({ level: "error", event: "cron-failed", error: String(error) })));
+      tick(at).catch((error: unknown) => log("error", "cron-failed", { error: String(error) }));
     }, at - Date.now());
   };
   next();

@@ -18,6 +18,7 @@ import { AlarmStore, ObjectAlarm, type AlarmInvocationInfo } from "./alarms";
 import { InputGate } from "./input-gate";
 import type { Platform, SqliteDatabase } from "./platform";
 import { SqlStorage } from "./sql-storage";
+import { log } from "../log";
 
 /** A Durable Object class as the host constructs it. */
 export type ObjectClass = new (ctx: never, env: never) => object;
@@ -207,7 +208,7 @@ class LiveObject {
           parts.onBroken();
           throw error;
         }),
-      waitUntil: (promise: Promise<unknown>) => void promise.catch((error: unknown) => console.error(JSON.stringify({ level: "error", event: "wait-until-failed", error: String(error) }))),
+      waitUntil: (promise: Promise<unknown>) => void promise.catch((error: unknown) => log("error", "wait-until-failed", { error: String(error) })),
     };
     this.instance = new Class(ctx as never, env as never) as Record<string, unknown>;
   }

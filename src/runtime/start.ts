@@ -7,6 +7,7 @@
 import process from "node:process";
 import type { Env } from "../env";
 import worker, { Registry, StorageUnit } from "../index";
+import { log } from "../log";
 import { readServerConfig, workerVariables } from "./config";
 import { CRON, everyMinute } from "./cron";
 import { openDataDir } from "./data-dir";
@@ -82,8 +83,3 @@ function executionContext(): ExecutionContext & { settled(): Promise<void> } {
   } as unknown as ExecutionContext & { settled(): Promise<void> };
 }
 
-function log(level: "info" | "warn" | "error", event: string, fields: Record<string, unknown>): void {
-  const line = JSON.stringify({ level, event, ...fields });
-  if (level === "info") console.log(line);
-  else console.error(line);
-}

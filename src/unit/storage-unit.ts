@@ -22,6 +22,7 @@ import { ReferenceStore } from "./references";
 import { RecordStore, type AddPolicy, type DeletePolicy, type Json, type StoredRecord } from "./records";
 import { nextRunTimes, type ScheduleState } from "./schedules";
 import { Sql, type UnitState } from "./sql";
+import { log } from "../log";
 
 export interface BatchLineResult {
   line: number;
@@ -429,7 +430,7 @@ export class StorageUnit extends DurableObject<Env> {
       .setActive(unit.name, true)
       .catch((error: unknown) => {
         this.listedActive = undefined;
-        console.error(JSON.stringify({ level: "error", event: "registry-set-active-failed", unit: unit.name, error: String(error) }));
+        log("error", "registry-set-active-failed", { unit: unit.name, error: String(error) });
       });
   }
 

@@ -11,6 +11,7 @@ import * as platform from "../../src/runtime/adapters/node";
 import { openDataDir } from "../../src/runtime/data-dir";
 import { ObjectHost, type ObjectClass } from "../../src/runtime/objects";
 import type { UnitState } from "../../src/unit/sql";
+import { captureLogs } from "../support/logs";
 
 type Ctx = UnitState & { id: { name?: string } };
 /** What a stub of Notes offers: each method, called by RPC; plus one Notes does not have. */
@@ -238,6 +239,7 @@ describe("alarms", () => {
   });
 
   it("retries an alarm() that throws and set no new alarm", async () => {
+    const logs = captureLogs();
     const stub = openHost().notes("a");
     alarmOutcomes = ["throw", "ok"];
     await stub.setAlarm(Date.now());
@@ -248,6 +250,7 @@ describe("alarms", () => {
       { retryCount: 0, isRetry: false },
       { retryCount: 1, isRetry: true },
     ]);
+    expect(logs.of("alarm-failed")).toEqual([expect.objectContaining({ namespace: "NOTES", name: "a", retryCount: 0, error: "Error: alarm failed on purpose" })]);
   });
 
   it("deleteAll() drops the data and the alarm, and the object carries on", async () => {

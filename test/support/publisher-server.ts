@@ -6,9 +6,12 @@
  * Paths are `/<tag>/<behaviour>`: each test uses its own tag and reads what the server
  * received with `GET /__received/<tag>`. Behaviours:
  * - `es/_bulk`: Elasticsearch bulk; an indexed document with a `_reject` field gets an item error
+ *   whose reason quotes `_reject` and {@link LEAKED_SECRET}
  * - `solr/update`: Solr JSON update; a document with `_reject` makes the whole request a 400
  * - `json`: the `json` format; documents with `_reject` are listed in `errors`
  * - `status/<code>`: answers that status
+ * - `leaky/<code>`: answers that status with an Elasticsearch-style error whose reason holds
+ *   {@link LEAKED_SECRET}, as an endpoint echoing its internals would
  * - `flaky/<n>/<behaviour>`: answers 503 to the first n requests of the tag, then behaves
  * - `fail-after/<n>/<behaviour>`: behaves for the first n requests of the tag, then answers 503
  * - `hang`: never answers
@@ -16,6 +19,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TestProject } from "vitest/node";
+import { LEAKED_SECRET } from "./publisher-secret";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -69,6 +73,8 @@ function respond(behaviour: string[], body: string, count: number): Answer | und
       return jsonFormat(body);
     case "status":
       return { status: Number(rest[0]), body: { error: `status ${rest[0]} on demand` } };
+    case "leaky":
+      return { status: Number(rest[0]), body: { error: { type: "security_exception", reason: LEAKED_SECRET }, status: Number(rest[0]) } };
     case "flaky":
       return count <= Number(rest[0]) ? { status: 503, body: { error: "temporarily unavailable" } } : respond(rest.slice(1), body, count);
     case "fail-after":
@@ -92,7 +98,7 @@ function elasticsearchBulk(body: string): Answer {
     const source = lines[++i];
     items.push(
       source._reject
-        ? { [action]: { _index: target._index, _id: target._id, status: 400, error: { type: "mapper_parsing_exception", reason: String(source._reject) } } }
+        ? { [action]: { _index: target._index, _id: target._id, status: 400, error: { type: "mapper_parsing_exception", reason: `${String(source._reject)} (${LEAKED_SECRET})` } } }
         : { [action]: { _index: target._index, _id: target._id, result: "created", status: 201 } },
     );
   }
@@ -104,7 +110,8 @@ function solrUpdate(body: string): Answer {
   const parsed = JSON.parse(body);
   const rejected = Array.isArray(parsed) ? parsed.find((doc) => doc._reject) : undefined;
   if (rejected) {
-    return { status: 400, body: { responseHeader: { status: 400, QTime: 1 }, error: { msg: `ERROR: [doc=${rejected.id}] ${rejected._reject}`, code: 400 } } };
+    const metadata = ["error-class", "org.apache.solr.common.SolrException", "root-error-class", "org.apache.solr.common.SolrException"];
+    return { status: 400, body: { responseHeader: { status: 400, QTime: 1 }, error: { metadata, msg: `ERROR: [doc=${rejected.id}] ${rejected._reject} ${LEAKED_SECRET}`, code: 400 } } };
   }
   return { status: 200, body: { responseHeader: { status: 0, QTime: 1 } } };
 }

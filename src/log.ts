@@ -1,0 +1,59 @@
+/**
+ * The one logger: every event is one JSON line, `{"level","event",...fields}`, on stdout
+ * for `info` and stderr otherwise (Workers Logs and the self-hosted servers' journals keep
+ * both). The events and their fields are named below, so a log query can rely on them.
+ * Tests replace the sink to assert on an expected error instead of printing it.
+ */
+
+export type LogLevel = "info" | "warn" | "error";
+
+/** Every event restage logs, with its fields. */
+export interface LogEvents {
+  /** an error no route turned into an answer (500 INTERNAL_ERROR) */
+  unhandled: { method: string; path: string; error: string; stack?: string };
+  /** a call into a unit failed while a `transaction/batch` was applied */
+  "batch-call-failed": { unit: string; error: string; stack?: string };
+  /** a self-hosted object's alarm threw; it is retried */
+  "alarm-failed": { namespace: string; name: string | null; retryCount: number; error: string };
+  /** work handed to `waitUntil` failed */
+  "wait-until-failed": { error: string };
+  /** the self-hosted cron tick failed */
+  "cron-failed": { error: string };
+  /** the cron trigger could not visit one unit */
+  "cron-visit-failed": { unit: string; error: string };
+  /** a unit could not tell the registry whether it has work */
+  "registry-set-active-failed": { unit: string; error: string };
+  /** an HttpPublisher endpoint refused a request or items: its answer, kept out of the unit's errors */
+  "publisher-rejected": { url: string; status: number; stored: string; answer: string };
+  /** self-hosted server lifecycle */
+  "start-failed": { error: string };
+  listening: { runtime: string; url: string; dataDir: string };
+  "no-admin-token": { detail: string };
+  "unhandled-rejection": { error: string };
+  stopped: { signal: string };
+}
+
+export type LogEvent = keyof LogEvents;
+export type LogEntry = { level: LogLevel; event: LogEvent } & Record<string, unknown>;
+export type LogSink = (entry: LogEntry) => void;
+
+const consoleSink: LogSink = (entry) => {
+  const line = JSON.stringify(entry);
+  if (entry.level === "info") console.log(line);
+  else console.error(line);
+};
+
+let sink: LogSink = consoleSink;
+
+/**
+ * Logs one event as a JSON line.
+ * @example log("error", "cron-visit-failed", { unit: "docs", error: String(error) })
+ */
+export function log<E extends LogEvent>(level: LogLevel, event: E, fields: LogEvents[E]): void {
+  sink({ level, event, ...fields });
+}
+
+/** Sends every entry to `next` instead of the console (tests); `undefined` restores the console. */
+export function setLogSink(next: LogSink | undefined): void {
+  sink = next ?? consoleSink;
+}

@@ -1,0 +1,22 @@
+/**
+ * The Worker as wrangler.toml declares it (entry, compatibility, Durable Objects, crons),
+ * for the vitest configs, without the developer's local secrets. Given `wrangler:
+ * { configPath }`, the vitest plugin has wrangler read `.dev.vars` beside wrangler.toml,
+ * so a developer's own ADMIN_TOKEN or endpoint secrets would reach the tests (and print
+ * "Using secrets defined in .dev.vars" in every file). Given env files, wrangler reads
+ * those instead: the one named here does not exist, so the tests see only the bindings
+ * their config sets.
+ */
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+
+const NO_LOCAL_SECRETS = "test/support/no-local-secrets.env";
+
+/** `main` and the Miniflare options of the Worker, to spread into `cloudflareTest`'s options. */
+export function workerFromWrangler(): { main: string | undefined; miniflare: Record<string, unknown> & { bindings: Record<string, unknown> } } {
+  // the option behind `wrangler dev --env-file`; this entry point reads it but does not declare it
+  const options = { overrides: {}, envFiles: [NO_LOCAL_SECRETS] };
+  const { main, workerOptions } = unstable_getMiniflareWorkerOptions("./wrangler.toml", undefined, options);
+  // the plugin brings its own module rules; wrangler's defaults (text, data, wasm) name nothing restage imports
+  const { modulesRules: _rules, ...miniflare } = workerOptions;
+  return { main, miniflare: { ...miniflare, bindings: { ...(miniflare.bindings as Record<string, unknown>) } } };
+}
