@@ -2,8 +2,9 @@ import { defineConfig } from "vitest/config";
 
 /**
  * Tests that run in plain Node rather than the Workers runtime:
- * - `sqlite`: the unit's stores (queue state machine, migrations) on Node's SQLite, in
- *   milliseconds; `npm test` runs them after the Workers suite;
+ * - `sqlite`: the unit's parts without a Durable Object (queue state machine, migrations on
+ *   Node's SQLite; presence and cron tick on fakes), in milliseconds; `npm test` runs them
+ *   after the Workers suite;
  * - `host`: the self-hosted Durable Object host (src/runtime) on Node's SQLite;
  * - `e2e`: the end-to-end suite, over HTTP against a live server (test/e2e/global-setup.ts
  *   says which). `npm run test:e2e` runs `host` once, then `e2e` once per server kind.

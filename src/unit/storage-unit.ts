@@ -1,7 +1,10 @@
 /**
  * The StorageUnit Durable Object: one per storage unit, holding its records, configuration
  * and reprocess queue in its own SQLite. Its public methods are the RPC surface the routes
- * call; they answer data or a {@link Failure}, never HTTP. Its alarm is the reprocessing job.
+ * call; they answer data or a {@link Failure}, never HTTP, and each opens with its guard
+ * (guard.ts), which names who may call it. Its alarm is the reprocessing job. It builds its
+ * parts and wires each to the narrow host it needs: the alarm (alarm.ts), the unit's place
+ * on the registry's list (presence.ts), the cron's visit (cron-tick.ts).
  *
  * It uses only what {@link UnitState} describes, so the self-hosted runtimes can give it
  * the same shape over their own SQLite.
@@ -11,18 +14,21 @@ import type { Env } from "../env";
 import { failure, type Failure } from "../errors";
 import { registryOf } from "../bindings";
 import type { BatchLine, ModulesConfig, ReprocessingSettings, Schedule } from "../schemas";
+import { Alarm } from "./alarm";
 import { Changes } from "./changes";
 import { ConfigStore, type UnitConfig } from "./config";
+import { CronTick } from "./cron-tick";
 import { Fills } from "./fills";
 import { GrantStore, type Caller, type Need, type Permission, type UserCaller } from "./grants";
+import { Guard } from "./guard";
 import { Job } from "./job";
 import { hasSchema, migrate } from "./migrations";
+import { Presence } from "./presence";
 import { Queue, type FailedItem } from "./queue";
 import { ReferenceStore } from "./references";
 import { RecordStore, type AddPolicy, type DeletePolicy, type Json, type StoredRecord } from "./records";
 import { nextRunTimes, type ScheduleState } from "./schedules";
 import { Sql, type UnitState } from "./sql";
-import { log } from "../log";
 
 export interface BatchLineResult {
   line: number;
@@ -54,11 +60,13 @@ export class StorageUnit extends DurableObject<Env> {
   private readonly queue: Queue;
   private readonly fills: Fills;
   private readonly grants: GrantStore;
+  private readonly guard: Guard;
   private readonly changes: Changes;
   private readonly job: Job;
-  /** the alarm time last set by this instance (undefined: not known yet) */
-  private alarmAt: number | null | undefined;
-  private listedActive: boolean | undefined;
+  /** the object's alarm (not `alarm`: that is the handler the platform calls) */
+  private readonly timer: Alarm;
+  private readonly presence: Presence;
+  private readonly cron: CronTick;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -70,7 +78,14 @@ export class StorageUnit extends DurableObject<Env> {
     this.queue = new Queue(this.sql);
     this.fills = new Fills(this.sql, this.queue);
     this.grants = new GrantStore(this.sql);
+    this.guard = new Guard({ config: () => this.config.get(), grants: this.grants });
     this.changes = new Changes(this.sql, this.records, this.references, this.queue, () => this.config.get());
+    this.timer = new Alarm(this.state.storage);
+    this.presence = new Presence({
+      unitName: () => this.config.get()?.name,
+      // the binding is looked up at each call, not kept: a test swaps `env` on a live instance
+      registry: { setActive: (name, active) => registryOf(this.env).setActive(name, active) },
+    });
     this.job = new Job({
       sql: this.sql,
       queue: this.queue,
@@ -82,23 +97,33 @@ export class StorageUnit extends DurableObject<Env> {
       },
       env: env as unknown as Record<string, unknown>,
       unitAccess: (createdAt) => this.changes.moduleAccess(createdAt),
-      setAlarm: (at) => this.setAlarm(at),
+      setAlarm: (at) => this.timer.set(at),
+    });
+    this.cron = new CronTick({
+      unit: () => this.config.get(),
+      saveSchedules: (schedules) => this.config.update({ schedules }),
+      startFill: (scope) => this.startFill(scope, {}),
+      hasWork: () => this.hasWork(),
+      alarm: this.timer,
+      rearm: () => this.job.rearm(),
+      presence: this.presence,
     });
     void this.state.blockConcurrencyWhile(async () => {
       if (hasSchema(this.sql)) migrate(this.sql);
       // a unit that wakes with due work and no alarm re-arms itself
-      if (this.config.get() && (await this.state.storage.getAlarm()) === null) await this.job.rearm();
+      if (this.config.get() && (await this.timer.stored()) === null) await this.job.rearm();
     });
   }
 
   override async alarm(): Promise<void> {
-    this.alarmAt = undefined;
+    this.timer.forget();
     // an alarm means work: list the unit for the cron, should the request that queued it have failed to
-    this.noteActivity();
+    this.presence.noteActivity();
     await this.job.run();
   }
 
   // ── admin ────────────────────────────────────────────────────────────────
+  // These take no caller: only the admin's routes (and the registry) call them.
 
   async create(name: string, options: { contentProcessing: boolean; reprocessingQueue: boolean }): Promise<{ createdAt: number } | Failure> {
     if (this.config.get()) return failure("STORAGE_UNIT_ALREADY_EXISTS", `storage unit '${name}' already exists; delete it first or pick another name`);
@@ -109,176 +134,172 @@ export class StorageUnit extends DurableObject<Env> {
 
   /** Removes records, queue, configuration and alarm; the object is left empty and ready to be created again. */
   async destroy(): Promise<{ name: string } | Failure> {
-    const unit = this.current();
-    if ("error" in unit) return unit;
-    await this.state.storage.deleteAll();
-    await this.state.storage.deleteAlarm();
-    this.alarmAt = null;
-    this.listedActive = undefined;
-    // deleteAll() clears storage, not this instance's caches; create() lays the schema again
-    this.config.invalidate();
-    return { name: unit.name };
+    return this.guard.withExisting(async (unit) => {
+      await this.state.storage.deleteAll();
+      await this.timer.clear();
+      this.presence.forget();
+      // deleteAll() clears storage, not this instance's caches; create() lays the schema again
+      this.config.invalidate();
+      return { name: unit.name };
+    });
   }
 
   async info(): Promise<(Omit<UnitConfig, "modules" | "schedules"> & { records: number; queue: ReturnType<Queue["counts"]> }) | Failure> {
-    const unit = this.current();
-    if ("error" in unit) return unit;
-    const { modules: _modules, schedules: _schedules, ...rest } = unit;
-    return { ...rest, records: this.records.count(), queue: this.queue.counts() };
+    return this.guard.withExisting(({ modules: _modules, schedules: _schedules, ...rest }) => ({
+      ...rest,
+      records: this.records.count(),
+      queue: this.queue.counts(),
+    }));
   }
 
   async getModules(): Promise<ModulesConfig | Failure> {
-    const unit = this.current();
-    return "error" in unit ? unit : unit.modules;
+    return this.guard.withExisting((unit) => unit.modules);
   }
 
   /** Stores an already validated configuration (see checkModulesConfig). */
   async setModules(modules: ModulesConfig): Promise<{ ok: true } | Failure> {
-    const unit = this.current();
-    if ("error" in unit) return unit;
-    this.config.update({ modules });
-    return { ok: true };
+    return this.guard.withExisting(() => {
+      this.config.update({ modules });
+      return { ok: true };
+    });
   }
 
   async setFlag(flag: "reprocessingQueue" | "contentProcessing", value: boolean): Promise<{ ok: true } | Failure> {
-    const unit = this.current();
-    if ("error" in unit) return unit;
-    this.config.update({ [flag]: value });
-    return { ok: true };
+    return this.guard.withExisting(() => {
+      this.config.update({ [flag]: value });
+      return { ok: true };
+    });
   }
 
   async setSettings(patch: Partial<ReprocessingSettings>): Promise<ReprocessingSettings | Failure> {
-    const unit = this.current();
-    if ("error" in unit) return unit;
-    const settings = { ...unit.settings, ...patch };
-    if (settings.maxBackoffMs < settings.backoffMs) {
-      return failure("INVALID_REQUEST", `maxBackoffMs (${settings.maxBackoffMs}) must be at least backoffMs (${settings.backoffMs})`);
-    }
-    this.config.update({ settings });
-    await this.job.rearm();
-    return settings;
+    return this.guard.withExisting(async (unit) => {
+      const settings = { ...unit.settings, ...patch };
+      if (settings.maxBackoffMs < settings.backoffMs) {
+        return failure("INVALID_REQUEST", `maxBackoffMs (${settings.maxBackoffMs}) must be at least backoffMs (${settings.backoffMs})`);
+      }
+      this.config.update({ settings });
+      await this.job.rearm();
+      return settings;
+    });
   }
 
   async setSchedules(schedules: Schedule[], now = Date.now()): Promise<ScheduleState[] | Failure> {
-    const unit = this.current();
-    if ("error" in unit) return unit;
-    const states = nextRunTimes(schedules, now);
-    if ("error" in states) return states;
-    this.config.update({ schedules: states });
-    this.noteActivity();
-    return states;
+    return this.guard.withExisting(() => {
+      const states = nextRunTimes(schedules, now);
+      if ("error" in states) return states;
+      this.config.update({ schedules: states });
+      this.presence.noteActivity();
+      return states;
+    });
   }
 
   async getSchedules(): Promise<ScheduleState[] | Failure> {
-    const unit = this.current();
-    return "error" in unit ? unit : (unit.schedules as ScheduleState[]);
+    return this.guard.withExisting((unit) => unit.schedules as ScheduleState[]);
   }
 
   // ── transactions ─────────────────────────────────────────────────────────
 
   async add(caller: Caller, scope: string, input: { key: string; content: Json; policy: AddPolicy; version?: number }): Promise<{ ok: true } | Failure> {
-    const unit = this.admit(caller, "write");
-    if ("error" in unit) return unit;
-    const result = this.sql.transaction(() => {
-      const outcome = this.records.add(input.key, scope, input.content, input.policy, input.version ?? Date.now());
-      if (!("error" in outcome)) this.changes.changed(unit, input.key, outcome.changed, 0);
-      return outcome;
+    return this.guard.withUnit(caller, "write", async (unit) => {
+      const result = this.sql.transaction(() => {
+        const outcome = this.records.add(input.key, scope, input.content, input.policy, input.version ?? Date.now());
+        if (!("error" in outcome)) this.changes.changed(unit, input.key, outcome.changed, 0);
+        return outcome;
+      });
+      if ("error" in result) return result;
+      await this.afterEnqueue();
+      return { ok: true };
     });
-    if ("error" in result) return result;
-    await this.afterEnqueue();
-    return { ok: true };
   }
 
   async remove(caller: Caller, scope: string, input: { key: string; policy: DeletePolicy; version?: number }): Promise<{ ok: true } | Failure> {
-    const unit = this.admit(caller, "write");
-    if ("error" in unit) return unit;
-    const result = this.sql.transaction(() => {
-      const outcome = this.records.delete(input.key, scope, input.policy, input.version ?? Date.now());
-      if (!("error" in outcome)) this.changes.changed(unit, input.key, outcome.changed, 0);
-      return outcome;
+    return this.guard.withUnit(caller, "write", async (unit) => {
+      const result = this.sql.transaction(() => {
+        const outcome = this.records.delete(input.key, scope, input.policy, input.version ?? Date.now());
+        if (!("error" in outcome)) this.changes.changed(unit, input.key, outcome.changed, 0);
+        return outcome;
+      });
+      if ("error" in result) return result;
+      await this.afterEnqueue();
+      return { ok: true };
     });
-    if ("error" in result) return result;
-    await this.afterEnqueue();
-    return { ok: true };
   }
 
   /** Applies lines of a batch, each on its own; each line carries its number in the caller's body, for its error. */
   async batch(caller: Caller, lines: Array<{ line: number; entry: BatchLine }>): Promise<{ applied: number; errors: BatchLineResult[] } | Failure> {
-    const unit = this.admit(caller, "write");
-    if ("error" in unit) return unit;
-    const errors: BatchLineResult[] = [];
-    let applied = 0;
-    this.sql.transaction(() => {
-      for (const { line, entry } of lines) {
-        const version = entry.version ?? Date.now();
-        const outcome =
-          entry.action === "add"
-            ? this.records.add(entry.key, entry.scope, entry.content, entry.policy, version)
-            : this.records.delete(entry.key, entry.scope, entry.policy, version);
-        if ("error" in outcome) errors.push({ line, key: entry.key, error: outcome.error, detail: outcome.detail });
-        else {
-          applied++;
-          this.changes.changed(unit, entry.key, outcome.changed, 0);
+    return this.guard.withUnit(caller, "write", async (unit) => {
+      const errors: BatchLineResult[] = [];
+      let applied = 0;
+      this.sql.transaction(() => {
+        for (const { line, entry } of lines) {
+          const version = entry.version ?? Date.now();
+          const outcome =
+            entry.action === "add"
+              ? this.records.add(entry.key, entry.scope, entry.content, entry.policy, version)
+              : this.records.delete(entry.key, entry.scope, entry.policy, version);
+          if ("error" in outcome) errors.push({ line, key: entry.key, error: outcome.error, detail: outcome.detail });
+          else {
+            applied++;
+            this.changes.changed(unit, entry.key, outcome.changed, 0);
+          }
         }
-      }
+      });
+      await this.afterEnqueue();
+      return { applied, errors };
     });
-    await this.afterEnqueue();
-    return { applied, errors };
   }
 
   // ── access ───────────────────────────────────────────────────────────────
 
   async fetchRecord(caller: Caller, key: string, scope?: string): Promise<StoredRecord | Failure> {
-    const unit = this.admit(caller, "read");
-    if ("error" in unit) return unit;
-    return this.records.get(key, scope) ?? failure("KEY_NOT_FOUND", scope ? `record '${key}' has no scope '${scope}'` : `no record '${key}'`);
+    return this.guard.withUnit(
+      caller,
+      "read",
+      () => this.records.get(key, scope) ?? failure("KEY_NOT_FOUND", scope ? `record '${key}' has no scope '${scope}'` : `no record '${key}'`),
+    );
   }
 
   async fetchMany(caller: Caller, keys: string[], scope?: string): Promise<{ records: StoredRecord[]; remainingKeys?: string[] } | Failure> {
-    const unit = this.admit(caller, "read");
-    return "error" in unit ? unit : this.records.getMany(keys, scope);
+    return this.guard.withUnit(caller, "read", () => this.records.getMany(keys, scope));
   }
 
   async fetchPage(caller: Caller, startId: string | undefined, size: number, scope?: string): Promise<{ records: StoredRecord[]; nextStartId?: string } | Failure> {
-    const unit = this.admit(caller, "read");
-    return "error" in unit ? unit : this.records.page(startId, size, scope);
+    return this.guard.withUnit(caller, "read", () => this.records.page(startId, size, scope));
   }
 
   // ── reprocessing ─────────────────────────────────────────────────────────
 
   async reprocessKeys(caller: Caller, scope: string, keys: string[]): Promise<{ queued: number; missing: string[] } | Failure> {
-    const unit = this.reprocessable(caller);
-    if ("error" in unit) return unit;
-    const unique = [...new Set(keys)];
-    const existing = this.records.existing(scope, unique);
-    const found = unique.filter((key) => existing.has(key));
-    this.queue.enqueue(scope, found);
-    await this.afterEnqueue();
-    return { queued: found.length, missing: unique.filter((key) => !existing.has(key)) };
+    return this.guard.withQueue(caller, "write", async () => {
+      const unique = [...new Set(keys)];
+      const existing = this.records.existing(scope, unique);
+      const found = unique.filter((key) => existing.has(key));
+      this.queue.enqueue(scope, found);
+      await this.afterEnqueue();
+      return { queued: found.length, missing: unique.filter((key) => !existing.has(key)) };
+    });
   }
 
   async reprocessAll(caller: Caller, scope: string, filter: { prefix?: string; since?: number }): Promise<{ queued: number } | Failure> {
-    const unit = this.reprocessable(caller);
-    if ("error" in unit) return unit;
-    const queued = this.startFill(scope, filter);
-    await this.afterEnqueue();
-    return { queued };
+    return this.guard.withQueue(caller, "write", async () => {
+      const queued = this.startFill(scope, filter);
+      await this.afterEnqueue();
+      return { queued };
+    });
   }
 
   async reset(caller: Caller): Promise<{ unassigned: number } | Failure> {
-    const unit = this.reprocessable(caller);
-    if ("error" in unit) return unit;
-    const unassigned = this.queue.reset();
-    await this.afterEnqueue();
-    return { unassigned };
+    return this.guard.withQueue(caller, "write", async () => {
+      const unassigned = this.queue.reset();
+      await this.afterEnqueue();
+      return { unassigned };
+    });
   }
 
   async status(caller: Caller): Promise<UnitStatus | Failure> {
     // every figure is read after the last await, so they come from one moment and add up
-    const alarm = await this.state.storage.getAlarm();
-    const unit = this.admit(caller, "read");
-    if ("error" in unit) return unit;
-    return {
+    const alarm = await this.timer.stored();
+    return this.guard.withUnit(caller, "read", (unit) => ({
       enabled: unit.reprocessingQueue,
       paused: unit.paused,
       filling: this.fills.active(),
@@ -288,79 +309,57 @@ export class StorageUnit extends DurableObject<Env> {
       // while the job runs, its next run is now
       nextRunAt: this.job.busy ? new Date().toISOString() : alarm === null ? null : new Date(alarm).toISOString(),
       lastError: unit.lastError,
-    };
+    }));
   }
 
   async setPaused(caller: Caller, paused: boolean): Promise<{ ok: true } | Failure> {
-    const unit = this.admit(caller, "write");
-    if ("error" in unit) return unit;
-    this.config.update({ paused });
-    await this.job.rearm();
-    return { ok: true };
+    return this.guard.withUnit(caller, "write", async () => {
+      this.config.update({ paused });
+      await this.job.rearm();
+      return { ok: true };
+    });
   }
 
   async failedItems(caller: Caller, limit: number, cursor?: { scope: string; key: string }): Promise<{ items: FailedItem[]; nextCursor?: { scope: string; key: string } } | Failure> {
-    const unit = this.admit(caller, "read");
-    return "error" in unit ? unit : this.queue.failed(limit, cursor);
+    return this.guard.withUnit(caller, "read", () => this.queue.failed(limit, cursor));
   }
 
   async retryFailed(caller: Caller, keys?: string[]): Promise<{ requeued: number } | Failure> {
-    const unit = this.admit(caller, "write");
-    if ("error" in unit) return unit;
-    const requeued = this.queue.retryFailed(keys);
-    await this.afterEnqueue();
-    return { requeued };
+    return this.guard.withUnit(caller, "write", async () => {
+      const requeued = this.queue.retryFailed(keys);
+      await this.afterEnqueue();
+      return { requeued };
+    });
   }
 
   async purgeFailed(caller: Caller): Promise<{ purged: number } | Failure> {
-    const unit = this.admit(caller, "write");
-    return "error" in unit ? unit : { purged: this.queue.purgeFailed() };
+    return this.guard.withUnit(caller, "write", () => ({ purged: this.queue.purgeFailed() }));
   }
 
   async purge(caller: Caller): Promise<{ purged: number } | Failure> {
-    const unit = this.admit(caller, "write");
-    if ("error" in unit) return unit;
-    const purged = this.sql.transaction(() => {
-      this.fills.clear();
-      return this.queue.purgePending();
+    return this.guard.withUnit(caller, "write", async () => {
+      const purged = this.sql.transaction(() => {
+        this.fills.clear();
+        return this.queue.purgePending();
+      });
+      await this.job.rearm();
+      return { purged };
     });
-    await this.job.rearm();
-    return { purged };
   }
 
-  /**
-   * The cron trigger's visit: runs the schedules that are due and re-arms a lost alarm. A
-   * unit with no schedules and no unfinished work takes itself off the registry's list of
-   * units to visit. Returns whether the unit exists.
-   */
+  /** The cron trigger's visit (see cron-tick.ts). Returns whether the unit exists. */
   async tick(now = Date.now()): Promise<{ exists: boolean }> {
-    const unit = this.config.get();
-    if (!unit) return { exists: false };
-    const schedules = unit.schedules as ScheduleState[];
-    const due = schedules.filter((schedule) => Date.parse(schedule.nextRunAt) <= now);
-    if (due.length > 0) {
-      for (const schedule of due) this.startFill(schedule.scope, {});
-      const rescheduled = nextRunTimes(schedules, now);
-      if (!("error" in rescheduled)) this.config.update({ schedules: rescheduled });
-    }
-    this.alarmAt = undefined;
-    if (due.length > 0 || (await this.state.storage.getAlarm()) === null) await this.job.rearm();
-    const active = this.hasWork() || schedules.length > 0;
-    if (!active && this.listedActive !== false) {
-      this.listedActive = false;
-      await registryOf(this.env).setActive(unit.name, false);
-    }
-    return { exists: true };
+    return this.cron.run(now);
   }
 
   // ── security ─────────────────────────────────────────────────────────────
 
   /** Stores a user's grant and token hash, pushed by the registry (a rotation re-sends it with the new hash). */
   async setGrant(user: string, tokenHash: string, permission: Permission): Promise<{ ok: true } | Failure> {
-    const unit = this.current();
-    if ("error" in unit) return unit;
-    this.grants.set(user, tokenHash, permission);
-    return { ok: true };
+    return this.guard.withExisting(() => {
+      this.grants.set(user, tokenHash, permission);
+      return { ok: true };
+    });
   }
 
   /** Drops a user's grant; `exists` tells whether the unit itself exists. */
@@ -372,33 +371,10 @@ export class StorageUnit extends DurableObject<Env> {
 
   /** The grant check alone, for a user's request that must be refused before its body is read. */
   async checkAccess(caller: UserCaller, need: Need): Promise<{ ok: true } | Failure> {
-    const unit = this.admit(caller, need);
-    return "error" in unit ? unit : { ok: true };
+    return this.guard.withUnit(caller, need, () => ({ ok: true }));
   }
 
   // ── internals ────────────────────────────────────────────────────────────
-
-  /**
-   * The unit, when `caller` may do `need` here: the admin always, a user whose grant on
-   * this unit covers it. A unit that was never created has granted nothing: a user's
-   * token is unknown here (UNAUTHORIZED; the route asks the registry for 401 or 403).
-   */
-  private admit(caller: Caller, need: Need): UnitConfig | Failure {
-    if (caller.kind === "admin") return this.current();
-    const unit = this.config.get();
-    if (!unit) return failure("UNAUTHORIZED", "the token is not valid; check the Authorization header");
-    return this.grants.refusal(caller.tokenHash, need, unit.name) ?? unit;
-  }
-
-  private current(): UnitConfig | Failure {
-    return this.config.get() ?? failure("STORAGE_UNIT_DOESNT_EXIST", "no such storage unit; create it with PUT /admin/createStorageUnit/<unit>");
-  }
-
-  private reprocessable(caller: Caller): UnitConfig | Failure {
-    const unit = this.admit(caller, "write");
-    if ("error" in unit || unit.reprocessingQueue) return unit;
-    return failure("REPROCESSING_QUEUE_DISABLED", `the reprocessing queue of '${unit.name}' is disabled; enable it with PUT /admin/enableReprocessingQueue/${unit.name}/true`);
-  }
 
   /** Queues every live record of a scope (filtered); returns how many match. */
   private startFill(scope: string, filter: { prefix?: string; since?: number }): number {
@@ -414,30 +390,6 @@ export class StorageUnit extends DurableObject<Env> {
   /** After anything that may have queued work: arm the alarm and make sure the cron visits this unit. */
   private async afterEnqueue(): Promise<void> {
     await this.job.rearm();
-    if (this.hasWork()) this.noteActivity();
-  }
-
-  /**
-   * Tells the registry (once per instance) that this unit needs cron visits. Not awaited:
-   * the registry is not on the request path, and a failure there must not fail a write
-   * already committed; the next call or alarm tries again.
-   */
-  private noteActivity(): void {
-    const unit = this.config.get();
-    if (!unit || this.listedActive) return;
-    this.listedActive = true;
-    registryOf(this.env)
-      .setActive(unit.name, true)
-      .catch((error: unknown) => {
-        this.listedActive = undefined;
-        log("error", "registry-set-active-failed", { unit: unit.name, error: String(error) });
-      });
-  }
-
-  private async setAlarm(at: number | null): Promise<void> {
-    if (at === this.alarmAt) return;
-    if (at === null) await this.state.storage.deleteAlarm();
-    else await this.state.storage.setAlarm(at);
-    this.alarmAt = at;
+    if (this.hasWork()) this.presence.noteActivity();
   }
 }

@@ -1,0 +1,51 @@
+/**
+ * The one check in front of every RPC method of a unit: that the unit exists and, for the
+ * methods open to users, that the caller may do what the method needs. Each method names
+ * its guard and its need where it starts (`guard.withUnit(caller, "read", ...)`), so a
+ * reader sees there who may call it, and its answer keeps its type (the method's own, or
+ * the {@link Failure} that refused it).
+ *
+ * Invariants: `fn` runs only once the call is allowed; a user is never told whether a unit
+ * exists that granted them nothing (a unit never created answers UNAUTHORIZED, as a unit
+ * that does not know the token does); the admin is told STORAGE_UNIT_DOESNT_EXIST.
+ */
+import { failure, type Failure } from "../errors";
+import type { UnitConfig } from "./config";
+import type { Caller, GrantStore, Need } from "./grants";
+
+export interface GuardHost {
+  /** the unit's configuration; undefined while it does not exist */
+  config(): UnitConfig | undefined;
+  grants: Pick<GrantStore, "refusal">;
+}
+
+export class Guard {
+  constructor(private readonly host: GuardHost) {}
+
+  /** `fn` applied to the unit when `caller` may do `need` here: the admin always, a user whose grant on this unit covers it. */
+  withUnit<T>(caller: Caller, need: Need, fn: (unit: UnitConfig) => T): T | Failure {
+    if (caller.kind === "admin") return this.withExisting(fn);
+    const unit = this.host.config();
+    // the route asks the registry whether the token is a user's at all, for 401 or 403
+    if (!unit) return failure("UNAUTHORIZED", "the token is not valid; check the Authorization header");
+    return this.host.grants.refusal(caller.tokenHash, need, unit.name) ?? fn(unit);
+  }
+
+  /** {@link withUnit}, for the reprocessing queue's methods: refused while the unit's queue is disabled. */
+  withQueue<T>(caller: Caller, need: Need, fn: (unit: UnitConfig) => T): T | Failure {
+    return this.withUnit(caller, need, (unit) =>
+      unit.reprocessingQueue
+        ? fn(unit)
+        : failure(
+            "REPROCESSING_QUEUE_DISABLED",
+            `the reprocessing queue of '${unit.name}' is disabled; enable it with PUT /admin/enableReprocessingQueue/${unit.name}/true`,
+          ),
+    );
+  }
+
+  /** `fn` applied to the unit, or STORAGE_UNIT_DOESNT_EXIST: for the methods that take no caller, which only the admin's routes call. */
+  withExisting<T>(fn: (unit: UnitConfig) => T): T | Failure {
+    const unit = this.host.config();
+    return unit ? fn(unit) : failure("STORAGE_UNIT_DOESNT_EXIST", "no such storage unit; create it with PUT /admin/createStorageUnit/<unit>");
+  }
+}

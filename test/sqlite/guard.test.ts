@@ -1,0 +1,72 @@
+/**
+ * The check in front of every unit method (src/unit/guard.ts) on plain SQLite: the unit
+ * must exist, a user's grant must cover the need, the queue's methods need the queue
+ * enabled; a refused call runs nothing.
+ */
+import { beforeEach, describe, expect, it } from "vitest";
+import { ConfigStore } from "../../src/unit/config";
+import { ADMIN, GrantStore } from "../../src/unit/grants";
+import { Guard } from "../../src/unit/guard";
+import { migrate } from "../../src/unit/migrations";
+import { memorySql } from "./sqlite";
+
+let config: ConfigStore;
+let grants: GrantStore;
+let guard: Guard;
+let ran: number;
+const run = (unit: { name: string }) => {
+  ran++;
+  return { name: unit.name };
+};
+const reader = { kind: "user", tokenHash: "hash-r" } as const;
+const writer = { kind: "user", tokenHash: "hash-w" } as const;
+const stranger = { kind: "user", tokenHash: "hash-x" } as const;
+
+beforeEach(() => {
+  const { sql } = memorySql();
+  migrate(sql);
+  config = new ConfigStore(sql);
+  grants = new GrantStore(sql);
+  guard = new Guard({ config: () => config.get(), grants });
+  ran = 0;
+});
+
+function createUnit(reprocessingQueue = true): void {
+  config.create("docs", true, reprocessingQueue);
+  grants.set("ann", reader.tokenHash, "r");
+  grants.set("bob", writer.tokenHash, "rw");
+}
+
+describe("a unit method's guard", () => {
+  it("lets the admin and a user whose grant covers the need through, to the unit", () => {
+    createUnit();
+    expect(guard.withUnit(ADMIN, "write", run)).toEqual({ name: "docs" });
+    expect(guard.withUnit(reader, "read", run)).toEqual({ name: "docs" });
+    expect(guard.withUnit(writer, "write", run)).toEqual({ name: "docs" });
+    expect(guard.withExisting(run)).toEqual({ name: "docs" });
+    expect(ran).toBe(4);
+  });
+
+  it("refuses a user whose grant does not cover the need (FORBIDDEN) or who has none here (UNAUTHORIZED), running nothing", () => {
+    createUnit();
+    expect(guard.withUnit(reader, "write", run)).toMatchObject({ error: "FORBIDDEN" });
+    expect(guard.withUnit(stranger, "read", run)).toMatchObject({ error: "UNAUTHORIZED" });
+    expect(ran).toBe(0);
+  });
+
+  it("tells the admin a unit does not exist, and a user only that the token is not valid", () => {
+    expect(guard.withUnit(ADMIN, "read", run)).toMatchObject({ error: "STORAGE_UNIT_DOESNT_EXIST" });
+    expect(guard.withExisting(run)).toMatchObject({ error: "STORAGE_UNIT_DOESNT_EXIST" });
+    expect(guard.withUnit(reader, "read", run)).toMatchObject({ error: "UNAUTHORIZED" });
+    expect(ran).toBe(0);
+  });
+
+  it("refuses the queue's methods while the queue is disabled, after the access check", () => {
+    createUnit(false);
+    expect(guard.withQueue(writer, "write", run)).toMatchObject({ error: "REPROCESSING_QUEUE_DISABLED" });
+    expect(guard.withQueue(reader, "write", run)).toMatchObject({ error: "FORBIDDEN" });
+    expect(ran).toBe(0);
+    config.update({ reprocessingQueue: true });
+    expect(guard.withQueue(writer, "write", run)).toEqual({ name: "docs" });
+  });
+});
