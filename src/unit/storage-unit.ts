@@ -65,13 +65,12 @@ export class StorageUnit extends DurableObject<Env> {
     this.sql = new Sql(this.state.storage);
     this.config = new ConfigStore(this.sql);
     this.records = new RecordStore(this.sql);
-    this.references = new ReferenceStore(this.sql);
     this.queue = new Queue(this.sql);
+    this.references = new ReferenceStore(this.sql, this.queue);
     this.fills = new Fills(this.sql, this.queue);
     this.grants = new GrantStore(this.sql);
     this.changes = new Changes(this.sql, this.records, this.references, this.queue, () => this.config.get());
     this.job = new Job({
-      sql: this.sql,
       queue: this.queue,
       fills: this.fills,
       config: () => this.config.get(),
@@ -80,7 +79,9 @@ export class StorageUnit extends DurableObject<Env> {
         if (lastError !== undefined) this.config.update({ lastError });
       },
       env: env as unknown as Record<string, unknown>,
-      unitAccess: (createdAt) => this.changes.moduleAccess(createdAt),
+      unitAccess: (createdAt, budget) => this.changes.moduleAccess(createdAt, budget),
+      queueReferrers: () => this.changes.queueReferrers(),
+      referrersWaiting: () => this.references.waiting(),
       setAlarm: (at) => this.setAlarm(at),
     });
     void this.state.blockConcurrencyWhile(async () => {
@@ -321,6 +322,7 @@ export class StorageUnit extends DurableObject<Env> {
     if ("error" in unit) return unit;
     const purged = this.sql.transaction(() => {
       this.fills.clear();
+      this.references.clearOutbox();
       return this.queue.purgePending();
     });
     await this.job.rearm();
@@ -412,11 +414,16 @@ export class StorageUnit extends DurableObject<Env> {
   }
 
   private hasWork(): boolean {
-    return this.fills.active() || this.queue.nextWake() !== undefined;
+    return this.fills.active() || this.references.waiting() || this.queue.nextWake() !== undefined;
   }
 
-  /** After anything that may have queued work: arm the alarm and make sure the cron visits this unit. */
+  /**
+   * After anything that may have queued work: queue the first referrers of what changed (one
+   * bounded step: a small fan-out shows in the status at once, a large one is left to the
+   * job), arm the alarm and make sure the cron visits this unit.
+   */
   private async afterEnqueue(): Promise<void> {
+    this.changes.queueReferrers();
     await this.job.rearm();
     if (this.hasWork()) this.noteActivity();
   }
