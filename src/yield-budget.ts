@@ -28,14 +28,15 @@ const macrotask: () => Promise<void> =
 
 /**
  * Shared by everything one job runs (its workers and their pipeline lanes): all of them
- * spend from one slice and, once it is used up, wait for the same yield, so the event loop
+ * draw on one slice and, once it is used up, wait for the same yield, so the event loop
  * really gets its turn rather than another lane taking the slice.
  *
  * @example
  * const budget = new YieldBudget();
  * for (const item of items) {
+ *   for (let wait = budget.ready(); wait; wait = budget.ready()) await wait;
  *   work(item);
- *   await budget.spend(item.bytes);
+ *   budget.count(item.bytes);
  * }
  */
 export class YieldBudget {
@@ -50,18 +51,14 @@ export class YieldBudget {
     this.since = clock();
   }
 
-  /** Counts `bytes` of work done where the caller cannot wait (a module's synchronous read or write): the next {@link spend} yields. */
-  count(bytes: number): void {
-    this.spent += bytes;
-  }
-
   /**
-   * Counts `bytes` of work done; returns a promise to await when the slice is used up (a
-   * yield in progress), or undefined when the work may go on at once: a hot loop pays no
-   * turn of the microtask queue between yields.
+   * Undefined when work may start now; else the yield to await before asking again. Ask
+   * right before each piece of work, in a loop, with nothing in between:
+   * `for (let wait = budget.ready(); wait; wait = budget.ready()) await wait;`
+   * When a yield ends, every caller waiting on it resumes in the same turn: the first runs
+   * its piece, and the next finds the slice used up again and yields rather than running its own.
    */
-  spend(bytes = 0): Promise<void> | undefined {
-    this.spent += bytes;
+  ready(): Promise<void> | undefined {
     if (this.yielding) return this.yielding;
     if (this.spent < this.limits.bytes && this.clock() - this.since < this.limits.ms) return undefined;
     this.yielding = macrotask().then(() => {
@@ -70,5 +67,10 @@ export class YieldBudget {
       this.since = this.clock();
     });
     return this.yielding;
+  }
+
+  /** Counts `bytes` of work done where the caller cannot wait (a module's synchronous read or write): the next {@link ready} yields. */
+  count(bytes: number): void {
+    this.spent += bytes;
   }
 }

@@ -4,9 +4,9 @@
  * here: the job gives the items (with their stored content) and records the outcome.
  *
  * Invariants: an item that failed goes through no later module; an event that throws
- * rejects the whole run (the job fails every item of the batch). Between items each lane
- * spends from the job's {@link YieldBudget}, so a batch of heavy synchronous items never
- * runs as one block.
+ * rejects the whole run (the job fails every item of the batch). Before each module call a
+ * lane waits for the job's {@link YieldBudget}, so a batch of heavy synchronous items never
+ * runs as one block, and after a yield only one lane's call runs before the next.
  */
 import { ITEM_BYTES, type YieldBudget } from "../yield-budget";
 import type { Document, ModuleInstance, PipelineItem } from "./types";
@@ -72,12 +72,13 @@ export async function runPipeline(pipeline: ModuleInstance[], items: PipelineIte
       const item = items[next++]!;
       for (const module of pipeline) {
         if (item.failure !== undefined) break;
+        // before each module, not only each item: a join and a write of a megabyte each are blocks enough
+        for (let wait = budget.ready(); wait; wait = budget.ready()) await wait;
         const pending = module.process(item);
         // a module that answers at once costs no turn of the microtask queue
         if (pending) await pending;
       }
-      const turn = budget.spend(ITEM_BYTES);
-      if (turn) await turn;
+      budget.count(ITEM_BYTES);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));

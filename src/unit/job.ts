@@ -7,7 +7,7 @@
  * time (the clock only moves across I/O inside Workers), and the job re-arms the alarm for
  * the earliest due item or lease expiry, or at once while the outbox holds changes.
  *
- * Fairness: every loop and every pipeline lane spends from one {@link YieldBudget} (a few
+ * Fairness: every loop and every pipeline lane draws on one {@link YieldBudget} (a few
  * ms, or the bytes of documents loaded, read and written) and yields to the event loop
  * with a macrotask once it is used up, so other units (self-hosted: one event loop for
  * all) and this unit's own status, reset and writes get in during a long drain.
@@ -131,19 +131,18 @@ export class Job {
         }
       }
       // a pipeline that never waits on I/O would otherwise hold the object (self-hosted: every unit) for the whole slice
-      const turn = this.budget.spend();
-      if (turn) await turn;
+      for (let wait = this.budget.ready(); wait; wait = this.budget.ready()) await wait;
     }
   }
 
-  /** Queues the referrers of changed records, a bounded step at a time, each step spending from the budget like a batch. */
+  /** Queues the referrers of changed records, a bounded step at a time, each step counted in the budget like a batch. */
   private async followReferrers(slice: Slice): Promise<void> {
     this.following = true;
     try {
       while (Date.now() < slice.deadline && this.host.queueReferrers()) {
         this.wakeIdle();
-        const turn = this.budget.spend(REFERRERS_PER_STEP * ITEM_BYTES);
-        if (turn) await turn;
+        this.budget.count(REFERRERS_PER_STEP * ITEM_BYTES);
+        for (let wait = this.budget.ready(); wait; wait = this.budget.ready()) await wait;
       }
     } finally {
       this.following = false;

@@ -32,10 +32,24 @@ export class ReferenceStore {
     private readonly queue: Queue,
   ) {}
 
-  /** Replaces what the item (scope, key) references in `refScope` through `via`; an empty list forgets them. */
+  /**
+   * Replaces what the item (scope, key) references in `refScope` through `via`; an empty list
+   * forgets them. Only the difference is written: an item run again with the same
+   * references (the usual case) writes no page, where a thousand rows deleted and inserted
+   * again cost a heavy item a third of its time.
+   */
   set(scope: string, key: string, via: string, refScope: string, refKeys: string[]): void {
+    const keys = JSON.stringify(refKeys);
     this.sql.transaction(() => {
-      this.sql.exec("DELETE FROM record_refs WHERE scope = ? AND key = ? AND via = ? AND ref_scope = ?", scope, key, via, refScope);
+      this.sql.exec(
+        `DELETE FROM record_refs WHERE scope = ? AND key = ? AND via = ? AND ref_scope = ?
+           AND ref_key NOT IN (SELECT value FROM json_each(?))`,
+        scope,
+        key,
+        via,
+        refScope,
+        keys,
+      );
       if (refKeys.length === 0) return;
       this.sql.exec(
         `INSERT OR IGNORE INTO record_refs (scope, key, via, ref_scope, ref_key)
@@ -44,7 +58,7 @@ export class ReferenceStore {
         key,
         via,
         refScope,
-        JSON.stringify(refKeys),
+        keys,
       );
     });
   }
