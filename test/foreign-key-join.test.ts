@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { recordedCalls } from "../src/modules/recorder";
+import { REFERRERS_PER_STEP } from "../src/unit/references";
 import { addRecord, call, createUnit } from "./helpers";
+import { waitForStatus } from "./queue-helpers";
 import { drain, failedItems, fetchScope, setModules, setReprocessing, status } from "./support/modules";
 
 /** The latest document the Recorder saw for a key of `books`. */
@@ -64,7 +66,7 @@ describe("ForeignKeyJoin", () => {
     expect(await status(unit)).toMatchObject({ pending: 0, failed: 0, processed: 7 });
   });
 
-  it("queues thousands of referrers with long keys in the write that changes what they reference", async () => {
+  it("queues thousands of referrers with long keys: the write one bounded step of them, the job the rest", async () => {
     const unit = await library();
     // long keys: together well past what one SQL parameter may hold (2 MB)
     const books = Array.from({ length: 5000 }, (_, i) => `b${String(i).padStart(5, "0")}-${"x".repeat(490)}`);
@@ -73,9 +75,18 @@ describe("ForeignKeyJoin", () => {
     await drain(unit);
     expect(await status(unit)).toMatchObject({ processed: books.length, failed: 0 });
 
+    // paused, so the job only queues: what the write queued and what the job queued stay apart
+    await call("PUT", `/reprocess/pause/${unit}`);
     const answer = await call("PUT", `/transaction/add/${unit}/authors`, { key: "a1", content: { name: "Ada" } });
     expect(answer.body).toEqual({ message: "OK" });
-    expect(await status(unit)).toMatchObject({ pending: books.length });
+    const afterWrite = await status(unit);
+    expect(afterWrite).toMatchObject({ pending: REFERRERS_PER_STEP });
+    // the rest waits in the outbox, and the job is due at once to queue it
+    expect(Date.parse(afterWrite.nextRunAt)).toBeLessThanOrEqual(Date.now());
+    await drain(unit);
+    const queued = await waitForStatus(unit, (s) => s.pending === books.length, "the job to queue every referrer");
+    expect(queued).toMatchObject({ processed: books.length, assigned: 0 });
+    await call("PUT", `/reprocess/resume/${unit}`);
     await drain(unit);
     expect(lastSeen(unit, books[4999]!)).toMatchObject({ author: { name: "Ada" } });
     expect(await status(unit)).toMatchObject({ pending: 0, failed: 0, processed: 2 * books.length });

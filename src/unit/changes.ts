@@ -1,13 +1,15 @@
 /**
  * What a change to a record sets in motion, and what modules may do to their unit. With
- * content processing on, a changed scope queues its own pipeline and the items that
- * reference it (ForeignKeyJoin), whether or not that scope has a pipeline. A module's
- * write to another scope is such a change too, one hop further: chains are cut after
+ * content processing on, a changed scope queues its own pipeline at once, and notes the
+ * change in the referrer outbox so the items that reference it (ForeignKeyJoin) are queued
+ * too, whether or not that scope has a pipeline: in bounded steps (see references.ts). A
+ * module's write to another scope is such a change too, one hop further: chains are cut after
  * {@link MAX_SCOPE_HOPS}, and the writing item is never queued by its own write.
  */
 import { contentTooLarge } from "../limits";
 import { hasPipeline } from "../modules/pipeline";
 import type { PipelineItem, UnitAccess } from "../modules/types";
+import type { YieldBudget } from "../yield-budget";
 import type { UnitConfig } from "./config";
 import type { Queue } from "./queue";
 import type { Json, RecordStore } from "./records";
@@ -29,27 +31,40 @@ export class Changes {
   /** These scopes of a record changed: queue whatever must see it. `writer` is the item whose module wrote. */
   changed(unit: UnitConfig, key: string, scopes: string[], hops: number, writer?: PipelineItem): void {
     if (!unit.contentProcessing) return;
-    const pipelines = Object.keys(unit.modules.modules).filter((scope) => hasPipeline(unit.modules, scope));
     for (const scope of scopes) {
       const isWriter = writer !== undefined && writer.scope === scope && writer.key === key;
       if (!isWriter && hasPipeline(unit.modules, scope)) this.queue.enqueue(scope, [key], hops);
-      this.queue.enqueueReferrers(scope, key, pipelines, hops, writer);
+      this.references.noteChange(scope, key, hops, writer);
     }
+  }
+
+  /** One step of the referrer outbox, for the scopes with a pipeline now; returns whether changes are left. */
+  queueReferrers(): boolean {
+    const unit = this.config();
+    if (!unit) return false;
+    return this.references.queueReferrers(Object.keys(unit.modules.modules).filter((scope) => hasPipeline(unit.modules, scope)));
   }
 
   /**
    * The unit as the modules of one batch see it: read any record, write or delete a scope of
    * the item's own, note references. `createdAt` is the unit's creation time when the batch
    * was claimed: once that unit is deleted, even if one is created again under its name,
-   * the batch reads nothing and changes nothing.
+   * the batch reads nothing and changes nothing. The bytes read and written count towards
+   * `budget`, the job's measure of work between two yields.
    */
-  moduleAccess(createdAt: number): UnitAccess {
+  moduleAccess(createdAt: number, budget: YieldBudget): UnitAccess {
     const current = () => {
       const unit = this.config();
       return unit?.createdAt === createdAt ? unit : undefined;
     };
     return {
-      read: (key, scope) => (current() ? this.records.content(key, scope) : undefined),
+      read: (key, scope) => {
+        const json = current() ? this.records.contentJson(key, scope) : undefined;
+        if (json === undefined) return undefined;
+        // a join may read a thousand records for one item: what it reads counts towards the job's next yield
+        budget.count(json.length);
+        return JSON.parse(json);
+      },
       write: (item: PipelineItem, scope: string, content: Json | null) => {
         const unit = current();
         if (!unit) return "the storage unit was deleted";
@@ -57,6 +72,7 @@ export class Changes {
         const json = content === null ? null : JSON.stringify(content);
         const tooLarge = json === null ? undefined : contentTooLarge(json);
         if (tooLarge) return `scope '${scope}': ${tooLarge}; drop fields before writing it`;
+        budget.count(json?.length ?? 0);
         return this.sql.transaction(() => {
           // versioned as a client's write at this moment: a newer version a client set (or its tombstone) wins
           const now = Date.now();

@@ -1,9 +1,16 @@
 /**
  * The reprocessing job: what the unit's alarm runs. One `run()` is a time slice in which
  * `workers` concurrent loops each claim a batch under its own lease (due items first, then
- * the next keys of a pending `reprocess/all`) and run it through the scope's pipeline. The slice ends
- * by item count or wall time (the clock only moves across I/O inside Workers), and the
- * job re-arms the alarm for the earliest due item or lease expiry.
+ * the next keys of a pending `reprocess/all`) and run it through the scope's pipeline
+ * (modules/run-pipeline.ts), while one more loop queues the referrers of changed records
+ * from the outbox in bounded steps (references.ts). The slice ends by item count or wall
+ * time (the clock only moves across I/O inside Workers), and the job re-arms the alarm for
+ * the earliest due item or lease expiry, or at once while the outbox holds changes.
+ *
+ * Fairness: every loop and every pipeline lane draws on one {@link YieldBudget} (a few
+ * ms, or the bytes of documents loaded, read and written) and yields to the event loop
+ * with a macrotask once it is used up, so other units (self-hosted: one event loop for
+ * all) and this unit's own status, reset and writes get in during a long drain.
  *
  * A batch that outlives its lease is abandoned: its result would be discarded anyway
  * (the queue completes items only through their run token), and the worker moves on.
@@ -11,36 +18,36 @@
  * queued, rather than leaving it for the next alarm.
  */
 import { createPipeline } from "../modules/pipeline";
-import type { Document, ModuleInstance, PipelineItem, UnitAccess } from "../modules/types";
-import type { ReprocessingSettings } from "../schemas";
+import { errorText, Item, runPipeline } from "../modules/run-pipeline";
+import type { ModuleInstance, PipelineItem, UnitAccess } from "../modules/types";
+import { ITEM_BYTES, YieldBudget } from "../yield-budget";
 import type { UnitConfig } from "./config";
 import type { Fills } from "./fills";
-import { LEASE_EXPIRED, type Claim, type ClaimedItem, type Queue } from "./queue";
-import type { Sql } from "./sql";
+import { LEASE_EXPIRED, type Claim, type Queue } from "./queue";
+import { REFERRERS_PER_STEP } from "./references";
 import { Throttle } from "./throttle";
 
 /** Items one alarm invocation may run before it yields and re-arms: keeps CPU time well inside the limit. */
 const ITEMS_PER_SLICE = 200_000;
 /** Wall time of one slice. */
 const SLICE_MS = 20_000;
-/** Items run between two turns of the event loop, so status, reset and other calls get in during a long drain. */
-const ITEMS_PER_TURN = 2000;
 /** A batch is abandoned past this much of a run (its items wait for their lease): an alarm has 15 minutes of wall time. */
 const MAX_RUN_MS = 14 * 60_000;
 
 export interface JobHost {
-  sql: Sql;
   queue: Queue;
   fills: Fills;
   config(): UnitConfig | undefined;
   addProcessed(count: number, lastError?: string): void;
   env: Record<string, unknown>;
-  /** what the modules of a batch may do to the unit created at `createdAt` (nothing, once it is deleted) */
-  unitAccess(createdAt: number): UnitAccess;
+  /** what the modules of a batch may do to the unit created at `createdAt` (nothing, once it is deleted); their reads and writes count towards `budget` */
+  unitAccess(createdAt: number, budget: YieldBudget): UnitAccess;
+  /** one step of the referrer outbox (see references.ts); returns whether changes are left */
+  queueReferrers(): boolean;
+  /** whether the referrer outbox holds changes */
+  referrersWaiting(): boolean;
   setAlarm(at: number | null): Promise<void>;
 }
-
-const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 export class Job {
   private throttle: Throttle | undefined;
@@ -48,8 +55,10 @@ export class Job {
   private runs = 0;
   /** batches of the current run in flight */
   private running = 0;
-  /** items run since the job last yielded to the event loop */
-  private sinceYield = 0;
+  /** whether the run's referrer loop is still queuing referrers (idle workers wait for them) */
+  private following = false;
+  /** the work done since the job last yielded to the event loop, shared by all its loops */
+  private readonly budget = new YieldBudget();
   /** idle workers waiting for new work or for a busy sibling to finish */
   private waiters: Array<() => void> = [];
 
@@ -67,6 +76,7 @@ export class Job {
     const slice = { deadline: start + SLICE_MS, giveUpAt: start + MAX_RUN_MS, itemsLeft: ITEMS_PER_SLICE };
     this.expireLeases(config.settings.maxAttempts);
     const loops: Promise<void>[] = [];
+    loops.push(this.followReferrers(slice));
     for (let i = 0; i < config.settings.workers; i++) loops.push(this.work(slice));
     this.runs++;
     // every worker ends before the run does, so a failing one never leaves a batch running unseen
@@ -84,6 +94,8 @@ export class Job {
     const config = this.host.config();
     if (!config) return this.host.setAlarm(null);
     const now = Date.now();
+    // queuing referrers is not processing: a paused unit follows its changes too, so its pending count is whole
+    if (this.host.referrersWaiting()) return this.host.setAlarm(now);
     if (!config.paused && this.host.fills.active()) return this.host.setAlarm(now);
     const next = config.paused ? this.host.queue.nextLeaseExpiry() : this.host.queue.nextWake();
     if (next === undefined) return this.host.setAlarm(null);
@@ -104,7 +116,7 @@ export class Job {
       this.expireLeases(current.settings.maxAttempts);
       const claim = this.host.queue.claim(granted, current.settings.leaseMs) ?? this.host.fills.claim(granted, current.settings.leaseMs);
       if (!claim) {
-        if (this.running > 0) await this.idle(slice.deadline);
+        if (this.running > 0 || this.following) await this.idle(slice.deadline);
         else return;
         continue;
       }
@@ -118,12 +130,23 @@ export class Job {
           this.wakeIdle();
         }
       }
-      // a pipeline that never waits on I/O would otherwise hold the object for the whole slice
-      this.sinceYield += granted;
-      if (this.sinceYield >= ITEMS_PER_TURN) {
-        this.sinceYield = 0;
-        await nextTurn();
+      // a pipeline that never waits on I/O would otherwise hold the object (self-hosted: every unit) for the whole slice
+      for (let wait = this.budget.ready(); wait; wait = this.budget.ready()) await wait;
+    }
+  }
+
+  /** Queues the referrers of changed records, a bounded step at a time, each step counted in the budget like a batch. */
+  private async followReferrers(slice: Slice): Promise<void> {
+    this.following = true;
+    try {
+      while (Date.now() < slice.deadline && this.host.queueReferrers()) {
+        this.wakeIdle();
+        this.budget.count(REFERRERS_PER_STEP * ITEM_BYTES);
+        for (let wait = this.budget.ready(); wait; wait = this.budget.ready()) await wait;
       }
+    } finally {
+      this.following = false;
+      this.wakeIdle();
     }
   }
 
@@ -166,7 +189,7 @@ export class Job {
     let pipeline: ModuleInstance[] = [];
     let batchError: string | undefined;
     try {
-      pipeline = createPipeline(config.modules, claim.scope, { unitName: config.name, env: this.host.env, unit: this.host.unitAccess(config.createdAt) });
+      pipeline = createPipeline(config.modules, claim.scope, { unitName: config.name, env: this.host.env, unit: this.host.unitAccess(config.createdAt, this.budget) });
     } catch (error) {
       // a module no longer registered, or settings stored before their schema changed: the batch fails with why
       batchError = errorText(error);
@@ -174,7 +197,7 @@ export class Job {
     // a scope with no pipeline: its items complete at once
     const items = pipeline.length > 0 ? this.loadItems(claim) : [];
     if (pipeline.length > 0) {
-      const outcome = await withTimeout(runPipeline(pipeline, items, settings), Math.min(claim.leaseUntil, slice.giveUpAt) - Date.now());
+      const outcome = await withTimeout(runPipeline(pipeline, items, settings.concurrency, this.budget), Math.min(claim.leaseUntil, slice.giveUpAt) - Date.now());
       if (outcome === "timeout") return; // lease gone: the items are due again, this result would not count
       if (outcome !== undefined) batchError = errorText(outcome);
     }
@@ -190,6 +213,9 @@ export class Job {
 
   private loadItems(claim: Claim): PipelineItem[] {
     this.host.queue.load(claim);
+    let bytes = 0;
+    for (const item of claim.items) bytes += item.content?.length ?? 0;
+    this.budget.count(bytes);
     return claim.items.map((item) => new Item(claim.scope, item));
   }
 }
@@ -199,70 +225,6 @@ interface Slice {
   /** past this, a batch still running is abandoned */
   giveUpAt: number;
   itemsLeft: number;
-}
-
-/** One claimed item on its way through the pipeline; its document is parsed only if a module reads it. */
-class Item implements PipelineItem {
-  readonly key: string;
-  readonly kind: "process" | "delete";
-  readonly version: number | null;
-  readonly hops: number;
-  private content: string | null;
-  private parsed: Document | null | undefined;
-  private reason: string | undefined;
-
-  constructor(
-    readonly scope: string,
-    claimed: ClaimedItem,
-  ) {
-    this.key = claimed.key;
-    this.content = claimed.content ?? null;
-    this.kind = this.content === null ? "delete" : "process";
-    this.version = this.content === null ? null : (claimed.version ?? null);
-    this.hops = claimed.hops;
-  }
-
-  get document(): Document | null {
-    if (this.parsed === undefined) this.parsed = this.content === null ? null : JSON.parse(this.content);
-    return this.parsed!;
-  }
-
-  set document(value: Document | null) {
-    this.parsed = value;
-    this.content = null;
-  }
-
-  get failure(): string | undefined {
-    return this.reason;
-  }
-
-  fail(reason: string): void {
-    this.reason ??= reason;
-  }
-}
-
-/** BatchStart, then Process for each item through the modules in order (`concurrency` items at once), then BatchEnd. */
-async function runPipeline(pipeline: ModuleInstance[], items: PipelineItem[], settings: ReprocessingSettings): Promise<void> {
-  for (const module of pipeline) await module.batchStart?.(items);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      for (const module of pipeline) {
-        if (item.failure !== undefined) break;
-        const pending = module.process(item);
-        // a module that answers at once costs no turn of the microtask queue
-        if (pending) await pending;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(settings.concurrency, items.length) }, lane));
-  for (const module of pipeline) await module.batchEnd?.(items);
-}
-
-/** An error as an item's `lastError` shows it. */
-function errorText(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /** The work's outcome: undefined on success, its error, or "timeout" when `ms` passed first. */

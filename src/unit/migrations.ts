@@ -8,7 +8,8 @@
  * pending, 1 assigned, 2 failed; for an assigned item `next_run_at` is its lease expiry),
  * `fills` (reprocess/all runs still putting keys in the queue, with how many they have left), `record_refs` (which items
  * embed which other scopes: see references.ts), `grants` (the users allowed on this unit,
- * with their token hashes: see grants.ts).
+ * with their token hashes: see grants.ts), `referrer_outbox` (changes whose referrers are
+ * still to be queued: see references.ts).
  */
 import { hasMigrations, runMigrations, type Migration } from "./migration-runner";
 import type { Sql } from "./sql";
@@ -110,6 +111,26 @@ const MIGRATIONS: Migration[] = [
           AND (fills.prefix IS NULL OR substr(records.key, 1, length(fills.prefix)) = fills.prefix)
           AND (fills.since IS NULL OR records.updated_at >= fills.since)
       )`,
+    ],
+  },
+  {
+    id: 6,
+    name: "referrer_outbox: changes whose referrers the job has still to queue",
+    // a write used to queue every referrer of the changed key inside itself: one write could
+    // hold the object for as long as its fan-out took; the job now queues them in chunks
+    up: [
+      `CREATE TABLE referrer_outbox (
+        id INTEGER PRIMARY KEY,
+        ref_scope TEXT NOT NULL,
+        ref_key TEXT NOT NULL,
+        hops INTEGER NOT NULL,
+        writer_scope TEXT NOT NULL DEFAULT '',
+        writer_key TEXT NOT NULL DEFAULT '',
+        after_scope TEXT NOT NULL DEFAULT '',
+        after_key TEXT NOT NULL DEFAULT ''
+      )`,
+      `CREATE UNIQUE INDEX referrer_outbox_unstarted ON referrer_outbox (ref_scope, ref_key, hops, writer_scope, writer_key)
+        WHERE after_scope = '' AND after_key = ''`,
     ],
   },
 ];

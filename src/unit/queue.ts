@@ -154,26 +154,17 @@ export class Queue {
     return this.enqueueSelected(q`SELECT ${scope} AS scope, value AS key FROM json_each(${JSON.stringify(keys)})`, hops, now).length;
   }
 
-  /**
-   * Queues the items that reference (refScope, refKey) (table `record_refs`, see
-   * references.ts) in one statement, however many they are: only those of `scopes` (the
-   * scopes with a pipeline), and never `writer`, the item whose module made the change.
-   */
-  enqueueReferrers(refScope: string, refKey: string, scopes: string[], hops: number, writer?: { scope: string; key: string }, now = Date.now()): void {
-    if (scopes.length === 0) return;
+  /** Queues these (scope, key) items, of any scopes (referrers: see references.ts); returns how many. */
+  enqueueItems(items: Array<{ scope: string; key: string }>, hops: number, now = Date.now()): number {
+    if (items.length === 0) return 0;
     this.sql.exec(
       `INSERT INTO queue (scope, key, state, attempts, next_run_at, hops)
-       SELECT DISTINCT scope, key, ${PENDING}, 0, ?, ? FROM record_refs
-       WHERE ref_scope = ? AND ref_key = ? AND scope IN (SELECT value FROM json_each(?))
-       ${writer ? "AND NOT (scope = ? AND key = ?)" : ""}
-       ${ON_CONFLICT}`,
+       SELECT value ->> 0, value ->> 1, ${PENDING}, 0, ?, ? FROM json_each(?) WHERE true ${ON_CONFLICT}`,
       now,
       hops,
-      refScope,
-      refKey,
-      JSON.stringify(scopes),
-      ...(writer ? [writer.scope, writer.key] : []),
+      JSON.stringify(items.map((item) => [item.scope, item.key])),
     );
+    return items.length;
   }
 
   /** Queues the (scope, key) rows `select` gives, in one statement; returns their keys. */

@@ -94,10 +94,9 @@ export class RecordStore {
     return rows.length === 0 ? undefined : assemble(key, rows);
   }
 
-  /** The content of one scope, parsed; undefined when missing or deleted. */
-  content(key: string, scope: string): Json | undefined {
-    const row = this.sql.first<{ content: string | null }>("SELECT content FROM records WHERE key = ? AND scope = ?", key, scope);
-    return row?.content == null ? undefined : JSON.parse(row.content);
+  /** The stored JSON text of one scope; undefined when missing or deleted. */
+  contentJson(key: string, scope: string): string | undefined {
+    return this.sql.first<{ content: string | null }>("SELECT content FROM records WHERE key = ? AND scope = ?", key, scope)?.content ?? undefined;
   }
 
   /**

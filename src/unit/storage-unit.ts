@@ -74,8 +74,8 @@ export class StorageUnit extends DurableObject<Env> {
     this.sql = new Sql(this.state.storage);
     this.config = new ConfigStore(this.sql);
     this.records = new RecordStore(this.sql);
-    this.references = new ReferenceStore(this.sql);
     this.queue = new Queue(this.sql);
+    this.references = new ReferenceStore(this.sql, this.queue);
     this.fills = new Fills(this.sql, this.queue);
     this.grants = new GrantStore(this.sql);
     this.guard = new Guard({ config: () => this.config.get(), grants: this.grants });
@@ -87,7 +87,6 @@ export class StorageUnit extends DurableObject<Env> {
       registry: { setActive: (name, active) => registryOf(this.env).setActive(name, active) },
     });
     this.job = new Job({
-      sql: this.sql,
       queue: this.queue,
       fills: this.fills,
       config: () => this.config.get(),
@@ -96,7 +95,9 @@ export class StorageUnit extends DurableObject<Env> {
         if (lastError !== undefined) this.config.update({ lastError });
       },
       env: env as unknown as Record<string, unknown>,
-      unitAccess: (createdAt) => this.changes.moduleAccess(createdAt),
+      unitAccess: (createdAt, budget) => this.changes.moduleAccess(createdAt, budget),
+      queueReferrers: () => this.changes.queueReferrers(),
+      referrersWaiting: () => this.references.waiting(),
       setAlarm: (at) => this.timer.set(at),
     });
     this.cron = new CronTick({
@@ -200,29 +201,11 @@ export class StorageUnit extends DurableObject<Env> {
   // ── transactions ─────────────────────────────────────────────────────────
 
   async add(caller: Caller, scope: string, input: { key: string; content: Json; policy: AddPolicy; version?: number }): Promise<{ ok: true } | Failure> {
-    return this.guard.withUnit(caller, "write", async (unit) => {
-      const result = this.sql.transaction(() => {
-        const outcome = this.records.add(input.key, scope, input.content, input.policy, input.version ?? Date.now());
-        if (!("error" in outcome)) this.changes.changed(unit, input.key, outcome.changed, 0);
-        return outcome;
-      });
-      if ("error" in result) return result;
-      await this.afterEnqueue();
-      return { ok: true };
-    });
+    return this.write(caller, input.key, () => this.records.add(input.key, scope, input.content, input.policy, input.version ?? Date.now()));
   }
 
   async remove(caller: Caller, scope: string, input: { key: string; policy: DeletePolicy; version?: number }): Promise<{ ok: true } | Failure> {
-    return this.guard.withUnit(caller, "write", async (unit) => {
-      const result = this.sql.transaction(() => {
-        const outcome = this.records.delete(input.key, scope, input.policy, input.version ?? Date.now());
-        if (!("error" in outcome)) this.changes.changed(unit, input.key, outcome.changed, 0);
-        return outcome;
-      });
-      if ("error" in result) return result;
-      await this.afterEnqueue();
-      return { ok: true };
-    });
+    return this.write(caller, input.key, () => this.records.delete(input.key, scope, input.policy, input.version ?? Date.now()));
   }
 
   /** Applies lines of a batch, each on its own; each line carries its number in the caller's body, for its error. */
@@ -340,6 +323,7 @@ export class StorageUnit extends DurableObject<Env> {
     return this.guard.withUnit(caller, "write", async () => {
       const purged = this.sql.transaction(() => {
         this.fills.clear();
+      this.references.clearOutbox();
         return this.queue.purgePending();
       });
       await this.job.rearm();
@@ -384,11 +368,30 @@ export class StorageUnit extends DurableObject<Env> {
   }
 
   private hasWork(): boolean {
-    return this.fills.active() || this.queue.nextWake() !== undefined;
+    return this.fills.active() || this.references.waiting() || this.queue.nextWake() !== undefined;
   }
 
-  /** After anything that may have queued work: arm the alarm and make sure the cron visits this unit. */
+  /** A client's write of one key: applied in one transaction with what it sets in motion, then the job is told. */
+  private async write(caller: Caller, key: string, apply: () => { changed: string[] } | Failure): Promise<{ ok: true } | Failure> {
+    return this.guard.withUnit(caller, "write", async (unit) => {
+      const result = this.sql.transaction(() => {
+        const outcome = apply();
+        if (!("error" in outcome)) this.changes.changed(unit, key, outcome.changed, 0);
+        return outcome;
+      });
+      if ("error" in result) return result;
+      await this.afterEnqueue();
+      return { ok: true as const };
+    });
+  }
+
+  /**
+   * After anything that may have queued work: queue the first referrers of what changed (one
+   * bounded step: a small fan-out shows in the status at once, a large one is left to the
+   * job), arm the alarm and make sure the cron visits this unit.
+   */
   private async afterEnqueue(): Promise<void> {
+    this.changes.queueReferrers();
     await this.job.rearm();
     if (this.hasWork()) this.presence.noteActivity();
   }
