@@ -4,45 +4,70 @@ import { workerFromWrangler } from "./test/support/worker-config.ts";
 
 const worker = workerFromWrangler();
 
+/** The shard cap of the `storage-full` project: an empty unit stores about 60 KB, so a few records fill it. */
+const CAPPED_SHARD_BYTES = 512 * 1024;
+/** Files that run under that cap; every other file runs with no cap of ours. */
+const CAPPED_FILES = ["test/storage-full.test.ts"];
+
+const common = {
+  main: worker.main,
+  // workerd's verbose mode prints every exception that crosses an RPC or I/O boundary, even
+  // one the caller handles: the tests that provoke them on purpose assert on them instead
+  verbose: false,
+};
+const bindings = {
+  ...worker.miniflare.bindings,
+  ADMIN_TOKEN: "test-admin-token",
+  // the Recorder and Fault modules, and room in Recorder for the 10,000-item drains of the job tests
+  RESTAGE_TEST_MODULES: "true",
+  RESTAGE_RECORDER_MAX_CALLS: "100000",
+};
+
 export default defineConfig({
-  plugins: [
-    cloudflareTest(({ inject }) => ({
-      main: worker.main,
-      // workerd's verbose mode prints every exception that crosses an RPC or I/O boundary, even
-      // one the caller handles: the tests that provoke them on purpose assert on them instead
-      verbose: false,
-      miniflare: {
-        ...worker.miniflare,
-        bindings: {
-          ...worker.miniflare.bindings,
-          ADMIN_TOKEN: "test-admin-token",
-          // the Recorder and Fault modules, and room in Recorder for the 10,000-item drains of the job tests
-          RESTAGE_TEST_MODULES: "true",
-          RESTAGE_RECORDER_MAX_CALLS: "100000",
-          // the publisher test server started by globalSetup, and a secret for its Authorization header
-          PUBLISHER_URL: `http://127.0.0.1:${inject("publisherPort")}`,
-          PUBLISHER_AUTH: "Bearer publisher-test-secret",
-        },
-        // QueuePublisher tests: a real Queue, consumed by an auxiliary Worker the tests can ask
-        queueProducers: { OUTBOX: { queueName: "restage-outbox" } },
-        serviceBindings: { OUTBOX_CONSUMER: "outbox-consumer" },
-        workers: [
-          {
-            name: "outbox-consumer",
-            modules: true,
-            scriptPath: "./test/support/outbox-consumer.mjs",
-            compatibilityDate: "2026-10-01",
-            queueConsumers: { "restage-outbox": { maxBatchSize: 100, maxBatchTimeout: 0 } },
-          },
-        ],
-      },
-    })),
-  ],
   test: {
-    globalSetup: ["./test/support/publisher-server.ts"],
-    include: ["test/**/*.test.ts"],
-    // these run in plain Node: vitest.e2e.config.ts
-    exclude: ["test/e2e/**", "test/runtime/**", "test/sqlite/**"],
     testTimeout: 30_000,
+    projects: [
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            ...common,
+            miniflare: {
+              ...worker.miniflare,
+              bindings: {
+                ...bindings,
+                // the publisher test server started by globalSetup, and a secret for its Authorization header
+                PUBLISHER_URL: `http://127.0.0.1:${inject("publisherPort")}`,
+                PUBLISHER_AUTH: "Bearer publisher-test-secret",
+              },
+              // QueuePublisher tests: a real Queue, consumed by an auxiliary Worker the tests can ask
+              queueProducers: { OUTBOX: { queueName: "restage-outbox" } },
+              serviceBindings: { OUTBOX_CONSUMER: "outbox-consumer" },
+              workers: [
+                {
+                  name: "outbox-consumer",
+                  modules: true,
+                  scriptPath: "./test/support/outbox-consumer.mjs",
+                  compatibilityDate: "2026-10-01",
+                  queueConsumers: { "restage-outbox": { maxBatchSize: 100, maxBatchTimeout: 0 } },
+                },
+              ],
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          globalSetup: ["./test/support/publisher-server.ts"],
+          include: ["test/**/*.test.ts"],
+          // these run in plain Node (vitest.e2e.config.ts), or under a shard cap (below)
+          exclude: ["test/e2e/**", "test/runtime/**", "test/sqlite/**", ...CAPPED_FILES],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        // the same Worker with RESTAGE_SHARD_MAX_BYTES set low, so a test can fill a unit (API.md: 507 STORAGE_FULL)
+        plugins: [cloudflareTest({ ...common, miniflare: { ...worker.miniflare, bindings: { ...bindings, RESTAGE_SHARD_MAX_BYTES: String(CAPPED_SHARD_BYTES) } } })],
+        test: { name: "storage-full", include: CAPPED_FILES, testTimeout: 30_000 },
+      },
+    ],
   },
 });

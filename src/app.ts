@@ -15,6 +15,7 @@ import { metaRoutes } from "./routes/meta";
 import { reprocessRoutes } from "./routes/reprocess";
 import { securityRoutes } from "./routes/security";
 import { transactionRoutes } from "./routes/transaction";
+import { storageFullError } from "./unit/capacity";
 
 export function createApp(): App {
   const app = new OpenAPIHono<AppEnv>();
@@ -44,7 +45,8 @@ export function createApp(): App {
   });
 
   app.onError((error, c) => {
-    if (error instanceof ApiError) return c.json({ message: error.code, detail: error.detail }, error.status, error.headers);
+    const known = error instanceof ApiError ? error : storageFullError(error);
+    if (known) return c.json({ message: known.code, detail: known.detail }, known.status, known.headers);
     if (error instanceof HTTPException && error.status < 500) {
       return c.json({ message: "INVALID_REQUEST", detail: error.message || "the request could not be read" }, 400);
     }

@@ -13,4 +13,6 @@ export interface Env {
   CORS_ORIGINS?: string;
   /** "true": the test modules (Recorder, Fault) may be named in pipelines; off in production */
   RESTAGE_TEST_MODULES?: string;
+  /** caps the bytes one shard of a unit stores (src/unit/capacity.ts); unset: only the platform's limit */
+  RESTAGE_SHARD_MAX_BYTES?: string;
 }

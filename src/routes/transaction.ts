@@ -13,6 +13,7 @@ import type { Caller } from "../unit/grants";
 import { ok } from "./units";
 import { z } from "@hono/zod-openapi";
 import { log } from "../log";
+import { storageFullError } from "../unit/capacity";
 
 const tag = "Transaction";
 
@@ -113,13 +114,17 @@ async function applyBatch(c: Context<AppEnv>, caller: Caller, unit: string): Pro
     errors.push(...result.errors);
   }
   if (errors.length === 0) return ok(c, { count: applied });
+  // a full shard refuses the request as a whole only when it refused all of it (API.md: 507, per line otherwise)
+  const full = applied === 0 ? errors.find((error) => error.error === "STORAGE_FULL") : undefined;
+  if (full) throw new ApiError("STORAGE_FULL", full.detail);
   errors.sort((a, b) => a.line - b.line);
   return c.json({ message: "COMPLETED_WITH_ERRORS", count: applied, errors });
 }
 
-/** The error each line of a call that threw gets: the refusal, OVERLOADED, or INTERNAL_ERROR (logged, never shown). */
+/** The error each line of a call that threw gets: the refusal, OVERLOADED, STORAGE_FULL, or INTERNAL_ERROR (logged, never shown). */
 function failedCall(error: unknown, unit: string): Failure {
-  if (error instanceof ApiError) return failure(error.code, error.detail);
+  const known = error instanceof ApiError ? error : storageFullError(error);
+  if (known) return failure(known.code, known.detail);
   if (isOverloaded(error)) return failure("OVERLOADED", "the storage unit was overloaded and did not apply this line; send it again after a short wait");
   log("error", "batch-call-failed", { unit, error: String(error), stack: (error as Error)?.stack });
   return failure("INTERNAL_ERROR", "an unexpected error occurred while applying this line (it has been logged); it may not have been applied: send it again");

@@ -190,7 +190,12 @@ class LiveObject {
     const ctx = {
       id,
       storage: {
-        sql: { exec: (query: string, ...bindings: unknown[]) => storage.exec(query, ...bindings) },
+        sql: {
+          exec: (query: string, ...bindings: unknown[]) => storage.exec(query, ...bindings),
+          get databaseSize() {
+            return storage.databaseSize;
+          },
+        },
         transactionSync: <T>(fn: () => T) => storage.transactionSync(fn),
         getAlarm: () => gate.closeWhile(async () => alarm.get()),
         setAlarm: (at: number | Date) => gate.closeWhile(async () => alarm.set(at instanceof Date ? at.getTime() : at)),

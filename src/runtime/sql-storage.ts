@@ -73,6 +73,16 @@ export class SqlStorage {
   }
 
   /**
+   * The bytes the database stores, as Workers' `sql.databaseSize` counts them: its pages
+   * less those on the freelist (freed by deletes, reused by later writes). Inside a
+   * transaction its writes count.
+   */
+  get databaseSize(): number {
+    const [row] = this.db.query("SELECT (SELECT page_count FROM pragma_page_count) - (SELECT freelist_count FROM pragma_freelist_count) AS pages, (SELECT page_size FROM pragma_page_size) AS size", []);
+    return Number(row!.pages) * Number(row!.size);
+  }
+
+  /**
    * Runs `fn` as one transaction: its writes all land or, when it throws, none do. Nested
    * calls become savepoints, so an inner failure caught by the outer callback undoes only
    * the inner writes.

@@ -6,6 +6,7 @@
 import { failure, type Failure } from "../errors";
 import { LIMITS } from "../limits";
 import { RECORD_SCOPE } from "../schemas";
+import { Capacity, shardMaxBytes } from "./capacity";
 import type { Sql } from "./sql";
 
 export type Json = Record<string, unknown>;
@@ -22,7 +23,15 @@ export type DeletePolicy = "silent" | "mustexist";
 type Row = { key: string; scope: string; content: string | null; version: number; updated_at: number };
 
 export class RecordStore {
-  constructor(private readonly sql: Sql) {}
+  private readonly capacity: Capacity;
+
+  /** `vars`: the Worker's variables, for the cap on the shard's bytes checked before each write of content (./capacity.ts). */
+  constructor(
+    private readonly sql: Sql,
+    vars: Record<string, unknown> = {},
+  ) {
+    this.capacity = new Capacity(sql, shardMaxBytes(vars));
+  }
 
   /**
    * Writes one scope. Returns the scopes whose content changed (the written one, plus
@@ -42,6 +51,9 @@ export class RecordStore {
     const checked = policy === "overwrite" ? rows : rows.filter((row) => row.scope === scope);
     const newer = checked.find((row) => row.version > version);
     if (newer) return newerVersion(key, newer.scope, newer.version, version);
+    // the content's length in UTF-16 units: at most its UTF-8 bytes, at least what it adds
+    const full = this.capacity.refusal(contentJson.length);
+    if (full) return full;
     const changed = [scope];
     if (policy === "overwrite") {
       for (const row of rows) {

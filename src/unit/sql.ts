@@ -11,7 +11,11 @@ export interface SqlCursorLike<T> {
 }
 
 export interface UnitStorage {
-  sql: { exec<T extends Record<string, SqlValue>>(query: string, ...bindings: unknown[]): SqlCursorLike<T> };
+  sql: {
+    exec<T extends Record<string, SqlValue>>(query: string, ...bindings: unknown[]): SqlCursorLike<T>;
+    /** bytes the database stores now, pages on the freelist left out; inside a transaction, its writes count */
+    readonly databaseSize: number;
+  };
   transactionSync<T>(fn: () => T): T;
   getAlarm(): Promise<number | null>;
   setAlarm(scheduledTime: number): Promise<void>;
@@ -94,6 +98,11 @@ export class Sql {
 
   exec(query: string | Query, ...bindings: unknown[]): void {
     this.all(query, ...bindings);
+  }
+
+  /** The database's stored bytes now (see {@link UnitStorage}). */
+  get databaseSize(): number {
+    return this.storage.sql.databaseSize;
   }
 
   transaction<T>(fn: () => T): T {

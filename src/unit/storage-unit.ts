@@ -73,7 +73,7 @@ export class StorageUnit extends DurableObject<Env> {
     this.state = ctx as unknown as UnitState;
     this.sql = new Sql(this.state.storage);
     this.config = new ConfigStore(this.sql);
-    this.records = new RecordStore(this.sql);
+    this.records = new RecordStore(this.sql, env as unknown as Record<string, unknown>);
     this.queue = new Queue(this.sql);
     this.references = new ReferenceStore(this.sql, this.queue);
     this.fills = new Fills(this.sql, this.queue);

@@ -35,8 +35,15 @@ export function isServerKind(value: string): value is ServerKind {
   return (SERVER_KINDS as readonly string[]).includes(value);
 }
 
+/** What a server is started with; `vars`: more variables for the Worker (`--var` for wrangler dev, the environment for the others). */
+export interface LaunchOptions {
+  dataDir: string;
+  token: string;
+  vars?: Record<string, string>;
+}
+
 /** Starts a server of `kind` on a free port over `dataDir`; resolves once `GET /health` answers. */
-export async function launchServer(kind: ServerKind, options: { dataDir: string; token: string }): Promise<ServerHandle> {
+export async function launchServer(kind: ServerKind, options: LaunchOptions): Promise<ServerHandle> {
   const port = await freePort();
   const child = spawnServer(kind, port, options);
   let output = "";
@@ -84,7 +91,7 @@ export async function launchServer(kind: ServerKind, options: { dataDir: string;
   return handle;
 }
 
-function spawnServer(kind: ServerKind, port: number, { dataDir, token }: { dataDir: string; token: string }): ChildProcess {
+function spawnServer(kind: ServerKind, port: number, { dataDir, token, vars = {} }: LaunchOptions): ChildProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: "false" };
   // the test runner's own variables are not the server's business
   for (const name of Object.keys(env)) if (name.startsWith("VITEST") || name === "NODE_OPTIONS") delete env[name];
@@ -93,10 +100,11 @@ function spawnServer(kind: ServerKind, port: number, { dataDir, token }: { dataD
     const inspectorPort = port + 1;
     const args = ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", dataDir];
     args.push("--var", `ADMIN_TOKEN:${token}`, "--var", "RESTAGE_TEST_MODULES:true", "--show-interactive-dev-session=false");
+    for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
     // wrangler needs Node 22: the runner's own node, not whatever `node` is first on PATH
     return spawn(process.execPath, [`${ROOT}node_modules/wrangler/bin/wrangler.js`, ...args], { ...common, env });
   }
-  Object.assign(env, { PORT: String(port), HOST: "127.0.0.1", ADMIN_TOKEN: token, RESTAGE_DATA_DIR: dataDir, RESTAGE_TEST_MODULES: "true" });
+  Object.assign(env, { PORT: String(port), HOST: "127.0.0.1", ADMIN_TOKEN: token, RESTAGE_DATA_DIR: dataDir, RESTAGE_TEST_MODULES: "true" }, vars);
   // through npm, as a person would run it; npm_execpath is npm itself when the suite was started by npm
   const npm = process.env.npm_execpath;
   const args = ["run", "--silent", `serve:${kind}`];

@@ -22,6 +22,18 @@ describe("sql.exec", () => {
     expect(sql.exec("SELECT * FROM t WHERE k = ?", "b").toArray()).toEqual([{ k: "b", v: 2 }]);
   });
 
+  it("databaseSize counts stored pages as Workers does: writes in a transaction count, freed pages do not", () => {
+    const sql = storage();
+    const empty = sql.databaseSize;
+    expect(empty).toBeGreaterThan(0);
+    sql.transactionSync(() => {
+      sql.exec("INSERT INTO t VALUES ('big', ?)", "x".repeat(200_000));
+      expect(sql.databaseSize).toBeGreaterThan(empty + 190_000);
+    });
+    sql.exec("DELETE FROM t");
+    expect(sql.databaseSize).toBeLessThan(empty + 50_000);
+  });
+
   it("one() insists on exactly one row, as on Workers", () => {
     const sql = storage();
     expect(() => sql.exec("SELECT * FROM t").one()).toThrow(/no results/);
