@@ -14,10 +14,14 @@ import { ok, target, uniqueUnit } from "./client";
 
 const { dataDir, kind } = inject("e2e");
 
-/** Every file under the folder, with its path: what a request could have created. */
+/**
+ * Every file under the folder, with its path: what a request could have created. SQLite's
+ * -wal, -shm and -journal files come and go with checkpoints of databases that exist anyway,
+ * so they are left out.
+ */
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)],
+    entry.isDirectory() ? filesUnder(join(dir, entry.name)) : /-(wal|shm|journal)$/.test(entry.name) ? [] : [join(dir, entry.name)],
   );
 }
 
