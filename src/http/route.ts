@@ -11,7 +11,7 @@
  * content type (curl users often forget the header) and `transaction/batch` reads NDJSON;
  * the validated values are handed on with `addValidatedData`, where `c.req.valid` finds them.
  */
-import type { Env as HonoEnv, Handler, Schema, ToSchema } from "hono";
+import type { Handler, Schema, ToSchema } from "hono";
 import { OpenAPIHono, z, type RouteConfigToTypedResponse, type RouteHandler } from "@hono/zod-openapi";
 import type { Env } from "../env";
 import type { ERROR_STATUS } from "../errors";
@@ -72,7 +72,7 @@ export type CallerOf<A extends Access> = A extends "public" ? undefined : A exte
 type OperationEnv<O extends Operation> = { Bindings: Env; Variables: { caller: CallerOf<O["access"]> } };
 
 export type OperationHandler<O extends Operation> = RouteHandler<RouteOf<O>, OperationEnv<O>>;
-type InputOf<O extends Operation> = OperationHandler<O> extends Handler<HonoEnv, string, infer I, any> ? I : never;
+type InputOf<O extends Operation> = OperationHandler<O> extends Handler<any, any, infer I, any> ? I : never;
 type HonoPath<T extends string> = T extends `${infer Start}/{${infer Param}}${infer Rest}` ? `${Start}/:${Param}${HonoPath<Rest>}` : T;
 /** What an operation adds to the app's schema (`hc` reads it). */
 export type SchemaOf<O extends Operation> = ToSchema<O["method"], HonoPath<O["path"]>, InputOf<O>, RouteConfigToTypedResponse<RouteOf<O>>>;
