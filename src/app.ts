@@ -17,24 +17,20 @@ import { securityRoutes } from "./routes/security";
 import { transactionRoutes } from "./routes/transaction";
 import { storageFullError } from "./unit/capacity";
 
-export function createApp(): App {
-  const app = new OpenAPIHono<AppEnv>();
+/** The app with every route: its type is what the typed client (`restage/client`) reads. */
+export function createApp() {
+  const base: App = new OpenAPIHono<AppEnv>();
 
   // CORS is off unless CORS_ORIGINS lists the origins allowed
-  app.use("*", async (c, next) => {
+  base.use("*", async (c, next) => {
     const origins = (c.env?.CORS_ORIGINS ?? "").split(",").map((origin) => origin.trim()).filter(Boolean);
     if (origins.length === 0) return next();
     return cors({ origin: origins, allowHeaders: ["authorization", "content-type"], allowMethods: ["GET", "POST", "PUT", "DELETE"] })(c, next);
   });
 
-  for (const path of PAGE_PATHS) app.use(path, pageSecurityHeaders);
+  for (const path of PAGE_PATHS) base.use(path, pageSecurityHeaders);
 
-  metaRoutes(app);
-  adminRoutes(app);
-  transactionRoutes(app);
-  accessRoutes(app);
-  reprocessRoutes(app);
-  securityRoutes(app);
+  const app = securityRoutes(reprocessRoutes(accessRoutes(transactionRoutes(adminRoutes(metaRoutes(base))))));
 
   app.notFound((c) => {
     const allowed = methodsAllowedFor(app, c.req.path);
@@ -59,3 +55,6 @@ export function createApp(): App {
 
   return app;
 }
+
+/** The type of the whole API, for `hc<AppType>` (src/client). */
+export type AppType = ReturnType<typeof createApp>;

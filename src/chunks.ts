@@ -7,22 +7,45 @@ export interface ChunkLimits {
 }
 
 /**
+ * Builds runs one item at a time, for items that arrive as a stream (the client's NDJSON
+ * ingest): `push` answers the run an item closes, `flush` the last one.
+ * @example const chunker = new Chunker<Line>(limits); for await (const line of lines) { const full = chunker.push(line); if (full) await send(full); }
+ */
+export class Chunker<T extends { bytes: number }> {
+  private chunk: T[] = [];
+  private bytes = 0;
+  constructor(private readonly limits: ChunkLimits) {}
+
+  /** Adds an item; returns the run it does not fit in, now complete. */
+  push(item: T): T[] | undefined {
+    let full: T[] | undefined;
+    if (this.chunk.length > 0 && (this.chunk.length >= this.limits.maxItems || this.bytes + item.bytes > this.limits.maxBytes)) full = this.flush();
+    this.chunk.push(item);
+    this.bytes += item.bytes;
+    return full;
+  }
+
+  /** The run being built (undefined when empty), and a fresh start. */
+  flush(): T[] | undefined {
+    const full = this.chunk.length > 0 ? this.chunk : undefined;
+    this.chunk = [];
+    this.bytes = 0;
+    return full;
+  }
+}
+
+/**
  * Splits items, in order, into runs of at most `maxItems` items whose `bytes` add up to at most `maxBytes`.
  * @example chunksWithin([{ bytes: 3 }, { bytes: 3 }, { bytes: 3 }], { maxItems: 10, maxBytes: 6 }) // [[a, b], [c]]
  */
 export function chunksWithin<T extends { bytes: number }>(items: Iterable<T>, limits: ChunkLimits): T[][] {
+  const chunker = new Chunker<T>(limits);
   const chunks: T[][] = [];
-  let chunk: T[] = [];
-  let bytes = 0;
   for (const item of items) {
-    if (chunk.length > 0 && (chunk.length >= limits.maxItems || bytes + item.bytes > limits.maxBytes)) {
-      chunks.push(chunk);
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push(item);
-    bytes += item.bytes;
+    const full = chunker.push(item);
+    if (full) chunks.push(full);
   }
-  if (chunk.length > 0) chunks.push(chunk);
+  const last = chunker.flush();
+  if (last) chunks.push(last);
   return chunks;
 }

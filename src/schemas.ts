@@ -33,7 +33,7 @@ export const Key = z
 export const Version = z.number().finite().nonnegative().openapi({ description: "version of the write; default: now in ms", example: 1764324000000 });
 
 /** A JSON object: the content of one scope. */
-export const Content = z.record(z.string(), z.unknown()).openapi({ type: "object", description: "the scope's content, a JSON object" });
+export const Content = z.record(z.string(), z.unknown()).openapi({ type: "object", additionalProperties: true, description: "the scope's content, a JSON object (any fields)" });
 
 export const AddBody = z
   .object({

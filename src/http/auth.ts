@@ -16,7 +16,7 @@ import { isIssuedToken, tokenHash } from "./user-tokens";
 /** What a route needs: nothing, the admin token, or read / write on the unit it names. */
 export type Access = "public" | "admin" | "read" | "write";
 
-export function bearerToken(c: Context): string | undefined {
+export function bearerToken(c: Pick<Context, "req">): string | undefined {
   const header = c.req.header("authorization");
   const match = header?.match(/^Bearer\s+(\S+)\s*$/i);
   return match?.[1];
@@ -28,7 +28,7 @@ export function bearerToken(c: Context): string | undefined {
  * admin route.
  * @example const caller = await authorize(c, "read"); // { kind: "user", tokenHash: "9f8…" }
  */
-export async function authorize(c: Context<{ Bindings: Env }>, access: Access): Promise<Caller | undefined> {
+export async function authorize(c: Pick<Context<{ Bindings: Env }>, "env" | "req">, access: Access): Promise<Caller | undefined> {
   if (access === "public") return undefined;
   const adminToken = c.env.ADMIN_TOKEN;
   if (!adminToken) {

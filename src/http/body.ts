@@ -2,14 +2,16 @@
  * Reading request bodies within the limits of API.md. The size limit is enforced while
  * the stream is read, so a lying or missing `content-length` cannot get past it.
  */
-import type { Context } from "hono";
 import { ApiError } from "../errors";
 import { LIMITS } from "../limits";
+
+/** What reading a body needs of a request's context. */
+type WithBody = { req: { header(name: string): string | undefined; raw: Request } };
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 /** The body as text; 413 past `limitBytes`, 400 for bytes that are not UTF-8. */
-export async function readText(c: Context, limitBytes: number): Promise<string> {
+export async function readText(c: WithBody, limitBytes: number): Promise<string> {
   const declared = Number(c.req.header("content-length") ?? "0");
   if (declared > limitBytes) throw tooLarge(limitBytes);
   const stream = c.req.raw.body;
@@ -59,7 +61,7 @@ export function parseJson(text: string, where = "body"): unknown {
 }
 
 /** The body as JSON, or `undefined` when it is empty. Any content type is read as JSON. */
-export async function readJson(c: Context, limitBytes: number = LIMITS.jsonBodyBytes): Promise<unknown> {
+export async function readJson(c: WithBody, limitBytes: number = LIMITS.jsonBodyBytes): Promise<unknown> {
   const text = await readText(c, limitBytes);
   if (text.trim() === "") return undefined;
   return parseJson(text);

@@ -3,14 +3,12 @@
  * part is percent-decoded, so `%2C` is a comma inside a key.
  */
 import { z } from "@hono/zod-openapi";
-import type { Context } from "hono";
 import { ApiError } from "../errors";
 import { Key } from "../schemas";
-import type { AppEnv } from "./route";
 import { validate } from "./validate";
 
 /** The `keys` query parameter of a route, each part validated as a key; 400 when it is missing or empty. */
-export function keysFromQuery(c: Context<AppEnv>): string[] {
+export function keysFromQuery(c: { req: { url: string } }): string[] {
   const raw = new URL(c.req.url).searchParams.has("keys") ? rawQueryValue(c.req.url, "keys") : undefined;
   const keys = splitKeysQuery(raw);
   if (!keys) throw new ApiError("INVALID_REQUEST", "query.keys: give at least one key, e.g. ?keys=k1,k2");

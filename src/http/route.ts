@@ -1,120 +1,122 @@
 /**
- * `defineRoute`: one declaration per API route. The same zod schemas validate the request
- * (400 naming each bad field) and describe it in the OpenAPI document; the route's access
- * rule is checked before its input is read. Bodies are read here, within the size limit,
- * whatever their content type (API.md: bodies are JSON; curl users often forget the header).
+ * Typed routes: one {@link Operation} per (method, path). Its zod schemas validate the
+ * request (400 naming each bad field), describe it and its answers in the OpenAPI document
+ * (operation-doc.ts) and type the handler — `c.req.valid("param" | "query" | "json")`,
+ * `c.var.caller`, and the answer it must return — and, through {@link Routes.add}, the
+ * app's schema that `hc<AppType>` reads (src/client).
+ *
+ * The route's access rule is checked before its input is read, so a caller without a
+ * valid token gets 401 before any 400. The inputs are read here rather than by
+ * `@hono/zod-openapi`'s own validators, because API.md reads a JSON body whatever its
+ * content type (curl users often forget the header) and `transaction/batch` reads NDJSON;
+ * the validated values are handed on with `addValidatedData`, where `c.req.valid` finds them.
  */
-import type { Context } from "hono";
-import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Handler, Schema, ToSchema } from "hono";
+import { OpenAPIHono, z, type RouteConfigToTypedResponse, type RouteHandler } from "@hono/zod-openapi";
 import type { Env } from "../env";
-import type { Caller } from "../unit/grants";
+import type { ERROR_STATUS } from "../errors";
+import type { AdminCaller, Caller } from "../unit/grants";
+import type { ErrorAnswer } from "./answers";
 import { authorize, type Access } from "./auth";
+import { readJson } from "./body";
+import { documentOperation, type Operation } from "./operation-doc";
 import { checkUrlEncoding } from "./url-encoding";
 import { withUserCaller } from "./user-access";
-import { readJson } from "./body";
 import { validate } from "./validate";
 
-export type AppEnv = { Bindings: Env };
-export type App = OpenAPIHono<AppEnv>;
-export type Method = "get" | "post" | "put" | "delete";
-
-export const OkResponse = z.object({ message: z.literal("OK") }).passthrough().openapi("Ok");
-export const ErrorResponse = z.object({ message: z.string(), detail: z.string() }).openapi("Error");
-
-type AnyObject = z.ZodType<Record<string, unknown>>;
-
-export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z.ZodType, A extends Access = Access> {
-  methods: Method[];
-  /** OpenAPI-style path: `/access/fetch/{unit}/{key}` */
-  path: string;
-  summary: string;
-  tag: string;
-  /** "read" and "write" are on the unit the path names: such a path has a `{unit}` */
-  access: A;
-  params?: P;
-  query?: Q;
-  /** the JSON body; an empty body is validated as `undefined` (make the schema optional to allow it) */
-  body?: B;
-  /** the route reads its body itself (NDJSON); described in the docs as this media type */
-  rawBody?: { mediaType: string; description: string };
-  response?: z.ZodType;
-  description?: string;
-}
-
-export interface RouteInput<P extends AnyObject, Q extends AnyObject, B extends z.ZodType, A extends Access = Access> {
-  params: z.output<P>;
-  query: z.output<Q>;
-  body: z.output<B>;
-  /** who is asking (authorize()); pass it to the unit methods open to users */
-  caller: A extends "public" ? undefined : A extends "admin" ? Extract<Caller, { kind: "admin" }> : Caller;
-}
+export type { Operation } from "./operation-doc";
+export type AppEnv = { Bindings: Env; Variables: { caller: Caller | undefined } };
+export type App<S extends Schema = {}> = OpenAPIHono<AppEnv, S>;
+export type Method = Operation["method"];
 
 /** Every registered (method, path pattern) per app, so an unmatched request can be told 405 rather than 404. */
-const knownRoutes = new WeakMap<App, Array<{ method: string; pattern: RegExp }>>();
+const knownRoutes = new WeakMap<App<any>, Array<{ method: string; pattern: RegExp }>>();
 
 /**
- * Records a route served outside `defineRoute` (the OpenAPI document, page files), so a
+ * Records a route served outside {@link Routes.add} (the OpenAPI document, page files), so a
  * wrong method on it answers 405 like any other route.
  * @example knowRoute(app, "get", "/openapi.json")
  */
-export function knowRoute(app: App, method: Method, path: string): void {
+export function knowRoute(app: App<any>, method: Method, path: string): void {
   if (!knownRoutes.has(app)) knownRoutes.set(app, []);
   knownRoutes.get(app)!.push({ method, pattern: new RegExp(`^${path.replace(/[.$]/g, "\\$&").replace(/\{\w+\}/g, "[^/]+")}$`) });
 }
 
 /** The methods registered for a path, upper case (empty: no route has that path). */
-export function methodsAllowedFor(app: App, path: string): string[] {
+export function methodsAllowedFor(app: App<any>, path: string): string[] {
   const routes = knownRoutes.get(app) ?? [];
   return [...new Set(routes.filter((route) => route.pattern.test(path)).map((route) => route.method.toUpperCase()))];
 }
 
+// ── the types an operation gives its handler and the client ─────────────────────────
+
+type JsonContent<S> = { content: { "application/json": { schema: S } }; description: string };
+type ErrorStatus = (typeof ERROR_STATUS)[keyof typeof ERROR_STATUS];
+
+/** An operation as `@hono/zod-openapi` types a route: what its helper types read. */
+export type RouteOf<O extends Operation> = {
+  method: O["method"];
+  path: O["path"];
+  request: {
+    params: O extends { params: infer P extends z.ZodType } ? P : undefined;
+    query: O extends { query: infer Q extends z.ZodType } ? Q : undefined;
+    body: O extends { body: infer B extends z.ZodType } ? JsonContent<B> & { required?: boolean } : undefined;
+  };
+  responses: {
+    200: O["answer"] extends z.ZodType ? JsonContent<O["answer"]> : { content: { "text/html": { schema: z.ZodString } }; description: string };
+  } & { [S in Exclude<ErrorStatus, 405>]: JsonContent<typeof ErrorAnswer> };
+};
+
+/** Who the handler is called for: nobody on a public route, the admin on an admin route. */
+export type CallerOf<A extends Access> = A extends "public" ? undefined : A extends "admin" ? AdminCaller : Caller;
+type OperationEnv<O extends Operation> = { Bindings: Env; Variables: { caller: CallerOf<O["access"]> } };
+
+export type OperationHandler<O extends Operation> = RouteHandler<RouteOf<O>, OperationEnv<O>>;
+type InputOf<O extends Operation> = OperationHandler<O> extends Handler<any, any, infer I, any> ? I : never;
+type HonoPath<T extends string> = T extends `${infer Start}/{${infer Param}}${infer Rest}` ? `${Start}/:${Param}${HonoPath<Rest>}` : T;
+/** What an operation adds to the app's schema (`hc` reads it). */
+export type SchemaOf<O extends Operation> = ToSchema<O["method"], HonoPath<O["path"]>, InputOf<O>, RouteConfigToTypedResponse<RouteOf<O>>>;
+
 const EmptyObject = z.object({});
 
-export function defineRoute<P extends AnyObject = typeof EmptyObject, Q extends AnyObject = typeof EmptyObject, B extends z.ZodType = z.ZodUndefined, A extends Access = Access>(
-  app: App,
-  spec: RouteSpec<P, Q, B, A>,
-  handler: (c: Context<AppEnv>, input: RouteInput<P, Q, B, A>) => Response | Promise<Response>,
-): void {
-  const honoPath = spec.path.replace(/\{(\w+)\}/g, ":$1");
-  const onUnit = spec.access === "read" || spec.access === "write";
-  if (onUnit && !spec.path.includes("{unit}")) throw new Error(`${spec.path}: a route needing '${spec.access}' must name its unit as {unit}, whose grants decide`);
-  for (const method of spec.methods) {
-    knowRoute(app, method, spec.path);
-    app.openAPIRegistry.registerPath({
-      method,
-      path: spec.path,
-      summary: spec.summary,
-      description: spec.description,
-      tags: [spec.tag],
-      security: spec.access === "public" ? [] : [{ bearer: [] }],
-      request: {
-        params: spec.params as never,
-        query: spec.query as never,
-        body:
-          spec.body && method !== "get"
-            ? { content: { "application/json": { schema: spec.body as never } } }
-            : spec.rawBody
-              ? { content: { [spec.rawBody.mediaType]: { schema: { type: "string", description: spec.rawBody.description } } } }
-              : undefined,
-      },
-      responses: {
-        200: { description: "success", content: { "application/json": { schema: (spec.response ?? OkResponse) as never } } },
-        default: { description: "an error: `message` is the code, `detail` says how to fix it", content: { "application/json": { schema: ErrorResponse } } },
-      },
-    });
-    app.on(method.toUpperCase(), honoPath, async (c) => {
-      // who is asking comes first: a request without a valid token learns nothing about its input
-      const caller = await authorize(c, spec.access);
-      const run = async () => {
-        checkUrlEncoding(c.req.url);
-        const params = validate(spec.params ?? EmptyObject, c.req.param(), "path") as z.output<P>;
-        const query = validate(spec.query ?? EmptyObject, c.req.query(), "query") as z.output<Q>;
-        const body = (spec.body ? validate(spec.body, method === "get" ? undefined : await readJson(c), "body") : undefined) as z.output<B>;
-        return handler(c, { params, query, body, caller: caller as RouteInput<P, Q, B, A>["caller"] });
-      };
-      if (caller?.kind !== "user") return run();
-      const hasBody = method !== "get" && (spec.body !== undefined || spec.rawBody !== undefined);
-      return withUserCaller(c.env, caller, { unit: c.req.param("unit")!, need: spec.access as "read" | "write", hasBody }, run);
-    });
+/**
+ * Adds operations to an app, one call each, and keeps their types: the app's schema grows
+ * with each, so `routes(app).add(a, ha).add(b, hb).app` is typed with both.
+ * @example
+ * routes(app).add({ method: "get", path: "/health", operationId: "health", summary: "Liveness", tag: "Other", access: "public", answer: Ok }, (c) => ok(c)).app
+ */
+export class Routes<S extends Schema> {
+  constructor(readonly app: App<S>) {}
+
+  add<const O extends Operation>(operation: O, handler: OperationHandler<O>): Routes<S & SchemaOf<O>> {
+    register(this.app, operation, handler as unknown as Handler<AppEnv>);
+    return this as unknown as Routes<S & SchemaOf<O>>;
   }
+}
+
+export function routes<S extends Schema>(app: App<S>): Routes<S> {
+  return new Routes(app);
+}
+
+function register(app: App<any>, operation: Operation, handler: Handler<AppEnv>): void {
+  const { method, path, access } = operation;
+  const onUnit = access === "read" || access === "write";
+  if (onUnit && !path.includes("{unit}")) throw new Error(`${path}: a route needing '${access}' must name its unit as {unit}, whose grants decide`);
+  knowRoute(app, method, path);
+  app.openAPIRegistry.registerPath(documentOperation(operation));
+  app.on(method.toUpperCase(), path.replace(/\{(\w+)\}/g, ":$1"), async (c, next) => {
+    // who is asking comes first: a request without a valid token learns nothing about its input
+    const caller = await authorize(c, access);
+    c.set("caller", caller);
+    const run = async () => {
+      checkUrlEncoding(c.req.url);
+      c.req.addValidatedData("param", validate(operation.params ?? EmptyObject, c.req.param(), "path"));
+      c.req.addValidatedData("query", validate(operation.query ?? EmptyObject, c.req.query(), "query"));
+      if (operation.body) c.req.addValidatedData("json", validate(operation.body, method === "get" ? undefined : await readJson(c), "body") as object);
+      return (await handler(c, next)) as Response;
+    };
+    if (caller?.kind !== "user") return run();
+    const hasBody = method !== "get" && (operation.body !== undefined || operation.rawBody !== undefined);
+    return withUserCaller(c.env, caller, { unit: c.req.param("unit")!, need: access as "read" | "write", hasBody }, run);
+  });
 }

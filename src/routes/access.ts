@@ -1,13 +1,15 @@
 /** Access API (API.md, "Access API"): fetch one record, several, or a page in key order. */
 import { z } from "@hono/zod-openapi";
-import type { Context } from "hono";
 import { ApiError, unwrap } from "../errors";
 import { keysFromQuery } from "../http/keys-query";
-import { defineRoute, type App, type AppEnv } from "../http/route";
+import { FetchAnswer, PageAnswer, RecordsAnswer } from "../http/answers";
+import { routes, type App } from "../http/route";
 import { LIMITS } from "../limits";
 import { Key, KeysBody, RECORD_SCOPE, ScopeOrRecord, UnitName } from "../schemas";
 import { unitOf } from "../bindings";
+import type { Env } from "../env";
 import type { Caller } from "../unit/grants";
+import type { Schema } from "hono";
 import { ok } from "./units";
 
 const tag = "Access";
@@ -18,80 +20,52 @@ const scopeFilter = (scope: string | undefined) => (scope === undefined || scope
 const FetchMultipleQuery = z.object({ keys: z.string().optional().openapi({ description: "comma-separated keys, each percent-encoded", example: "k1,k2" }) });
 const PageQuery = z.object({
   startId: z.string().optional().openapi({ description: "the nextStartId of the previous page" }),
-  batchSize: z.coerce.number().int().min(1).max(LIMITS.pageSizeMax).default(LIMITS.pageSizeDefault),
+  batchSize: z.coerce.number().int().min(1).max(LIMITS.pageSizeMax).default(LIMITS.pageSizeDefault).openapi({ description: "records a page, 1–1000", example: 10 }),
 });
+const UnitKey = z.object({ unit: UnitName, key: Key });
+const UnitKeyScope = z.object({ unit: UnitName, key: Key, scope: ScopeOrRecord });
+const Unit = z.object({ unit: UnitName });
+const UnitScope = z.object({ unit: UnitName, scope: ScopeOrRecord });
 
-export function accessRoutes(app: App): void {
-  for (const withScope of [false, true]) {
-    const scopePath = withScope ? "/{scope}" : "";
-    const scopeShape = withScope ? { scope: ScopeOrRecord } : {};
+const fetchRecord = { path: "/access/fetch/{unit}/{key}", summary: "Fetch a record with all its scopes", tag, access: "read", params: UnitKey, answer: FetchAnswer, errors: ["STORAGE_UNIT_DOESNT_EXIST", "KEY_NOT_FOUND"] } as const;
+const fetchRecordScope = { ...fetchRecord, path: "/access/fetch/{unit}/{key}/{scope}", summary: "Fetch one scope of a record ($record: all)", params: UnitKeyScope } as const;
+const fetchMultiple = { path: "/access/fetchMultiple/{unit}", summary: "Fetch several records in the order asked", tag, access: "read", params: Unit, answer: RecordsAnswer, errors: ["STORAGE_UNIT_DOESNT_EXIST"] } as const;
+const fetchMultipleScope = { ...fetchMultiple, path: "/access/fetchMultiple/{unit}/{scope}", summary: "Fetch one scope ($record: all) of several records in the order asked", params: UnitScope } as const;
+const fetchPage = { path: "/access/fetchPage/{unit}", summary: "A page of records sorted by key (byte order)", tag, access: "read", params: Unit, query: PageQuery, answer: PageAnswer, errors: ["STORAGE_UNIT_DOESNT_EXIST"] } as const;
+const fetchPageScope = { ...fetchPage, path: "/access/fetchPage/{unit}/{scope}", summary: "A page of records sorted by key, one scope ($record: all)", params: UnitScope } as const;
 
-    defineRoute(
-      app,
-      {
-        methods: ["get", "post"],
-        path: `/access/fetch/{unit}/{key}${scopePath}`,
-        summary: withScope ? "Fetch one scope of a record ($record: all)" : "Fetch a record with all its scopes",
-        tag,
-        access: "read",
-        params: z.object({ unit: UnitName, key: Key, ...scopeShape }),
-      },
-      async (c, { params, caller }) => {
-        const scope = scopeFilter((params as { scope?: string }).scope);
-        return ok(c, unwrap(await unitOf(c.env, params.unit).fetchRecord(caller, params.key, scope)));
-      },
-    );
+type ScopeParams = { unit: string; scope?: string };
+type Ctx = { env: Env; var: { caller: Caller } };
 
-    defineRoute(
-      app,
-      {
-        methods: ["get"],
-        path: `/access/fetchMultiple/{unit}${scopePath}`,
-        summary: "Fetch several records in the order asked (?keys=k1,k2)",
-        tag,
-        access: "read",
-        params: z.object({ unit: UnitName, ...scopeShape }),
-        query: FetchMultipleQuery,
-      },
-      async (c, { params, caller }) => fetchMultiple(c, caller, params.unit, (params as { scope?: string }).scope, keysFromQuery(c)),
-    );
-
-    defineRoute(
-      app,
-      {
-        methods: ["post"],
-        path: `/access/fetchMultiple/{unit}${scopePath}`,
-        summary: "Fetch several records in the order asked",
-        tag,
-        access: "read",
-        params: z.object({ unit: UnitName, ...scopeShape }),
-        body: KeysBody,
-      },
-      async (c, { params, body, caller }) => fetchMultiple(c, caller, params.unit, (params as { scope?: string }).scope, body.keys),
-    );
-
-    defineRoute(
-      app,
-      {
-        methods: ["get", "post"],
-        path: `/access/fetchPage/{unit}${scopePath}`,
-        summary: "A page of records sorted by key (byte order)",
-        tag,
-        access: "read",
-        params: z.object({ unit: UnitName, ...scopeShape }),
-        query: PageQuery,
-      },
-      async (c, { params, query, caller }) => {
-        const page = unwrap(await unitOf(c.env, params.unit).fetchPage(caller, query.startId, query.batchSize, scopeFilter((params as { scope?: string }).scope)));
-        return ok(c, page);
-      },
-    );
-  }
+async function one(c: Ctx, params: ScopeParams & { key: string }) {
+  return unwrap(await unitOf(c.env, params.unit).fetchRecord(c.var.caller, params.key, scopeFilter(params.scope)));
 }
 
-async function fetchMultiple(c: Context<AppEnv>, caller: Caller, unit: string, scope: string | undefined, keys: string[]): Promise<Response> {
+async function many(c: Ctx, params: ScopeParams, keys: string[]) {
   if (keys.length > LIMITS.fetchMultipleKeys) {
     throw new ApiError("INVALID_REQUEST", `keys: ${keys.length} given, at most ${LIMITS.fetchMultipleKeys} per fetchMultiple; split the request`);
   }
-  return ok(c, unwrap(await unitOf(c.env, unit).fetchMany(caller, keys, scopeFilter(scope))));
+  return unwrap(await unitOf(c.env, params.unit).fetchMany(c.var.caller, keys, scopeFilter(params.scope)));
+}
+
+async function page(c: Ctx, params: ScopeParams, query: z.output<typeof PageQuery>) {
+  return unwrap(await unitOf(c.env, params.unit).fetchPage(c.var.caller, query.startId, query.batchSize, scopeFilter(params.scope)));
+}
+
+export function accessRoutes<S extends Schema>(app: App<S>) {
+  return routes(app)
+    .add({ ...fetchRecord, method: "get", operationId: "fetchRecord" }, async (c) => ok(c, await one(c, c.req.valid("param"))))
+    .add({ ...fetchRecord, method: "post", operationId: "fetchRecordPost" }, async (c) => ok(c, await one(c, c.req.valid("param"))))
+    .add({ ...fetchRecordScope, method: "get", operationId: "fetchRecordScope" }, async (c) => ok(c, await one(c, c.req.valid("param"))))
+    .add({ ...fetchRecordScope, method: "post", operationId: "fetchRecordScopePost" }, async (c) => ok(c, await one(c, c.req.valid("param"))))
+    .add({ ...fetchMultiple, method: "get", operationId: "fetchMultipleGet", query: FetchMultipleQuery }, async (c) => ok(c, await many(c, c.req.valid("param"), keysFromQuery(c))))
+    .add({ ...fetchMultiple, method: "post", operationId: "fetchMultiple", body: KeysBody }, async (c) => ok(c, await many(c, c.req.valid("param"), c.req.valid("json").keys)))
+    .add({ ...fetchMultipleScope, method: "get", operationId: "fetchMultipleScopeGet", query: FetchMultipleQuery }, async (c) =>
+      ok(c, await many(c, c.req.valid("param"), keysFromQuery(c))),
+    )
+    .add({ ...fetchMultipleScope, method: "post", operationId: "fetchMultipleScope", body: KeysBody }, async (c) => ok(c, await many(c, c.req.valid("param"), c.req.valid("json").keys)))
+    .add({ ...fetchPage, method: "get", operationId: "fetchPage" }, async (c) => ok(c, await page(c, c.req.valid("param"), c.req.valid("query"))))
+    .add({ ...fetchPage, method: "post", operationId: "fetchPagePost" }, async (c) => ok(c, await page(c, c.req.valid("param"), c.req.valid("query"))))
+    .add({ ...fetchPageScope, method: "get", operationId: "fetchPageScope" }, async (c) => ok(c, await page(c, c.req.valid("param"), c.req.valid("query"))))
+    .add({ ...fetchPageScope, method: "post", operationId: "fetchPageScopePost" }, async (c) => ok(c, await page(c, c.req.valid("param"), c.req.valid("query")))).app;
 }

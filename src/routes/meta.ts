@@ -1,32 +1,35 @@
 /** Routes that hold no data and need no token: health, the OpenAPI document, the docs and dashboard pages. */
-import { z } from "@hono/zod-openapi";
-import { defineRoute, knowRoute, type App } from "../http/route";
+import type { Schema } from "hono";
+import { Ok } from "../http/answers";
+import { knowRoute, routes, type App } from "../http/route";
 import { DASHBOARD_CSS, DASHBOARD_SCRIPT, dashboardPage } from "./dashboard-page";
 import { DOCS_CSS, DOCS_SCRIPT, docsPage } from "./docs-page";
+import { ok } from "./units";
 
-export function metaRoutes(app: App): void {
-  defineRoute(app, { methods: ["get"], path: "/health", summary: "Liveness", tag: "Other", access: "public" }, (c) => c.json({ message: "OK" }));
+const TAGS = [
+  { name: "Admin", description: "Storage units, their pipelines, flags, settings and schedules (admin token)" },
+  { name: "Transaction", description: "Writes: add, delete, NDJSON batches" },
+  { name: "Access", description: "Reads: one record, several, or pages in key order" },
+  { name: "Reprocess", description: "Queue content for its pipeline again; the queue's state and failed items" },
+  { name: "Security", description: "Users, their tokens and grants (admin token)" },
+  { name: "Other", description: "Health, this document and the pages; no token" },
+];
 
-  app.doc31("/openapi.json", {
+export function metaRoutes<S extends Schema>(app: App<S>) {
+  // the server a reader of the document is talking to: try-it calls and generated clients go there
+  app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",
     info: {
       title: "restage",
       version: "0.1.0",
       description: "Content staging repository: store extracted content once, reprocess it through per-scope module pipelines.",
     },
-  });
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+    servers: [{ url: new URL(c.req.url).origin, description: "this server" }],
+    tags: TAGS,
+  }));
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "the admin token (ADMIN_TOKEN) or a user's token (PUT /security/user/{user})" });
+  knowRoute(app, "get", "/openapi.json");
 
-  defineRoute(
-    app,
-    { methods: ["get"], path: "/docs", summary: "An interactive reference of this API", tag: "Other", access: "public", response: z.string() },
-    (c) => c.html(docsPage()),
-  );
-  defineRoute(
-    app,
-    { methods: ["get"], path: "/dashboard", summary: "Queue views of the units (asks for a token)", tag: "Other", access: "public", response: z.string() },
-    (c) => c.html(dashboardPage()),
-  );
   const files: Array<[path: string, body: string, type: string]> = [
     ["/dashboard/app.js", DASHBOARD_SCRIPT, "text/javascript"],
     ["/dashboard/app.css", DASHBOARD_CSS, "text/css"],
@@ -37,5 +40,11 @@ export function metaRoutes(app: App): void {
     app.get(path, (c) => c.body(body, 200, { "content-type": `${type}; charset=utf-8` }));
     knowRoute(app, "get", path);
   }
-  knowRoute(app, "get", "/openapi.json");
+
+  return routes(app)
+    .add({ method: "get", path: "/health", operationId: "health", summary: "Liveness", tag: "Other", access: "public", answer: Ok }, (c) => ok(c))
+    .add({ method: "get", path: "/docs", operationId: "docs", summary: "An interactive reference of this API", tag: "Other", access: "public", answer: "html" }, (c) => c.html(docsPage()))
+    .add({ method: "get", path: "/dashboard", operationId: "dashboard", summary: "Queue views of the units (asks for a token)", tag: "Other", access: "public", answer: "html" }, (c) =>
+      c.html(dashboardPage()),
+    ).app;
 }

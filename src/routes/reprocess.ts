@@ -5,7 +5,11 @@
 import { z } from "@hono/zod-openapi";
 import { decodeBase64Url, encodeBase64Url } from "hono/utils/encode";
 import { ApiError, unwrap } from "../errors";
-import { defineRoute, type App } from "../http/route";
+import { FailedAnswer, KeysQueuedAnswer, Ok, PurgedAnswer, QueuedAnswer, RequeuedAnswer, StatusAnswer, UnassignedAnswer } from "../http/answers";
+import { routes, type App } from "../http/route";
+import type { Env } from "../env";
+import type { Caller } from "../unit/grants";
+import type { Schema } from "hono";
 import { LIMITS } from "../limits";
 import { Key, KeysBody, ScopeName, UnitName, UnitParam, UnitScopeParam } from "../schemas";
 import { keysFromQuery } from "../http/keys-query";
@@ -28,115 +32,191 @@ const FailedQuery = z.object({
 });
 const RetryBody = z.object({ keys: z.array(Key).min(1).max(LIMITS.reprocessKeys).optional() }).strict().optional();
 
-function checkKeyCount(keys: string[]): void {
+type Ctx = { env: Env; var: { caller: Caller } };
+
+const queueErrors = ["STORAGE_UNIT_DOESNT_EXIST", "REPROCESSING_QUEUE_DISABLED"] as const;
+const keyRoute = {
+  path: "/reprocess/key/{unit}/{key}/{scope}",
+  summary: "Queue one key of a scope for reprocessing",
+  tag,
+  access: "write",
+  params: z.object({ unit: UnitName, key: Key, scope: ScopeName }),
+  answer: Ok,
+  errors: [...queueErrors, "KEY_NOT_FOUND"],
+} as const;
+const allRoute = {
+  path: "/reprocess/all/{unit}/{scope}",
+  summary: "Queue every key that has the scope (optionally ?prefix= and ?since=)",
+  tag,
+  access: "write",
+  params: UnitScopeParam,
+  query: AllQuery,
+  answer: QueuedAnswer,
+  errors: queueErrors,
+} as const;
+const resetRoute = {
+  path: "/reprocess/reset/{unit}",
+  summary: "Put every assigned item back in the queue for another worker",
+  tag,
+  access: "write",
+  params: UnitParam,
+  answer: UnassignedAnswer,
+  errors: queueErrors,
+} as const;
+const keysRoute = { path: "/reprocess/keys/{unit}/{scope}", tag, access: "write", params: UnitScopeParam, answer: KeysQueuedAnswer, errors: queueErrors } as const;
+
+async function queueKey(c: Ctx, params: { unit: string; key: string; scope: string }) {
+  const { missing } = unwrap(await unitOf(c.env, params.unit).reprocessKeys(c.var.caller, params.scope, [params.key]));
+  if (missing.length > 0) throw new ApiError("KEY_NOT_FOUND", `record '${params.key}' has no scope '${params.scope}'`);
+}
+
+async function queueKeys(c: Ctx, params: { unit: string; scope: string }, keys: string[]) {
   if (keys.length > LIMITS.reprocessKeys) {
     throw new ApiError("INVALID_REQUEST", `keys: ${keys.length} given, at most ${LIMITS.reprocessKeys} per call; split the request`);
   }
+  return unwrap(await unitOf(c.env, params.unit).reprocessKeys(c.var.caller, params.scope, keys));
 }
 
-export function reprocessRoutes(app: App): void {
-  defineRoute(
-    app,
-    {
-      methods: ["get", "post"],
-      path: "/reprocess/key/{unit}/{key}/{scope}",
-      summary: "Queue one key of a scope for reprocessing",
-      tag,
-      access: "write",
-      params: z.object({ unit: UnitName, key: Key, scope: ScopeName }),
-    },
-    async (c, { params, caller }) => {
-      const { missing } = unwrap(await unitOf(c.env, params.unit).reprocessKeys(caller, params.scope, [params.key]));
-      if (missing.length > 0) throw new ApiError("KEY_NOT_FOUND", `record '${params.key}' has no scope '${params.scope}'`);
+async function queueAll(c: Ctx, params: { unit: string; scope: string }, query: z.output<typeof AllQuery>) {
+  const filter = { prefix: query.prefix, since: query.since === undefined ? undefined : Date.parse(query.since) };
+  return unwrap(await unitOf(c.env, params.unit).reprocessAll(c.var.caller, params.scope, filter));
+}
+
+async function setPaused(c: Ctx, unit: string, paused: boolean) {
+  unwrap(await unitOf(c.env, unit).setPaused(c.var.caller, paused));
+}
+
+export function reprocessRoutes<S extends Schema>(app: App<S>) {
+  return routes(app)
+    .add({ ...keyRoute, method: "get", operationId: "reprocessKey" }, async (c) => {
+      await queueKey(c, c.req.valid("param"));
       return ok(c);
-    },
-  );
-
-  defineRoute(
-    app,
-    { methods: ["get"], path: "/reprocess/keys/{unit}/{scope}", summary: "Queue keys of a scope (?keys=k1,k2)", tag, access: "write", params: UnitScopeParam, query: z.object({ keys: z.string().optional() }) },
-    async (c, { params, caller }) => {
-      const keys = keysFromQuery(c);
-      checkKeyCount(keys);
-      return ok(c, unwrap(await unitOf(c.env, params.unit).reprocessKeys(caller, params.scope, keys)));
-    },
-  );
-
-  defineRoute(
-    app,
-    { methods: ["post"], path: "/reprocess/keys/{unit}/{scope}", summary: "Queue keys of a scope", tag, access: "write", params: UnitScopeParam, body: KeysBody },
-    async (c, { params, body, caller }) => {
-      checkKeyCount(body.keys);
-      return ok(c, unwrap(await unitOf(c.env, params.unit).reprocessKeys(caller, params.scope, body.keys)));
-    },
-  );
-
-  defineRoute(
-    app,
-    {
-      methods: ["get", "post"],
-      path: "/reprocess/all/{unit}/{scope}",
-      summary: "Queue every key that has the scope (optionally ?prefix= and ?since=)",
-      tag,
-      access: "write",
-      params: UnitScopeParam,
-      query: AllQuery,
-    },
-    async (c, { params, query, caller }) => {
-      const filter = { prefix: query.prefix, since: query.since === undefined ? undefined : Date.parse(query.since) };
-      return ok(c, unwrap(await unitOf(c.env, params.unit).reprocessAll(caller, params.scope, filter)));
-    },
-  );
-
-  defineRoute(
-    app,
-    { methods: ["get", "post"], path: "/reprocess/reset/{unit}", summary: "Put every assigned item back in the queue for another worker", tag, access: "write", params: UnitParam },
-    async (c, { params, caller }) => ok(c, unwrap(await unitOf(c.env, params.unit).reset(caller))),
-  );
-
-  defineRoute(
-    app,
-    { methods: ["get"], path: "/reprocess/status/{unit}", summary: "Queue counts, job state and progress", tag, access: "read", params: UnitParam },
-    async (c, { params, caller }) => ok(c, unwrap(await unitOf(c.env, params.unit).status(caller))),
-  );
-
-  for (const [name, paused] of [["pause", true], ["resume", false]] as const) {
-    defineRoute(
-      app,
-      { methods: ["put"], path: `/reprocess/${name}/{unit}`, summary: paused ? "Hold the job; calls are still accepted" : "Let the job take up the queue again", tag, access: "write", params: UnitParam },
-      async (c, { params, caller }) => {
-        unwrap(await unitOf(c.env, params.unit).setPaused(caller, paused));
+    })
+    .add({ ...keyRoute, method: "post", operationId: "reprocessKeyPost" }, async (c) => {
+      await queueKey(c, c.req.valid("param"));
+      return ok(c);
+    })
+    .add(
+      { ...keysRoute, method: "get", operationId: "reprocessKeysGet", summary: "Queue keys of a scope (?keys=k1,k2)", query: z.object({ keys: z.string().optional().openapi({ description: "comma-separated keys, each percent-encoded", example: "k1,k2" }) }) },
+      async (c) => ok(c, await queueKeys(c, c.req.valid("param"), keysFromQuery(c))),
+    )
+    .add({ ...keysRoute, method: "post", operationId: "reprocessKeys", summary: "Queue keys of a scope", body: KeysBody }, async (c) =>
+      ok(c, await queueKeys(c, c.req.valid("param"), c.req.valid("json").keys)),
+    )
+    .add({ ...allRoute, method: "get", operationId: "reprocessAll" }, async (c) => ok(c, await queueAll(c, c.req.valid("param"), c.req.valid("query"))))
+    .add({ ...allRoute, method: "post", operationId: "reprocessAllPost" }, async (c) => ok(c, await queueAll(c, c.req.valid("param"), c.req.valid("query"))))
+    .add({ ...resetRoute, method: "get", operationId: "reset" }, async (c) => ok(c, unwrap(await unitOf(c.env, c.req.valid("param").unit).reset(c.var.caller))))
+    .add({ ...resetRoute, method: "post", operationId: "resetPost" }, async (c) => ok(c, unwrap(await unitOf(c.env, c.req.valid("param").unit).reset(c.var.caller))))
+    .add(
+      {
+        method: "get",
+        path: "/reprocess/status/{unit}",
+        operationId: "status",
+        summary: "Queue counts, job state and progress",
+        tag,
+        access: "read",
+        params: UnitParam,
+        answer: StatusAnswer,
+        errors: ["STORAGE_UNIT_DOESNT_EXIST"],
+      },
+      async (c) => ok(c, unwrap(await unitOf(c.env, c.req.valid("param").unit).status(c.var.caller))),
+    )
+    .add(
+      {
+        method: "put",
+        path: "/reprocess/pause/{unit}",
+        operationId: "pause",
+        summary: "Hold the job; calls are still accepted",
+        tag,
+        access: "write",
+        params: UnitParam,
+        answer: Ok,
+        errors: ["STORAGE_UNIT_DOESNT_EXIST"],
+      },
+      async (c) => {
+        await setPaused(c, c.req.valid("param").unit, true);
         return ok(c);
       },
-    );
-  }
-
-  defineRoute(
-    app,
-    { methods: ["get"], path: "/reprocess/failed/{unit}", summary: "Items that used up maxAttempts", tag, access: "read", params: UnitParam, query: FailedQuery },
-    async (c, { params, query, caller }) => {
-      const page = unwrap(await unitOf(c.env, params.unit).failedItems(caller, query.limit, decodeCursor(query.cursor)));
-      return ok(c, { items: page.items, nextCursor: page.nextCursor ? encodeCursor(page.nextCursor) : null });
-    },
-  );
-
-  defineRoute(
-    app,
-    { methods: ["post"], path: "/reprocess/retryFailed/{unit}", summary: "Queue failed items again (all, or those with the given keys)", tag, access: "write", params: UnitParam, body: RetryBody },
-    async (c, { params, body, caller }) => ok(c, unwrap(await unitOf(c.env, params.unit).retryFailed(caller, body?.keys))),
-  );
-
-  defineRoute(
-    app,
-    { methods: ["post"], path: "/reprocess/purgeFailed/{unit}", summary: "Forget failed items", tag, access: "write", params: UnitParam },
-    async (c, { params, caller }) => ok(c, unwrap(await unitOf(c.env, params.unit).purgeFailed(caller))),
-  );
-
-  defineRoute(
-    app,
-    { methods: ["post"], path: "/reprocess/purge/{unit}", summary: "Drop pending items (assigned ones finish)", tag, access: "write", params: UnitParam },
-    async (c, { params, caller }) => ok(c, unwrap(await unitOf(c.env, params.unit).purge(caller))),
-  );
+    )
+    .add(
+      {
+        method: "put",
+        path: "/reprocess/resume/{unit}",
+        operationId: "resume",
+        summary: "Let the job take up the queue again",
+        tag,
+        access: "write",
+        params: UnitParam,
+        answer: Ok,
+        errors: ["STORAGE_UNIT_DOESNT_EXIST"],
+      },
+      async (c) => {
+        await setPaused(c, c.req.valid("param").unit, false);
+        return ok(c);
+      },
+    )
+    .add(
+      {
+        method: "get",
+        path: "/reprocess/failed/{unit}",
+        operationId: "failed",
+        summary: "Items that used up maxAttempts",
+        tag,
+        access: "read",
+        params: UnitParam,
+        query: FailedQuery,
+        answer: FailedAnswer,
+        errors: ["STORAGE_UNIT_DOESNT_EXIST"],
+      },
+      async (c) => {
+        const query = c.req.valid("query");
+        const page = unwrap(await unitOf(c.env, c.req.valid("param").unit).failedItems(c.var.caller, query.limit, decodeCursor(query.cursor)));
+        return ok(c, { items: page.items, nextCursor: page.nextCursor ? encodeCursor(page.nextCursor) : null });
+      },
+    )
+    .add(
+      {
+        method: "post",
+        path: "/reprocess/retryFailed/{unit}",
+        operationId: "retryFailed",
+        summary: "Queue failed items again (all, or those with the given keys)",
+        tag,
+        access: "write",
+        params: UnitParam,
+        body: RetryBody,
+        answer: RequeuedAnswer,
+        errors: ["STORAGE_UNIT_DOESNT_EXIST"],
+      },
+      async (c) => ok(c, unwrap(await unitOf(c.env, c.req.valid("param").unit).retryFailed(c.var.caller, c.req.valid("json")?.keys))),
+    )
+    .add(
+      {
+        method: "post",
+        path: "/reprocess/purgeFailed/{unit}",
+        operationId: "purgeFailed",
+        summary: "Forget failed items",
+        tag,
+        access: "write",
+        params: UnitParam,
+        answer: PurgedAnswer,
+        errors: ["STORAGE_UNIT_DOESNT_EXIST"],
+      },
+      async (c) => ok(c, unwrap(await unitOf(c.env, c.req.valid("param").unit).purgeFailed(c.var.caller))),
+    )
+    .add(
+      {
+        method: "post",
+        path: "/reprocess/purge/{unit}",
+        operationId: "purge",
+        summary: "Drop pending items (assigned ones finish)",
+        tag,
+        access: "write",
+        params: UnitParam,
+        answer: PurgedAnswer,
+        errors: ["STORAGE_UNIT_DOESNT_EXIST"],
+      },
+      async (c) => ok(c, unwrap(await unitOf(c.env, c.req.valid("param").unit).purge(c.var.caller))),
+    ).app;
 }
 
 /** Cursors of the failed list are opaque to clients: base64url of the last (scope, key). */

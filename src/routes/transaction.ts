@@ -1,9 +1,11 @@
 /** Transaction API (API.md, "Transaction API"): add, delete and NDJSON batches. */
-import type { Context } from "hono";
 import { chunksWithin, type ChunkLimits } from "../chunks";
 import { ApiError, failure, isFailure, isOverloaded, unwrap, type Failure } from "../errors";
 import { parseJson, readText } from "../http/body";
-import { defineRoute, type App, type AppEnv } from "../http/route";
+import { BatchAnswer, Ok } from "../http/answers";
+import { routes, type App } from "../http/route";
+import type { Env } from "../env";
+import type { Schema } from "hono";
 import { contentTooLarge, jsonBytes, LIMITS } from "../limits";
 import { AddBody, BatchLine, ExecuteBody, ScopeOrRecord, UnitName, UnitParam, UnitScopeParam } from "../schemas";
 import type { BatchLineResult } from "../unit/storage-unit";
@@ -20,54 +22,77 @@ const tag = "Transaction";
 /** Lines sent to the unit in one call (bytes: the lines' NDJSON text in UTF-8): a 16 MiB batch never travels as one giant RPC. */
 const PER_CALL: ChunkLimits = { maxItems: 500, maxBytes: 2 * 1024 * 1024 };
 
-export function transactionRoutes(app: App): void {
-  defineRoute(
-    app,
-    { methods: ["put", "post"], path: "/transaction/add/{unit}/{scope}", summary: "Write one scope of a record", tag, access: "write", params: UnitScopeParam, body: AddBody },
-    async (c, { params, body, caller }) => {
-      const tooLarge = contentTooLarge(JSON.stringify(body.content));
-      if (tooLarge) throw new ApiError("PAYLOAD_TOO_LARGE", tooLarge);
-      unwrap(await unitOf(c.env, params.unit).add(caller, params.scope, body));
+export function transactionRoutes<S extends Schema>(app: App<S>) {
+  const add = {
+    path: "/transaction/add/{unit}/{scope}",
+    summary: "Write one scope of a record",
+    tag,
+    access: "write",
+    params: UnitScopeParam,
+    body: AddBody,
+    answer: Ok,
+    errors: ["STORAGE_UNIT_DOESNT_EXIST", "KEY_ALREADY_EXISTS", "NEWER_VERSION_ALREADY_EXISTS", "STORAGE_FULL"],
+  } as const;
+  const execute = {
+    path: "/transaction/execute/{unit}/{scope}",
+    summary: "Delete one scope of a record, or every scope with $record",
+    tag,
+    access: "write",
+    params: z.object({ unit: UnitName, scope: ScopeOrRecord }),
+    body: ExecuteBody,
+    answer: Ok,
+    errors: ["STORAGE_UNIT_DOESNT_EXIST", "KEY_NOT_FOUND", "NEWER_VERSION_ALREADY_EXISTS"],
+  } as const;
+  const addHandler = async (c: Ctx, params: { unit: string; scope: string }, body: z.output<typeof AddBody>) => {
+    const tooLarge = contentTooLarge(JSON.stringify(body.content));
+    if (tooLarge) throw new ApiError("PAYLOAD_TOO_LARGE", tooLarge);
+    unwrap(await unitOf(c.env, params.unit).add(c.var.caller, params.scope, body));
+  };
+  const executeHandler = async (c: Ctx, params: { unit: string; scope: string }, body: z.output<typeof ExecuteBody>) => {
+    unwrap(await unitOf(c.env, params.unit).remove(c.var.caller, params.scope, body));
+  };
+  return routes(app)
+    .add({ ...add, method: "put", operationId: "add" }, async (c) => {
+      await addHandler(c, c.req.valid("param"), c.req.valid("json"));
       return ok(c);
-    },
-  );
-
-  defineRoute(
-    app,
-    {
-      methods: ["put", "post"],
-      path: "/transaction/execute/{unit}/{scope}",
-      summary: "Delete one scope of a record, or every scope with $record",
-      tag,
-      access: "write",
-      params: z.object({ unit: UnitName, scope: ScopeOrRecord }),
-      body: ExecuteBody,
-    },
-    async (c, { params, body, caller }) => {
-      unwrap(await unitOf(c.env, params.unit).remove(caller, params.scope, body));
+    })
+    .add({ ...add, method: "post", operationId: "addPost" }, async (c) => {
+      await addHandler(c, c.req.valid("param"), c.req.valid("json"));
       return ok(c);
-    },
-  );
-
-  defineRoute(
-    app,
-    {
-      methods: ["post"],
-      path: "/transaction/batch/{unit}",
-      summary: "Apply NDJSON lines of adds and deletes, each on its own",
-      tag,
-      access: "write",
-      params: UnitParam,
-      rawBody: {
-        mediaType: "application/x-ndjson",
-        description: 'one JSON object a line: {"action":"add"|"delete","scope":...,"key":...,"content":...,"policy":...,"version":...}',
+    })
+    .add({ ...execute, method: "put", operationId: "execute" }, async (c) => {
+      await executeHandler(c, c.req.valid("param"), c.req.valid("json"));
+      return ok(c);
+    })
+    .add({ ...execute, method: "post", operationId: "executePost" }, async (c) => {
+      await executeHandler(c, c.req.valid("param"), c.req.valid("json"));
+      return ok(c);
+    })
+    .add(
+      {
+        method: "post",
+        path: "/transaction/batch/{unit}",
+        operationId: "batch",
+        summary: "Apply NDJSON lines of adds and deletes, each on its own",
+        description: `The body is NDJSON whatever its content type: at most ${LIMITS.batchLines} lines and ${LIMITS.batchBytes} bytes.`,
+        tag,
+        access: "write",
+        params: UnitParam,
+        rawBody: {
+          mediaType: "application/x-ndjson",
+          description: 'one JSON object a line: {"action":"add"|"delete","scope":...,"key":...,"content":...,"policy":...,"version":...}',
+        },
+        answer: BatchAnswer,
+        errors: ["STORAGE_UNIT_DOESNT_EXIST", "STORAGE_FULL"],
       },
-    },
-    async (c, { params, caller }) => applyBatch(c, caller, params.unit),
-  );
+      async (c) => c.json(await applyBatch(c, c.req.valid("param").unit), 200),
+    ).app;
 }
 
-async function applyBatch(c: Context<AppEnv>, caller: Caller, unit: string): Promise<Response> {
+type Ctx = { env: Env; var: { caller: Caller }; req: { header(name: string): string | undefined; raw: Request } };
+
+async function applyBatch(c: Ctx, unit: string): Promise<z.output<typeof BatchAnswer>> {
+  const caller = c.var.caller;
   const text = await readText(c, LIMITS.batchBytes);
   const lines = text.split("\n");
   if (lines.filter((line) => line.trim() !== "").length > LIMITS.batchLines) {
@@ -113,12 +138,12 @@ async function applyBatch(c: Context<AppEnv>, caller: Caller, unit: string): Pro
     applied += result.applied;
     errors.push(...result.errors);
   }
-  if (errors.length === 0) return ok(c, { count: applied });
+  if (errors.length === 0) return { message: "OK", count: applied };
   // a full shard refuses the request as a whole only when it refused all of it (API.md: 507, per line otherwise)
   const full = applied === 0 ? errors.find((error) => error.error === "STORAGE_FULL") : undefined;
   if (full) throw new ApiError("STORAGE_FULL", full.detail);
   errors.sort((a, b) => a.line - b.line);
-  return c.json({ message: "COMPLETED_WITH_ERRORS", count: applied, errors });
+  return { message: "COMPLETED_WITH_ERRORS", count: applied, errors };
 }
 
 /** The error each line of a call that threw gets: the refusal, OVERLOADED, STORAGE_FULL, or INTERNAL_ERROR (logged, never shown). */

@@ -1,7 +1,10 @@
 /** What the route groups share: the `{"message":"OK"}` answer. */
 import type { Context } from "hono";
 
-/** `{"message":"OK", ...fields}` */
-export function ok(c: Context, fields: object = {}): Response {
-  return c.json({ message: "OK", ...fields });
+/**
+ * `{"message":"OK", ...fields}` with status 200, typed so the operation's answer schema checks it.
+ * @example return ok(c, { queued: 3 });
+ */
+export function ok<C extends Context<any, any, any>, T extends object = {}>(c: C, fields?: T) {
+  return c.json({ message: "OK" as const, ...(fields as T) }, 200);
 }
