@@ -66,21 +66,24 @@ describe("the unit's migrations", () => {
     expect(hasSchema(sql)).toBe(false);
     migrate(sql);
     expect(hasSchema(sql)).toBe(true);
-    expect(recorded(sql)).toEqual([1, 2, 3, 4, 5]);
+    expect(recorded(sql)).toEqual([1, 2, 3, 4, 5, 6]);
     const laid = tables(sql);
-    expect(laid).toEqual(expect.arrayContaining(["unit", "records", "queue", "fills", "record_refs", "grants", "queue_due", "records_by_scope"]));
+    expect(laid).toEqual(
+      expect.arrayContaining(["unit", "records", "queue", "fills", "record_refs", "grants", "queue_due", "records_by_scope", "referrer_outbox"]),
+    );
     expect(laid).not.toContain("queue_lease");
     migrate(sql);
     expect(tables(sql)).toEqual(laid);
   });
 
-  it("recognise a unit laid by the code before them: nothing runs again, every row stays and works", () => {
+  it("recognise a unit laid by the code before them: only the steps appended since run, every row stays and works", () => {
     const { sql, storage } = memorySql();
     storage.exec(OLD_UNIT);
     const before = tables(sql);
     migrate(sql);
-    expect(tables(sql)).toEqual(before);
-    expect(recorded(sql)).toEqual([1, 2, 3, 4, 5]);
+    // step 6 came after the runner: the referrer outbox and its index are all that is new
+    expect(tables(sql)).toEqual([...before, "referrer_outbox", "referrer_outbox_unstarted"].sort());
+    expect(recorded(sql)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(sql.first("SELECT name, processed FROM unit")).toEqual({ name: "old", processed: 7 });
     expect(sql.first("SELECT remaining FROM fills")).toEqual({ remaining: 12 });
     expect(sql.first("SELECT permission FROM grants WHERE user_name = 'ann'")).toEqual({ permission: "rw" });
