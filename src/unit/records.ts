@@ -94,11 +94,6 @@ export class RecordStore {
     return rows.length === 0 ? undefined : assemble(key, rows);
   }
 
-  /** The stored JSON text of one scope; undefined when missing or deleted. */
-  contentJson(key: string, scope: string): string | undefined {
-    return this.sql.first<{ content: string | null }>("SELECT content FROM records WHERE key = ? AND scope = ?", key, scope)?.content ?? undefined;
-  }
-
   /**
    * The stored JSON text of `scope` for `keys`, in their order, undefined where a record has
    * no such scope (a key given twice is read twice): one statement per chunk of keys, run as
