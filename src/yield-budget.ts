@@ -23,7 +23,7 @@ export const DEFAULT_SLICE: SliceLimits = { ms: 4, bytes: 1024 * 1024 };
 export const ITEM_BYTES = 512;
 
 /** setImmediate runs after the I/O of this turn of the loop (Node, Bun, Deno); Workers have a timer of 0 ms. */
-const macrotask: () => Promise<void> =
+export const macrotask: () => Promise<void> =
   typeof setImmediate === "function" ? () => new Promise((resolve) => setImmediate(resolve)) : () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /**

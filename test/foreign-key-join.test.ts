@@ -45,6 +45,16 @@ describe("ForeignKeyJoin", () => {
     expect(lastSeen(unit, "b1")).toEqual({ meta: { authorIds: [42, "missing", "a1"], authors: [{ name: "Grace" }, { name: "Ada" }] } });
   });
 
+  it("embeds a thousand keys in order, as many reads as it takes", async () => {
+    const unit = await library({}, { field: "authorIds", scope: "authors", as: "authors" });
+    const keys = Array.from({ length: 1000 }, (_, i) => `a${String(999 - i).padStart(3, "0")}`);
+    const lines = keys.filter((_, i) => i % 3 !== 0).map((key) => JSON.stringify({ action: "add", scope: "authors", key, content: { name: key } }));
+    expect((await call("POST", `/transaction/batch/${unit}`, lines.join("\n"))).status).toBe(200);
+    await addRecord(unit, "books", { key: "b1", content: { authorIds: keys } });
+    await drain(unit);
+    expect(lastSeen(unit, "b1")?.authors).toEqual(keys.filter((_, i) => i % 3 !== 0).map((key) => ({ name: key })));
+  });
+
   it("queues the referrers again when a referenced record is written or deleted, though its scope has no pipeline", async () => {
     const unit = await library();
     await addRecord(unit, "authors", { key: "a1", content: { name: "Ada" } });

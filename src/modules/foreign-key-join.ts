@@ -27,7 +27,7 @@ export const ForeignKeyJoin = defineModule({
   description: "Embeds the content of the record(s) whose key(s) are in `field`, from `scope`, at `as`; referrers are queued again when a referenced record changes.",
   settings: z.object({ field: FieldPath, scope: ScopeName, as: FieldPath }).strict(),
   create: ({ settings, unit }) => ({
-    process(item) {
+    async process(item) {
       if (!item.document) {
         // the referrer is gone: it no longer needs updates
         unit.references(item, settings.scope, [], settings.field);
@@ -39,16 +39,11 @@ export const ForeignKeyJoin = defineModule({
       unit.references(item, settings.scope, keys, settings.field);
       if (value === undefined || value === null) return;
       const tooLarge = (problem: string) => item.fail(`ForeignKeyJoin: embedding '${settings.field}' at '${settings.as}': ${problem}; join fewer or smaller records`);
-      const found: Array<Document | undefined> = [];
-      // stop reading once past the limit: a thousand large records must never be held at once
-      let bytes = jsonBytes(JSON.stringify(item.document));
-      for (const key of keys) {
-        const content = unit.read(key, settings.scope);
-        found.push(content);
-        if (content !== undefined) bytes += jsonBytes(JSON.stringify(content));
-        if (bytes > LIMITS.contentBytes) return tooLarge(`content is at least ${bytes} bytes as JSON; a scope holds at most ${LIMITS.contentBytes}`);
-      }
-      const embedded: Document | Document[] | null = Array.isArray(value) ? found.filter((content) => content !== undefined) : (found[0] ?? null);
+      const own = jsonBytes(JSON.stringify(item.document));
+      // reading stops once past the limit: a thousand large records must never be held at once
+      const { contents, bytes } = await unit.readMany(keys, settings.scope, { maxBytes: LIMITS.contentBytes - own });
+      if (own + bytes > LIMITS.contentBytes) return tooLarge(`content is at least ${own + bytes} bytes as JSON; a scope holds at most ${LIMITS.contentBytes}`);
+      const embedded: Document | Document[] | null = Array.isArray(value) ? contents.filter((content) => content !== undefined) : (contents[0] ?? null);
       setPath(item.document, settings.as, embedded);
       const problem = contentTooLarge(JSON.stringify(item.document));
       if (problem) tooLarge(problem);

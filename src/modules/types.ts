@@ -30,8 +30,21 @@ export interface PipelineItem {
 
 /** What a module may do to its unit, besides changing the document in hand. */
 export interface UnitAccess {
-  /** the content of a scope of any record of the unit; undefined when missing */
-  read(key: string, scope: string): Document | undefined;
+  /**
+   * The contents of `scope` of many records of the unit, in the order of `keys`: undefined
+   * where a record has no such scope. Reading stops once the contents read pass `maxBytes`
+   * (UTF-8 bytes as JSON; default: no bound): `bytes` is then more than `maxBytes`, and
+   * `contents` ends at the record that passed it. Records are read a chunk at a time, and the
+   * job's other work (and other requests) may run between two chunks.
+   *
+   * Reads are async, though SQL is not: once a unit spans several objects, a read of
+   * another record may cross to another object, and modules written against this interface
+   * need no change then.
+   * @example const { contents } = await unit.readMany(["a1", "a2"], "authors");
+   */
+  readMany(keys: string[], scope: string, options?: { maxBytes?: number }): Promise<{ contents: Array<Document | undefined>; bytes: number }>;
+  /** The content of `scope` of one record; undefined when missing. {@link readMany} of one key. */
+  read(key: string, scope: string): Promise<Document | undefined>;
   /**
    * Writes a scope of the item's record (version = now), or deletes it when `content` is
    * null; with content processing on, that scope's pipeline is queued, except the item's

@@ -8,6 +8,8 @@
  * SQL needs no gate: it is synchronous, so a single thread already runs it without
  * interleaving.
  */
+import { macrotask } from "../yield-budget";
+
 export class InputGate {
   private holders = 0;
   private opened: Promise<void> | undefined;
@@ -22,7 +24,9 @@ export class InputGate {
     try {
       return await work();
     } finally {
-      setTimeout(() => this.release(), 0);
+      // a macrotask after this turn's I/O, not a timer: timers wait for the loop's next round,
+      // behind whatever else runs then (another unit's job slice), and the gate would stay shut that long
+      void macrotask().then(() => this.release());
     }
   }
 

@@ -57,14 +57,27 @@ export class Changes {
       const unit = this.config();
       return unit?.createdAt === createdAt ? unit : undefined;
     };
-    return {
-      read: (key, scope) => {
-        const json = current() ? this.records.contentJson(key, scope) : undefined;
-        if (json === undefined) return undefined;
-        // a join may read a thousand records for one item: what it reads counts towards the job's next yield
-        budget.count(json.length);
-        return JSON.parse(json);
+    const access: UnitAccess = {
+      readMany: async (keys, scope, options) => {
+        const contents: Array<Json | undefined> = [];
+        let bytes = 0;
+        const chunks = this.records.contentsJson(keys, scope, options?.maxBytes);
+        for (;;) {
+          // before each chunk, the first too (the module may have worked since its call began): a
+          // join of a thousand records is ten pieces of work, not one block
+          for (let wait = budget.ready(); wait; wait = budget.ready()) await wait;
+          // a unit deleted meanwhile (even if created again under its name) holds nothing for a batch claimed before
+          if (!current()) return { contents: keys.map(() => undefined), bytes: 0 };
+          const next = chunks.next();
+          if (next.done) break;
+          // what a join reads counts towards the job's next yield, as its writes do
+          budget.count(next.value.bytes);
+          bytes += next.value.bytes;
+          for (const json of next.value.contents) contents.push(json === undefined ? undefined : JSON.parse(json));
+        }
+        return { contents, bytes };
       },
+      read: async (key, scope) => (await access.readMany([key], scope)).contents[0],
       write: (item: PipelineItem, scope: string, content: Json | null) => {
         const unit = current();
         if (!unit) return "the storage unit was deleted";
@@ -86,5 +99,6 @@ export class Changes {
         if (current()) this.references.set(item.scope, item.key, via, scope, keys);
       },
     };
+    return access;
   }
 }
