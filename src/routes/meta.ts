@@ -2,7 +2,7 @@
 import { z } from "@hono/zod-openapi";
 import { defineRoute, knowRoute, type App } from "../http/route";
 import { DASHBOARD_CSS, DASHBOARD_SCRIPT, dashboardPage } from "./dashboard-page";
-import { DOCS_CSS, DOCS_SCRIPT, docsPage } from "./docs-page";
+import { DOCS_SCRIPT, docsPage, SCALAR_SCRIPT } from "./docs-page";
 
 export function metaRoutes(app: App): void {
   defineRoute(app, { methods: ["get"], path: "/health", summary: "Liveness", tag: "Other", access: "public" }, (c) => c.json({ message: "OK" }));
@@ -30,8 +30,8 @@ export function metaRoutes(app: App): void {
   const files: Array<[path: string, body: string, type: string]> = [
     ["/dashboard/app.js", DASHBOARD_SCRIPT, "text/javascript"],
     ["/dashboard/app.css", DASHBOARD_CSS, "text/css"],
+    ["/docs/scalar.js", SCALAR_SCRIPT, "text/javascript"],
     ["/docs/app.js", DOCS_SCRIPT, "text/javascript"],
-    ["/docs/app.css", DOCS_CSS, "text/css"],
   ];
   for (const [path, body, type] of files) {
     app.get(path, (c) => c.body(body, 200, { "content-type": `${type}; charset=utf-8` }));
