@@ -41,8 +41,8 @@ export default defineConfig({
   test: {
     globalSetup: ["./test/support/publisher-server.ts"],
     include: ["test/**/*.test.ts"],
-    // these run in plain Node: vitest.e2e.config.ts
-    exclude: ["test/e2e/**", "test/runtime/**", "test/sqlite/**"],
+    // these run in plain Node (test/browser and test/walkthrough against a live server): vitest.e2e.config.ts
+    exclude: ["test/e2e/**", "test/runtime/**", "test/sqlite/**", "test/browser/**", "test/walkthrough/**"],
     testTimeout: 30_000,
   },
 });
