@@ -58,8 +58,8 @@ export default defineConfig({
           name: "workers",
           globalSetup: ["./test/support/publisher-server.ts"],
           include: ["test/**/*.test.ts"],
-          // these run in plain Node (vitest.e2e.config.ts), or under a shard cap (below)
-          exclude: ["test/e2e/**", "test/runtime/**", "test/sqlite/**", ...CAPPED_FILES],
+          // these run in plain Node (vitest.e2e.config.ts; test/browser and test/walkthrough against a live server), or under a shard cap (below)
+          exclude: ["test/e2e/**", "test/runtime/**", "test/sqlite/**", "test/browser/**", "test/walkthrough/**", ...CAPPED_FILES],
           testTimeout: 30_000,
         },
       },

@@ -7,7 +7,9 @@ import { defineConfig } from "vitest/config";
  *   after the Workers suite;
  * - `host`: the self-hosted Durable Object host (src/runtime) on Node's SQLite;
  * - `e2e`: the end-to-end suite, over HTTP against a live server (test/e2e/global-setup.ts
- *   says which). `npm run test:e2e` runs `host` once, then `e2e` once per server kind.
+ *   says which). `npm run test:e2e` runs `host` once, then `e2e` once per server kind;
+ * - `browser`: /docs in chromium against a Node server of its own (`npm run test:browser`);
+ * - `walkthrough`: the README's curl walkthroughs against a Node server of their own.
  */
 export default defineConfig({
   test: {
@@ -27,6 +29,10 @@ export default defineConfig({
           hookTimeout: 180_000,
         },
       },
+      // `npm run test:browser`: /docs in chromium against a self-hosted Node server it starts
+      { test: { name: "browser", include: ["test/browser/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 120_000 } },
+      // `npm run test:walkthrough`: the README's curl walkthroughs, run as written against a Node server it starts
+      { test: { name: "walkthrough", include: ["test/walkthrough/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 } },
     ],
   },
 });

@@ -4,9 +4,18 @@
 // resolved here to src/runtime/shim.ts, so no runtime needs a loader or an import map, and
 // each runtime then runs plain JavaScript.
 import { build } from "esbuild";
+import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 
 const RUNTIMES = ["node", "bun", "deno"];
+
+/** Scalar's browser bundle, served by GET /docs, is read as text, as wrangler.toml's [[rules]] has the Worker read it. */
+const scalarAsText = {
+  name: "scalar-as-text",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]api-reference[\\/]dist[\\/]browser[\\/]standalone\.js$/ }, async (args) => ({ contents: await readFile(args.path, "utf8"), loader: "text" }));
+  },
+};
 
 /** Builds the bundle for `runtime` and returns its path. */
 export async function buildSelfHost(runtime) {
@@ -28,6 +37,7 @@ export async function buildSelfHost(runtime) {
     outfile,
     alias: { "cloudflare:workers": "./src/runtime/shim.ts" },
     external: ["bun:*"],
+    plugins: [scalarAsText],
     // a CommonJS dependency's require() of a Node built-in needs a require in an ES module
     banner: { js: 'import { createRequire as __restageRequire } from "node:module"; const require = __restageRequire(import.meta.url);' },
     sourcemap: "linked",

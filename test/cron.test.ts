@@ -167,6 +167,7 @@ describe("schedules", () => {
 
   it("an empty list removes them", async () => {
     const unit = await createUnit({ reprocessingQueue: true });
+    await setPipelines(unit, { raw: [{ module: "Noop", settings: {} }] });
     await call("PUT", `/admin/setReprocessSchedule/${unit}`, { schedules: [{ scope: "raw", cron: "0 3 * * *" }] });
     expect((await call("PUT", `/admin/setReprocessSchedule/${unit}`, { schedules: [] })).body).toEqual({ message: "OK", schedules: [] });
     expect((await call("GET", `/admin/getReprocessSchedule/${unit}`)).body).toEqual({ message: "OK", schedules: [] });
@@ -174,6 +175,7 @@ describe("schedules", () => {
 
   it("an invalid cron expression is 400 INVALID_REQUEST naming it, and nothing is stored", async () => {
     const unit = await createUnit({ reprocessingQueue: true });
+    await setPipelines(unit, { raw: [{ module: "Noop", settings: {} }] });
     for (const cron of ["not a cron", "61 * * * *", "* * * * * *", "0 3 * *", "0 25 * * *"]) {
       const answer = await call("PUT", `/admin/setReprocessSchedule/${unit}`, { schedules: [{ scope: "raw", cron: "0 3 * * *" }, { scope: "raw", cron }] });
       expect(answer.status, cron).toBe(400);
@@ -184,5 +186,39 @@ describe("schedules", () => {
     const badScope = await call("PUT", `/admin/setReprocessSchedule/${unit}`, { schedules: [{ scope: "bad scope", cron: "0 3 * * *" }] });
     expect(badScope.status).toBe(400);
     expect((await call("PUT", `/admin/setReprocessSchedule/no-such-unit-x`, { schedules: [] })).status).toBe(404);
+  });
+
+  it("accept croner's nicknames: @daily runs at midnight UTC", async () => {
+    const unit = await createUnit({ reprocessingQueue: true });
+    await setPipelines(unit, { raw: [{ module: "Noop", settings: {} }] });
+    const answer = await call("PUT", `/admin/setReprocessSchedule/${unit}`, { schedules: [{ scope: "raw", cron: "@daily" }] });
+    expect(answer.status).toBe(200);
+    expect(answer.body.schedules[0].nextRunAt).toMatch(/T00:00:00\.000Z$/);
+  });
+
+  it("on a scope without a pipeline are 400 INVALID_REQUEST saying to set one first, and nothing is stored", async () => {
+    const unit = await createUnit({ reprocessingQueue: true });
+    // an empty pipeline is no pipeline either
+    await setPipelines(unit, { raw: [{ module: "Noop", settings: {} }], index: [] });
+    for (const scope of ["index", "other"]) {
+      const answer = await call("PUT", `/admin/setReprocessSchedule/${unit}`, { schedules: [{ scope: "raw", cron: "0 3 * * *" }, { scope, cron: "0 4 * * *" }] });
+      expect(answer.status, scope).toBe(400);
+      expect(answer.body.message).toBe("INVALID_REQUEST");
+      expect(answer.body.detail).toContain(`schedules[1].scope: scope '${scope}' has no pipeline`);
+      expect(answer.body.detail).toContain(`setContentProcessingModules/${unit}`);
+    }
+    expect((await call("GET", `/admin/getReprocessSchedule/${unit}`)).body.schedules).toEqual([]);
+  });
+
+  it("outlive their pipeline: removing it keeps the schedule, whose run then completes its items with nothing to run", async () => {
+    const unit = await createUnit({ reprocessingQueue: true, contentProcessing: false });
+    await setPipelines(unit, { raw: [recorder(unit)] });
+    await addMany(unit, "raw", 2);
+    const set = await call("PUT", `/admin/setReprocessSchedule/${unit}`, { schedules: [{ scope: "raw", cron: "0 3 * * *" }] });
+    await setPipelines(unit, {});
+    expect((await call("GET", `/admin/getReprocessSchedule/${unit}`)).body.schedules).toHaveLength(1);
+    await fireCron(Date.parse(set.body.schedules[0].nextRunAt));
+    expect(await drain(unit)).toMatchObject({ processed: 2, failed: 0 });
+    expect(recorded(unit)).toEqual([]);
   });
 });

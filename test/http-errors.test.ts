@@ -174,7 +174,7 @@ describe("unknown routes and methods", () => {
     ["POST", "/openapi.json", "GET"],
     ["DELETE", "/docs", "GET"],
     ["POST", "/docs/app.js", "GET"],
-    ["PUT", "/docs/app.css", "GET"],
+    ["PUT", "/docs/scalar.js", "GET"],
     ["POST", "/dashboard", "GET"],
     ["DELETE", "/dashboard/app.js", "GET"],
     ["POST", "/dashboard/app.css", "GET"],

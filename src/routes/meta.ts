@@ -3,7 +3,7 @@ import type { Schema } from "hono";
 import { Ok } from "../http/answers";
 import { knowRoute, routes, type App } from "../http/route";
 import { DASHBOARD_CSS, DASHBOARD_SCRIPT, dashboardPage } from "./dashboard-page";
-import { DOCS_CSS, DOCS_SCRIPT, docsPage } from "./docs-page";
+import { DOCS_SCRIPT, docsPage, SCALAR_SCRIPT } from "./docs-page";
 import { ok } from "./units";
 
 const TAGS = [
@@ -33,8 +33,8 @@ export function metaRoutes<S extends Schema>(app: App<S>) {
   const files: Array<[path: string, body: string, type: string]> = [
     ["/dashboard/app.js", DASHBOARD_SCRIPT, "text/javascript"],
     ["/dashboard/app.css", DASHBOARD_CSS, "text/css"],
+    ["/docs/scalar.js", SCALAR_SCRIPT, "text/javascript"],
     ["/docs/app.js", DOCS_SCRIPT, "text/javascript"],
-    ["/docs/app.css", DOCS_CSS, "text/css"],
   ];
   for (const [path, body, type] of files) {
     app.get(path, (c) => c.body(body, 200, { "content-type": `${type}; charset=utf-8` }));

@@ -1,7 +1,8 @@
 /** Scheduled `reprocess/all` runs: cron expressions (UTC, minute resolution) parsed by croner. */
 import { Cron } from "croner";
 import { failure, type Failure } from "../errors";
-import type { Schedule } from "../schemas";
+import { hasPipeline } from "../modules/pipeline";
+import type { ModulesConfig, Schedule } from "../schemas";
 
 export interface ScheduleState extends Schedule {
   /** ISO time of the next run */
@@ -27,4 +28,20 @@ export function nextRunTimes(schedules: Schedule[], now: number): ScheduleState[
     states.push({ scope: schedule.scope, cron: schedule.cron, nextRunAt: next.toISOString() });
   }
   return states;
+}
+
+/**
+ * A schedule reprocesses its scope through that scope's pipeline: one on a scope without a
+ * pipeline would run nothing, so it is refused when set. (A pipeline removed later leaves its
+ * schedules in place: their runs queue the scope's keys, which complete at once, as any item
+ * of a scope without a pipeline does.)
+ */
+export function scheduleWithoutPipeline(schedules: Schedule[], modules: ModulesConfig, unitName: string): Failure | undefined {
+  const index = schedules.findIndex((schedule) => !hasPipeline(modules, schedule.scope));
+  if (index < 0) return undefined;
+  const { scope } = schedules[index]!;
+  return failure(
+    "INVALID_REQUEST",
+    `schedules[${index}].scope: scope '${scope}' has no pipeline on storage unit '${unitName}', so a scheduled run would do nothing; set a pipeline for '${scope}' first with POST /admin/setContentProcessingModules/${unitName}`,
+  );
 }

@@ -27,7 +27,7 @@ import { Presence } from "./presence";
 import { Queue, type FailedItem } from "./queue";
 import { ReferenceStore } from "./references";
 import { RecordStore, type AddPolicy, type DeletePolicy, type Json, type StoredRecord } from "./records";
-import { nextRunTimes, type ScheduleState } from "./schedules";
+import { nextRunTimes, scheduleWithoutPipeline, type ScheduleState } from "./schedules";
 import { Sql, type UnitState } from "./sql";
 
 export interface BatchLineResult {
@@ -185,9 +185,11 @@ export class StorageUnit extends DurableObject<Env> {
   }
 
   async setSchedules(schedules: Schedule[], now = Date.now()): Promise<ScheduleState[] | Failure> {
-    return this.guard.withExisting(() => {
+    return this.guard.withExisting((unit) => {
       const states = nextRunTimes(schedules, now);
       if ("error" in states) return states;
+      const unpiped = scheduleWithoutPipeline(schedules, unit.modules, unit.name);
+      if (unpiped) return unpiped;
       this.config.update({ schedules: states });
       this.presence.noteActivity();
       return states;

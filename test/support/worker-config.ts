@@ -16,7 +16,7 @@ export function workerFromWrangler(): { main: string | undefined; miniflare: Rec
   // the option behind `wrangler dev --env-file`; this entry point reads it but does not declare it
   const options = { overrides: {}, envFiles: [NO_LOCAL_SECRETS] };
   const { main, workerOptions } = unstable_getMiniflareWorkerOptions("./wrangler.toml", undefined, options);
-  // the plugin brings its own module rules; wrangler's defaults (text, data, wasm) name nothing restage imports
-  const { modulesRules: _rules, ...miniflare } = workerOptions;
+  // wrangler.toml's [[rules]] (and wrangler's defaults) pass through: the tests import modules as wrangler bundles them
+  const miniflare = workerOptions;
   return { main, miniflare: { ...miniflare, bindings: { ...(miniflare.bindings as Record<string, unknown>) } } };
 }
