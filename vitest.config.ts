@@ -65,7 +65,12 @@ export default defineConfig({
       },
       {
         // the same Worker with RESTAGE_SHARD_MAX_BYTES set low, so a test can fill a unit (API.md: 507 STORAGE_FULL)
-        plugins: [cloudflareTest({ ...common, miniflare: { ...worker.miniflare, bindings: { ...bindings, RESTAGE_SHARD_MAX_BYTES: String(CAPPED_SHARD_BYTES) } } })],
+        plugins: [
+          cloudflareTest({
+            ...common,
+            miniflare: { ...worker.miniflare, bindings: { ...bindings, RESTAGE_SHARD_MAX_BYTES: String(CAPPED_SHARD_BYTES) } },
+          }),
+        ],
         test: { name: "storage-full", include: CAPPED_FILES, testTimeout: 30_000 },
       },
     ],

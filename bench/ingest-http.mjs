@@ -26,7 +26,8 @@ const TOKEN = "bench-ingest-token";
 const VARIANTS = { "wrangler-untraced": { server: "wrangler", env: { X_LOCAL_OBSERVABILITY: "false" } } };
 const kinds = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["wrangler", "wrangler-untraced", "node"];
 for (const kind of kinds) {
-  if (!isServerKind(kind) && !(kind in VARIANTS)) throw new Error(`unknown server kind '${kind}'; choose from wrangler, wrangler-untraced, node, bun, deno`);
+  if (!isServerKind(kind) && !(kind in VARIANTS))
+    throw new Error(`unknown server kind '${kind}'; choose from wrangler, wrangler-untraced, node, bun, deno`);
 }
 
 /** Starts a server of `kind`; the server inherits this process's environment, so a variant's variables are set around the start. */
@@ -57,7 +58,11 @@ for (let start = 0; start < RECORDS; start += LINES_PER_REQUEST) {
 async function api(url, method, path, body) {
   const headers = { authorization: `Bearer ${TOKEN}` };
   if (body !== undefined) headers["content-type"] = typeof body === "string" ? "application/x-ndjson" : "application/json";
-  const response = await fetch(`${url}${path}`, { method, headers, body: typeof body === "string" || body === undefined ? body : JSON.stringify(body) });
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers,
+    body: typeof body === "string" || body === undefined ? body : JSON.stringify(body),
+  });
   const text = await response.text();
   if (response.status !== 200) throw new Error(`${method} ${path}: ${response.status} ${text}`);
   return JSON.parse(text);
@@ -84,7 +89,11 @@ for (let round = 1; round <= ROUNDS; round++) {
     try {
       const ms = await ingest(server.url, `ingest-${round}`);
       results[kind].push(ms);
-      console.log(`round ${round} ${kind.padEnd(17)} ${Math.round(RECORDS / (ms / 1000)).toLocaleString("en-US").padStart(8)} records/s  ${((ms * 1000) / RECORDS).toFixed(1).padStart(6)} µs/line`);
+      console.log(
+        `round ${round} ${kind.padEnd(17)} ${Math.round(RECORDS / (ms / 1000))
+          .toLocaleString("en-US")
+          .padStart(8)} records/s  ${((ms * 1000) / RECORDS).toFixed(1).padStart(6)} µs/line`,
+      );
     } finally {
       await server.stop();
       rmSync(dataDir, { recursive: true, force: true });

@@ -15,7 +15,11 @@ async function api(method: string, path: string, body?: string | object): Promis
   const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` };
   if (body !== undefined) headers["content-type"] = typeof body === "string" ? "application/x-ndjson" : "application/json";
   const response = await exports.default.fetch(
-    new Request(`https://restage.bench${path}`, { method, headers, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) }),
+    new Request(`https://restage.bench${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    }),
   );
   const text = await response.text();
   if (response.status !== 200) throw new Error(`${method} ${path}: ${response.status} ${text}`);
@@ -37,7 +41,9 @@ it("drains a unit through a Noop pipeline", async () => {
   for (let start = 0; start < records; start += LINES_PER_BATCH) {
     const lines: string[] = [];
     for (let i = start; i < Math.min(records, start + LINES_PER_BATCH); i++) {
-      lines.push(JSON.stringify({ action: "add", scope: "raw", key: `doc-${String(i).padStart(8, "0")}`, content: { title: `Document ${i}`, n: i } }));
+      lines.push(
+        JSON.stringify({ action: "add", scope: "raw", key: `doc-${String(i).padStart(8, "0")}`, content: { title: `Document ${i}`, n: i } }),
+      );
     }
     expect((await api("POST", `/transaction/batch/${unit}`, lines.join("\n"))).count).toBe(lines.length);
   }

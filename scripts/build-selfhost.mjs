@@ -13,7 +13,10 @@ const RUNTIMES = ["node", "bun", "deno"];
 const scalarAsText = {
   name: "scalar-as-text",
   setup(build) {
-    build.onLoad({ filter: /[\\/]api-reference[\\/]dist[\\/]browser[\\/]standalone\.js$/ }, async (args) => ({ contents: await readFile(args.path, "utf8"), loader: "text" }));
+    build.onLoad({ filter: /[\\/]api-reference[\\/]dist[\\/]browser[\\/]standalone\.js$/ }, async (args) => ({
+      contents: await readFile(args.path, "utf8"),
+      loader: "text",
+    }));
   },
 };
 

@@ -17,7 +17,11 @@ if (unknown.length > 0) {
 const root = fileURLToPath(new URL("..", import.meta.url));
 const vitest = fileURLToPath(new URL("../node_modules/vitest/vitest.mjs", import.meta.url));
 const runVitest = (project, env = {}) =>
-  spawnSync(process.execPath, [vitest, "run", "--config", "vitest.e2e.config.ts", "--project", project], { cwd: root, stdio: "inherit", env: { ...process.env, ...env } }).status === 0;
+  spawnSync(process.execPath, [vitest, "run", "--config", "vitest.e2e.config.ts", "--project", project], {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...process.env, ...env },
+  }).status === 0;
 
 console.log("\n=== the self-hosted Durable Object host, on Node ===");
 const outcomes = [{ kind: "host", ok: runVitest("host") }];

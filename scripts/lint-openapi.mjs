@@ -37,11 +37,15 @@ try {
   // Redocly reads its config and the ignore file (the warnings accepted, with their reasons) beside the document
   for (const file of ["redocly.yaml", ".redocly.lint-ignore.yaml"]) copyFileSync(join(root, file), join(dir, file));
   const redocly = join(root, "node_modules", ".bin", "redocly");
-  const result = spawnSync(redocly, ["lint", "--format", "stylish", ...process.argv.slice(2).filter((arg) => arg.startsWith("--generate")), "openapi.json"], {
-    cwd: dir,
-    stdio: "inherit",
-    env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" },
-  });
+  const result = spawnSync(
+    redocly,
+    ["lint", "--format", "stylish", ...process.argv.slice(2).filter((arg) => arg.startsWith("--generate")), "openapi.json"],
+    {
+      cwd: dir,
+      stdio: "inherit",
+      env: { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" },
+    },
+  );
   process.exitCode = result.status ?? 1;
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -23,7 +23,10 @@ export function createApp() {
 
   // CORS is off unless CORS_ORIGINS lists the origins allowed
   base.use("*", async (c, next) => {
-    const origins = (c.env?.CORS_ORIGINS ?? "").split(",").map((origin) => origin.trim()).filter(Boolean);
+    const origins = (c.env?.CORS_ORIGINS ?? "")
+      .split(",")
+      .map((origin) => origin.trim())
+      .filter(Boolean);
     if (origins.length === 0) return next();
     return cors({ origin: origins, allowHeaders: ["authorization", "content-type"], allowMethods: ["GET", "POST", "PUT", "DELETE"] })(c, next);
   });
@@ -35,7 +38,9 @@ export function createApp() {
   app.notFound((c) => {
     const allowed = methodsAllowedFor(app, c.req.path);
     if (allowed.length > 0) {
-      return c.json({ message: "METHOD_NOT_ALLOWED", detail: `${c.req.method} is not allowed here; use ${allowed.join(" or ")}` }, 405, { allow: allowed.join(", ") });
+      return c.json({ message: "METHOD_NOT_ALLOWED", detail: `${c.req.method} is not allowed here; use ${allowed.join(" or ")}` }, 405, {
+        allow: allowed.join(", "),
+      });
     }
     return c.json({ message: "NOT_FOUND", detail: `no route ${c.req.method} ${c.req.path}; see GET /openapi.json for the API` }, 404);
   });

@@ -33,7 +33,9 @@ export const Key = z
 export const Version = z.number().finite().nonnegative().openapi({ description: "version of the write; default: now in ms", example: 1764324000000 });
 
 /** A JSON object: the content of one scope. */
-export const Content = z.record(z.string(), z.unknown()).openapi({ type: "object", additionalProperties: true, description: "the scope's content, a JSON object (any fields)" });
+export const Content = z
+  .record(z.string(), z.unknown())
+  .openapi({ type: "object", additionalProperties: true, description: "the scope's content, a JSON object (any fields)" });
 
 export const AddBody = z
   .object({
@@ -55,8 +57,21 @@ export const ExecuteBody = z
 
 /** One NDJSON line of `transaction/batch`. */
 export const BatchLine = z.discriminatedUnion("action", [
-  z.object({ action: z.literal("add"), scope: ScopeName, key: Key, content: Content, policy: z.enum(["merge", "overwrite", "new"]).default("merge"), version: Version.optional() }),
-  z.object({ action: z.literal("delete"), scope: ScopeOrRecord, key: Key, policy: z.enum(["silent", "mustexist"]).default("silent"), version: Version.optional() }),
+  z.object({
+    action: z.literal("add"),
+    scope: ScopeName,
+    key: Key,
+    content: Content,
+    policy: z.enum(["merge", "overwrite", "new"]).default("merge"),
+    version: Version.optional(),
+  }),
+  z.object({
+    action: z.literal("delete"),
+    scope: ScopeOrRecord,
+    key: Key,
+    policy: z.enum(["silent", "mustexist"]).default("silent"),
+    version: Version.optional(),
+  }),
 ]);
 export type BatchLine = z.infer<typeof BatchLine>;
 

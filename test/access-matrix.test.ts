@@ -120,7 +120,9 @@ describe("access matrix: every route × every caller", () => {
       const answer = await call(operation.method, path, body, { token });
       const expected = EXPECTED[operation.access][caller];
       if (answer.status !== expected) {
-        mismatches.push(`${operation.method} ${path} (${operation.access}): ${answer.status} ${JSON.stringify(answer.body).slice(0, 200)}, expected ${expected}`);
+        mismatches.push(
+          `${operation.method} ${path} (${operation.access}): ${answer.status} ${JSON.stringify(answer.body).slice(0, 200)}, expected ${expected}`,
+        );
         continue;
       }
       if (expected === 401) expect(answer.body.message, `${operation.method} ${path}`).toBe("UNAUTHORIZED");

@@ -13,7 +13,7 @@ function compareBytes(a: string, b: string): number {
 }
 
 /** Keys that need care in paths, queries and ordering; the last one is exactly 512 UTF-8 bytes. */
-const AWKWARD_KEYS = ["a/b", "with space", "100%", "%41", "a%2Fb", "a,b", "a+b", "q?x=1#h", "📦🎉", "é", "\uff61", "x".repeat(508) + "📦"];
+const AWKWARD_KEYS = ["a/b", "with space", "100%", "%41", "a%2Fb", "a,b", "a+b", "q?x=1#h", "📦🎉", "é", "\uff61", `${"x".repeat(508)}📦`];
 
 async function fetchAllPages(unit: string, path: string, batchSize: number): Promise<{ keys: string[]; pages: Array<Record<string, any>> }> {
   const keys: string[] = [];
@@ -102,15 +102,18 @@ describe("awkward keys", () => {
     expect(utf8.encode(AWKWARD_KEYS.at(-1)!).length).toBe(512);
   });
 
-  it.each(AWKWARD_KEYS.map((key) => [key.length > 40 ? "the 512-byte key" : key, key]))("fetches %s through its percent-encoded path", async (_label, key) => {
-    for (const method of ["GET", "POST"]) {
-      const got = await call(method, `/access/fetch/${unit}/${enc(key!)}`);
-      expect(got.status).toBe(200);
-      expect(got.body.key).toBe(key);
-      expect(got.body.content.raw).toEqual({ key });
-      expect((await call(method, `/access/fetch/${unit}/${enc(key!)}/raw`)).body.key).toBe(key);
-    }
-  });
+  it.each(AWKWARD_KEYS.map((key) => [key.length > 40 ? "the 512-byte key" : key, key]))(
+    "fetches %s through its percent-encoded path",
+    async (_label, key) => {
+      for (const method of ["GET", "POST"]) {
+        const got = await call(method, `/access/fetch/${unit}/${enc(key!)}`);
+        expect(got.status).toBe(200);
+        expect(got.body.key).toBe(key);
+        expect(got.body.content.raw).toEqual({ key });
+        expect((await call(method, `/access/fetch/${unit}/${enc(key!)}/raw`)).body.key).toBe(key);
+      }
+    },
+  );
 
   it("deletes an awkward key through execute", async () => {
     const own = await createUnit();
@@ -164,7 +167,10 @@ describe("access/fetchMultiple", () => {
       expect(got.body.records[2]).toEqual({
         key: "b",
         content: { raw: { n: "b" }, index: { i: "b" } },
-        meta: { raw: { version: expect.any(Number), updatedAt: expect.any(String) }, index: { version: expect.any(Number), updatedAt: expect.any(String) } },
+        meta: {
+          raw: { version: expect.any(Number), updatedAt: expect.any(String) },
+          index: { version: expect.any(Number), updatedAt: expect.any(String) },
+        },
       });
     }
   });
@@ -248,7 +254,10 @@ describe("access/fetchPage", () => {
       lines.push({ action: "add", scope: "raw", key: keyOf(i), content: { i } });
       if (i % 2 === 1) lines.push({ action: "add", scope: "index", key: keyOf(i), content: { odd: i } });
     }
-    lines.push({ action: "add", scope: "raw", key: "gone", content: {}, version: 1 }, { action: "delete", scope: "$record", key: "gone", version: 2 });
+    lines.push(
+      { action: "add", scope: "raw", key: "gone", content: {}, version: 1 },
+      { action: "delete", scope: "$record", key: "gone", version: 2 },
+    );
     const batch = await call("POST", `/transaction/batch/${unit}`, ndjson(lines));
     expect(batch.body.message).toBe("OK");
   });
@@ -294,7 +303,15 @@ describe("access/fetchPage", () => {
     expect("nextStartId" in page.body).toBe(false);
   });
 
-  it.each([["1", 200], ["1000", 200], ["0", 400], ["1001", 400], ["-5", 400], ["2.5", 400], ["ten", 400]] as const)("answers batchSize=%s with %i", async (size, status) => {
+  it.each([
+    ["1", 200],
+    ["1000", 200],
+    ["0", 400],
+    ["1001", 400],
+    ["-5", 400],
+    ["2.5", 400],
+    ["ten", 400],
+  ] as const)("answers batchSize=%s with %i", async (size, status) => {
     const page = await call("GET", `/access/fetchPage/${unit}?batchSize=${size}`);
     expect(page.status).toBe(status);
     if (status === 400) {

@@ -60,7 +60,7 @@ describe("admin/createStorageUnit", () => {
   });
 
   it("accepts a name of 64 characters using every allowed character class", async () => {
-    const name = ("A9_.-z" + uniqueUnit()).padEnd(64, "x");
+    const name = (`A9_.-z${uniqueUnit()}`).padEnd(64, "x");
     expect((await call("PUT", `/admin/createStorageUnit/${name}`)).status).toBe(200);
   });
 
@@ -169,7 +169,16 @@ describe("admin/getStorageUnit", () => {
       lastError: null,
       records: 3,
       queue: { pending: 2, assigned: 0, failed: 0 },
-      settings: { batchSize: 20, workers: 4, concurrency: 8, leaseMs: 60000, maxAttempts: 5, backoffMs: 1000, maxBackoffMs: 300000, maxItemsPerSecond: null },
+      settings: {
+        batchSize: 20,
+        workers: 4,
+        concurrency: 8,
+        leaseMs: 60000,
+        maxAttempts: 5,
+        backoffMs: 1000,
+        maxBackoffMs: 300000,
+        maxItemsPerSecond: null,
+      },
     });
   });
 
@@ -215,15 +224,18 @@ describe("admin/enableReprocessingQueue and admin/enableContentProcessing", () =
     expect((await info(unit)).queue.pending).toBe(2);
   });
 
-  it.each(["enableReprocessingQueue", "enableContentProcessing"])("%s answers 400 naming path.enabled for a value other than true or false", async (route) => {
-    const unit = await createUnit();
-    for (const value of ["yes", "1", "TRUE"]) {
-      const answer = await call("PUT", `/admin/${route}/${unit}/${value}`);
-      expect(answer.status).toBe(400);
-      expect(answer.body.message).toBe("INVALID_REQUEST");
-      expect(answer.body.detail).toContain("path.enabled");
-    }
-  });
+  it.each(["enableReprocessingQueue", "enableContentProcessing"])(
+    "%s answers 400 naming path.enabled for a value other than true or false",
+    async (route) => {
+      const unit = await createUnit();
+      for (const value of ["yes", "1", "TRUE"]) {
+        const answer = await call("PUT", `/admin/${route}/${unit}/${value}`);
+        expect(answer.status).toBe(400);
+        expect(answer.body.message).toBe("INVALID_REQUEST");
+        expect(answer.body.detail).toContain("path.enabled");
+      }
+    },
+  );
 
   it.each(["enableReprocessingQueue", "enableContentProcessing"])("%s answers 404 for a unit that does not exist", async (route) => {
     const answer = await call("PUT", `/admin/${route}/${uniqueUnit()}/true`);
@@ -303,7 +315,13 @@ describe("admin/setContentProcessingModules and getContentProcessingModules", ()
   it("stores the configuration with each module's defaults filled in, and replaces it whole", async () => {
     const unit = await createUnit();
     const set = await setModules(unit, {
-      modules: { raw: [{ module: "Recorder", settings: { tag: "t" } }, { module: "Fault", settings: { failKeys: ["x"] } }], index: [] },
+      modules: {
+        raw: [
+          { module: "Recorder", settings: { tag: "t" } },
+          { module: "Fault", settings: { failKeys: ["x"] } },
+        ],
+        index: [],
+      },
       settings: { shared: 1 },
     });
     expect(set.body).toEqual({ message: "OK" });
@@ -316,7 +334,11 @@ describe("admin/setContentProcessingModules and getContentProcessingModules", ()
     expect(got.body.settings).toEqual({ shared: 1 });
 
     await setModules(unit, { modules: { ocr: [{ module: "Noop" }] } });
-    expect((await call("GET", `/admin/getContentProcessingModules/${unit}`)).body).toEqual({ message: "OK", modules: { ocr: [{ module: "Noop", settings: {} }] }, settings: {} });
+    expect((await call("GET", `/admin/getContentProcessingModules/${unit}`)).body).toEqual({
+      message: "OK",
+      modules: { ocr: [{ module: "Noop", settings: {} }] },
+      settings: {},
+    });
   });
 
   it("starts with no pipelines", async () => {

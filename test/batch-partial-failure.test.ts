@@ -47,10 +47,15 @@ describe("transaction/batch with a failing later call", () => {
 
   it("reports the unit's failure code for the lines of a call the unit refused (deleted mid-batch)", async () => {
     const unit = await createUnit();
-    failLaterCalls(async () => ({ error: "STORAGE_UNIT_DOESNT_EXIST", detail: "no such storage unit; create it with PUT /admin/createStorageUnit/<unit>" }));
+    failLaterCalls(async () => ({
+      error: "STORAGE_UNIT_DOESNT_EXIST",
+      detail: "no such storage unit; create it with PUT /admin/createStorageUnit/<unit>",
+    }));
     const answer = await call("POST", `/transaction/batch/${unit}`, ndjson(lines()));
     expect(answer.body).toMatchObject({ message: "COMPLETED_WITH_ERRORS", count: 500 });
-    expect(answer.body.errors).toEqual([{ line: 501, key: "k500", error: "STORAGE_UNIT_DOESNT_EXIST", detail: expect.stringContaining("no such storage unit") }]);
+    expect(answer.body.errors).toEqual([
+      { line: 501, key: "k500", error: "STORAGE_UNIT_DOESNT_EXIST", detail: expect.stringContaining("no such storage unit") },
+    ]);
   });
 
   it("reports OVERLOADED for the lines of a call the overloaded unit refused", async () => {

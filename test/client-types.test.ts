@@ -19,7 +19,10 @@ async function typedUses(restage: RestageClient): Promise<void> {
   void status.pendnig;
 
   // any JSON object is a content
-  await restage.api.transaction.add[":unit"][":scope"].$put({ param, json: { key: "k1", content: { title: "A", tags: ["x"], nested: { n: 1 } }, policy: "overwrite" } });
+  await restage.api.transaction.add[":unit"][":scope"].$put({
+    param,
+    json: { key: "k1", content: { title: "A", tags: ["x"], nested: { n: 1 } }, policy: "overwrite" },
+  });
   // @ts-expect-error a misspelt field of a body (content is required)
   await restage.api.transaction.add[":unit"][":scope"].$put({ param, json: { key: "k1", contnet: { title: "A" } } });
   // @ts-expect-error a policy that does not exist

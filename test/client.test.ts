@@ -14,7 +14,12 @@ function workerFetch(sent: Array<{ method: string; url: string; bytes: number; l
   return async (input, init) => {
     const request = new Request(input, init);
     const body = request.method === "GET" ? "" : await request.clone().text();
-    sent.push({ method: request.method, url: request.url, bytes: new TextEncoder().encode(body).length, lines: body === "" ? 0 : body.split("\n").length });
+    sent.push({
+      method: request.method,
+      url: request.url,
+      bytes: new TextEncoder().encode(body).length,
+      lines: body === "" ? 0 : body.split("\n").length,
+    });
     return exports.default.fetch(request);
   };
 }
@@ -135,7 +140,12 @@ describe("the typed client's retry", () => {
   it("gives up after the attempts allowed, backing off longer each time, and never retries other 503s", async () => {
     const waits: number[] = [];
     let calls = 0;
-    const always = restageClient({ baseUrl: BASE, token: "t", fetch: async () => (calls++, overloaded()), retry: { attempts: 4, baseDelayMs: 600, sleep: async (ms) => void waits.push(ms) } });
+    const always = restageClient({
+      baseUrl: BASE,
+      token: "t",
+      fetch: async () => (calls++, overloaded()),
+      retry: { attempts: 4, baseDelayMs: 600, sleep: async (ms) => void waits.push(ms) },
+    });
     await expect(data(always.api.admin.listStorageUnits.$get())).rejects.toMatchObject({ status: 503, code: "OVERLOADED" });
     expect(calls).toBe(4);
     expect(waits).toEqual([1000, 1200, 2400]);

@@ -3,7 +3,14 @@
  * `setReprocessSchedule` schedules at their minute; a unit with due work and no alarm
  * re-arms itself when it wakes.
  */
-import { createExecutionContext, createScheduledController, evictDurableObject, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createScheduledController,
+  evictDurableObject,
+  runDurableObjectAlarm,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
@@ -126,7 +133,10 @@ describe("schedules", () => {
     expect(new Date(at).toISOString()).toMatch(/T04:17:00\.000Z$/);
     expect(at).toBeGreaterThan(Date.now());
     expect(at - Date.now()).toBeLessThanOrEqual(24 * 60 * MINUTE);
-    expect((await call("GET", `/admin/getReprocessSchedule/${unit}`)).body).toEqual({ message: "OK", schedules: [{ scope: "raw", cron: "17 4 * * *", nextRunAt }] });
+    expect((await call("GET", `/admin/getReprocessSchedule/${unit}`)).body).toEqual({
+      message: "OK",
+      schedules: [{ scope: "raw", cron: "17 4 * * *", nextRunAt }],
+    });
 
     // the minute before: nothing runs
     await fireCron(at - MINUTE);
@@ -136,7 +146,11 @@ describe("schedules", () => {
     // its minute: reprocess/all for the scope
     await fireCron(at);
     expect(await drain(unit)).toMatchObject({ processed: 5 });
-    expect(recorded(unit, "process").map((c) => c.key).sort()).toEqual(["k000000", "k000001", "k000002", "k000003", "k000004"]);
+    expect(
+      recorded(unit, "process")
+        .map((c) => c.key)
+        .sort(),
+    ).toEqual(["k000000", "k000001", "k000002", "k000003", "k000004"]);
     const after = await call("GET", `/admin/getReprocessSchedule/${unit}`);
     expect(after.body.schedules[0].nextRunAt).toBe(new Date(at + 24 * 60 * MINUTE).toISOString());
 
@@ -177,7 +191,12 @@ describe("schedules", () => {
     const unit = await createUnit({ reprocessingQueue: true });
     await setPipelines(unit, { raw: [{ module: "Noop", settings: {} }] });
     for (const cron of ["not a cron", "61 * * * *", "* * * * * *", "0 3 * *", "0 25 * * *"]) {
-      const answer = await call("PUT", `/admin/setReprocessSchedule/${unit}`, { schedules: [{ scope: "raw", cron: "0 3 * * *" }, { scope: "raw", cron }] });
+      const answer = await call("PUT", `/admin/setReprocessSchedule/${unit}`, {
+        schedules: [
+          { scope: "raw", cron: "0 3 * * *" },
+          { scope: "raw", cron },
+        ],
+      });
       expect(answer.status, cron).toBe(400);
       expect(answer.body.message).toBe("INVALID_REQUEST");
       expect(answer.body.detail).toContain("schedules[1].cron");
@@ -201,7 +220,12 @@ describe("schedules", () => {
     // an empty pipeline is no pipeline either
     await setPipelines(unit, { raw: [{ module: "Noop", settings: {} }], index: [] });
     for (const scope of ["index", "other"]) {
-      const answer = await call("PUT", `/admin/setReprocessSchedule/${unit}`, { schedules: [{ scope: "raw", cron: "0 3 * * *" }, { scope, cron: "0 4 * * *" }] });
+      const answer = await call("PUT", `/admin/setReprocessSchedule/${unit}`, {
+        schedules: [
+          { scope: "raw", cron: "0 3 * * *" },
+          { scope, cron: "0 4 * * *" },
+        ],
+      });
       expect(answer.status, scope).toBe(400);
       expect(answer.body.message).toBe("INVALID_REQUEST");
       expect(answer.body.detail).toContain(`schedules[1].scope: scope '${scope}' has no pipeline`);

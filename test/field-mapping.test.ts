@@ -12,7 +12,12 @@ function seen(unit: string): Map<string, Record<string, unknown> | null | undefi
 
 async function mapped(settings: Record<string, unknown>, content: Record<string, unknown>): Promise<Record<string, unknown> | null | undefined> {
   const unit = await createUnit();
-  await setModules(unit, { raw: [{ module: "FieldMapping", settings }, { module: "Recorder", settings: { tag: unit } }] });
+  await setModules(unit, {
+    raw: [
+      { module: "FieldMapping", settings },
+      { module: "Recorder", settings: { tag: unit } },
+    ],
+  });
   await addRecord(unit, "raw", { key: "k", content });
   await drain(unit);
   expect(await status(unit)).toMatchObject({ pending: 0, failed: 0, processed: 1 });
@@ -22,7 +27,12 @@ async function mapped(settings: Record<string, unknown>, content: Record<string,
 describe("FieldMapping", () => {
   it("copies, renames, sets and drops dotted paths for the modules after it", async () => {
     const document = await mapped(
-      { copy: { "author.name": "authorName" }, rename: { headline: "title", "meta.lang": "language" }, set: { "source.system": "crawler", rank: 3 }, drop: ["internal", "author.email"] },
+      {
+        copy: { "author.name": "authorName" },
+        rename: { headline: "title", "meta.lang": "language" },
+        set: { "source.system": "crawler", rank: 3 },
+        drop: ["internal", "author.email"],
+      },
       { headline: "Hello", author: { name: "Ada", email: "ada@example.com" }, meta: { lang: "en", pages: 2 }, internal: true, body: "text" },
     );
     expect(document).toEqual({
@@ -52,7 +62,10 @@ describe("FieldMapping", () => {
   });
 
   it("skips missing sources without failing the item", async () => {
-    const document = await mapped({ copy: { "author.name": "authorName", "x.y": "z" }, rename: { headline: "title" }, drop: ["nothing.here"], only: ["body", "title"] }, { body: "text", author: "not an object" });
+    const document = await mapped(
+      { copy: { "author.name": "authorName", "x.y": "z" }, rename: { headline: "title" }, drop: ["nothing.here"], only: ["body", "title"] },
+      { body: "text", author: "not an object" },
+    );
     expect(document).toEqual({ body: "text" });
   });
 
@@ -66,7 +79,12 @@ describe("FieldMapping", () => {
 
   it("passes delete items through untouched", async () => {
     const unit = await createUnit();
-    await setModules(unit, { raw: [{ module: "FieldMapping", settings: { set: { x: 1 } } }, { module: "Recorder", settings: { tag: unit } }] });
+    await setModules(unit, {
+      raw: [
+        { module: "FieldMapping", settings: { set: { x: 1 } } },
+        { module: "Recorder", settings: { tag: unit } },
+      ],
+    });
     await addRecord(unit, "raw", { key: "k", content: { a: 1 } });
     await drain(unit);
     expect((await call("POST", `/transaction/execute/${unit}/raw`, { key: "k", action: "delete" })).status).toBe(200);

@@ -12,9 +12,17 @@ function lastSeen(unit: string, key: string): Record<string, unknown> | null | u
 }
 
 /** A unit whose `books` pipeline joins `authorId` from the `authors` scope, which has no pipeline of its own. */
-async function library(options: { contentProcessing?: boolean } = {}, join: Record<string, unknown> = { field: "authorId", scope: "authors", as: "author" }) {
+async function library(
+  options: { contentProcessing?: boolean } = {},
+  join: Record<string, unknown> = { field: "authorId", scope: "authors", as: "author" },
+) {
   const unit = await createUnit({ reprocessingQueue: true, ...options });
-  await setModules(unit, { books: [{ module: "ForeignKeyJoin", settings: join }, { module: "Recorder", settings: { tag: unit } }] });
+  await setModules(unit, {
+    books: [
+      { module: "ForeignKeyJoin", settings: join },
+      { module: "Recorder", settings: { tag: unit } },
+    ],
+  });
   return unit;
 }
 
@@ -106,7 +114,10 @@ describe("ForeignKeyJoin", () => {
     const unit = await createUnit({ reprocessingQueue: true });
     // raw joins index/<its own key> and then writes itself to index/<its own key>
     await setModules(unit, {
-      raw: [{ module: "ForeignKeyJoin", settings: { field: "authorId", scope: "index", as: "author" } }, { module: "ScopeWriter", settings: { scope: "index" } }],
+      raw: [
+        { module: "ForeignKeyJoin", settings: { field: "authorId", scope: "index", as: "author" } },
+        { module: "ScopeWriter", settings: { scope: "index" } },
+      ],
     });
     await addRecord(unit, "raw", { key: "a1", content: { authorId: "a1" } });
     await drain(unit);
@@ -164,7 +175,11 @@ describe("ForeignKeyJoin", () => {
   it("keeps a derived scope up to date through a scope write", async () => {
     const unit = await createUnit();
     await setModules(unit, {
-      raw: [{ module: "ForeignKeyJoin", settings: { field: "authorId", scope: "raw", as: "author" } }, { module: "FieldMapping", settings: { copy: { "author.name": "authorName" }, drop: ["author", "authorId"] } }, { module: "ScopeWriter", settings: { scope: "index" } }],
+      raw: [
+        { module: "ForeignKeyJoin", settings: { field: "authorId", scope: "raw", as: "author" } },
+        { module: "FieldMapping", settings: { copy: { "author.name": "authorName" }, drop: ["author", "authorId"] } },
+        { module: "ScopeWriter", settings: { scope: "index" } },
+      ],
     });
     await addRecord(unit, "raw", { key: "author-1", content: { name: "Ada" } });
     await addRecord(unit, "raw", { key: "book-1", content: { title: "Notes", authorId: "author-1" } });
@@ -196,7 +211,9 @@ describe("ForeignKeyJoin", () => {
     expect(lastSeen(unit, "too-many")).toBeUndefined();
     const failed = await failedItems(unit);
     expect(failed.map((item) => item.key)).toEqual(["too-many"]);
-    expect(failed[0]!.lastError).toMatch(/^ForeignKeyJoin: embedding 'authorIds' at 'authors': content is (at least )?\d+ bytes as JSON; a scope holds at most 1048576/);
+    expect(failed[0]!.lastError).toMatch(
+      /^ForeignKeyJoin: embedding 'authorIds' at 'authors': content is (at least )?\d+ bytes as JSON; a scope holds at most 1048576/,
+    );
   });
 
   it("counts the referrer's own content towards the limit", async () => {
@@ -214,11 +231,15 @@ describe("ForeignKeyJoin", () => {
     await setReprocessing(unit, { maxAttempts: 1 });
     // {"authorId":"a1"} and the author's content fit side by side, but not with ,"author": around them
     const author = { bio: "x".repeat(1_048_545) };
-    expect(new TextEncoder().encode(JSON.stringify({ authorId: "a1" })).length + new TextEncoder().encode(JSON.stringify(author)).length).toBeLessThanOrEqual(1_048_576);
+    expect(
+      new TextEncoder().encode(JSON.stringify({ authorId: "a1" })).length + new TextEncoder().encode(JSON.stringify(author)).length,
+    ).toBeLessThanOrEqual(1_048_576);
     expect(new TextEncoder().encode(JSON.stringify({ authorId: "a1", author })).length).toBeGreaterThan(1_048_576);
     await addRecord(unit, "authors", { key: "a1", content: author });
     await addRecord(unit, "books", { key: "b1", content: { authorId: "a1" } });
     await drain(unit);
-    expect((await failedItems(unit))[0]!.lastError).toBe("ForeignKeyJoin: embedding 'authorId' at 'author': content is 1048582 bytes as JSON; a scope holds at most 1048576; join fewer or smaller records");
+    expect((await failedItems(unit))[0]!.lastError).toBe(
+      "ForeignKeyJoin: embedding 'authorId' at 'author': content is 1048582 bytes as JSON; a scope holds at most 1048576; join fewer or smaller records",
+    );
   });
 });

@@ -49,7 +49,8 @@ async function restoreVictim(): Promise<void> {
   await stub.setFlag("contentProcessing", false);
   await stub.setModules({ modules: {}, settings: {} });
   for (const key of SEEDED_KEYS) {
-    if ("error" in (await stub.fetchRecord(ADMIN, key))) await stub.add(ADMIN, "raw", { key, content: { seeded: true }, policy: "merge", version: 0 });
+    if ("error" in (await stub.fetchRecord(ADMIN, key)))
+      await stub.add(ADMIN, "raw", { key, content: { seeded: true }, policy: "merge", version: 0 });
   }
   for (const permission of ["r", "w", "rw"] as const) await grant(permission, userTokens.names[permission], victim);
 }
@@ -73,14 +74,50 @@ async function snapshot(): Promise<string> {
 // ── arbitraries ──────────────────────────────────────────────────────────────
 
 const hostileSegments = fc.constantFrom(
-  "%", "%zz", "%E0%A4%A", "%FF", "%C0%AF", "%ED%A0%80", "%00", "%0A", "%2F", "%2e%2e", "..", ".", "$record",
-  "-leading-dash", "a".repeat(65), "k".repeat(600), "%F0%9F%92%A9", "true", "false", "r", "w", "rw", "x",
+  "%",
+  "%zz",
+  "%E0%A4%A",
+  "%FF",
+  "%C0%AF",
+  "%ED%A0%80",
+  "%00",
+  "%0A",
+  "%2F",
+  "%2e%2e",
+  "..",
+  ".",
+  "$record",
+  "-leading-dash",
+  "a".repeat(65),
+  "k".repeat(600),
+  "%F0%9F%92%A9",
+  "true",
+  "false",
+  "r",
+  "w",
+  "rw",
+  "x",
 );
 
 /** A value for one path parameter: usually plausible, often hostile. */
 const segment = (name: string) =>
   fc.oneof(
-    { weight: 12, arbitrary: fc.constant(name === "unit" ? "VICTIM" : name === "user" ? "TARGET" : name === "key" ? "k1" : name === "scope" ? "raw" : name === "permission" ? "rw" : "true") },
+    {
+      weight: 12,
+      arbitrary: fc.constant(
+        name === "unit"
+          ? "VICTIM"
+          : name === "user"
+            ? "TARGET"
+            : name === "key"
+              ? "k1"
+              : name === "scope"
+                ? "raw"
+                : name === "permission"
+                  ? "rw"
+                  : "true",
+      ),
+    },
     { weight: 1, arbitrary: fc.constant("OTHER") },
     { weight: 2, arbitrary: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,12}$/) },
     { weight: 2, arbitrary: fc.string({ unit: "binary", maxLength: 40 }).map(encodeURIComponent) },
@@ -93,15 +130,37 @@ const anyMethod = fc.constantFrom("GET", "POST", "PUT", "DELETE", "PATCH", "OPTI
 /** Mostly a route's own method and path shape; sometimes any method, a path with one more segment, or no route at all. */
 const routeArbitrary = () =>
   fc.oneof(
-    { weight: 12, arbitrary: fc.constantFrom(...templates).chain(({ method, path }) => fillTemplate(path).map((filled) => ({ method, path: filled }))) },
-    { weight: 2, arbitrary: fc.tuple(anyMethod, fc.constantFrom(...templates).chain(({ path }) => fillTemplate(path))).map(([method, path]) => ({ method, path })) },
     {
-      weight: 1,
-      arbitrary: fc.tuple(anyMethod, fc.array(fc.oneof(segment("any"), fc.constantFrom("admin", "access", "transaction", "reprocess", "security")), { maxLength: 6 })).map(([method, parts]) => ({ method, path: "/" + parts.join("/") })),
+      weight: 12,
+      arbitrary: fc.constantFrom(...templates).chain(({ method, path }) => fillTemplate(path).map((filled) => ({ method, path: filled }))),
+    },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(
+          anyMethod,
+          fc.constantFrom(...templates).chain(({ path }) => fillTemplate(path)),
+        )
+        .map(([method, path]) => ({ method, path })),
     },
     {
       weight: 1,
-      arbitrary: fc.tuple(anyMethod, fc.constantFrom(...templates).chain(({ path }) => fillTemplate(path)), segment("any")).map(([method, path, extra]) => ({ method, path: `${path}/${extra}` })),
+      arbitrary: fc
+        .tuple(
+          anyMethod,
+          fc.array(fc.oneof(segment("any"), fc.constantFrom("admin", "access", "transaction", "reprocess", "security")), { maxLength: 6 }),
+        )
+        .map(([method, parts]) => ({ method, path: `/${parts.join("/")}` })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(
+          anyMethod,
+          fc.constantFrom(...templates).chain(({ path }) => fillTemplate(path)),
+          segment("any"),
+        )
+        .map(([method, path, extra]) => ({ method, path: `${path}/${extra}` })),
     },
   );
 
@@ -119,11 +178,13 @@ const queryValue = fc.oneof(
   fc.string({ maxLength: 30 }),
 );
 const queryArbitrary = fc
-  .array(fc.tuple(fc.constantFrom("keys", "startId", "batchSize", "prefix", "since", "limit", "cursor", "x", "keys[]", "%zz"), queryValue), { maxLength: 4 })
-  .map((pairs) => (pairs.length === 0 ? "" : "?" + pairs.map(([key, value]) => `${key}=${value}`).join("&")));
+  .array(fc.tuple(fc.constantFrom("keys", "startId", "batchSize", "prefix", "since", "limit", "cursor", "x", "keys[]", "%zz"), queryValue), {
+    maxLength: 4,
+  })
+  .map((pairs) => (pairs.length === 0 ? "" : `?${pairs.map(([key, value]) => `${key}=${value}`).join("&")}`));
 
 /** Nested arrays or objects `depth` deep, as text (never parsed here: it may be deeper than any parser likes). */
-const nested = (depth: number, object: boolean) => (object ? '{"a":'.repeat(depth) + "1" + "}".repeat(depth) : "[".repeat(depth) + "]".repeat(depth));
+const nested = (depth: number, object: boolean) => (object ? `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}` : "[".repeat(depth) + "]".repeat(depth));
 
 const bodyArbitrary: fc.Arbitrary<string | Uint8Array | undefined> = fc.oneof(
   { weight: 2, arbitrary: fc.constant(undefined) },
@@ -139,8 +200,14 @@ const bodyArbitrary: fc.Arbitrary<string | Uint8Array | undefined> = fc.oneof(
           policy: fc.constantFrom("merge", "overwrite", "new", "silent", "mustexist", "bogus"),
           action: fc.constantFrom("delete", "add", "drop"),
           version: fc.oneof(fc.integer(), fc.double(), fc.constant(0)),
-          modules: fc.dictionary(fc.string({ maxLength: 5 }), fc.array(fc.record({ module: fc.constantFrom("Noop", "Nope", ""), settings: fc.object({ maxDepth: 1 }) }), { maxLength: 2 })),
-          schedules: fc.array(fc.record({ scope: fc.constantFrom("raw", "bad scope"), cron: fc.constantFrom("0 3 * * *", "not cron", "* * * * * * *") }), { maxLength: 2 }),
+          modules: fc.dictionary(
+            fc.string({ maxLength: 5 }),
+            fc.array(fc.record({ module: fc.constantFrom("Noop", "Nope", ""), settings: fc.object({ maxDepth: 1 }) }), { maxLength: 2 }),
+          ),
+          schedules: fc.array(
+            fc.record({ scope: fc.constantFrom("raw", "bad scope"), cron: fc.constantFrom("0 3 * * *", "not cron", "* * * * * * *") }),
+            { maxLength: 2 },
+          ),
           batchSize: fc.integer({ min: -5, max: 5000 }),
           scope: fc.constantFrom("raw", "$record", "../x"),
         },
@@ -148,23 +215,59 @@ const bodyArbitrary: fc.Arbitrary<string | Uint8Array | undefined> = fc.oneof(
       )
       .map((value) => JSON.stringify(value)),
   },
-  { weight: 2, arbitrary: fc.json({ maxDepth: 3 }).chain((text) => fc.nat({ max: Math.max(0, text.length - 1) }).map((cut) => text.slice(0, cut) + "}")) },
+  {
+    weight: 2,
+    arbitrary: fc.json({ maxDepth: 3 }).chain((text) => fc.nat({ max: Math.max(0, text.length - 1) }).map((cut) => `${text.slice(0, cut)}}`)),
+  },
   { weight: 1, arbitrary: fc.string({ maxLength: 200 }) },
   { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 60, max: 20_000 }), fc.boolean()).map(([depth, object]) => nested(depth, object)) },
   { weight: 1, arbitrary: fc.integer({ min: 60, max: 5_000 }).map((depth) => `{"key":"deep","content":${nested(depth, true)}}`) },
-  { weight: 1, arbitrary: fc.constantFrom(MiB - 100, MiB + 1, MiB + 64 * 1024 + 1, 3 * MiB).map((size) => `{"key":"big","content":{"s":"${"x".repeat(size)}"}}`) },
-  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((bytes) => Uint8Array.from([0x7b, 0xff, 0xfe, 0xc0, 0xaf, ...bytes, 0xed, 0xa0, 0x80])) },
-  { weight: 1, arbitrary: fc.array(fc.oneof(fc.json({ maxDepth: 2 }), fc.constant('{"action":"add","scope":"raw","key":"b1","content":{}}'), fc.string({ maxLength: 20 })), { maxLength: 6 }).map((lines) => lines.join("\n")) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(MiB - 100, MiB + 1, MiB + 64 * 1024 + 1, 3 * MiB).map((size) => `{"key":"big","content":{"s":"${"x".repeat(size)}"}}`),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.uint8Array({ maxLength: 64 }).map((bytes) => Uint8Array.from([0x7b, 0xff, 0xfe, 0xc0, 0xaf, ...bytes, 0xed, 0xa0, 0x80])),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .array(
+        fc.oneof(fc.json({ maxDepth: 2 }), fc.constant('{"action":"add","scope":"raw","key":"b1","content":{}}'), fc.string({ maxLength: 20 })),
+        { maxLength: 6 },
+      )
+      .map((lines) => lines.join("\n")),
+  },
 );
 
 const headersArbitrary = fc.record({
   authorization: fc.oneof(
     { weight: 6, arbitrary: fc.nat({ max: 5 }).map((index) => `Bearer ${tokens[index]}`) },
     { weight: 1, arbitrary: fc.constant(undefined) },
-    { weight: 1, arbitrary: fc.constantFrom("Bearer", "Bearer ", "Basic dXNlcjpwYXNz", `bearer  ${ADMIN_TOKEN} `, `Bearer ${ADMIN_TOKEN}x`, "Bearer rs_", `Bearer ${ADMIN_TOKEN} extra`) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        `bearer  ${ADMIN_TOKEN} `,
+        `Bearer ${ADMIN_TOKEN}x`,
+        "Bearer rs_",
+        `Bearer ${ADMIN_TOKEN} extra`,
+      ),
+    },
     { weight: 1, arbitrary: fc.stringMatching(/^[\x20-\x7e]{0,60}$/) },
   ),
-  contentType: fc.constantFrom(undefined, "application/json", "application/x-ndjson", "text/plain", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "application/json; charset=latin1"),
+  contentType: fc.constantFrom(
+    undefined,
+    "application/json",
+    "application/x-ndjson",
+    "text/plain",
+    "multipart/form-data; boundary=x",
+    "application/x-www-form-urlencoded",
+    "application/json; charset=latin1",
+  ),
   extra: fc.option(fc.tuple(fc.stringMatching(/^x-[a-z0-9-]{1,20}$/), fc.stringMatching(/^[\x20-\x7e]{0,100}$/))),
 });
 
@@ -216,13 +319,16 @@ describe("fuzzing the HTTP surface", () => {
 
   it("refuses every unit name outside the naming rule with 400 and takes every one inside it", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string({ unit: "binary", minLength: 1, maxLength: 70 }), fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/)), async (name) => {
-        fc.pre(name !== "." && name !== "..");
-        const answer = await call("GET", `/admin/getStorageUnit/${encodeURIComponent(name)}`);
-        const valid = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name);
-        expect(answer.status, name).toBe(valid ? 404 : 400);
-        expect(answer.body.message).toBe(valid ? "STORAGE_UNIT_DOESNT_EXIST" : "INVALID_REQUEST");
-      }),
+      fc.asyncProperty(
+        fc.oneof(fc.string({ unit: "binary", minLength: 1, maxLength: 70 }), fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/)),
+        async (name) => {
+          fc.pre(name !== "." && name !== "..");
+          const answer = await call("GET", `/admin/getStorageUnit/${encodeURIComponent(name)}`);
+          const valid = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name);
+          expect(answer.status, name).toBe(valid ? 404 : 400);
+          expect(answer.body.message).toBe(valid ? "STORAGE_UNIT_DOESNT_EXIST" : "INVALID_REQUEST");
+        },
+      ),
       { numRuns: 100 },
     );
   });

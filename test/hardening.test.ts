@@ -30,7 +30,10 @@ describe("errors from inside a storage unit", () => {
       expect(JSON.stringify(answer.body)).not.toMatch(/records|sqlite|no such table|select|\.ts|\bat\s/i);
     }
     // the operator sees what the client does not
-    expect(logs.of("unhandled").map((entry) => entry.error)).toEqual([expect.stringContaining("no such table"), expect.stringContaining("no such table")]);
+    expect(logs.of("unhandled").map((entry) => entry.error)).toEqual([
+      expect.stringContaining("no such table"),
+      expect.stringContaining("no such table"),
+    ]);
   });
 
   it("answer 500 without internals when the unit's stored configuration is unreadable", async () => {
@@ -44,7 +47,9 @@ describe("errors from inside a storage unit", () => {
     const answer = await call("GET", `/reprocess/status/${unit}`);
     expect(answer.status).toBe(500);
     expect(JSON.stringify(answer.body)).not.toMatch(/JSON|position|settings|SyntaxError/);
-    expect(logs.of("unhandled")).toEqual([expect.objectContaining({ path: `/reprocess/status/${unit}`, error: expect.stringContaining("SyntaxError") })]);
+    expect(logs.of("unhandled")).toEqual([
+      expect.objectContaining({ path: `/reprocess/status/${unit}`, error: expect.stringContaining("SyntaxError") }),
+    ]);
   });
 });
 
@@ -58,7 +63,8 @@ const preflight = (origin: string) =>
     method: "OPTIONS",
     headers: { origin, "access-control-request-method": "PUT", "access-control-request-headers": "authorization, content-type" },
   });
-const fromOrigin = (origin: string) => new Request("https://restage.test/admin/listStorageUnits", { headers: { origin, authorization: `Bearer ${ADMIN_TOKEN}` } });
+const fromOrigin = (origin: string) =>
+  new Request("https://restage.test/admin/listStorageUnits", { headers: { origin, authorization: `Bearer ${ADMIN_TOKEN}` } });
 
 describe("CORS", () => {
   it("is off by default: no Access-Control headers, preflights are not answered", async () => {
@@ -89,7 +95,10 @@ describe("CORS", () => {
   });
 
   it("does not let an allowed origin skip authentication", async () => {
-    const answer = await fetchWith({ CORS_ORIGINS: "https://app.example" }, new Request("https://restage.test/admin/listStorageUnits", { headers: { origin: "https://app.example" } }));
+    const answer = await fetchWith(
+      { CORS_ORIGINS: "https://app.example" },
+      new Request("https://restage.test/admin/listStorageUnits", { headers: { origin: "https://app.example" } }),
+    );
     expect(answer.status).toBe(401);
   });
 });
@@ -102,7 +111,14 @@ describe("security headers on the pages", () => {
     expect(answer.headers.get("x-frame-options")).toBe("DENY");
     expect(answer.headers.get("referrer-policy")).toBe("no-referrer");
     const csp = answer.headers.get("content-security-policy") ?? "";
-    for (const directive of ["default-src 'none'", "script-src 'self';", "connect-src 'self';", "frame-ancestors 'none'", "base-uri 'none'", "object-src 'none'"]) {
+    for (const directive of [
+      "default-src 'none'",
+      "script-src 'self';",
+      "connect-src 'self';",
+      "frame-ancestors 'none'",
+      "base-uri 'none'",
+      "object-src 'none'",
+    ]) {
       expect(csp).toContain(directive);
     }
     // no directive names another host, or any host at all
@@ -134,7 +150,14 @@ describe("percent-encoding and Unicode in names and keys", () => {
   it("refuses a path or query whose percent-encoding is not UTF-8, rather than reading it as typed", async () => {
     const unit = await createUnit();
     await call("PUT", `/transaction/add/${unit}/raw`, { key: "%FF", content: { literal: true } });
-    for (const path of [`/access/fetch/${unit}/%FF`, `/access/fetch/${unit}/%zz`, `/access/fetch/${unit}/%E0%A4%A`, `/access/fetch/${unit}/%ED%A0%80`, `/access/fetchMultiple/${unit}?keys=k1,%C0%AF`, `/access/fetchPage/${unit}?startId=%FF`]) {
+    for (const path of [
+      `/access/fetch/${unit}/%FF`,
+      `/access/fetch/${unit}/%zz`,
+      `/access/fetch/${unit}/%E0%A4%A`,
+      `/access/fetch/${unit}/%ED%A0%80`,
+      `/access/fetchMultiple/${unit}?keys=k1,%C0%AF`,
+      `/access/fetchPage/${unit}?startId=%FF`,
+    ]) {
       const answer = await call("GET", path);
       expect(answer.status, path).toBe(400);
       expect(answer.body.detail, path).toContain("percent-encoded");

@@ -29,7 +29,11 @@ export function unitStub(name: string) {
 export const enc = encodeURIComponent;
 
 /** Writes one scope of a record through `transaction/add`, failing the test unless it was accepted. */
-export async function addRecord(unit: string, scope: string, body: { key: string; content: Record<string, unknown>; policy?: string; version?: number }): Promise<void> {
+export async function addRecord(
+  unit: string,
+  scope: string,
+  body: { key: string; content: Record<string, unknown>; policy?: string; version?: number },
+): Promise<void> {
   const answer = await call("PUT", `/transaction/add/${unit}/${scope}`, body);
   if (answer.status !== 200) throw new Error(`add failed: ${answer.status} ${JSON.stringify(answer.body)}`);
 }

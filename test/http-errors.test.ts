@@ -227,7 +227,9 @@ describe("unreadable bodies", () => {
   });
 
   it("reads a JSON body whatever its content type", async () => {
-    const answer = await call("PUT", `/transaction/add/${unit}/raw`, JSON.stringify({ key: "typed", content: {} }), { headers: { "content-type": "text/plain" } });
+    const answer = await call("PUT", `/transaction/add/${unit}/raw`, JSON.stringify({ key: "typed", content: {} }), {
+      headers: { "content-type": "text/plain" },
+    });
     expect(answer.status).toBe(200);
   });
 });
@@ -264,7 +266,11 @@ describe("limits", () => {
         { action: "add", scope: "raw", key: "line-over", content: contentOfBytes(MiB + 1) },
       ]),
     );
-    expect(answer.body).toMatchObject({ message: "COMPLETED_WITH_ERRORS", count: 1, errors: [{ line: 2, key: "line-over", error: "PAYLOAD_TOO_LARGE" }] });
+    expect(answer.body).toMatchObject({
+      message: "COMPLETED_WITH_ERRORS",
+      count: 1,
+      errors: [{ line: 2, key: "line-over", error: "PAYLOAD_TOO_LARGE" }],
+    });
   });
 
   it("stores content nested 64 levels and refuses 65 with 400, in add and in a batch", async () => {
@@ -293,7 +299,7 @@ describe("limits", () => {
 
   it("takes a key of 512 UTF-8 bytes and refuses 513, in a body and in a path", async () => {
     const at = "é".repeat(256);
-    const over = "é".repeat(256) + "x";
+    const over = `${"é".repeat(256)}x`;
     await addRecord(unit, "raw", { key: at, content: { at: true } });
     expect((await call("GET", `/access/fetch/${unit}/${enc(at)}`)).body.key).toBe(at);
     const inBody = await call("PUT", `/transaction/add/${unit}/raw`, { key: over, content: {} });
@@ -305,13 +311,16 @@ describe("limits", () => {
     expect(inPath.body.detail).toContain("path.key");
   });
 
-  it.each(["\u0000", "\n", "\r", "\u001f", "\u007f", "\u0085", "\u009f"])("refuses a key holding the control character U+%s with 400", async (char) => {
-    const key = `a${char}b`;
-    const inBody = await call("PUT", `/transaction/add/${unit}/raw`, { key, content: {} });
-    expect(inBody.status).toBe(400);
-    expect(inBody.body.detail).toContain("control");
-    expect((await call("GET", `/access/fetch/${unit}/${enc(key)}`)).status).toBe(400);
-  });
+  it.each(["\u0000", "\n", "\r", "\u001f", "\u007f", "\u0085", "\u009f"])(
+    "refuses a key holding the control character U+%s with 400",
+    async (char) => {
+      const key = `a${char}b`;
+      const inBody = await call("PUT", `/transaction/add/${unit}/raw`, { key, content: {} });
+      expect(inBody.status).toBe(400);
+      expect(inBody.body.detail).toContain("control");
+      expect((await call("GET", `/access/fetch/${unit}/${enc(key)}`)).status).toBe(400);
+    },
+  );
 
   it("refuses a JSON body past its limit with 413 even when content-length says it is small", async () => {
     const text = JSON.stringify({ keys: Array.from({ length: 1000 }, (_, i) => `${i}-`.padEnd(500, "k")) }) + " ".repeat(MiB);
@@ -363,7 +372,9 @@ describe("unexpected errors", () => {
     const text = await response.text();
     expect(JSON.parse(text)).toEqual({ message: "INTERNAL_ERROR", detail: expect.any(String) });
     expect(text).not.toMatch(/at .*\.ts|stack/i);
-    expect(logs.entries).toEqual([expect.objectContaining({ level: "error", event: "unhandled", path: "/access/fetch/u1/k", stack: expect.any(String) })]);
+    expect(logs.entries).toEqual([
+      expect.objectContaining({ level: "error", event: "unhandled", path: "/access/fetch/u1/k", stack: expect.any(String) }),
+    ]);
   });
 });
 

@@ -70,7 +70,12 @@ describe("HttpPublisher, solr format", () => {
     expect(await status(unit)).toMatchObject({ pending: 0, failed: 0, processed: 4 });
     const bodies = (await received(unit)).map((request) => JSON.parse(request.body));
     expect(bodies).toHaveLength(2);
-    expect(bodies[0]).toEqual(expect.arrayContaining([{ title: "One", id: "k1" }, { title: "Two", id: "k2" }]));
+    expect(bodies[0]).toEqual(
+      expect.arrayContaining([
+        { title: "One", id: "k1" },
+        { title: "Two", id: "k2" },
+      ]),
+    );
     expect(bodies[0]).toHaveLength(2);
     expect(bodies[1]).toEqual({ delete: expect.arrayContaining(["k3", "k4"]) });
   });
@@ -83,7 +88,9 @@ describe("HttpPublisher, solr format", () => {
     await drain(unit);
     expect(await status(unit)).toMatchObject({ failed: 2, processed: 0 });
     for (const item of await failedItems(unit)) {
-      expect(item.lastError).toMatch(/^HttpPublisher: POST http:\/\/127\.0\.0\.1:\d+\/.+\/solr\/update answered HTTP 400 org\.apache\.solr\.common\.SolrException$/);
+      expect(item.lastError).toMatch(
+        /^HttpPublisher: POST http:\/\/127\.0\.0\.1:\d+\/.+\/solr\/update answered HTTP 400 org\.apache\.solr\.common\.SolrException$/,
+      );
     }
   });
 });
@@ -111,7 +118,9 @@ describe("HttpPublisher, json format", () => {
 
   it("sends the headers and the authSecret secret as Authorization", async () => {
     const unit = await createUnit();
-    await setModules(unit, { index: [publisher(unit, "json", { headers: { "X-Tenant": "t1", Authorization: "replaced by the secret" }, authSecret: "PUBLISHER_AUTH" })] });
+    await setModules(unit, {
+      index: [publisher(unit, "json", { headers: { "X-Tenant": "t1", Authorization: "replaced by the secret" }, authSecret: "PUBLISHER_AUTH" })],
+    });
     await changes(unit, { k1: {} });
     await drain(unit);
     const [request] = await received(unit);
@@ -122,7 +131,14 @@ describe("HttpPublisher, json format", () => {
   it("never sends the admin token, even from a pipeline stored before it was refused", async () => {
     const unit = await createUnit();
     await setReprocessing(unit, { maxAttempts: 1 });
-    const settings = { url: publisherUrl(unit, "json"), format: "json", headers: {}, timeoutMs: 10_000, maxRequestBytes: 8 * 1024 * 1024, authSecret: "ADMIN_TOKEN" };
+    const settings = {
+      url: publisherUrl(unit, "json"),
+      format: "json",
+      headers: {},
+      timeoutMs: 10_000,
+      maxRequestBytes: 8 * 1024 * 1024,
+      authSecret: "ADMIN_TOKEN",
+    };
     // straight to the unit, past the check of setContentProcessingModules
     await unitStub(unit).setModules({ modules: { index: [{ module: "HttpPublisher", settings }] }, settings: {} });
     await changes(unit, { k1: {} });
@@ -208,7 +224,10 @@ describe("HttpPublisher errors as readers see them", () => {
   async function readerView(unit: string): Promise<string> {
     const reader = await createUser();
     await grant("r", reader.name, unit);
-    const seen = [await call("GET", `/reprocess/status/${unit}`, undefined, { token: reader.token }), await call("GET", `/reprocess/failed/${unit}`, undefined, { token: reader.token })];
+    const seen = [
+      await call("GET", `/reprocess/status/${unit}`, undefined, { token: reader.token }),
+      await call("GET", `/reprocess/failed/${unit}`, undefined, { token: reader.token }),
+    ];
     for (const answer of seen) expect(answer.status).toBe(200);
     return JSON.stringify(seen.map((answer) => answer.body));
   }
@@ -226,7 +245,12 @@ describe("HttpPublisher errors as readers see them", () => {
     expect(view).toContain("answered HTTP 403 security_exception");
     expect(view).not.toMatch(/sk_live|corp\.example|query-secret/);
     const [logged] = logs.of("publisher-rejected");
-    expect(logged).toMatchObject({ level: "warn", status: 403, stored: expect.stringContaining("HTTP 403 security_exception"), answer: expect.stringContaining(LEAKED_SECRET) });
+    expect(logged).toMatchObject({
+      level: "warn",
+      status: 403,
+      stored: expect.stringContaining("HTTP 403 security_exception"),
+      answer: expect.stringContaining(LEAKED_SECRET),
+    });
     expect(logged!.url).not.toContain("query-secret");
   });
 
@@ -237,7 +261,9 @@ describe("HttpPublisher errors as readers see them", () => {
     await setModules(unit, { index: [publisher(unit, "es", { format: "elasticsearch", index: "docs" })] });
     await changes(unit, { good: { n: 1 }, bad: { n: 2, _reject: "field [ssn] holds 123-45-6789" } });
     await drain(unit);
-    expect(await failedItems(unit)).toEqual([expect.objectContaining({ key: "bad", lastError: "HttpPublisher: elasticsearch: mapper_parsing_exception" })]);
+    expect(await failedItems(unit)).toEqual([
+      expect.objectContaining({ key: "bad", lastError: "HttpPublisher: elasticsearch: mapper_parsing_exception" }),
+    ]);
     const view = await readerView(unit);
     expect(view).not.toMatch(/sk_live|123-45-6789/);
     expect(logs.of("publisher-rejected")).toEqual([expect.objectContaining({ status: 200, answer: expect.stringMatching(/123-45-6789.*sk_live/) })]);
@@ -254,7 +280,11 @@ describe("HttpPublisher splitting a batch into requests", () => {
     const unit = await createUnit();
     await setReprocessing(unit, { maxAttempts: 1 });
     await setModules(unit, { index: [publisher(unit, "json", { maxRequestBytes: 2048 })] });
-    await changes(unit, documents(10, 400, (index) => (index === 8 ? { _reject: "not this one" } : {})), ["gone"]);
+    await changes(
+      unit,
+      documents(10, 400, (index) => (index === 8 ? { _reject: "not this one" } : {})),
+      ["gone"],
+    );
     await drain(unit);
     const requests = await received(unit);
     expect(requests.length).toBeGreaterThan(2);
@@ -271,7 +301,10 @@ describe("HttpPublisher splitting a batch into requests", () => {
     const unit = await createUnit();
     await setReprocessing(unit, { maxAttempts: 1 });
     await setModules(unit, { index: [publisher(unit, "es", { format: "elasticsearch", index: "docs", maxRequestBytes: 2048 })] });
-    await changes(unit, documents(10, 400, (index) => (index === 9 ? { _reject: "mapping" } : {})));
+    await changes(
+      unit,
+      documents(10, 400, (index) => (index === 9 ? { _reject: "mapping" } : {})),
+    );
     await drain(unit);
     const requests = await received(unit);
     expect(requests.length).toBeGreaterThan(2);
@@ -299,8 +332,19 @@ describe("HttpPublisher splitting a batch into requests", () => {
       expect(bytes(request.body)).toBeLessThanOrEqual(2048);
       return JSON.parse(request.body);
     });
-    expect(bodies.filter(Array.isArray).flat().map((doc: { id: string }) => doc.id).sort()).toEqual(["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"]);
-    expect(bodies.filter((body) => !Array.isArray(body)).flatMap((body) => body.delete).sort()).toEqual(["d1", "d2"]);
+    expect(
+      bodies
+        .filter(Array.isArray)
+        .flat()
+        .map((doc: { id: string }) => doc.id)
+        .sort(),
+    ).toEqual(["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"]);
+    expect(
+      bodies
+        .filter((body) => !Array.isArray(body))
+        .flatMap((body) => body.delete)
+        .sort(),
+    ).toEqual(["d1", "d2"]);
     expect(await status(unit)).toMatchObject({ failed: 0, processed: 10 });
   });
 
@@ -313,7 +357,10 @@ describe("HttpPublisher splitting a batch into requests", () => {
     const requests = await received(unit);
     expect(requests.flatMap((request) => JSON.parse(request.body).upserts.map((upsert: { key: string }) => upsert.key))).toEqual(["small"]);
     expect(await status(unit)).toMatchObject({ failed: 1, processed: 1 });
-    expect((await failedItems(unit))[0]).toMatchObject({ key: "big", lastError: expect.stringMatching(/^HttpPublisher: .*maxRequestBytes \(2048\)/) });
+    expect((await failedItems(unit))[0]).toMatchObject({
+      key: "big",
+      lastError: expect.stringMatching(/^HttpPublisher: .*maxRequestBytes \(2048\)/),
+    });
   });
 
   it("fails the whole batch when a later request fails", async () => {

@@ -12,7 +12,8 @@ import { drain, fetchScope, setModules, status } from "./support/modules";
 const PROTOTYPE_NAMES = ["constructor", "toString", "hasOwnProperty", "isPrototypeOf", "valueOf", "propertyIsEnumerable", "toLocaleString"];
 
 const recorder = (tag: string) => ({ module: "Recorder", settings: { tag } });
-const processed = (tag: string) => recordedCalls.filter((call) => call.tag === tag && call.event === "process").map((call) => `${call.scope}/${call.key}`);
+const processed = (tag: string) =>
+  recordedCalls.filter((call) => call.tag === tag && call.event === "process").map((call) => `${call.scope}/${call.key}`);
 
 describe("scopes named like Object.prototype's members", () => {
   it("are written, fetched and left alone by the job when they have no pipeline", async () => {
@@ -24,7 +25,9 @@ describe("scopes named like Object.prototype's members", () => {
     await drain(unit);
     expect(await status(unit)).toMatchObject({ pending: 0, failed: 0, processed: 0, lastError: null });
     for (const scope of PROTOTYPE_NAMES) expect(await fetchScope(unit, "k", scope)).toEqual({ scope });
-    expect((await call("GET", `/access/fetch/${unit}/b`)).body.content).toEqual(Object.fromEntries(PROTOTYPE_NAMES.map((scope) => [scope, { scope }])));
+    expect((await call("GET", `/access/fetch/${unit}/b`)).body.content).toEqual(
+      Object.fromEntries(PROTOTYPE_NAMES.map((scope) => [scope, { scope }])),
+    );
   });
 
   it("run their own pipelines on write and on reprocess/all", async () => {
@@ -70,7 +73,14 @@ describe("FieldMapping paths named like Object.prototype's members", () => {
     const unit = await createUnit();
     await setModules(unit, {
       raw: [
-        { module: "FieldMapping", settings: { copy: { constructor: "copied", "toString.inner": "inner" }, set: { "constructor.prototype.polluted": true, "valueOf.x": 1 }, rename: { hasOwnProperty: "renamed" } } },
+        {
+          module: "FieldMapping",
+          settings: {
+            copy: { constructor: "copied", "toString.inner": "inner" },
+            set: { "constructor.prototype.polluted": true, "valueOf.x": 1 },
+            rename: { hasOwnProperty: "renamed" },
+          },
+        },
         recorder(unit),
       ],
     });
@@ -79,7 +89,13 @@ describe("FieldMapping paths named like Object.prototype's members", () => {
     await drain(unit);
     expect(await status(unit)).toMatchObject({ failed: 0, processed: 2 });
     const seen = new Map(recordedCalls.filter((call) => call.tag === unit && call.event === "process").map((call) => [call.key, call.document]));
-    expect(seen.get("k")).toEqual({ constructor: { prototype: { polluted: true } }, toString: { inner: 2 }, copied: "own", inner: 2, valueOf: { x: 1 } });
+    expect(seen.get("k")).toEqual({
+      constructor: { prototype: { polluted: true } },
+      toString: { inner: 2 },
+      copied: "own",
+      inner: 2,
+      valueOf: { x: 1 },
+    });
     // a document without those fields: nothing inherited is copied or renamed
     expect(seen.get("bare")).toEqual({ constructor: { prototype: { polluted: true } }, valueOf: { x: 1 } });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -127,7 +143,10 @@ describe("content stored exactly as sent", () => {
       expect(add.status).toBe(400);
       expect(add.body).toEqual({ message: "INVALID_REQUEST", detail: expect.stringMatching(detail) });
       expect(add.body.detail).toMatch(/^body: /);
-      const lines = [`{"action":"add","scope":"raw","key":"good","content":{}}`, `{"action":"add","scope":"raw","key":"bad","content":${content}}`].join("\n");
+      const lines = [
+        `{"action":"add","scope":"raw","key":"good","content":{}}`,
+        `{"action":"add","scope":"raw","key":"bad","content":${content}}`,
+      ].join("\n");
       const batch = await call("POST", `/transaction/batch/${unit}`, lines);
       expect(batch.body).toMatchObject({ message: "COMPLETED_WITH_ERRORS", count: 1 });
       expect(batch.body.errors).toEqual([{ line: 2, key: "bad", error: "INVALID_REQUEST", detail: expect.stringMatching(detail) }]);

@@ -7,7 +7,21 @@ import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { FILL_CHUNK } from "../src/unit/fills";
 import { call, createUnit, unitStub } from "./helpers";
-import { addMany, drain, recorded, recorder, setPipelines, setSettings, onInstance, sleep, status, waitForStatus, type ModuleRef, type Status, type UnitInternals } from "./queue-helpers";
+import {
+  addMany,
+  drain,
+  recorded,
+  recorder,
+  setPipelines,
+  setSettings,
+  onInstance,
+  sleep,
+  status,
+  waitForStatus,
+  type ModuleRef,
+  type Status,
+  type UnitInternals,
+} from "./queue-helpers";
 
 async function unitWith(pipeline: ModuleRef[] | ((unit: string) => ModuleRef[]), settings?: Record<string, unknown>): Promise<string> {
   const unit = await createUnit({ reprocessingQueue: true, contentProcessing: false });
@@ -124,7 +138,9 @@ describe("settings in force", () => {
     await addMany(unit, "raw", count);
     await call("POST", `/reprocess/all/${unit}/raw`);
     await drain(unit);
-    const times = recorded(unit, "process").map((c) => c.at).sort((a, b) => a - b);
+    const times = recorded(unit, "process")
+      .map((c) => c.at)
+      .sort((a, b) => a - b);
     expect(times).toHaveLength(count);
     // a bucket starts with one item's worth and refills at `rate`: the last of `count` items cannot run sooner
     const elapsed = times[times.length - 1]! - times[0]!;
@@ -134,17 +150,25 @@ describe("settings in force", () => {
   });
 
   it("concurrency: items of a batch beyond it wait for a free lane", async () => {
-    const unit = await unitWith((u) => [{ module: "Fault", settings: { stallKeys: ["k000000", "k000001", "k000002", "k000003"], stallMs: 200 } }, recorder(u)], {
-      concurrency: 2,
-      batchSize: 10,
-      workers: 1,
-    });
+    const unit = await unitWith(
+      (u) => [{ module: "Fault", settings: { stallKeys: ["k000000", "k000001", "k000002", "k000003"], stallMs: 200 } }, recorder(u)],
+      {
+        concurrency: 2,
+        batchSize: 10,
+        workers: 1,
+      },
+    );
     await addMany(unit, "raw", 4);
     await call("POST", `/reprocess/all/${unit}/raw`);
     await drain(unit);
     const calls = recorded(unit, "process");
     // items start in order, two at a time: the third and fourth only once the first two are through
-    expect(calls.map((c) => c.key).slice(0, 2).sort()).toEqual(["k000000", "k000001"]);
+    expect(
+      calls
+        .map((c) => c.key)
+        .slice(0, 2)
+        .sort(),
+    ).toEqual(["k000000", "k000001"]);
     const times = calls.map((c) => c.at).sort((a, b) => a - b);
     expect(times[2]! - times[0]!).toBeGreaterThanOrEqual(199);
     expect(recorded(unit, "batchStart")).toHaveLength(1);
@@ -152,7 +176,11 @@ describe("settings in force", () => {
 
   it("workers and batchSize bound the items assigned at once", async () => {
     const keys = Array.from({ length: 8 }, (_, i) => `k${String(i).padStart(6, "0")}`);
-    const unit = await unitWith((u) => [{ module: "Fault", settings: { stallKeys: keys, stallMs: 150 } }, recorder(u)], { workers: 2, batchSize: 2, concurrency: 8 });
+    const unit = await unitWith((u) => [{ module: "Fault", settings: { stallKeys: keys, stallMs: 150 } }, recorder(u)], {
+      workers: 2,
+      batchSize: 2,
+      concurrency: 8,
+    });
     await addMany(unit, "raw", keys.length);
     await call("POST", `/reprocess/all/${unit}/raw`);
     let most = 0;

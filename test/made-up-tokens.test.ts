@@ -126,7 +126,9 @@ describe("a real user's token", () => {
 
   it("without the grant, is refused with 403 before its body is read", async () => {
     const recording = recordingEnv();
-    const lines = Array.from({ length: 1000 }, (_, n) => JSON.stringify({ action: "add", scope: "raw", key: `k${n}`, content: { text: "x".repeat(1000) } })).join("\n");
+    const lines = Array.from({ length: 1000 }, (_, n) =>
+      JSON.stringify({ action: "add", scope: "raw", key: `k${n}`, content: { text: "x".repeat(1000) } }),
+    ).join("\n");
     for (const [method, path, token] of [
       ["POST", `/transaction/batch/${unit}`, stranger],
       ["PUT", `/transaction/add/${unit}/raw`, stranger],

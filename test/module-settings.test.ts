@@ -69,13 +69,28 @@ describe("module settings", () => {
     const unit = await createUnit();
     await setModules(unit, { index: [{ module: "HttpPublisher", settings: { url: "https://example.com/hook" } }] });
     const stored = await call("GET", `/admin/getContentProcessingModules/${unit}`);
-    expect(stored.body.modules.index).toEqual([{ module: "HttpPublisher", settings: { url: "https://example.com/hook", format: "json", headers: {}, timeoutMs: 10_000, maxRequestBytes: 8 * 1024 * 1024 } }]);
+    expect(stored.body.modules.index).toEqual([
+      {
+        module: "HttpPublisher",
+        settings: { url: "https://example.com/hook", format: "json", headers: {}, timeoutMs: 10_000, maxRequestBytes: 8 * 1024 * 1024 },
+      },
+    ]);
   });
 
   it("gives the unit-level settings to every module of every pipeline", async () => {
     const unit = await createUnit();
     const unitSettings = { language: "en", owner: { team: "search" } };
-    await setModules(unit, { raw: [{ module: "Recorder", settings: { tag: unit } }, { module: "ScopeWriter", settings: { scope: "index" } }], index: [{ module: "Recorder", settings: { tag: unit } }] }, unitSettings);
+    await setModules(
+      unit,
+      {
+        raw: [
+          { module: "Recorder", settings: { tag: unit } },
+          { module: "ScopeWriter", settings: { scope: "index" } },
+        ],
+        index: [{ module: "Recorder", settings: { tag: unit } }],
+      },
+      unitSettings,
+    );
     await addRecord(unit, "raw", { key: "k", content: {} });
     await drain(unit);
     const starts = recordedCalls.filter((c) => c.tag === unit && c.event === "batchStart");
@@ -91,7 +106,11 @@ describe("test modules (Recorder, Fault)", () => {
   async function setWith(value: string | undefined, unit: string, module: string) {
     const response = await createApp().request(
       `/admin/setContentProcessingModules/${unit}`,
-      { method: "POST", headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" }, body: JSON.stringify({ modules: { raw: [{ module }] } }) },
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({ modules: { raw: [{ module }] } }),
+      },
       { ...env, RESTAGE_TEST_MODULES: value },
     );
     return { status: response.status, body: (await response.json()) as { message: string; detail?: string } };
@@ -118,7 +137,7 @@ describe("test modules (Recorder, Fault)", () => {
     expect(answer.body.detail).not.toMatch(/Recorder|Fault/);
   });
 
-  it("accepts them when RESTAGE_TEST_MODULES is \"true\", and Noop always", async () => {
+  it('accepts them when RESTAGE_TEST_MODULES is "true", and Noop always', async () => {
     const unit = await createUnit();
     expect((await setWith("true", unit, "Recorder")).status).toBe(200);
     expect((await setWith("true", unit, "Fault")).status).toBe(200);
@@ -136,7 +155,8 @@ describe("test modules (Recorder, Fault)", () => {
 describe("Recorder", () => {
   it("keeps the last 10,000 calls", () => {
     const instance = Recorder.create({ settings: { tag: "cap" }, unitSettings: {}, scope: "raw", unitName: "u", env: {}, unit: {} as never });
-    const item = (key: string) => ({ key, scope: "raw", kind: "process", document: { key }, version: 1, hops: 0, fail() {}, failure: undefined }) as PipelineItem;
+    const item = (key: string) =>
+      ({ key, scope: "raw", kind: "process", document: { key }, version: 1, hops: 0, fail() {}, failure: undefined }) as PipelineItem;
     for (let index = 0; index < 10_005; index++) void instance.process(item(`k${index}`));
     expect(recordedCalls.length).toBe(10_000);
     expect(recordedCalls.at(-1)).toMatchObject({ tag: "cap", key: "k10004" });

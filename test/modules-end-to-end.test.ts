@@ -20,11 +20,22 @@ describe("modules end to end: raw → FieldMapping → ScopeWriter(index) → Ht
   it("publishes every record, republishes the new shape after a mapping change and reprocess/all, and publishes deletions", async () => {
     const unit = await createUnit({ reprocessingQueue: true });
     const publish = { module: "HttpPublisher", settings: { url: publisherUrl(unit, "es"), format: "elasticsearch", index: "articles" } };
-    const pipelines = (mapping: Record<string, unknown>) => ({ raw: [{ module: "FieldMapping", settings: mapping }, { module: "ScopeWriter", settings: { scope: "index" } }], index: [publish] });
+    const pipelines = (mapping: Record<string, unknown>) => ({
+      raw: [
+        { module: "FieldMapping", settings: mapping },
+        { module: "ScopeWriter", settings: { scope: "index" } },
+      ],
+      index: [publish],
+    });
     await setModules(unit, pipelines({ rename: { headline: "title" }, drop: ["internal"] }));
 
     const keys = Array.from({ length: 45 }, (_, i) => `article-${String(i).padStart(2, "0")}`);
-    const lines = keys.map((key, i) => ({ action: "add", scope: "raw", key, content: { headline: `Headline ${i}`, author: { name: `Author ${i % 3}` }, internal: i } }));
+    const lines = keys.map((key, i) => ({
+      action: "add",
+      scope: "raw",
+      key,
+      content: { headline: `Headline ${i}`, author: { name: `Author ${i % 3}` }, internal: i },
+    }));
     expect((await call("POST", `/transaction/batch/${unit}`, ndjson(lines))).body).toEqual({ message: "OK", count: 45 });
     await drain(unit);
     expect(await status(unit)).toMatchObject({ pending: 0, failed: 0, processed: 90 });
@@ -33,7 +44,10 @@ describe("modules end to end: raw → FieldMapping → ScopeWriter(index) → Ht
     keys.forEach((key, i) => expect(first.get(key)).toEqual({ title: `Headline ${i}`, author: { name: `Author ${i % 3}` } }));
 
     // a new mapping: reprocessing the stored raw content reaches the index without going back to the source
-    await setModules(unit, pipelines({ rename: { headline: "name" }, copy: { "author.name": "authorName" }, set: { schema: 2 }, only: ["name", "authorName", "schema"] }));
+    await setModules(
+      unit,
+      pipelines({ rename: { headline: "name" }, copy: { "author.name": "authorName" }, set: { schema: 2 }, only: ["name", "authorName", "schema"] }),
+    );
     const before = (await received(unit)).length;
     expect((await call("POST", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: 45 });
     await drain(unit);
@@ -41,7 +55,11 @@ describe("modules end to end: raw → FieldMapping → ScopeWriter(index) → Ht
     const second = await indexState(unit, before);
     expect([...second.keys()].sort()).toEqual(keys);
     keys.forEach((key, i) => expect(second.get(key)).toEqual({ name: `Headline ${i}`, authorName: `Author ${i % 3}`, schema: 2 }));
-    expect((await call("GET", `/access/fetch/${unit}/article-07/index`)).body.content.index).toEqual({ name: "Headline 7", authorName: "Author 1", schema: 2 });
+    expect((await call("GET", `/access/fetch/${unit}/article-07/index`)).body.content.index).toEqual({
+      name: "Headline 7",
+      authorName: "Author 1",
+      schema: 2,
+    });
 
     // deleting a whole record, or only its raw scope (ScopeWriter then deletes the index scope): both reach the endpoint
     const afterReprocess = (await received(unit)).length;

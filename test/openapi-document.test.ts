@@ -21,7 +21,9 @@ function answerSchema(path: string, method: string): { properties: Record<string
 
 describe("the OpenAPI document", () => {
   it("gives every operation a unique operationId, and every guarded one its 400/401/403 answers in the error envelope", () => {
-    const operations = Object.entries(doc.paths).flatMap(([path, item]) => Object.entries(item).map(([method, operation]) => ({ path, method, operation })));
+    const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, operation]) => ({ path, method, operation })),
+    );
     expect(operations.length).toBeGreaterThan(50);
     const ids = operations.map(({ operation }) => operation.operationId);
     expect(ids.every((id) => typeof id === "string" && id.length > 0)).toBe(true);

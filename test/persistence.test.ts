@@ -62,8 +62,16 @@ describe("durability", () => {
 
     const after = (await call("GET", `/admin/getStorageUnit/${unit}`)).body.storageUnit;
     expect(after).toEqual(before);
-    expect(after).toMatchObject({ contentProcessing: true, reprocessingQueue: true, paused: true, records: 1, settings: { batchSize: 3, maxItemsPerSecond: 10 } });
-    expect((await call("GET", `/admin/getContentProcessingModules/${unit}`)).body.modules).toEqual({ index: [{ module: "Recorder", settings: { tag: unit } }] });
+    expect(after).toMatchObject({
+      contentProcessing: true,
+      reprocessingQueue: true,
+      paused: true,
+      records: 1,
+      settings: { batchSize: 3, maxItemsPerSecond: 10 },
+    });
+    expect((await call("GET", `/admin/getContentProcessingModules/${unit}`)).body.modules).toEqual({
+      index: [{ module: "Recorder", settings: { tag: unit } }],
+    });
     const record = (await call("GET", `/access/fetch/${unit}/a`)).body;
     expect(record.content).toEqual({ raw: { n: 1 }, index: { i: 1 } });
     expect(record.meta.raw.version).toBe(10);
@@ -89,7 +97,10 @@ describe("durability", () => {
     const unit = await createUnit();
     const applied = () =>
       runInDurableObject(unitStub(unit), (_instance: StorageUnit, state) =>
-        state.storage.sql.exec<{ id: number }>("SELECT id FROM _migrations ORDER BY id").toArray().map((row) => row.id),
+        state.storage.sql
+          .exec<{ id: number }>("SELECT id FROM _migrations ORDER BY id")
+          .toArray()
+          .map((row) => row.id),
       );
     const first = await applied();
     expect(first.length).toBeGreaterThan(0);

@@ -56,10 +56,14 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, what: stri
 
 /** Waits until the status satisfies `test`, returning it. */
 export function waitForStatus(unit: string, test: (s: Status) => boolean, what: string, timeoutMs?: number): Promise<Status> {
-  return waitFor(async () => {
-    const s = await status(unit);
-    return test(s) ? s : undefined;
-  }, what, timeoutMs);
+  return waitFor(
+    async () => {
+      const s = await status(unit);
+      return test(s) ? s : undefined;
+    },
+    what,
+    timeoutMs,
+  );
 }
 
 const idle = (s: Status) => s.pending === 0 && s.assigned === 0 && !s.filling;
@@ -70,14 +74,18 @@ const idle = (s: Status) => s.pending === 0 && s.assigned === 0 && !s.filling;
  */
 export async function drain(unit: string, timeoutMs = 30_000): Promise<Status> {
   const stub = unitStub(unit);
-  return waitFor(async () => {
-    while (await runDurableObjectAlarm(stub)) {
+  return waitFor(
+    async () => {
+      while (await runDurableObjectAlarm(stub)) {
+        const s = await status(unit);
+        if (idle(s)) return s;
+      }
       const s = await status(unit);
-      if (idle(s)) return s;
-    }
-    const s = await status(unit);
-    return idle(s) ? s : undefined;
-  }, `unit ${unit} to drain`, timeoutMs);
+      return idle(s) ? s : undefined;
+    },
+    `unit ${unit} to drain`,
+    timeoutMs,
+  );
 }
 
 /** The Recorder calls of one unit (Recorder settings `tag` = unit name), optionally of one event. */

@@ -47,10 +47,18 @@ describe("QueuePublisher", () => {
   });
 
   // 150 small items would be one call of 150 messages; 150 items of ~5 KB one call of ~750 KB
-  for (const [limit, textBytes] of [["100 messages", 10], ["256 KB", 5000]] as const) {
+  for (const [limit, textBytes] of [
+    ["100 messages", 10],
+    ["256 KB", 5000],
+  ] as const) {
     it(`splits a large batch into sendBatch calls within ${limit}`, async () => {
       const unit = await queueUnit(150);
-      const lines = Array.from({ length: 150 }, (_, i) => ({ action: "add", scope: "index", key: `k${String(i).padStart(3, "0")}`, content: { i, text: "y".repeat(textBytes) } }));
+      const lines = Array.from({ length: 150 }, (_, i) => ({
+        action: "add",
+        scope: "index",
+        key: `k${String(i).padStart(3, "0")}`,
+        content: { i, text: "y".repeat(textBytes) },
+      }));
       expect((await call("POST", `/transaction/batch/${unit}`, ndjson(lines))).body).toEqual({ message: "OK", count: 150 });
       await drain(unit);
       expect(await status(unit)).toMatchObject({ pending: 0, failed: 0, processed: 150 });
@@ -61,7 +69,9 @@ describe("QueuePublisher", () => {
 
   it("refuses a pipeline naming a binding that does not exist with 400 INVALID_MODULE_SETTINGS", async () => {
     const unit = await createUnit();
-    const answer = await call("POST", `/admin/setContentProcessingModules/${unit}`, { modules: { index: [{ module: "QueuePublisher", settings: { binding: "MISSING_OUTBOX" } }] } });
+    const answer = await call("POST", `/admin/setContentProcessingModules/${unit}`, {
+      modules: { index: [{ module: "QueuePublisher", settings: { binding: "MISSING_OUTBOX" } }] },
+    });
     expect(answer.status).toBe(400);
     expect(answer.body).toEqual({
       message: "INVALID_MODULE_SETTINGS",

@@ -9,10 +9,25 @@
 import { describe, expect, it } from "vitest";
 import { FILL_CHUNK } from "../src/unit/fills";
 import { addRecord, call, createUnit } from "./helpers";
-import { addMany, drain, onInstance, recorded, recorder, setPipelines, setSettings, status, waitFor, waitForStatus, type ModuleRef } from "./queue-helpers";
+import {
+  addMany,
+  drain,
+  onInstance,
+  recorded,
+  recorder,
+  setPipelines,
+  setSettings,
+  status,
+  waitFor,
+  waitForStatus,
+  type ModuleRef,
+} from "./queue-helpers";
 
 /** A unit with the queue on, content processing off (so only reprocess calls queue), the given pipeline on `raw`. */
-async function unitWith(pipeline: (unit: string) => ModuleRef[], options: { paused?: boolean; settings?: Record<string, unknown> } = {}): Promise<string> {
+async function unitWith(
+  pipeline: (unit: string) => ModuleRef[],
+  options: { paused?: boolean; settings?: Record<string, unknown> } = {},
+): Promise<string> {
   const unit = await createUnit({ reprocessingQueue: true, contentProcessing: false });
   await setPipelines(unit, { raw: pipeline(unit) });
   if (options.settings) await setSettings(unit, options.settings);
@@ -22,10 +37,20 @@ async function unitWith(pipeline: (unit: string) => ModuleRef[], options: { paus
 
 const stall = (keys: string[], ms: number): ModuleRef => ({ module: "Fault", settings: { stallKeys: keys, stallMs: ms } });
 
-type QueueRow = { state: number; attempts: number; next_run_at: number; rerun: number; last_error: string | null; lease_token: string | null; failed_at: number | null };
+type QueueRow = {
+  state: number;
+  attempts: number;
+  next_run_at: number;
+  rerun: number;
+  last_error: string | null;
+  lease_token: string | null;
+  failed_at: number | null;
+};
 
 function queueRow(unit: string, key: string): Promise<QueueRow | undefined> {
-  return onInstance(unit, (unitInternals) => unitInternals.sql.first<QueueRow>("SELECT state, attempts, next_run_at, rerun, last_error, lease_token, failed_at FROM queue WHERE key = ?", key));
+  return onInstance(unit, (unitInternals) =>
+    unitInternals.sql.first<QueueRow>("SELECT state, attempts, next_run_at, rerun, last_error, lease_token, failed_at FROM queue WHERE key = ?", key),
+  );
 }
 
 describe("dedup", () => {
@@ -33,12 +58,20 @@ describe("dedup", () => {
     const unit = await unitWith((u) => [recorder(u)], { paused: true });
     await addMany(unit, "raw", 2);
     for (let i = 0; i < 3; i++) expect((await call("GET", `/reprocess/key/${unit}/k000000/raw`)).status).toBe(200);
-    expect((await call("POST", `/reprocess/keys/${unit}/raw`, { keys: ["k000000", "k000001", "k000001"] })).body).toEqual({ message: "OK", queued: 2, missing: [] });
+    expect((await call("POST", `/reprocess/keys/${unit}/raw`, { keys: ["k000000", "k000001", "k000001"] })).body).toEqual({
+      message: "OK",
+      queued: 2,
+      missing: [],
+    });
     await call("GET", `/reprocess/all/${unit}/raw`);
     expect((await status(unit)).pending).toBe(2);
     await call("PUT", `/reprocess/resume/${unit}`);
     expect(await drain(unit)).toMatchObject({ processed: 2, pending: 0 });
-    expect(recorded(unit, "process").map((c) => c.key).sort()).toEqual(["k000000", "k000001"]);
+    expect(
+      recorded(unit, "process")
+        .map((c) => c.key)
+        .sort(),
+    ).toEqual(["k000000", "k000001"]);
   });
 });
 
@@ -105,11 +138,17 @@ describe("leases and run tokens", () => {
     // the alarm waits for the lease, then the abandoned items are due again
     const done = await waitForStatus(unit, (s) => s.processed === 3 && s.assigned === 0 && s.pending === 0, "the abandoned items to be recovered");
     expect(done.failed).toBe(0);
-    expect(recorded(unit, "process").map((c) => c.key).sort()).toEqual(["k000000", "k000001", "k000002"]);
+    expect(
+      recorded(unit, "process")
+        .map((c) => c.key)
+        .sort(),
+    ).toEqual(["k000000", "k000001", "k000002"]);
   });
 
   it("a run that keeps outliving its lease ends failed with the reason", async () => {
-    const unit = await unitWith((u) => [stall(["k000000"], 2500), recorder(u)], { settings: { leaseMs: 1000, maxAttempts: 2, workers: 1, backoffMs: 10 } });
+    const unit = await unitWith((u) => [stall(["k000000"], 2500), recorder(u)], {
+      settings: { leaseMs: 1000, maxAttempts: 2, workers: 1, backoffMs: 10 },
+    });
     await addMany(unit, "raw", 1);
     await call("GET", `/reprocess/key/${unit}/k000000/raw`);
     const s = await waitForStatus(unit, (x) => x.failed === 1, "the item to fail", 20_000);
@@ -181,7 +220,9 @@ describe("a unit deleted while a batch runs", () => {
   });
 
   it("the batch ends quietly when the unit is gone", async () => {
-    const unit = await unitWith((u) => [recorder(u), stall(["k000000"], 300), { module: "ScopeWriter", settings: { scope: "index" } }], { paused: true });
+    const unit = await unitWith((u) => [recorder(u), stall(["k000000"], 300), { module: "ScopeWriter", settings: { scope: "index" } }], {
+      paused: true,
+    });
     await addMany(unit, "raw", 1);
     await call("GET", `/reprocess/key/${unit}/k000000/raw`);
     // the alarm's run, started by hand on a paused unit so no other run competes with it
@@ -219,7 +260,10 @@ describe("deletes", () => {
     await addRecord(unit, "raw", { key: "k1", content: { a: 2 } });
     await call("PUT", `/reprocess/resume/${unit}`);
     await drain(unit);
-    expect(recorded(unit, "process").map((c) => [c.kind, c.document])).toEqual([["process", { a: 1 }], ["process", { a: 2 }]]);
+    expect(recorded(unit, "process").map((c) => [c.kind, c.document])).toEqual([
+      ["process", { a: 1 }],
+      ["process", { a: 2 }],
+    ]);
   });
 
   it("deleting a whole record sends a deletion to each scope's pipeline", async () => {
@@ -279,7 +323,9 @@ describe("failures", () => {
       expect.objectContaining({ key: "k000001", attempts: 2, lastError: expect.stringContaining("module 'Renamed' is no longer registered") }),
     ]);
 
-    await onInstance(unit, (u) => u.config.update({ modules: { modules: { raw: [{ module: "Fault", settings: { stallMs: "soon" } }] }, settings: {} } }));
+    await onInstance(unit, (u) =>
+      u.config.update({ modules: { modules: { raw: [{ module: "Fault", settings: { stallMs: "soon" } }] }, settings: {} } }),
+    );
     expect((await call("POST", `/reprocess/retryFailed/${unit}`)).body).toEqual({ message: "OK", requeued: 2 });
     const again = await drain(unit);
     expect(again).toMatchObject({ failed: 2, processed: 0, lastError: expect.stringContaining("stallMs") });

@@ -108,7 +108,11 @@ describe("reprocess/all", () => {
     expect((await call("GET", `/reprocess/all/${unit}/raw?prefix=a_`)).body).toEqual({ message: "OK", queued: 2 });
     await call("PUT", `/reprocess/resume/${unit}`);
     await drain(unit);
-    expect(recorded(unit, "process").map((c) => c.key).sort()).toEqual(["a_1", "a_2"]);
+    expect(
+      recorded(unit, "process")
+        .map((c) => c.key)
+        .sort(),
+    ).toEqual(["a_1", "a_2"]);
   });
 
   it("?since= queues only scopes updated at or after that time", async () => {
@@ -119,7 +123,10 @@ describe("reprocess/all", () => {
     await sleep(5);
     await addRecord(unit, "raw", { key: "new", content: {} });
     expect((await call("POST", `/reprocess/all/${unit}/raw?since=${enc(since)}`)).body).toEqual({ message: "OK", queued: 1 });
-    expect((await call("POST", `/reprocess/all/${unit}/raw?since=${enc(new Date(Date.now() + 60_000).toISOString())}`)).body).toEqual({ message: "OK", queued: 0 });
+    expect((await call("POST", `/reprocess/all/${unit}/raw?since=${enc(new Date(Date.now() + 60_000).toISOString())}`)).body).toEqual({
+      message: "OK",
+      queued: 0,
+    });
     await call("PUT", `/reprocess/resume/${unit}`);
     await drain(unit);
     expect(recorded(unit, "process").map((c) => c.key)).toEqual(["new"]);
@@ -181,7 +188,7 @@ describe("a disabled queue", () => {
 
 describe("a unit that does not exist", () => {
   it("answers 404 STORAGE_UNIT_DOESNT_EXIST on every reprocess route", async () => {
-    const unit = "no-such-unit-" + Date.now().toString(36);
+    const unit = `no-such-unit-${Date.now().toString(36)}`;
     const answers = [
       await call("GET", `/reprocess/key/${unit}/k1/raw`),
       await call("POST", `/reprocess/keys/${unit}/raw`, { keys: ["k1"] }),
@@ -301,7 +308,10 @@ describe("failed items", () => {
   it("retryFailed with keys requeues only those, without keys all of them", async () => {
     const unit = await unitWithFailures(4);
     await call("PUT", `/reprocess/pause/${unit}`);
-    expect((await call("POST", `/reprocess/retryFailed/${unit}`, { keys: ["k000001", "k000003", "nope"] })).body).toEqual({ message: "OK", requeued: 2 });
+    expect((await call("POST", `/reprocess/retryFailed/${unit}`, { keys: ["k000001", "k000003", "nope"] })).body).toEqual({
+      message: "OK",
+      requeued: 2,
+    });
     expect(await status(unit)).toMatchObject({ pending: 2, failed: 2 });
     expect((await call("POST", `/reprocess/retryFailed/${unit}`)).body).toEqual({ message: "OK", requeued: 2 });
     expect(await status(unit)).toMatchObject({ pending: 4, failed: 0 });
@@ -315,7 +325,11 @@ describe("failed items", () => {
     await setPipelines(unit, { raw: [recorder(unit)] });
     expect((await call("POST", `/reprocess/retryFailed/${unit}`)).body).toEqual({ message: "OK", requeued: 2 });
     expect(await drain(unit)).toMatchObject({ failed: 0, pending: 0, processed: 2 });
-    expect(recorded(unit, "process").map((c) => c.key).sort()).toEqual(["k000000", "k000001"]);
+    expect(
+      recorded(unit, "process")
+        .map((c) => c.key)
+        .sort(),
+    ).toEqual(["k000000", "k000001"]);
   });
 
   it("purgeFailed forgets them", async () => {

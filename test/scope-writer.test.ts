@@ -4,14 +4,19 @@ import { addRecord, call, createUnit } from "./helpers";
 import { drain, failedItems, fetchScope, setModules, setReprocessing, status } from "./support/modules";
 
 function processCalls(unit: string, scope: string) {
-  return recordedCalls.filter((c) => c.tag === unit && c.scope === scope && c.event === "process").map((c) => ({ key: c.key, kind: c.kind, document: c.document }));
+  return recordedCalls
+    .filter((c) => c.tag === unit && c.scope === scope && c.event === "process")
+    .map((c) => ({ key: c.key, kind: c.kind, document: c.document }));
 }
 
 describe("ScopeWriter", () => {
   it("writes the document as the modules before it left it into the other scope, whose pipeline then runs", async () => {
     const unit = await createUnit();
     await setModules(unit, {
-      raw: [{ module: "FieldMapping", settings: { rename: { headline: "title" } } }, { module: "ScopeWriter", settings: { scope: "index" } }],
+      raw: [
+        { module: "FieldMapping", settings: { rename: { headline: "title" } } },
+        { module: "ScopeWriter", settings: { scope: "index" } },
+      ],
       index: [{ module: "Recorder", settings: { tag: unit } }],
     });
     await addRecord(unit, "raw", { key: "doc/1", content: { headline: "Hello" } });
@@ -45,12 +50,17 @@ describe("ScopeWriter", () => {
     expect((await call("GET", `/access/fetch/${unit}/k/index`)).body.meta.index.version).toBe(future);
     const [failed] = await failedItems(unit);
     expect(failed).toMatchObject({ scope: "raw", key: "k", attempts: 1 });
-    expect(failed!.lastError).toMatch(new RegExp(`^ScopeWriter: scope 'index' of 'k' has version ${future}, newer than \\d+; send a version >= ${future}$`));
+    expect(failed!.lastError).toMatch(
+      new RegExp(`^ScopeWriter: scope 'index' of 'k' has version ${future}, newer than \\d+; send a version >= ${future}$`),
+    );
   });
 
   it("deletes the other scope when its source is deleted, and that scope's pipeline receives the deletion", async () => {
     const unit = await createUnit();
-    await setModules(unit, { raw: [{ module: "ScopeWriter", settings: { scope: "index" } }], index: [{ module: "Recorder", settings: { tag: unit } }] });
+    await setModules(unit, {
+      raw: [{ module: "ScopeWriter", settings: { scope: "index" } }],
+      index: [{ module: "Recorder", settings: { tag: unit } }],
+    });
     await addRecord(unit, "raw", { key: "k", content: { a: 1 } });
     await drain(unit);
     expect((await call("POST", `/transaction/execute/${unit}/raw`, { key: "k", action: "delete" })).status).toBe(200);
@@ -62,7 +72,10 @@ describe("ScopeWriter", () => {
 
   it("with content processing off, writes the scope without queuing its pipeline", async () => {
     const unit = await createUnit({ contentProcessing: false, reprocessingQueue: true });
-    await setModules(unit, { raw: [{ module: "ScopeWriter", settings: { scope: "index" } }], index: [{ module: "Recorder", settings: { tag: unit } }] });
+    await setModules(unit, {
+      raw: [{ module: "ScopeWriter", settings: { scope: "index" } }],
+      index: [{ module: "Recorder", settings: { tag: unit } }],
+    });
     await addRecord(unit, "raw", { key: "k", content: { a: 1 } });
     expect((await status(unit)).pending).toBe(0);
     expect((await call("POST", `/reprocess/key/${unit}/k/raw`)).status).toBe(200);
@@ -75,7 +88,11 @@ describe("ScopeWriter", () => {
   it("may write its own scope, which is stored but never queued again by that write", async () => {
     const unit = await createUnit();
     await setModules(unit, {
-      raw: [{ module: "FieldMapping", settings: { set: { normalized: true } } }, { module: "ScopeWriter", settings: { scope: "raw" } }, { module: "Recorder", settings: { tag: unit } }],
+      raw: [
+        { module: "FieldMapping", settings: { set: { normalized: true } } },
+        { module: "ScopeWriter", settings: { scope: "raw" } },
+        { module: "Recorder", settings: { tag: unit } },
+      ],
     });
     await addRecord(unit, "raw", { key: "k", content: { a: 1 } });
     await drain(unit);
@@ -87,7 +104,10 @@ describe("ScopeWriter", () => {
   it("cuts a chain of scope writes after 8 hops, failing the item with the reason", async () => {
     const unit = await createUnit();
     await setReprocessing(unit, { maxAttempts: 1 });
-    await setModules(unit, { raw: [{ module: "ScopeWriter", settings: { scope: "index" } }], index: [{ module: "ScopeWriter", settings: { scope: "raw" } }] });
+    await setModules(unit, {
+      raw: [{ module: "ScopeWriter", settings: { scope: "index" } }],
+      index: [{ module: "ScopeWriter", settings: { scope: "raw" } }],
+    });
     await addRecord(unit, "raw", { key: "loop", content: { a: 1 } });
     await drain(unit);
     // hops 0 (raw) to 7 (index) wrote; the raw item of hop 8 was refused
@@ -100,7 +120,12 @@ describe("ScopeWriter", () => {
   it("fails the item when the document to write is over the content limit", async () => {
     const unit = await createUnit();
     await setReprocessing(unit, { maxAttempts: 1 });
-    await setModules(unit, { raw: [{ module: "ForeignKeyJoin", settings: { field: "parts", scope: "blob", as: "parts" } }, { module: "ScopeWriter", settings: { scope: "index" } }] });
+    await setModules(unit, {
+      raw: [
+        { module: "ForeignKeyJoin", settings: { field: "parts", scope: "blob", as: "parts" } },
+        { module: "ScopeWriter", settings: { scope: "index" } },
+      ],
+    });
     const part = { text: "x".repeat(400 * 1024) };
     for (const key of ["p1", "p2", "p3"]) await addRecord(unit, "blob", { key, content: part });
     await addRecord(unit, "raw", { key: "big", content: { parts: ["p1", "p2", "p3"] } });

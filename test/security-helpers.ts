@@ -25,5 +25,11 @@ export async function grant(permission: Permission, user: string, unit: string):
 /** A token of the issued shape (`rs_` + 86 base64url characters) that this server never issued: its MAC is wrong. */
 export function unknownToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(64));
-  return "rs_" + btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return (
+    "rs_" +
+    btoa(String.fromCharCode(...bytes))
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_")
+      .replace(/=+$/, "")
+  );
 }

@@ -32,7 +32,9 @@ describe("Security API: users and tokens", () => {
     const unit = await createUnit();
     const alice = await createUser();
     await grant("r", alice.name, unit);
-    const digest = [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(alice.token)))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    const digest = [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(alice.token)))]
+      .map((b) => b.toString(16).padStart(2, "0"))
+      .join("");
     const registryDump = await runInDurableObject(registry(), async (_instance, state) => dumpDatabase(state));
     const unitDump = await runInDurableObject(unitStub(unit), async (_instance, state) => dumpDatabase(state));
     for (const dump of [registryDump, unitDump]) {
@@ -91,7 +93,7 @@ describe("Security API: grants", () => {
     const [mine, other] = await Promise.all([createUnit(), createUnit()]);
     const alice = await createUser();
     await grant("rw", alice.name, mine);
-    expect((await readWrite(other, alice.token))).toEqual([403, 403]);
+    expect(await readWrite(other, alice.token)).toEqual([403, 403]);
     const missing = await call("GET", `/access/fetch/${uniqueUnit()}/k1`, undefined, { token: alice.token });
     expect(missing.status).toBe(403);
   });
@@ -188,7 +190,10 @@ describe("user tokens on guarded routes", () => {
     const alice = await createUser();
     await grant("rw", alice.name, unit);
     const as = { token: alice.token };
-    expect((await call("POST", `/transaction/batch/${unit}`, '{"action":"add","scope":"raw","key":"a","content":{}}\n', as)).body).toEqual({ message: "OK", count: 1 });
+    expect((await call("POST", `/transaction/batch/${unit}`, '{"action":"add","scope":"raw","key":"a","content":{}}\n', as)).body).toEqual({
+      message: "OK",
+      count: 1,
+    });
     expect((await call("GET", `/access/fetchMultiple/${unit}?keys=a`, undefined, as)).body.records).toHaveLength(1);
     expect((await call("POST", `/reprocess/keys/${unit}/raw`, { keys: ["a"] }, as)).body).toMatchObject({ message: "OK", queued: 1 });
     expect((await call("GET", `/reprocess/status/${unit}`, undefined, as)).body.pending).toBe(1);
@@ -197,6 +202,8 @@ describe("user tokens on guarded routes", () => {
 
 /** Every text value of every table of a Durable Object's database, for looking for secrets. */
 function dumpDatabase(state: DurableObjectState): string {
-  const tables = state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").toArray();
+  const tables = state.storage.sql
+    .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'")
+    .toArray();
   return JSON.stringify(tables.map(({ name }) => state.storage.sql.exec(`SELECT * FROM "${name}"`).toArray()));
 }

@@ -36,9 +36,11 @@ describe("forEachConcurrently", () => {
   });
 
   it("rejects with the error a call throws", async () => {
-    await expect(forEachConcurrently([1, 2, 3], 2, async (item) => {
-      if (item === 2) throw new Error("two");
-    })).rejects.toThrow("two");
+    await expect(
+      forEachConcurrently([1, 2, 3], 2, async (item) => {
+        if (item === 2) throw new Error("two");
+      }),
+    ).rejects.toThrow("two");
   });
 });
 
@@ -47,12 +49,17 @@ describe("capacity", () => {
     expect(shardMaxBytes({})).toBeUndefined();
     expect(shardMaxBytes({ RESTAGE_SHARD_MAX_BYTES: "" })).toBeUndefined();
     expect(shardMaxBytes({ RESTAGE_SHARD_MAX_BYTES: "1048576" })).toBe(1048576);
-    for (const bad of ["1e", "-1", "0", "1.5", "10GB"]) expect(() => shardMaxBytes({ RESTAGE_SHARD_MAX_BYTES: bad })).toThrow(/RESTAGE_SHARD_MAX_BYTES must be a whole number of bytes/);
+    for (const bad of ["1e", "-1", "0", "1.5", "10GB"])
+      expect(() => shardMaxBytes({ RESTAGE_SHARD_MAX_BYTES: bad })).toThrow(/RESTAGE_SHARD_MAX_BYTES must be a whole number of bytes/);
   });
 
   it("answers the platform's full-storage error, as thrown or as its text across RPC, with 507 STORAGE_FULL", () => {
     for (const error of [new Error("database or disk is full: SQLITE_FULL"), new Error("SQLITE_FULL"), "Error: database or disk is full"]) {
-      expect(storageFullError(error)).toMatchObject({ code: "STORAGE_FULL", status: 507, detail: expect.stringMatching(/^the storage unit's shard is full.*Delete records/) });
+      expect(storageFullError(error)).toMatchObject({
+        code: "STORAGE_FULL",
+        status: 507,
+        detail: expect.stringMatching(/^the storage unit's shard is full.*Delete records/),
+      });
     }
     expect(storageFullError(new Error("no such table: records"))).toBeUndefined();
   });

@@ -8,7 +8,9 @@ import { call, createUnit, ndjson } from "./helpers";
 import { drain, failedItems, fetchScope, setModules, setReprocessing, status } from "./support/modules";
 
 const CAP = 512 * 1024;
-const FULL_DETAIL = new RegExp(`^the storage unit's shard is full: it stores \\d+ bytes of the ${CAP} that RESTAGE_SHARD_MAX_BYTES allows.*Delete records`);
+const FULL_DETAIL = new RegExp(
+  `^the storage unit's shard is full: it stores \\d+ bytes of the ${CAP} that RESTAGE_SHARD_MAX_BYTES allows.*Delete records`,
+);
 
 /** Content of about `bytes` as JSON. */
 const blob = (bytes: number, tag = "") => ({ tag, text: "x".repeat(bytes) });
@@ -45,7 +47,9 @@ describe("a full shard", () => {
   it("accepts deletes, which make room for the write it refused", async () => {
     const unit = await createUnit();
     const { stored, refused } = await fill(unit);
-    expect((await call("POST", `/transaction/execute/${unit}/$record`, { key: stored[0], action: "delete", policy: "mustexist" })).body).toEqual({ message: "OK" });
+    expect((await call("POST", `/transaction/execute/${unit}/$record`, { key: stored[0], action: "delete", policy: "mustexist" })).body).toEqual({
+      message: "OK",
+    });
     // a delete of a scope never written leaves a tombstone: a write too, still accepted
     expect((await call("POST", `/transaction/execute/${unit}/other`, { key: "never-written", action: "delete" })).status).toBe(200);
     expect((await call("POST", `/transaction/execute/${unit}/$record`, { key: stored[1], action: "delete" })).status).toBe(200);
@@ -56,7 +60,12 @@ describe("a full shard", () => {
 
   it("refuses in a batch only the lines that do not fit, each with STORAGE_FULL; a batch of which nothing fits is 507", async () => {
     const unit = await createUnit();
-    const lines = Array.from({ length: 20 }, (_, n) => ({ action: "add", scope: "raw", key: `b${String(n).padStart(2, "0")}`, content: blob(40_000) }));
+    const lines = Array.from({ length: 20 }, (_, n) => ({
+      action: "add",
+      scope: "raw",
+      key: `b${String(n).padStart(2, "0")}`,
+      content: blob(40_000),
+    }));
     const answer = await call("POST", `/transaction/batch/${unit}`, ndjson(lines));
     expect(answer.status).toBe(200);
     expect(answer.body.message).toBe("COMPLETED_WITH_ERRORS");
@@ -65,7 +74,9 @@ describe("a full shard", () => {
     expect(applied).toBeLessThan(lines.length);
     // the lines applied are the first ones, the rest each refused
     expect(answer.body.errors).toEqual(
-      lines.slice(applied).map((line, i) => ({ line: applied + i + 1, key: line.key, error: "STORAGE_FULL", detail: expect.stringMatching(FULL_DETAIL) })),
+      lines
+        .slice(applied)
+        .map((line, i) => ({ line: applied + i + 1, key: line.key, error: "STORAGE_FULL", detail: expect.stringMatching(FULL_DETAIL) })),
     );
     const page = await call("GET", `/access/fetchPage/${unit}?batchSize=100`);
     expect(page.body.records.map((record: { key: string }) => record.key)).toEqual(lines.slice(0, applied).map((line) => line.key));
@@ -76,7 +87,15 @@ describe("a full shard", () => {
     expect((await call("GET", `/access/fetch/${unit}/late`)).status).toBe(404);
 
     // deletes in a batch are applied on a full shard, and the adds after them fit again
-    const freed = await call("POST", `/transaction/batch/${unit}`, ndjson([{ action: "delete", scope: "raw", key: "b00" }, { action: "delete", scope: "raw", key: "b01" }, { action: "add", scope: "raw", key: "late", content: blob(40_000) }]));
+    const freed = await call(
+      "POST",
+      `/transaction/batch/${unit}`,
+      ndjson([
+        { action: "delete", scope: "raw", key: "b00" },
+        { action: "delete", scope: "raw", key: "b01" },
+        { action: "add", scope: "raw", key: "late", content: blob(40_000) },
+      ]),
+    );
     expect(freed.body).toEqual({ message: "OK", count: 3 });
   });
 

@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { addRecord, call, createUnit, enc, ndjson, uniqueUnit } from "./helpers";
 
 const fetchRecord = (unit: string, key: string, scope?: string) => call("GET", `/access/fetch/${unit}/${enc(key)}${scope ? `/${scope}` : ""}`);
-const remove = (unit: string, scope: string, body: Record<string, unknown>) => call("PUT", `/transaction/execute/${unit}/${scope}`, { action: "delete", ...body });
+const remove = (unit: string, scope: string, body: Record<string, unknown>) =>
+  call("PUT", `/transaction/execute/${unit}/${scope}`, { action: "delete", ...body });
 
 describe("transaction/add", () => {
   it("stores a scope through PUT and POST alike", async () => {
@@ -295,19 +296,26 @@ describe("transaction/batch", () => {
     expect((await fetchRecord(unit, "big")).status).toBe(404);
   });
 
-  it.each(["application/x-ndjson", "application/ndjson", "text/plain", "application/json", "text/plain; charset=utf-8"])("reads the body as NDJSON with content type %s", async (type) => {
-    const unit = await createUnit();
-    const body = ndjson([
-      { action: "add", scope: "raw", key: "a", content: {} },
-      { action: "add", scope: "raw", key: "b", content: {} },
-    ]);
-    const answer = await call("POST", `/transaction/batch/${unit}`, body, { headers: { "content-type": type } });
-    expect(answer.body).toEqual({ message: "OK", count: 2 });
-  });
+  it.each(["application/x-ndjson", "application/ndjson", "text/plain", "application/json", "text/plain; charset=utf-8"])(
+    "reads the body as NDJSON with content type %s",
+    async (type) => {
+      const unit = await createUnit();
+      const body = ndjson([
+        { action: "add", scope: "raw", key: "a", content: {} },
+        { action: "add", scope: "raw", key: "b", content: {} },
+      ]);
+      const answer = await call("POST", `/transaction/batch/${unit}`, body, { headers: { "content-type": type } });
+      expect(answer.body).toEqual({ message: "OK", count: 2 });
+    },
+  );
 
   it("accepts CRLF line endings and a trailing newline", async () => {
     const unit = await createUnit();
-    const body = ndjson([{ action: "add", scope: "raw", key: "a", content: {} }, { action: "add", scope: "raw", key: "b", content: {} }]).replace("\n", "\r\n") + "\r\n";
+    const body =
+      `${ndjson([
+        { action: "add", scope: "raw", key: "a", content: {} },
+        { action: "add", scope: "raw", key: "b", content: {} },
+      ]).replace("\n", "\r\n")}\r\n`;
     expect((await call("POST", `/transaction/batch/${unit}`, body)).body).toEqual({ message: "OK", count: 2 });
   });
 
@@ -325,7 +333,7 @@ describe("transaction/batch", () => {
     const good = await call("POST", `/transaction/batch/${unit}`, ndjson([{ action: "add", scope: "raw", key: "a", content: {} }]));
     expect(good.status).toBe(404);
     expect(good.body.message).toBe("STORAGE_UNIT_DOESNT_EXIST");
-    const allBad = await call("POST", `/transaction/batch/${unit}`, "{oops\n{\"action\":\"add\"}");
+    const allBad = await call("POST", `/transaction/batch/${unit}`, '{oops\n{"action":"add"}');
     expect(allBad.status).toBe(404);
     expect(allBad.body.message).toBe("STORAGE_UNIT_DOESNT_EXIST");
   });
@@ -352,7 +360,7 @@ describe("transaction/batch", () => {
     const unit = await createUnit();
     const line = JSON.stringify({ action: "add", scope: "raw", key: "a", content: {} });
     // blank padding counts towards the body size but is not a line
-    const padded = (size: number) => line + "\n" + " ".repeat(size - line.length - 1);
+    const padded = (size: number) => `${line}\n${" ".repeat(size - line.length - 1)}`;
     const atLimit = await call("POST", `/transaction/batch/${unit}`, padded(16 * 1024 * 1024));
     expect(atLimit.body).toEqual({ message: "OK", count: 1 });
     const over = await call("POST", `/transaction/batch/${unit}`, padded(16 * 1024 * 1024 + 1));

@@ -37,21 +37,28 @@ export const RecordAnswer = z
   .object({
     key: z.string(),
     content: z.record(z.string(), JsonObject).openapi({ description: "scope → its content" }),
-    meta: z.record(z.string(), z.object({ version: z.number(), updatedAt: IsoTime })).openapi({ description: "scope → its version and time of write" }),
+    meta: z
+      .record(z.string(), z.object({ version: z.number(), updatedAt: IsoTime }))
+      .openapi({ description: "scope → its version and time of write" }),
   })
   .openapi("Record");
 
 export const FetchAnswer = okWith(RecordAnswer.shape).openapi("FetchAnswer");
 export const RecordsAnswer = okWith({
   records: z.array(RecordAnswer),
-  remainingKeys: z.array(z.string()).optional().openapi({ description: "keys not sent because the answer reached its size limit: ask for them again" }),
+  remainingKeys: z
+    .array(z.string())
+    .optional()
+    .openapi({ description: "keys not sent because the answer reached its size limit: ask for them again" }),
 }).openapi("RecordsAnswer");
 export const PageAnswer = okWith({
   records: z.array(RecordAnswer),
   nextStartId: z.string().optional().openapi({ description: "the cursor of the next page; absent on the last page" }),
 }).openapi("PageAnswer");
 
-export const BatchError = z.object({ line: z.number().int(), key: z.string().optional(), error: z.string(), detail: z.string() }).openapi("BatchError");
+export const BatchError = z
+  .object({ line: z.number().int(), key: z.string().optional(), error: z.string(), detail: z.string() })
+  .openapi("BatchError");
 export const BatchAnswer = z
   .object({
     message: z.enum(["OK", "COMPLETED_WITH_ERRORS"]),
@@ -79,7 +86,9 @@ export const FailedAnswer = okWith({
 }).openapi("FailedAnswer");
 
 export const QueuedAnswer = okWith({ queued: Count }).openapi("QueuedAnswer");
-export const KeysQueuedAnswer = okWith({ queued: Count, missing: z.array(z.string()).openapi({ description: "keys without that scope" }) }).openapi("KeysQueuedAnswer");
+export const KeysQueuedAnswer = okWith({ queued: Count, missing: z.array(z.string()).openapi({ description: "keys without that scope" }) }).openapi(
+  "KeysQueuedAnswer",
+);
 export const UnassignedAnswer = okWith({ unassigned: Count }).openapi("UnassignedAnswer");
 export const RequeuedAnswer = okWith({ requeued: Count }).openapi("RequeuedAnswer");
 export const PurgedAnswer = okWith({ purged: Count }).openapi("PurgedAnswer");
@@ -104,6 +113,10 @@ export const SettingsAnswer = okWith({ settings: ReprocessingSettings }).openapi
 const ScheduleState = ScheduleBody.shape.schedules.element.extend({ nextRunAt: IsoTime });
 export const SchedulesAnswer = okWith({ schedules: z.array(ScheduleState) }).openapi("SchedulesAnswer");
 
-export const Permission = z.enum(["r", "w", "rw"]).openapi({ description: "r: access/*, reprocess/status, reprocess/failed; w: transaction/* and the other reprocess/* routes; rw: both" });
+export const Permission = z
+  .enum(["r", "w", "rw"])
+  .openapi({ description: "r: access/*, reprocess/status, reprocess/failed; w: transaction/* and the other reprocess/* routes; rw: both" });
 export const TokenAnswer = okWith({ token: z.string().openapi({ description: "shown once; the server keeps its hash" }) }).openapi("TokenAnswer");
-export const UsersAnswer = okWith({ users: z.array(z.object({ name: z.string(), grants: z.record(z.string(), Permission) })) }).openapi("UsersAnswer");
+export const UsersAnswer = okWith({ users: z.array(z.object({ name: z.string(), grants: z.record(z.string(), Permission) })) }).openapi(
+  "UsersAnswer",
+);

@@ -32,7 +32,10 @@ export async function authorize(c: Pick<Context<{ Bindings: Env }>, "env" | "req
   if (access === "public") return undefined;
   const adminToken = c.env.ADMIN_TOKEN;
   if (!adminToken) {
-    throw new ApiError("AUTH_NOT_CONFIGURED", "no ADMIN_TOKEN is configured: set it with `wrangler secret put ADMIN_TOKEN` (or in .dev.vars locally)");
+    throw new ApiError(
+      "AUTH_NOT_CONFIGURED",
+      "no ADMIN_TOKEN is configured: set it with `wrangler secret put ADMIN_TOKEN` (or in .dev.vars locally)",
+    );
   }
   const token = bearerToken(c);
   if (!token) throw new ApiError("UNAUTHORIZED", "send `Authorization: Bearer <token>`");

@@ -64,7 +64,10 @@ export function documentOperation(operation: Operation): RouteConfig {
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
   const errors = Object.fromEntries(
-    [...byStatus].map(([status, codes]) => [status, { description: DESCRIPTIONS[status] ?? "an error", content: { "application/json": { schema: errorAnswer(codes) } } }]),
+    [...byStatus].map(([status, codes]) => [
+      status,
+      { description: DESCRIPTIONS[status] ?? "an error", content: { "application/json": { schema: errorAnswer(codes) } } },
+    ]),
   );
   const { answer, body, rawBody } = operation;
   return {

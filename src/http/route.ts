@@ -12,7 +12,7 @@
  * the validated values are handed on with `addValidatedData`, where `c.req.valid` finds them.
  */
 import type { Handler, Schema, ToSchema } from "hono";
-import { OpenAPIHono, z, type RouteConfigToTypedResponse, type RouteHandler } from "@hono/zod-openapi";
+import { type OpenAPIHono, z, type RouteConfigToTypedResponse, type RouteHandler } from "@hono/zod-openapi";
 import type { Env } from "../env";
 import type { ERROR_STATUS } from "../errors";
 import type { AdminCaller, Caller } from "../unit/grants";
@@ -112,7 +112,8 @@ function register(app: App<any>, operation: Operation, handler: Handler<AppEnv>)
       checkUrlEncoding(c.req.url);
       c.req.addValidatedData("param", validate(operation.params ?? EmptyObject, c.req.param(), "path"));
       c.req.addValidatedData("query", validate(operation.query ?? EmptyObject, c.req.query(), "query"));
-      if (operation.body) c.req.addValidatedData("json", validate(operation.body, method === "get" ? undefined : await readJson(c), "body") as object);
+      if (operation.body)
+        c.req.addValidatedData("json", validate(operation.body, method === "get" ? undefined : await readJson(c), "body") as object);
       return (await handler(c, next)) as Response;
     };
     if (caller?.kind !== "user") return run();

@@ -61,6 +61,7 @@ function noGrant(env: Env, caller: UserCaller, route: UserRoute): Promise<ApiErr
   return refusalFor(
     env,
     caller.tokenHash,
-    (user) => `user '${user}' has no grant on storage unit '${route.unit}'; an admin can add one with PUT /security/add/${need}/${user}/${route.unit}`,
+    (user) =>
+      `user '${user}' has no grant on storage unit '${route.unit}'; an admin can add one with PUT /security/add/${need}/${user}/${route.unit}`,
   );
 }

@@ -24,7 +24,8 @@ const MAX_KEYS = LIMITS.fetchMultipleKeys;
  */
 export const ForeignKeyJoin = defineModule({
   name: "ForeignKeyJoin",
-  description: "Embeds the content of the record(s) whose key(s) are in `field`, from `scope`, at `as`; referrers are queued again when a referenced record changes.",
+  description:
+    "Embeds the content of the record(s) whose key(s) are in `field`, from `scope`, at `as`; referrers are queued again when a referenced record changes.",
   settings: z.object({ field: FieldPath, scope: ScopeName, as: FieldPath }).strict(),
   create: ({ settings, unit }) => ({
     async process(item) {
@@ -38,12 +39,16 @@ export const ForeignKeyJoin = defineModule({
       if (typeof keys === "string") return item.fail(`ForeignKeyJoin: field '${settings.field}' ${keys}`);
       unit.references(item, settings.scope, keys, settings.field);
       if (value === undefined || value === null) return;
-      const tooLarge = (problem: string) => item.fail(`ForeignKeyJoin: embedding '${settings.field}' at '${settings.as}': ${problem}; join fewer or smaller records`);
+      const tooLarge = (problem: string) =>
+        item.fail(`ForeignKeyJoin: embedding '${settings.field}' at '${settings.as}': ${problem}; join fewer or smaller records`);
       const own = jsonBytes(JSON.stringify(item.document));
       // reading stops once past the limit: a thousand large records must never be held at once
       const { contents, bytes } = await unit.readMany(keys, settings.scope, { maxBytes: LIMITS.contentBytes - own });
-      if (own + bytes > LIMITS.contentBytes) return tooLarge(`content is at least ${own + bytes} bytes as JSON; a scope holds at most ${LIMITS.contentBytes}`);
-      const embedded: Document | Document[] | null = Array.isArray(value) ? contents.filter((content) => content !== undefined) : (contents[0] ?? null);
+      if (own + bytes > LIMITS.contentBytes)
+        return tooLarge(`content is at least ${own + bytes} bytes as JSON; a scope holds at most ${LIMITS.contentBytes}`);
+      const embedded: Document | Document[] | null = Array.isArray(value)
+        ? contents.filter((content) => content !== undefined)
+        : (contents[0] ?? null);
       setPath(item.document, settings.as, embedded);
       const problem = contentTooLarge(JSON.stringify(item.document));
       if (problem) tooLarge(problem);

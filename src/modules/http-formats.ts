@@ -90,7 +90,12 @@ export function buildRequests(format: HttpFormat, entries: Entry[], settings: Fo
       }));
     case "elasticsearch": {
       const url = `${settings.url.replace(/\/+$/, "")}/_bulk`;
-      return split(entries).map((chunk) => ({ url, contentType: "application/x-ndjson", body: chunk.map((entry) => entry.text).join(""), entries: chunk }));
+      return split(entries).map((chunk) => ({
+        url,
+        contentType: "application/x-ndjson",
+        body: chunk.map((entry) => entry.text).join(""),
+        entries: chunk,
+      }));
     }
     case "solr": {
       const upserts = split(entries.filter((entry) => entry.upsert)).map((chunk) => ({ body: `[${texts(chunk)}]`, entries: chunk }));

@@ -16,10 +16,16 @@ const HttpPublisherSettings = z
     /** the Elasticsearch index (`_index` of each action); required for that format */
     index: z.string().min(1).max(255).optional(),
     headers: z
-      .record(z.string().regex(HEADER_NAME, "a header name (letters, digits and !#$%&'*+.^_`|~-)"), z.string().max(8192).regex(HEADER_VALUE, "a header value without line breaks"))
+      .record(
+        z.string().regex(HEADER_NAME, "a header name (letters, digits and !#$%&'*+.^_`|~-)"),
+        z.string().max(8192).regex(HEADER_VALUE, "a header value without line breaks"),
+      )
       .default({}),
     /** the name of a Worker secret sent as the Authorization header */
-    authSecret: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "the name of a Worker secret (letters, digits, '_')").optional(),
+    authSecret: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "the name of a Worker secret (letters, digits, '_')")
+      .optional(),
     timeoutMs: z.number().int().min(100).max(300_000).default(10_000),
     /** a batch is sent in as many requests as it takes to keep each body within this size */
     maxRequestBytes: z
@@ -53,7 +59,8 @@ type HttpPublisherSettings = z.infer<typeof HttpPublisherSettings>;
  */
 export const HttpPublisher = defineModule({
   name: "HttpPublisher",
-  description: "Sends each batch's documents and deletions to an HTTP endpoint (json, elasticsearch _bulk or solr update format), in requests of at most maxRequestBytes.",
+  description:
+    "Sends each batch's documents and deletions to an HTTP endpoint (json, elasticsearch _bulk or solr update format), in requests of at most maxRequestBytes.",
   settings: HttpPublisherSettings,
   checkEnvironment: (settings, env) => (settings.authSecret === undefined ? undefined : secretProblem(settings.authSecret, env)),
   create: ({ settings, env }) => {
@@ -88,7 +95,8 @@ const RESERVED_SECRETS = new Map([["ADMIN_TOKEN", "the admin token"]]);
 /** What is wrong with `authSecret` naming `name`: a reserved secret, or one that is not set. */
 function secretProblem(name: string, env: Record<string, unknown>): string | undefined {
   const reserved = RESERVED_SECRETS.get(name);
-  if (reserved) return `settings.authSecret: '${name}' is ${reserved} of this server and is never sent to an endpoint; store the endpoint's credential in a secret of its own (wrangler secret put SEARCH_AUTH)`;
+  if (reserved)
+    return `settings.authSecret: '${name}' is ${reserved} of this server and is never sent to an endpoint; store the endpoint's credential in a secret of its own (wrangler secret put SEARCH_AUTH)`;
   const value = envValue(env, name);
   if (typeof value === "string" && value.length > 0) return undefined;
   return `settings.authSecret: no secret named '${name}' in the Worker's environment; add it with 'wrangler secret put ${name}' (or .dev.vars locally)`;
@@ -109,7 +117,11 @@ function requestHeaders(settings: HttpPublisherSettings, env: Record<string, unk
  * POSTs one request. Resolves with any HTTP answer but a 5xx; throws on a 5xx, a timeout
  * or a network error, since none of those says anything about single items.
  */
-async function send(request: PublishRequest, headers: Record<string, string>, timeoutMs: number): Promise<{ ok: boolean; status: number; text: string }> {
+async function send(
+  request: PublishRequest,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ ok: boolean; status: number; text: string }> {
   const where = `POST ${shownUrl(request.url)}`;
   try {
     const response = await fetch(request.url, {

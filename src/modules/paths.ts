@@ -14,7 +14,10 @@ export const FieldPath = z
   .string()
   .min(1, "a field path must not be empty")
   .max(1000)
-  .refine((path) => path.split(".").every((segment) => segment.length > 0), "a field path has non-empty segments separated by '.', as in 'author.name'")
+  .refine(
+    (path) => path.split(".").every((segment) => segment.length > 0),
+    "a field path has non-empty segments separated by '.', as in 'author.name'",
+  )
   .refine((path) => path.split(".").every((segment) => segment !== "__proto__"), "a field path must not use '__proto__'");
 
 function isPlainObject(value: unknown): value is Document {

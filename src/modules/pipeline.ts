@@ -34,10 +34,15 @@ export function checkModulesConfig(config: ModulesConfig, env: Record<string, un
 }
 
 /** Fresh module instances for one batch of `scope`; empty when the scope has no pipeline. */
-export function createPipeline(config: ModulesConfig, scope: string, base: Omit<ModuleContext<unknown>, "settings" | "scope" | "unitSettings">): ModuleInstance[] {
+export function createPipeline(
+  config: ModulesConfig,
+  scope: string,
+  base: Omit<ModuleContext<unknown>, "settings" | "scope" | "unitSettings">,
+): ModuleInstance[] {
   return pipelineOf(config, scope).map((ref) => {
     const definition = availableModules(base.env).get(ref.module);
-    if (!definition) throw new Error(testModuleHint(ref.module, base.env) ?? `module '${ref.module}' is no longer registered; set the unit's modules again`);
+    if (!definition)
+      throw new Error(testModuleHint(ref.module, base.env) ?? `module '${ref.module}' is no longer registered; set the unit's modules again`);
     return definition.create({ ...base, scope, unitSettings: config.settings, settings: definition.settings.parse(ref.settings) });
   });
 }

@@ -32,7 +32,9 @@ interface QueueProducer {
 export const QueuePublisher = defineModule({
   name: "QueuePublisher",
   description: "Sends each document or deletion as a message to a Cloudflare Queue binding (documents over 128 KB as a reference).",
-  settings: z.object({ binding: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "the name of a Queue producer binding (letters, digits, '_')") }).strict(),
+  settings: z
+    .object({ binding: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "the name of a Queue producer binding (letters, digits, '_')") })
+    .strict(),
   checkEnvironment: (settings, env) => (isQueue(envValue(env, settings.binding)) ? undefined : missingBinding(settings.binding)),
   create: ({ settings, env, unitName }) => {
     const collected: Array<{ item: PipelineItem; body: OutboxMessage; bytes: number }> = [];
@@ -64,7 +66,10 @@ function missingBinding(name: string): string {
 /** The message for one item and its size as sent (JSON, plus the platform's share). */
 function messageFor(unit: string, item: PipelineItem): { body: OutboxMessage; bytes: number } {
   const base = { unit, scope: item.scope, key: item.key };
-  const body: OutboxMessage = item.document === null ? { ...base, kind: "delete" } : { ...base, kind: "process", version: item.version, document: structuredClone(item.document) };
+  const body: OutboxMessage =
+    item.document === null
+      ? { ...base, kind: "delete" }
+      : { ...base, kind: "process", version: item.version, document: structuredClone(item.document) };
   const bytes = sizeOf(body);
   if (bytes <= QUEUE_LIMITS.messageBytes) return { body, bytes };
   const reference: OutboxMessage = { ...base, kind: "process", version: item.version, tooLarge: true };

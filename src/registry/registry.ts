@@ -30,7 +30,11 @@ export class Registry extends DurableObject<Env> {
 
   /** Lists a unit; listing it again (a repair) updates its creation time and keeps its `active` flag, so a busy unit stays on the cron's list. */
   async addUnit(name: string, createdAt: number): Promise<void> {
-    this.sql.exec("INSERT INTO units (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET created_at = excluded.created_at", name, createdAt);
+    this.sql.exec(
+      "INSERT INTO units (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET created_at = excluded.created_at",
+      name,
+      createdAt,
+    );
   }
 
   /** The unit is gone, and with it the grants on it. */

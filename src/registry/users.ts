@@ -108,7 +108,9 @@ export class UserDirectory {
 
   list(): UserListing[] {
     const users = this.sql.all<{ name: string }>("SELECT name FROM users ORDER BY name");
-    const grants = this.sql.all<{ user_name: string; unit: string; permission: Permission }>("SELECT user_name, unit, permission FROM user_grants ORDER BY user_name, unit");
+    const grants = this.sql.all<{ user_name: string; unit: string; permission: Permission }>(
+      "SELECT user_name, unit, permission FROM user_grants ORDER BY user_name, unit",
+    );
     const byUser = new Map(users.map((user) => [user.name, {} as Record<string, Permission>]));
     for (const grant of grants) {
       const entry = byUser.get(grant.user_name);
@@ -127,7 +129,10 @@ export class UserDirectory {
   }
 
   private async forEachGrant(name: string, visit: (unit: string, permission: Permission) => Promise<void>): Promise<void> {
-    const grants = this.sql.all<{ unit: string; permission: Permission }>("SELECT unit, permission FROM user_grants WHERE user_name = ? ORDER BY unit", name);
+    const grants = this.sql.all<{ unit: string; permission: Permission }>(
+      "SELECT unit, permission FROM user_grants WHERE user_name = ? ORDER BY unit",
+      name,
+    );
     await forEachConcurrently(grants, UNITS_AT_ONCE, (grant) => visit(grant.unit, grant.permission));
   }
 

@@ -17,22 +17,70 @@ const tag = "Access";
 /** `$record` (or no scope) means every scope. */
 const scopeFilter = (scope: string | undefined) => (scope === undefined || scope === RECORD_SCOPE ? undefined : scope);
 
-const FetchMultipleQuery = z.object({ keys: z.string().optional().openapi({ description: "comma-separated keys, each percent-encoded", example: "k1,k2" }) });
+const FetchMultipleQuery = z.object({
+  keys: z.string().optional().openapi({ description: "comma-separated keys, each percent-encoded", example: "k1,k2" }),
+});
 const PageQuery = z.object({
   startId: z.string().optional().openapi({ description: "the nextStartId of the previous page" }),
-  batchSize: z.coerce.number().int().min(1).max(LIMITS.pageSizeMax).default(LIMITS.pageSizeDefault).openapi({ description: "records a page, 1–1000", example: 10 }),
+  batchSize: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(LIMITS.pageSizeMax)
+    .default(LIMITS.pageSizeDefault)
+    .openapi({ description: "records a page, 1–1000", example: 10 }),
 });
 const UnitKey = z.object({ unit: UnitName, key: Key });
 const UnitKeyScope = z.object({ unit: UnitName, key: Key, scope: ScopeOrRecord });
 const Unit = z.object({ unit: UnitName });
 const UnitScope = z.object({ unit: UnitName, scope: ScopeOrRecord });
 
-const fetchRecord = { path: "/access/fetch/{unit}/{key}", summary: "Fetch a record with all its scopes", tag, access: "read", params: UnitKey, answer: FetchAnswer, errors: ["STORAGE_UNIT_DOESNT_EXIST", "KEY_NOT_FOUND"] } as const;
-const fetchRecordScope = { ...fetchRecord, path: "/access/fetch/{unit}/{key}/{scope}", summary: "Fetch one scope of a record ($record: all)", params: UnitKeyScope } as const;
-const fetchMultiple = { path: "/access/fetchMultiple/{unit}", summary: "Fetch several records in the order asked", tag, access: "read", params: Unit, answer: RecordsAnswer, errors: ["STORAGE_UNIT_DOESNT_EXIST"] } as const;
-const fetchMultipleScope = { ...fetchMultiple, path: "/access/fetchMultiple/{unit}/{scope}", summary: "Fetch one scope ($record: all) of several records in the order asked", params: UnitScope } as const;
-const fetchPage = { path: "/access/fetchPage/{unit}", summary: "A page of records sorted by key (byte order)", tag, access: "read", params: Unit, query: PageQuery, answer: PageAnswer, errors: ["STORAGE_UNIT_DOESNT_EXIST"] } as const;
-const fetchPageScope = { ...fetchPage, path: "/access/fetchPage/{unit}/{scope}", summary: "A page of records sorted by key, one scope ($record: all)", params: UnitScope } as const;
+const fetchRecord = {
+  path: "/access/fetch/{unit}/{key}",
+  summary: "Fetch a record with all its scopes",
+  tag,
+  access: "read",
+  params: UnitKey,
+  answer: FetchAnswer,
+  errors: ["STORAGE_UNIT_DOESNT_EXIST", "KEY_NOT_FOUND"],
+} as const;
+const fetchRecordScope = {
+  ...fetchRecord,
+  path: "/access/fetch/{unit}/{key}/{scope}",
+  summary: "Fetch one scope of a record ($record: all)",
+  params: UnitKeyScope,
+} as const;
+const fetchMultiple = {
+  path: "/access/fetchMultiple/{unit}",
+  summary: "Fetch several records in the order asked",
+  tag,
+  access: "read",
+  params: Unit,
+  answer: RecordsAnswer,
+  errors: ["STORAGE_UNIT_DOESNT_EXIST"],
+} as const;
+const fetchMultipleScope = {
+  ...fetchMultiple,
+  path: "/access/fetchMultiple/{unit}/{scope}",
+  summary: "Fetch one scope ($record: all) of several records in the order asked",
+  params: UnitScope,
+} as const;
+const fetchPage = {
+  path: "/access/fetchPage/{unit}",
+  summary: "A page of records sorted by key (byte order)",
+  tag,
+  access: "read",
+  params: Unit,
+  query: PageQuery,
+  answer: PageAnswer,
+  errors: ["STORAGE_UNIT_DOESNT_EXIST"],
+} as const;
+const fetchPageScope = {
+  ...fetchPage,
+  path: "/access/fetchPage/{unit}/{scope}",
+  summary: "A page of records sorted by key, one scope ($record: all)",
+  params: UnitScope,
+} as const;
 
 type ScopeParams = { unit: string; scope?: string };
 type Ctx = { env: Env; var: { caller: Caller } };
@@ -58,14 +106,26 @@ export function accessRoutes<S extends Schema>(app: App<S>) {
     .add({ ...fetchRecord, method: "post", operationId: "fetchRecordPost" }, async (c) => ok(c, await one(c, c.req.valid("param"))))
     .add({ ...fetchRecordScope, method: "get", operationId: "fetchRecordScope" }, async (c) => ok(c, await one(c, c.req.valid("param"))))
     .add({ ...fetchRecordScope, method: "post", operationId: "fetchRecordScopePost" }, async (c) => ok(c, await one(c, c.req.valid("param"))))
-    .add({ ...fetchMultiple, method: "get", operationId: "fetchMultipleGet", query: FetchMultipleQuery }, async (c) => ok(c, await many(c, c.req.valid("param"), keysFromQuery(c))))
-    .add({ ...fetchMultiple, method: "post", operationId: "fetchMultiple", body: KeysBody }, async (c) => ok(c, await many(c, c.req.valid("param"), c.req.valid("json").keys)))
+    .add({ ...fetchMultiple, method: "get", operationId: "fetchMultipleGet", query: FetchMultipleQuery }, async (c) =>
+      ok(c, await many(c, c.req.valid("param"), keysFromQuery(c))),
+    )
+    .add({ ...fetchMultiple, method: "post", operationId: "fetchMultiple", body: KeysBody }, async (c) =>
+      ok(c, await many(c, c.req.valid("param"), c.req.valid("json").keys)),
+    )
     .add({ ...fetchMultipleScope, method: "get", operationId: "fetchMultipleScopeGet", query: FetchMultipleQuery }, async (c) =>
       ok(c, await many(c, c.req.valid("param"), keysFromQuery(c))),
     )
-    .add({ ...fetchMultipleScope, method: "post", operationId: "fetchMultipleScope", body: KeysBody }, async (c) => ok(c, await many(c, c.req.valid("param"), c.req.valid("json").keys)))
+    .add({ ...fetchMultipleScope, method: "post", operationId: "fetchMultipleScope", body: KeysBody }, async (c) =>
+      ok(c, await many(c, c.req.valid("param"), c.req.valid("json").keys)),
+    )
     .add({ ...fetchPage, method: "get", operationId: "fetchPage" }, async (c) => ok(c, await page(c, c.req.valid("param"), c.req.valid("query"))))
-    .add({ ...fetchPage, method: "post", operationId: "fetchPagePost" }, async (c) => ok(c, await page(c, c.req.valid("param"), c.req.valid("query"))))
-    .add({ ...fetchPageScope, method: "get", operationId: "fetchPageScope" }, async (c) => ok(c, await page(c, c.req.valid("param"), c.req.valid("query"))))
-    .add({ ...fetchPageScope, method: "post", operationId: "fetchPageScopePost" }, async (c) => ok(c, await page(c, c.req.valid("param"), c.req.valid("query")))).app;
+    .add({ ...fetchPage, method: "post", operationId: "fetchPagePost" }, async (c) =>
+      ok(c, await page(c, c.req.valid("param"), c.req.valid("query"))),
+    )
+    .add({ ...fetchPageScope, method: "get", operationId: "fetchPageScope" }, async (c) =>
+      ok(c, await page(c, c.req.valid("param"), c.req.valid("query"))),
+    )
+    .add({ ...fetchPageScope, method: "post", operationId: "fetchPageScopePost" }, async (c) =>
+      ok(c, await page(c, c.req.valid("param"), c.req.valid("query"))),
+    ).app;
 }

@@ -65,7 +65,15 @@ export function adminRoutes<S extends Schema>(app: App<S>) {
       },
     )
     .add(
-      { method: "get", path: "/admin/listStorageUnits", operationId: "listStorageUnits", summary: "List the storage units", tag, access, answer: UnitListAnswer },
+      {
+        method: "get",
+        path: "/admin/listStorageUnits",
+        operationId: "listStorageUnits",
+        summary: "List the storage units",
+        tag,
+        access,
+        answer: UnitListAnswer,
+      },
       async (c) => ok(c, { storageUnits: await registryOf(c.env).listUnits() }),
     )
     .add(

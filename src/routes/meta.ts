@@ -27,7 +27,11 @@ export function metaRoutes<S extends Schema>(app: App<S>) {
     servers: [{ url: new URL(c.req.url).origin, description: "this server" }],
     tags: TAGS,
   }));
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "the admin token (ADMIN_TOKEN) or a user's token (PUT /security/user/{user})" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "the admin token (ADMIN_TOKEN) or a user's token (PUT /security/user/{user})",
+  });
   knowRoute(app, "get", "/openapi.json");
 
   const files: Array<[path: string, body: string, type: string]> = [
@@ -43,8 +47,28 @@ export function metaRoutes<S extends Schema>(app: App<S>) {
 
   return routes(app)
     .add({ method: "get", path: "/health", operationId: "health", summary: "Liveness", tag: "Other", access: "public", answer: Ok }, (c) => ok(c))
-    .add({ method: "get", path: "/docs", operationId: "docs", summary: "An interactive reference of this API", tag: "Other", access: "public", answer: "html" }, (c) => c.html(docsPage()))
-    .add({ method: "get", path: "/dashboard", operationId: "dashboard", summary: "Queue views of the units (asks for a token)", tag: "Other", access: "public", answer: "html" }, (c) =>
-      c.html(dashboardPage()),
+    .add(
+      {
+        method: "get",
+        path: "/docs",
+        operationId: "docs",
+        summary: "An interactive reference of this API",
+        tag: "Other",
+        access: "public",
+        answer: "html",
+      },
+      (c) => c.html(docsPage()),
+    )
+    .add(
+      {
+        method: "get",
+        path: "/dashboard",
+        operationId: "dashboard",
+        summary: "Queue views of the units (asks for a token)",
+        tag: "Other",
+        access: "public",
+        answer: "html",
+      },
+      (c) => c.html(dashboardPage()),
     ).app;
 }

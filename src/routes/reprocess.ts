@@ -30,7 +30,10 @@ const FailedQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().optional().openapi({ description: "the nextCursor of the previous page" }),
 });
-const RetryBody = z.object({ keys: z.array(Key).min(1).max(LIMITS.reprocessKeys).optional() }).strict().optional();
+const RetryBody = z
+  .object({ keys: z.array(Key).min(1).max(LIMITS.reprocessKeys).optional() })
+  .strict()
+  .optional();
 
 type Ctx = { env: Env; var: { caller: Caller } };
 
@@ -63,7 +66,14 @@ const resetRoute = {
   answer: UnassignedAnswer,
   errors: queueErrors,
 } as const;
-const keysRoute = { path: "/reprocess/keys/{unit}/{scope}", tag, access: "write", params: UnitScopeParam, answer: KeysQueuedAnswer, errors: queueErrors } as const;
+const keysRoute = {
+  path: "/reprocess/keys/{unit}/{scope}",
+  tag,
+  access: "write",
+  params: UnitScopeParam,
+  answer: KeysQueuedAnswer,
+  errors: queueErrors,
+} as const;
 
 async function queueKey(c: Ctx, params: { unit: string; key: string; scope: string }) {
   const { missing } = unwrap(await unitOf(c.env, params.unit).reprocessKeys(c.var.caller, params.scope, [params.key]));
@@ -97,16 +107,30 @@ export function reprocessRoutes<S extends Schema>(app: App<S>) {
       return ok(c);
     })
     .add(
-      { ...keysRoute, method: "get", operationId: "reprocessKeysGet", summary: "Queue keys of a scope (?keys=k1,k2)", query: z.object({ keys: z.string().optional().openapi({ description: "comma-separated keys, each percent-encoded", example: "k1,k2" }) }) },
+      {
+        ...keysRoute,
+        method: "get",
+        operationId: "reprocessKeysGet",
+        summary: "Queue keys of a scope (?keys=k1,k2)",
+        query: z.object({ keys: z.string().optional().openapi({ description: "comma-separated keys, each percent-encoded", example: "k1,k2" }) }),
+      },
       async (c) => ok(c, await queueKeys(c, c.req.valid("param"), keysFromQuery(c))),
     )
     .add({ ...keysRoute, method: "post", operationId: "reprocessKeys", summary: "Queue keys of a scope", body: KeysBody }, async (c) =>
       ok(c, await queueKeys(c, c.req.valid("param"), c.req.valid("json").keys)),
     )
-    .add({ ...allRoute, method: "get", operationId: "reprocessAll" }, async (c) => ok(c, await queueAll(c, c.req.valid("param"), c.req.valid("query"))))
-    .add({ ...allRoute, method: "post", operationId: "reprocessAllPost" }, async (c) => ok(c, await queueAll(c, c.req.valid("param"), c.req.valid("query"))))
-    .add({ ...resetRoute, method: "get", operationId: "reset" }, async (c) => ok(c, unwrap(await unitOf(c.env, c.req.valid("param").unit).reset(c.var.caller))))
-    .add({ ...resetRoute, method: "post", operationId: "resetPost" }, async (c) => ok(c, unwrap(await unitOf(c.env, c.req.valid("param").unit).reset(c.var.caller))))
+    .add({ ...allRoute, method: "get", operationId: "reprocessAll" }, async (c) =>
+      ok(c, await queueAll(c, c.req.valid("param"), c.req.valid("query"))),
+    )
+    .add({ ...allRoute, method: "post", operationId: "reprocessAllPost" }, async (c) =>
+      ok(c, await queueAll(c, c.req.valid("param"), c.req.valid("query"))),
+    )
+    .add({ ...resetRoute, method: "get", operationId: "reset" }, async (c) =>
+      ok(c, unwrap(await unitOf(c.env, c.req.valid("param").unit).reset(c.var.caller))),
+    )
+    .add({ ...resetRoute, method: "post", operationId: "resetPost" }, async (c) =>
+      ok(c, unwrap(await unitOf(c.env, c.req.valid("param").unit).reset(c.var.caller))),
+    )
     .add(
       {
         method: "get",

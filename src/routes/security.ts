@@ -54,7 +54,15 @@ export function securityRoutes<S extends Schema>(app: App<S>) {
       },
     )
     .add(
-      { method: "get", path: "/security/users", operationId: "listUsers", summary: "The users and their grants (never their tokens)", tag, access, answer: UsersAnswer },
+      {
+        method: "get",
+        path: "/security/users",
+        operationId: "listUsers",
+        summary: "The users and their grants (never their tokens)",
+        tag,
+        access,
+        answer: UsersAnswer,
+      },
       async (c) => ok(c, { users: await registryOf(c.env).listUsers() }),
     )
     .add({ ...grantRoute, method: "put", operationId: "grant" }, async (c) => {
@@ -84,7 +92,17 @@ export function securityRoutes<S extends Schema>(app: App<S>) {
       },
     )
     .add(
-      { method: "delete", path: "/security/user/{user}", operationId: "deleteUser", summary: "Remove a user with its token and grants", tag, access, params: UserParam, answer: Ok, errors: ["USER_NOT_FOUND"] },
+      {
+        method: "delete",
+        path: "/security/user/{user}",
+        operationId: "deleteUser",
+        summary: "Remove a user with its token and grants",
+        tag,
+        access,
+        params: UserParam,
+        answer: Ok,
+        errors: ["USER_NOT_FOUND"],
+      },
       async (c) => {
         unwrap(await registryOf(c.env).deleteUser(c.req.valid("param").user));
         return ok(c);

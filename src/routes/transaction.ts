@@ -123,7 +123,10 @@ async function applyBatch(c: Ctx, unit: string): Promise<z.output<typeof BatchAn
   for (const chunk of chunksWithin(valid, PER_CALL)) {
     let result: Awaited<ReturnType<typeof stub.batch>> | Failure;
     try {
-      result = await stub.batch(caller, chunk.map(({ line, entry }) => ({ line, entry })));
+      result = await stub.batch(
+        caller,
+        chunk.map(({ line, entry }) => ({ line, entry })),
+      );
     } catch (error) {
       // with nothing applied yet the request fails whole, as any request does (app.ts onError)
       if (applied === 0) throw error;
@@ -150,9 +153,13 @@ async function applyBatch(c: Ctx, unit: string): Promise<z.output<typeof BatchAn
 function failedCall(error: unknown, unit: string): Failure {
   const known = error instanceof ApiError ? error : storageFullError(error);
   if (known) return failure(known.code, known.detail);
-  if (isOverloaded(error)) return failure("OVERLOADED", "the storage unit was overloaded and did not apply this line; send it again after a short wait");
+  if (isOverloaded(error))
+    return failure("OVERLOADED", "the storage unit was overloaded and did not apply this line; send it again after a short wait");
   log("error", "batch-call-failed", { unit, error: String(error), stack: (error as Error)?.stack });
-  return failure("INTERNAL_ERROR", "an unexpected error occurred while applying this line (it has been logged); it may not have been applied: send it again");
+  return failure(
+    "INTERNAL_ERROR",
+    "an unexpected error occurred while applying this line (it has been logged); it may not have been applied: send it again",
+  );
 }
 
 /** The key of a line that failed validation, when one can be read, for the error entry. */

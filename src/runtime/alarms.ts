@@ -30,7 +30,9 @@ export interface AlarmInvocationInfo {
 /** The `alarms` table of the host database. */
 export class AlarmStore {
   constructor(private readonly db: SqliteDatabase) {
-    db.exec("CREATE TABLE IF NOT EXISTS alarms (namespace TEXT NOT NULL, id TEXT NOT NULL, name TEXT, at REAL NOT NULL, PRIMARY KEY (namespace, id))");
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS alarms (namespace TEXT NOT NULL, id TEXT NOT NULL, name TEXT, at REAL NOT NULL, PRIMARY KEY (namespace, id))",
+    );
   }
 
   all(): PersistedAlarm[] {

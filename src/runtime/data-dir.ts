@@ -15,10 +15,14 @@ export function openDataDir(platform: Platform, dir: string): SqliteDatabase {
   const db = platform.openDatabase(join(dir, "host.sqlite"));
   try {
     // with EXCLUSIVE locking, the first write takes the file lock and keeps it until close
-    db.exec("PRAGMA busy_timeout = 0; PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; BEGIN EXCLUSIVE; COMMIT;");
+    db.exec(
+      "PRAGMA busy_timeout = 0; PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; BEGIN EXCLUSIVE; COMMIT;",
+    );
   } catch (error) {
     db.close();
-    throw new Error(`the data directory ${dir} is in use by another restage server (${String(error)}); stop that server or set RESTAGE_DATA_DIR to another directory`);
+    throw new Error(
+      `the data directory ${dir} is in use by another restage server (${String(error)}); stop that server or set RESTAGE_DATA_DIR to another directory`,
+    );
   }
   return db;
 }

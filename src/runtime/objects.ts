@@ -138,7 +138,10 @@ export class ObjectHost {
     const path = join(this.options.dataDir, binding, `${id}.sqlite`);
     const platform = this.options.platform;
     // the file is created by the object's first write: a unit only asked about leaves none
-    const storage = new SqlStorage(() => openObjectDatabase(platform, path), { exists: () => existsSync(path), openEmpty: () => platform.openDatabase(":memory:") });
+    const storage = new SqlStorage(() => openObjectDatabase(platform, path), {
+      exists: () => existsSync(path),
+      openEmpty: () => platform.openDatabase(":memory:"),
+    });
     const onBroken = () => {
       if (this.live.get(key)?.storage === storage) this.live.delete(key);
       storage.close();
@@ -221,17 +224,19 @@ class LiveObject {
   /** Delivers an RPC call to a method of the instance. */
   deliver(method: string, args: unknown[]): Promise<unknown> {
     this.active++;
-    return this.gate.deliver(async () => {
-      if (this.broken !== undefined) throw this.broken;
-      const target = this.instance[method];
-      if (typeof target !== "function" || method === "constructor" || method.startsWith("_")) {
-        throw new TypeError(`The RPC receiver does not implement the method "${method}".`);
-      }
-      return target.apply(this.instance, args);
-    }).finally(() => {
-      this.active--;
-      this.lastActive = Date.now();
-    });
+    return this.gate
+      .deliver(async () => {
+        if (this.broken !== undefined) throw this.broken;
+        const target = this.instance[method];
+        if (typeof target !== "function" || method === "constructor" || method.startsWith("_")) {
+          throw new TypeError(`The RPC receiver does not implement the method "${method}".`);
+        }
+        return target.apply(this.instance, args);
+      })
+      .finally(() => {
+        this.active--;
+        this.lastActive = Date.now();
+      });
   }
 
   /** When the object last had no event in progress and its gate open; Infinity while busy. */

@@ -28,7 +28,8 @@ export class SqlCursor<T extends Row> implements IterableIterator<T> {
   /** The only row; throws, as Workers does, when there is none or more than one. */
   one(): T {
     const rest = this.toArray();
-    if (rest.length !== 1) throw new Error(`Expected exactly one result from SQL query, but got ${rest.length === 0 ? "no results" : "more than one"}.`);
+    if (rest.length !== 1)
+      throw new Error(`Expected exactly one result from SQL query, but got ${rest.length === 0 ? "no results" : "more than one"}.`);
     return rest[0]!;
   }
 
@@ -78,7 +79,10 @@ export class SqlStorage {
    * transaction its writes count.
    */
   get databaseSize(): number {
-    const [row] = this.db.query("SELECT (SELECT page_count FROM pragma_page_count) - (SELECT freelist_count FROM pragma_freelist_count) AS pages, (SELECT page_size FROM pragma_page_size) AS size", []);
+    const [row] = this.db.query(
+      "SELECT (SELECT page_count FROM pragma_page_count) - (SELECT freelist_count FROM pragma_freelist_count) AS pages, (SELECT page_size FROM pragma_page_size) AS size",
+      [],
+    );
     return Number(row!.pages) * Number(row!.size);
   }
 

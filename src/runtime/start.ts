@@ -41,7 +41,10 @@ export async function start(platform: Platform): Promise<void> {
   const env = { ...workerVariables(process.env), ...host.namespaces } as unknown as Env;
   host.start(env as unknown as Record<string, unknown>);
 
-  const server = await platform.serve(async (request) => worker.fetch(request as Parameters<typeof worker.fetch>[0], env, executionContext()), config);
+  const server = await platform.serve(
+    async (request) => worker.fetch(request as Parameters<typeof worker.fetch>[0], env, executionContext()),
+    config,
+  );
   const cron = everyMinute(async (scheduledTime) => {
     const ctx = executionContext();
     await worker.scheduled({ scheduledTime, cron: CRON, noRetry() {} }, env, ctx);
@@ -82,4 +85,3 @@ function executionContext(): ExecutionContext & { settled(): Promise<void> } {
     },
   } as unknown as ExecutionContext & { settled(): Promise<void> };
 }
-

@@ -81,7 +81,8 @@ export class Changes {
       write: (item: PipelineItem, scope: string, content: Json | null) => {
         const unit = current();
         if (!unit) return "the storage unit was deleted";
-        if (item.hops >= MAX_SCOPE_HOPS) return `scope write chain cut after ${MAX_SCOPE_HOPS} hops (${item.scope} → ${scope}); check the pipelines for a cycle`;
+        if (item.hops >= MAX_SCOPE_HOPS)
+          return `scope write chain cut after ${MAX_SCOPE_HOPS} hops (${item.scope} → ${scope}); check the pipelines for a cycle`;
         const json = content === null ? null : JSON.stringify(content);
         const tooLarge = json === null ? undefined : contentTooLarge(json);
         if (tooLarge) return `scope '${scope}': ${tooLarge}; drop fields before writing it`;
@@ -89,7 +90,8 @@ export class Changes {
         return this.sql.transaction(() => {
           // versioned as a client's write at this moment: a newer version a client set (or its tombstone) wins
           const now = Date.now();
-          const outcome = json === null ? this.records.delete(item.key, scope, "silent", now) : this.records.addJson(item.key, scope, json, "merge", now);
+          const outcome =
+            json === null ? this.records.delete(item.key, scope, "silent", now) : this.records.addJson(item.key, scope, json, "merge", now);
           if ("error" in outcome) return outcome.detail;
           this.changed(unit, item.key, outcome.changed, item.hops + 1, item);
           return undefined;

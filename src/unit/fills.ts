@@ -70,7 +70,13 @@ export class Fills {
     const filter: RecordFilter = { scope: fill.scope, prefix: fill.prefix ?? undefined, since: fill.since ?? undefined };
     return this.sql.transaction(() => {
       const rows = this.records.read(filter, fill.cursor, limit);
-      const claim = this.queue.claimKeys(fill.scope, rows.map((row) => row.key), leaseMs, fill.hops, now);
+      const claim = this.queue.claimKeys(
+        fill.scope,
+        rows.map((row) => row.key),
+        leaseMs,
+        fill.hops,
+        now,
+      );
       // the claim carries the content read already, so the job need not read it again
       const byKey = new Map(rows.map((row) => [row.key, row]));
       for (const item of claim.items) {
@@ -79,7 +85,13 @@ export class Fills {
         item.version = row.version;
       }
       if (rows.length < limit) this.sql.exec("DELETE FROM fills WHERE id = ?", fill.id);
-      else this.sql.exec("UPDATE fills SET cursor = ?, remaining = max(remaining - ?, 0) WHERE id = ?", rows[rows.length - 1]!.key, rows.length, fill.id);
+      else
+        this.sql.exec(
+          "UPDATE fills SET cursor = ?, remaining = max(remaining - ?, 0) WHERE id = ?",
+          rows[rows.length - 1]!.key,
+          rows.length,
+          fill.id,
+        );
       return claim;
     });
   }

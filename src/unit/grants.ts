@@ -61,7 +61,10 @@ export class GrantStore {
    * token has no grant on this unit (it may still be a user's: the caller decides 401/403).
    */
   refusal(tokenHash: string, need: Need, unit: string): Failure | undefined {
-    const row = this.sql.first<{ user: string; permission: Permission }>("SELECT user_name AS user, permission FROM grants WHERE token_hash = ?", tokenHash);
+    const row = this.sql.first<{ user: string; permission: Permission }>(
+      "SELECT user_name AS user, permission FROM grants WHERE token_hash = ?",
+      tokenHash,
+    );
     if (!row) return failure("UNAUTHORIZED", "the token is not valid for this storage unit; check the Authorization header");
     if (covers(row.permission, need)) return undefined;
     const wanted = need === "read" ? "r" : "w";

@@ -189,7 +189,11 @@ export class Job {
     let pipeline: ModuleInstance[] = [];
     let batchError: string | undefined;
     try {
-      pipeline = createPipeline(config.modules, claim.scope, { unitName: config.name, env: this.host.env, unit: this.host.unitAccess(config.createdAt, this.budget) });
+      pipeline = createPipeline(config.modules, claim.scope, {
+        unitName: config.name,
+        env: this.host.env,
+        unit: this.host.unitAccess(config.createdAt, this.budget),
+      });
     } catch (error) {
       // a module no longer registered, or settings stored before their schema changed: the batch fails with why
       batchError = errorText(error);
@@ -197,7 +201,10 @@ export class Job {
     // a scope with no pipeline: its items complete at once
     const items = pipeline.length > 0 ? this.loadItems(claim) : [];
     if (pipeline.length > 0) {
-      const outcome = await withTimeout(runPipeline(pipeline, items, settings.concurrency, this.budget), Math.min(claim.leaseUntil, slice.giveUpAt) - Date.now());
+      const outcome = await withTimeout(
+        runPipeline(pipeline, items, settings.concurrency, this.budget),
+        Math.min(claim.leaseUntil, slice.giveUpAt) - Date.now(),
+      );
       if (outcome === "timeout") return; // lease gone: the items are due again, this result would not count
       if (outcome !== undefined) batchError = errorText(outcome);
     }
@@ -234,7 +241,13 @@ async function withTimeout(work: Promise<void>, ms: number): Promise<Error | "ti
     timer = setTimeout(() => resolve("timeout"), Math.max(0, ms));
   });
   try {
-    return await Promise.race([work.then(() => undefined, (error: unknown) => (error instanceof Error ? error : new Error(String(error)))), timeout]);
+    return await Promise.race([
+      work.then(
+        () => undefined,
+        (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+      ),
+      timeout,
+    ]);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }

@@ -29,7 +29,10 @@ export function hasMigrations(sql: Sql): boolean {
 /** Runs the migrations not yet recorded, in order; returns the ids it ran. Safe to call on every start. */
 export function runMigrations(sql: Sql, migrations: readonly Migration[]): number[] {
   migrations.forEach((migration, index) => {
-    if (migration.id !== index + 1) throw new Error(`migration '${migration.name}' has id ${migration.id} at position ${index + 1}: number migrations 1, 2, 3… in order and append new ones`);
+    if (migration.id !== index + 1)
+      throw new Error(
+        `migration '${migration.name}' has id ${migration.id} at position ${index + 1}: number migrations 1, 2, 3… in order and append new ones`,
+      );
   });
   sql.exec(`CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
   const applied = new Set(sql.all<{ id: number }>(`SELECT id FROM ${MIGRATIONS_TABLE}`).map((row) => row.id));

@@ -73,7 +73,10 @@ function choose(branches: Array<[when: Query, effect: Effect]>, otherwise: Effec
   return join(
     [...columns].map((column) => {
       const keep = raw(column);
-      const cases = join(branches.map(([when, effect]) => q`WHEN ${when} THEN ${effect[column] ?? keep}`), " ");
+      const cases = join(
+        branches.map(([when, effect]) => q`WHEN ${when} THEN ${effect[column] ?? keep}`),
+        " ",
+      );
       return q`${keep} = CASE ${cases} ELSE ${otherwise[column] ?? keep} END`;
     }),
   );
@@ -290,9 +293,7 @@ export class Queue {
 
   /** When the job next has something to do: the earliest due item or lease expiry. */
   nextWake(): number | undefined {
-    const row = this.sql.first<{ at: number | null }>(
-      `SELECT min(next_run_at) AS at FROM queue WHERE state IN (${PENDING}, ${ASSIGNED})`,
-    );
+    const row = this.sql.first<{ at: number | null }>(`SELECT min(next_run_at) AS at FROM queue WHERE state IN (${PENDING}, ${ASSIGNED})`);
     return row?.at ?? undefined;
   }
 

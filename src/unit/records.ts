@@ -115,7 +115,11 @@ export class RecordStore {
    * holds more than that and one more record.
    * @example for (const { contents } of records.contentsJson(keys, "authors", 1_000_000)) ...
    */
-  *contentsJson(keys: string[], scope: string, maxBytes = Number.MAX_SAFE_INTEGER): Generator<{ contents: Array<string | undefined>; bytes: number }> {
+  *contentsJson(
+    keys: string[],
+    scope: string,
+    maxBytes = Number.MAX_SAFE_INTEGER,
+  ): Generator<{ contents: Array<string | undefined>; bytes: number }> {
     // a hundred keys a statement: a thousand reads cost ten statements rather than a thousand, and
     // their JSON (at most 512 bytes a key, escaped) stays far within the 2 MB one value may hold
     const keysPerRead = 100;

@@ -24,7 +24,16 @@ import type { Sql } from "./sql";
 /** Referrers queued per step (a write's own, or one of the job's): a few ms of work whatever the fan-out. */
 export const REFERRERS_PER_STEP = 500;
 
-type OutboxRow = { id: number; ref_scope: string; ref_key: string; hops: number; writer_scope: string; writer_key: string; after_scope: string; after_key: string };
+type OutboxRow = {
+  id: number;
+  ref_scope: string;
+  ref_key: string;
+  hops: number;
+  writer_scope: string;
+  writer_key: string;
+  after_scope: string;
+  after_key: string;
+};
 
 export class ReferenceStore {
   constructor(

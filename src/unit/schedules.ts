@@ -16,7 +16,10 @@ export function nextRunTimes(schedules: Schedule[], now: number): ScheduleState[
     const where = `schedules[${index}].cron`;
     const fields = schedule.cron.trim().split(/\s+/);
     if (!schedule.cron.trim().startsWith("@") && fields.length !== 5) {
-      return failure("INVALID_REQUEST", `${where}: '${schedule.cron}' must have 5 fields (minute hour day-of-month month day-of-week), e.g. "0 3 * * *"`);
+      return failure(
+        "INVALID_REQUEST",
+        `${where}: '${schedule.cron}' must have 5 fields (minute hour day-of-month month day-of-week), e.g. "0 3 * * *"`,
+      );
     }
     let next: Date | null;
     try {

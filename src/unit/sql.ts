@@ -68,7 +68,10 @@ export const raw = (text: string): Query => new Query(text, []);
 
 /** The fragments joined by `separator`, their bindings in order. */
 export function join(parts: readonly Query[], separator = ", "): Query {
-  return new Query(parts.map((part) => part.text).join(separator), parts.flatMap((part) => part.args));
+  return new Query(
+    parts.map((part) => part.text).join(separator),
+    parts.flatMap((part) => part.args),
+  );
 }
 
 /** The part of {@link UnitStorage} that SQL needs: what the tests give over plain SQLite. */

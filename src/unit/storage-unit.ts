@@ -127,7 +127,8 @@ export class StorageUnit extends DurableObject<Env> {
   // These take no caller: only the admin's routes (and the registry) call them.
 
   async create(name: string, options: { contentProcessing: boolean; reprocessingQueue: boolean }): Promise<{ createdAt: number } | Failure> {
-    if (this.config.get()) return failure("STORAGE_UNIT_ALREADY_EXISTS", `storage unit '${name}' already exists; delete it first or pick another name`);
+    if (this.config.get())
+      return failure("STORAGE_UNIT_ALREADY_EXISTS", `storage unit '${name}' already exists; delete it first or pick another name`);
     migrate(this.sql);
     this.config.create(name, options.contentProcessing, options.reprocessingQueue);
     return { createdAt: this.config.get()!.createdAt };
@@ -202,7 +203,11 @@ export class StorageUnit extends DurableObject<Env> {
 
   // ── transactions ─────────────────────────────────────────────────────────
 
-  async add(caller: Caller, scope: string, input: { key: string; content: Json; policy: AddPolicy; version?: number }): Promise<{ ok: true } | Failure> {
+  async add(
+    caller: Caller,
+    scope: string,
+    input: { key: string; content: Json; policy: AddPolicy; version?: number },
+  ): Promise<{ ok: true } | Failure> {
     return this.write(caller, input.key, () => this.records.add(input.key, scope, input.content, input.policy, input.version ?? Date.now()));
   }
 
@@ -248,7 +253,12 @@ export class StorageUnit extends DurableObject<Env> {
     return this.guard.withUnit(caller, "read", () => this.records.getMany(keys, scope));
   }
 
-  async fetchPage(caller: Caller, startId: string | undefined, size: number, scope?: string): Promise<{ records: StoredRecord[]; nextStartId?: string } | Failure> {
+  async fetchPage(
+    caller: Caller,
+    startId: string | undefined,
+    size: number,
+    scope?: string,
+  ): Promise<{ records: StoredRecord[]; nextStartId?: string } | Failure> {
     return this.guard.withUnit(caller, "read", () => this.records.page(startId, size, scope));
   }
 
@@ -305,7 +315,11 @@ export class StorageUnit extends DurableObject<Env> {
     });
   }
 
-  async failedItems(caller: Caller, limit: number, cursor?: { scope: string; key: string }): Promise<{ items: FailedItem[]; nextCursor?: { scope: string; key: string } } | Failure> {
+  async failedItems(
+    caller: Caller,
+    limit: number,
+    cursor?: { scope: string; key: string },
+  ): Promise<{ items: FailedItem[]; nextCursor?: { scope: string; key: string } } | Failure> {
     return this.guard.withUnit(caller, "read", () => this.queue.failed(limit, cursor));
   }
 
@@ -325,7 +339,7 @@ export class StorageUnit extends DurableObject<Env> {
     return this.guard.withUnit(caller, "write", async () => {
       const purged = this.sql.transaction(() => {
         this.fills.clear();
-      this.references.clearOutbox();
+        this.references.clearOutbox();
         return this.queue.purgePending();
       });
       await this.job.rearm();

@@ -23,7 +23,8 @@ let browser: Browser;
 let documentOf: { paths: Record<string, Record<string, { summary?: string; tags?: string[] }>> };
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
   dataDir = mkdtempSync(join(tmpdir(), "restage-browser-"));
   server = await launchServer("node", { dataDir, token: TOKEN });
   documentOf = await (await fetch(`${server.url}/openapi.json`)).json();
@@ -122,15 +123,15 @@ describe("GET /docs in a browser", () => {
   it.each([1280, 360])("renders the operations, parameters and answers at %i px from this origin alone", async (width) => {
     const { page, requests, inFlight, problems } = await watchedPage(width);
     const section = await operationSection(page, "get", "/reprocess/status/{unit}");
-    await expect.poll(() => section.innerText(), { timeout: 10_000 }).toContain("Path Parameters");
-    const text = await section.innerText();
+    await expect.poll(() => section.textContent(), { timeout: 10_000 }).toContain("Path Parameters");
+    const text = await section.textContent();
     expect(text).toContain("unit");
     expect(text).toContain("Responses");
     expect(text).toContain("200");
     // a request body is shown as its fields, not as an unresolved $ref
     const addSection = await operationSection(page, "post", "/transaction/add/{unit}/{scope}");
-    await expect.poll(() => addSection.innerText(), { timeout: 10_000 }).toContain("Body");
-    expect(await addSection.innerText()).toMatch(/\bkey\b[\s\S]*\bcontent\b|\bcontent\b[\s\S]*\bkey\b/);
+    await expect.poll(() => addSection.textContent(), { timeout: 10_000 }).toContain("Body");
+    expect(await addSection.textContent()).toMatch(/\bkey\b[\s\S]*\bcontent\b|\bcontent\b[\s\S]*\bkey\b/);
     expect(await page.content()).not.toContain("#/components/schemas/");
     if (process.env.RESTAGE_SCREENSHOTS) {
       await operationSection(page, "get", "/reprocess/status/{unit}");
@@ -144,7 +145,9 @@ describe("GET /docs in a browser", () => {
 
   it("tries a request with the token typed in the auth box, against this server", async () => {
     const unit = "browser-unit";
-    expect((await fetch(`${server.url}/admin/createStorageUnit/${unit}`, { method: "PUT", headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    expect(
+      (await fetch(`${server.url}/admin/createStorageUnit/${unit}`, { method: "PUT", headers: { authorization: `Bearer ${TOKEN}` } })).status,
+    ).toBe(200);
     const { page, requests, inFlight, problems } = await watchedPage(1280);
     await page.goto(`${server.url}/docs`);
     await page.getByPlaceholder("Token").first().fill(TOKEN);

@@ -63,8 +63,12 @@ export type QueueStatus = UnitStatus;
 
 /** Waits until the unit's queue is empty (nothing pending, assigned or being filled); returns the status. */
 export function drained(client: Client, unit: string, timeoutMs = 30_000): Promise<QueueStatus> {
-  return waitFor(`the queue of '${unit}' to drain`, async () => {
-    const status = await ok<QueueStatus>(client.call("GET", `/reprocess/status/${unit}`));
-    return status.pending === 0 && status.assigned === 0 && !status.filling ? status : undefined;
-  }, timeoutMs);
+  return waitFor(
+    `the queue of '${unit}' to drain`,
+    async () => {
+      const status = await ok<QueueStatus>(client.call("GET", `/reprocess/status/${unit}`));
+      return status.pending === 0 && status.assigned === 0 && !status.filling ? status : undefined;
+    },
+    timeoutMs,
+  );
 }

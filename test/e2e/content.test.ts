@@ -43,7 +43,9 @@ describe("content round trip", () => {
       { action: "add", scope: "ocr", key: "p-1", content: { text: "scanned" } },
       { action: "add", scope: "raw", key: "p-3" },
     ];
-    const answer = await call("POST", `/transaction/batch/${unit}`, batch.map((line) => JSON.stringify(line)).join("\n"), { headers: { "content-type": "application/x-ndjson" } });
+    const answer = await call("POST", `/transaction/batch/${unit}`, batch.map((line) => JSON.stringify(line)).join("\n"), {
+      headers: { "content-type": "application/x-ndjson" },
+    });
     expect(answer.body).toMatchObject({ message: "COMPLETED_WITH_ERRORS", count: 3, errors: [{ line: 4, key: "p-3", error: "INVALID_REQUEST" }] });
 
     const record = await ok(call("GET", `/access/fetch/${unit}/p-1`));

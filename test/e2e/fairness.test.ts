@@ -28,13 +28,17 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** How long one status read of `unit` takes, in ms; waits as long as it takes, since the slow answers are what is measured. */
 async function timedStatus(unit: string): Promise<number> {
   const start = performance.now();
-  const response = await fetch(`${server.url}/reprocess/status/${unit}`, { headers: { authorization: `Bearer ${server.token}` }, signal: AbortSignal.timeout(120_000) });
+  const response = await fetch(`${server.url}/reprocess/status/${unit}`, {
+    headers: { authorization: `Bearer ${server.token}` },
+    signal: AbortSignal.timeout(120_000),
+  });
   expect(response.status).toBe(200);
   await response.arrayBuffer();
   return performance.now() - start;
 }
 
-const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
+const percentile = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
 
 describe.skipIf(kind !== "node" && !process.env.RESTAGE_E2E_FAIRNESS)("fairness between units", () => {
   it("another unit's status stays fast while one unit runs a heavy synchronous pipeline", { timeout: 240_000 }, async () => {
@@ -53,9 +57,17 @@ describe.skipIf(kind !== "node" && !process.env.RESTAGE_E2E_FAIRNESS)("fairness 
       }),
     );
     const keys = Array.from({ length: REFS }, (_, i) => refKey(i));
-    await ok(call("POST", `/transaction/batch/${heavy}`, ndjson(keys.map((key, i) => ({ action: "add", scope: "ref", key, content: refContent(i) })))));
+    await ok(
+      call("POST", `/transaction/batch/${heavy}`, ndjson(keys.map((key, i) => ({ action: "add", scope: "ref", key, content: refContent(i) })))),
+    );
     // every document references all thousand: each write to one of them queues all the documents again
-    await ok(call("POST", `/transaction/batch/${heavy}`, ndjson(Array.from({ length: DOCUMENTS }, (_, i) => ({ action: "add", scope: "raw", key: `d${i}`, content: { refs: keys } })))));
+    await ok(
+      call(
+        "POST",
+        `/transaction/batch/${heavy}`,
+        ndjson(Array.from({ length: DOCUMENTS }, (_, i) => ({ action: "add", scope: "raw", key: `d${i}`, content: { refs: keys } }))),
+      ),
+    );
 
     const before = await ok(call("GET", `/reprocess/status/${heavy}`));
     const latencies: number[] = [];
@@ -66,7 +78,10 @@ describe.skipIf(kind !== "node" && !process.env.RESTAGE_E2E_FAIRNESS)("fairness 
           await sleep(WRITE_EVERY_MS);
           const start = performance.now();
           await ok(call("PUT", `/transaction/add/${heavy}/ref`, { key: refKey(round), content: refContent(round, round) }));
-          if (process.env.RESTAGE_E2E_VERBOSE) console.log(`write ${round}: ${(performance.now() - start).toFixed(0)} ms; status reads so far ${latencies.length}, max ${Math.max(0, ...latencies).toFixed(0)} ms`);
+          if (process.env.RESTAGE_E2E_VERBOSE)
+            console.log(
+              `write ${round}: ${(performance.now() - start).toFixed(0)} ms; status reads so far ${latencies.length}, max ${Math.max(0, ...latencies).toFixed(0)} ms`,
+            );
         }
       } finally {
         writing = false;
@@ -76,7 +91,9 @@ describe.skipIf(kind !== "node" && !process.env.RESTAGE_E2E_FAIRNESS)("fairness 
     await writes;
     const after = await ok(call("GET", `/reprocess/status/${heavy}`));
     const p95 = percentile(latencies, 95);
-    console.log(`fairness: ${latencies.length} status reads of another unit, p50 ${percentile(latencies, 50).toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms; heavy items processed meanwhile: ${after.processed - before.processed}`);
+    console.log(
+      `fairness: ${latencies.length} status reads of another unit, p50 ${percentile(latencies, 50).toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms; heavy items processed meanwhile: ${after.processed - before.processed}`,
+    );
 
     // the heavy pipeline did run while the status was measured, and has more left
     expect(after.processed - before.processed).toBeGreaterThan(20);

@@ -33,7 +33,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     return async () => {};
   }
   const kind = process.env.RESTAGE_E2E_SERVER ?? "";
-  if (!isServerKind(kind)) throw new Error(`set RESTAGE_E2E_SERVER to one of ${SERVER_KINDS.join(", ")} (or RESTAGE_E2E_URL to a running server); got '${kind}'`);
+  if (!isServerKind(kind))
+    throw new Error(`set RESTAGE_E2E_SERVER to one of ${SERVER_KINDS.join(", ")} (or RESTAGE_E2E_URL to a running server); got '${kind}'`);
   const dataDir = mkdtempSync(join(tmpdir(), `restage-e2e-${kind}-`));
   const token = `e2e-${Math.random().toString(36).slice(2)}`;
   const server = await launchServer(kind, { dataDir, token });

@@ -27,7 +27,7 @@ function filesUnder(dir: string): string[] {
 
 /** A token of the issued shape that this server never issued (random bytes where the MAC goes). */
 function madeUpToken(): string {
-  return "rs_" + Buffer.from(crypto.getRandomValues(new Uint8Array(64))).toString("base64url");
+  return `rs_${Buffer.from(crypto.getRandomValues(new Uint8Array(64))).toString("base64url")}`;
 }
 
 describe.skipIf(dataDir === null)("made-up tokens", () => {

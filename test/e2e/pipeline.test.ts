@@ -31,11 +31,19 @@ describe("FieldMapping → ScopeWriter", () => {
   beforeAll(async () => {
     unit = uniqueUnit("pipeline");
     await ok(call("PUT", `/admin/createStorageUnit/${unit}`, { contentProcessing: true, reprocessingQueue: true }));
-    await ok(call("POST", `/admin/setContentProcessingModules/${unit}`, pipeline({ rename: { title: "name" }, set: { "meta.source": "e2e" }, drop: ["secret"] })));
+    await ok(
+      call(
+        "POST",
+        `/admin/setContentProcessingModules/${unit}`,
+        pipeline({ rename: { title: "name" }, set: { "meta.source": "e2e" }, drop: ["secret"] }),
+      ),
+    );
   });
 
   it("maps each written record into the index scope", async () => {
-    const lines = keys.map((key, n) => JSON.stringify({ action: "add", scope: "raw", key, content: { title: `T${n}`, author: { name: `A${n}` }, secret: "s" } }));
+    const lines = keys.map((key, n) =>
+      JSON.stringify({ action: "add", scope: "raw", key, content: { title: `T${n}`, author: { name: `A${n}` }, secret: "s" } }),
+    );
     await ok(call("POST", `/transaction/batch/${unit}`, lines.join("\n")));
     const status = await drained(server, unit);
     expect(status).toMatchObject({ processed: keys.length, failed: 0 });

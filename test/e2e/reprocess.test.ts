@@ -106,7 +106,11 @@ describe("reprocess routes", () => {
     const hung = uniqueUnit("hung");
     await ok(call("PUT", `/admin/createStorageUnit/${hung}`, { contentProcessing: false, reprocessingQueue: true }));
     await ok(call("PUT", `/admin/setReprocessingSettings/${hung}`, { leaseMs: 600_000, workers: 1 }));
-    await ok(call("POST", `/admin/setContentProcessingModules/${hung}`, { modules: { raw: [{ module: "Fault", settings: { stallKeys: ["h-1"], stallMs: 120_000 } }] } }));
+    await ok(
+      call("POST", `/admin/setContentProcessingModules/${hung}`, {
+        modules: { raw: [{ module: "Fault", settings: { stallKeys: ["h-1"], stallMs: 120_000 } }] },
+      }),
+    );
     await ok(call("PUT", `/transaction/add/${hung}/raw`, { key: "h-1", content: {} }));
     try {
       await ok(call("GET", `/reprocess/key/${hung}/h-1/raw`));

@@ -160,7 +160,13 @@ async function waitForHealth(handle: ServerHandle, child: ChildProcess, timeoutM
 async function freePort(): Promise<number> {
   for (;;) {
     const port = await listenOnce(0);
-    if (await listenOnce(port + 1).then(() => true, () => false)) return port;
+    if (
+      await listenOnce(port + 1).then(
+        () => true,
+        () => false,
+      )
+    )
+      return port;
   }
 }
 

@@ -28,7 +28,9 @@ describe.skipIf(kind === null)("a server with RESTAGE_SHARD_MAX_BYTES", () => {
     server = await launchServer(kind!, { dataDir, token, vars: { RESTAGE_SHARD_MAX_BYTES: String(CAP) } });
     const api = clientFor(server.url, token);
     await ok(api.call("PUT", `/admin/createStorageUnit/${UNIT}`, { contentProcessing: true, reprocessingQueue: true }));
-    const lines = Array.from({ length: 20 }, (_, n) => JSON.stringify({ action: "add", scope: "raw", key: `k${String(n).padStart(2, "0")}`, content: { text: "x".repeat(40_000) } }));
+    const lines = Array.from({ length: 20 }, (_, n) =>
+      JSON.stringify({ action: "add", scope: "raw", key: `k${String(n).padStart(2, "0")}`, content: { text: "x".repeat(40_000) } }),
+    );
     const batch = await ok(api.call("POST", `/transaction/batch/${UNIT}`, lines.join("\n")));
     expect(batch.message).toBe("COMPLETED_WITH_ERRORS");
     const applied: number = batch.count;

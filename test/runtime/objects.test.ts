@@ -15,7 +15,9 @@ import { captureLogs } from "../support/logs";
 
 type Ctx = UnitState & { id: { name?: string } };
 /** What a stub of Notes offers: each method, called by RPC; plus one Notes does not have. */
-type Stub = { [K in keyof Notes as Notes[K] extends (...args: never[]) => unknown ? K : never]: (...args: any[]) => Promise<any> } & { noSuchMethod(): Promise<unknown> };
+type Stub = { [K in keyof Notes as Notes[K] extends (...args: never[]) => unknown ? K : never]: (...args: any[]) => Promise<any> } & {
+  noSuchMethod(): Promise<unknown>;
+};
 
 /** A promise and its resolver, to let a test decide when an await ends. */
 function deferred<T = void>() {
@@ -44,7 +46,10 @@ class Notes {
     return { stored: this.all(), inMemory: this.memory.length };
   }
   all(): string[] {
-    return this.ctx.storage.sql.exec<{ text: string }>("SELECT text FROM notes ORDER BY rowid").toArray().map((row) => row.text);
+    return this.ctx.storage.sql
+      .exec<{ text: string }>("SELECT text FROM notes ORDER BY rowid")
+      .toArray()
+      .map((row) => row.text);
   }
   async list() {
     return this.all();
@@ -250,7 +255,9 @@ describe("alarms", () => {
       { retryCount: 0, isRetry: false },
       { retryCount: 1, isRetry: true },
     ]);
-    expect(logs.of("alarm-failed")).toEqual([expect.objectContaining({ namespace: "NOTES", name: "a", retryCount: 0, error: "Error: alarm failed on purpose" })]);
+    expect(logs.of("alarm-failed")).toEqual([
+      expect.objectContaining({ namespace: "NOTES", name: "a", retryCount: 0, error: "Error: alarm failed on purpose" }),
+    ]);
   });
 
   it("deleteAll() drops the data and the alarm, and the object carries on", async () => {

@@ -9,7 +9,7 @@ import { Sql, type UnitStorage } from "../../src/unit/sql";
 
 function store() {
   const storage = new SqlStorage(() => openDatabase(":memory:"));
-  const sql = new Sql({ sql: storage, transactionSync: <T,>(fn: () => T) => storage.transactionSync(fn) } as unknown as UnitStorage);
+  const sql = new Sql({ sql: storage, transactionSync: <T>(fn: () => T) => storage.transactionSync(fn) } as unknown as UnitStorage);
   migrate(sql);
   const queue = new Queue(sql);
   const references = new ReferenceStore(sql, queue);

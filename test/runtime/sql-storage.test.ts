@@ -12,7 +12,11 @@ function storage(): SqlStorage {
   return sql;
 }
 
-const values = (sql: SqlStorage) => sql.exec<{ k: string }>("SELECT k FROM t ORDER BY k").toArray().map((row) => row.k);
+const values = (sql: SqlStorage) =>
+  sql
+    .exec<{ k: string }>("SELECT k FROM t ORDER BY k")
+    .toArray()
+    .map((row) => row.k);
 
 describe("sql.exec", () => {
   it("runs the statement when called, so changes() right after sees the write", () => {

@@ -34,7 +34,11 @@ function addRecords(scope: string, keys: string[], updatedAt = T): void {
 }
 
 const numbered = (count: number, prefix = "k") => Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(6, "0")}`);
-const row = (key: string) => sql.first<{ state: number; attempts: number; rerun: number; lease_token: string | null }>("SELECT state, attempts, rerun, lease_token FROM queue WHERE key = ?", key);
+const row = (key: string) =>
+  sql.first<{ state: number; attempts: number; rerun: number; lease_token: string | null }>(
+    "SELECT state, attempts, rerun, lease_token FROM queue WHERE key = ?",
+    key,
+  );
 
 describe("a reprocess/all", () => {
   it("of one chunk or less queues it all at once and leaves no fill", () => {
@@ -117,4 +121,3 @@ describe("a reprocess/all", () => {
     expect(fills.active()).toBe(false);
   });
 });
-

@@ -57,7 +57,9 @@ const OLD_REGISTRY = [
 ];
 
 const tables = (sql: ReturnType<typeof memorySql>["sql"]) =>
-  sql.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_%' ORDER BY name").map((row) => row.name);
+  sql
+    .all<{ name: string }>("SELECT name FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_%' ORDER BY name")
+    .map((row) => row.name);
 const recorded = (sql: ReturnType<typeof memorySql>["sql"]) => sql.all<{ id: number }>("SELECT id FROM _migrations ORDER BY id").map((row) => row.id);
 
 describe("the unit's migrations", () => {
@@ -123,7 +125,11 @@ describe("the runner", () => {
       name: "a trigger (its body holds a ;)",
       up: ["CREATE TABLE log (v TEXT)", "CREATE TRIGGER t_log AFTER INSERT ON t BEGIN INSERT INTO log VALUES (new.v); END"],
     },
-    { id: 3, name: "a step that reads before it writes", up: (sql) => sql.exec("INSERT INTO t VALUES (?)", `rows: ${sql.first<{ n: number }>("SELECT count(*) AS n FROM t")!.n}`) },
+    {
+      id: 3,
+      name: "a step that reads before it writes",
+      up: (sql) => sql.exec("INSERT INTO t VALUES (?)", `rows: ${sql.first<{ n: number }>("SELECT count(*) AS n FROM t")!.n}`),
+    },
   ];
 
   it("runs statements whole, a ; in a string or a trigger included, and steps given as functions", () => {

@@ -11,7 +11,18 @@ import { ASSIGNED, FAILED, LEASE_EXPIRED, PENDING, Queue } from "../../src/unit/
 import type { Sql } from "../../src/unit/sql";
 import { memorySql } from "./sqlite";
 
-type Row = { scope: string; key: string; state: number; attempts: number; next_run_at: number; lease_token: string | null; rerun: number; hops: number; last_error: string | null; failed_at: number | null };
+type Row = {
+  scope: string;
+  key: string;
+  state: number;
+  attempts: number;
+  next_run_at: number;
+  lease_token: string | null;
+  rerun: number;
+  hops: number;
+  last_error: string | null;
+  failed_at: number | null;
+};
 
 const T = 1_000_000;
 const settings: ReprocessingSettings = { ...DEFAULT_REPROCESSING_SETTINGS, maxAttempts: 3, backoffMs: 100, maxBackoffMs: 350 };
@@ -72,7 +83,8 @@ describe("claim", () => {
     const claim = queue.claim(2, 1000, T + 10)!;
     expect(claim).toMatchObject({ scope: "raw", leaseUntil: T + 1010 });
     expect(claim.items).toHaveLength(2);
-    for (const { key } of claim.items) expect(row(key)).toMatchObject({ state: ASSIGNED, lease_token: claim.token, next_run_at: T + 1010, attempts: 1 });
+    for (const { key } of claim.items)
+      expect(row(key)).toMatchObject({ state: ASSIGNED, lease_token: claim.token, next_run_at: T + 1010, attempts: 1 });
     expect(queue.counts()).toEqual({ pending: 3, assigned: 2, failed: 0 });
     expect(queue.nextLeaseExpiry()).toBe(T + 1010);
 
@@ -135,7 +147,15 @@ describe("a run's result", () => {
     const claim = queue.claim(10, 1000, T)!;
     queue.enqueue("raw", ["a"], 0, T + 1);
     queue.complete(claim, new Map([["a", "no"]]), { ...settings, maxAttempts: 1 }, T + 2);
-    expect(row("a")).toMatchObject({ state: PENDING, attempts: 0, rerun: 0, lease_token: null, next_run_at: T + 2, last_error: null, failed_at: null });
+    expect(row("a")).toMatchObject({
+      state: PENDING,
+      attempts: 0,
+      rerun: 0,
+      lease_token: null,
+      next_run_at: T + 2,
+      last_error: null,
+      failed_at: null,
+    });
   });
 
   it("many failures in one run are applied in chunks, each with its own error", () => {
@@ -171,7 +191,15 @@ describe("lease expiry", () => {
     queue.claim(10, 1000, T);
     queue.enqueue("raw", ["a"], 0, T + 1);
     queue.expireLeases(1, T + 1000);
-    expect(row("a")).toMatchObject({ state: PENDING, attempts: 0, rerun: 0, lease_token: null, last_error: null, failed_at: null, next_run_at: T + 1000 });
+    expect(row("a")).toMatchObject({
+      state: PENDING,
+      attempts: 0,
+      rerun: 0,
+      lease_token: null,
+      last_error: null,
+      failed_at: null,
+      next_run_at: T + 1000,
+    });
   });
 });
 
@@ -241,7 +269,14 @@ describe("failed items", () => {
   });
 
   it("are listed in (scope, key) order, a page at a time", () => {
-    for (const [scope, key] of [["raw", "b"], ["index", "z"], ["raw", "a"], ["raw", "c"], ["index", "y"]] as const) failForGood(key, scope, `${scope}/${key} failed`);
+    for (const [scope, key] of [
+      ["raw", "b"],
+      ["index", "z"],
+      ["raw", "a"],
+      ["raw", "c"],
+      ["index", "y"],
+    ] as const)
+      failForGood(key, scope, `${scope}/${key} failed`);
     const first = queue.failed(2);
     expect(first.items).toEqual([
       { scope: "index", key: "y", attempts: 3, lastError: "index/y failed", failedAt: new Date(T + 3_000_000).toISOString() },

@@ -53,7 +53,10 @@ export async function received(tag: string): Promise<ReceivedRequest[]> {
 
 /** NDJSON lines of an Elasticsearch bulk body, parsed. */
 export function bulkLines(body: string): Array<Record<string, any>> {
-  return body.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line));
+  return body
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line));
 }
 
 /** The messages the OUTBOX consumer received for a unit, waiting until at least `count` arrived (queue delivery is asynchronous). */

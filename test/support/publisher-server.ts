@@ -87,7 +87,10 @@ function respond(behaviour: string[], body: string, count: number): Answer | und
 }
 
 function elasticsearchBulk(body: string): Answer {
-  const lines = body.split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line));
+  const lines = body
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line));
   const items: unknown[] = [];
   for (let i = 0; i < lines.length; i++) {
     const [action, target] = Object.entries(lines[i])[0] as [string, { _index: string; _id: string }];
@@ -98,7 +101,14 @@ function elasticsearchBulk(body: string): Answer {
     const source = lines[++i];
     items.push(
       source._reject
-        ? { [action]: { _index: target._index, _id: target._id, status: 400, error: { type: "mapper_parsing_exception", reason: `${String(source._reject)} (${LEAKED_SECRET})` } } }
+        ? {
+            [action]: {
+              _index: target._index,
+              _id: target._id,
+              status: 400,
+              error: { type: "mapper_parsing_exception", reason: `${String(source._reject)} (${LEAKED_SECRET})` },
+            },
+          }
         : { [action]: { _index: target._index, _id: target._id, result: "created", status: 201 } },
     );
   }
@@ -111,14 +121,22 @@ function solrUpdate(body: string): Answer {
   const rejected = Array.isArray(parsed) ? parsed.find((doc) => doc._reject) : undefined;
   if (rejected) {
     const metadata = ["error-class", "org.apache.solr.common.SolrException", "root-error-class", "org.apache.solr.common.SolrException"];
-    return { status: 400, body: { responseHeader: { status: 400, QTime: 1 }, error: { metadata, msg: `ERROR: [doc=${rejected.id}] ${rejected._reject} ${LEAKED_SECRET}`, code: 400 } } };
+    return {
+      status: 400,
+      body: {
+        responseHeader: { status: 400, QTime: 1 },
+        error: { metadata, msg: `ERROR: [doc=${rejected.id}] ${rejected._reject} ${LEAKED_SECRET}`, code: 400 },
+      },
+    };
   }
   return { status: 200, body: { responseHeader: { status: 0, QTime: 1 } } };
 }
 
 function jsonFormat(body: string): Answer {
   const parsed = JSON.parse(body) as { upserts: Array<{ key: string; scope: string; document: Record<string, unknown> }> };
-  const errors = parsed.upserts.filter((upsert) => upsert.document._reject).map((upsert) => ({ key: upsert.key, scope: upsert.scope, error: String(upsert.document._reject) }));
+  const errors = parsed.upserts
+    .filter((upsert) => upsert.document._reject)
+    .map((upsert) => ({ key: upsert.key, scope: upsert.scope, error: String(upsert.document._reject) }));
   return { status: 200, body: errors.length > 0 ? { errors } : { ok: true } };
 }
 

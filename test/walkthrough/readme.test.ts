@@ -106,7 +106,15 @@ async function settle(): Promise<void> {
   for (;;) {
     const units = (await (await fetch(`${server.url}/admin/listStorageUnits`, { headers })).json()) as { storageUnits: Array<{ name: string }> };
     const statuses = await Promise.all(
-      units.storageUnits.map(async ({ name }) => (await (await fetch(`${server.url}/reprocess/status/${name}`, { headers })).json()) as { paused: boolean; filling: boolean; pending: number; assigned: number }),
+      units.storageUnits.map(
+        async ({ name }) =>
+          (await (await fetch(`${server.url}/reprocess/status/${name}`, { headers })).json()) as {
+            paused: boolean;
+            filling: boolean;
+            pending: number;
+            assigned: number;
+          },
+      ),
     );
     const busy = statuses.filter((s) => !s.paused && (s.filling || s.pending > 0 || s.assigned > 0));
     if (busy.length === 0) return;
@@ -119,7 +127,12 @@ describe("the README's walkthroughs", () => {
   const blocks = walkthroughs();
 
   it("are marked in the README: the round trip, reprocessing, schedules, users and grants", () => {
-    expect(blocks.map((block) => block.heading)).toEqual(["A round trip with curl", "Reprocessing", "Scheduled reprocessing", "Users and grants with curl"]);
+    expect(blocks.map((block) => block.heading)).toEqual([
+      "A round trip with curl",
+      "Reprocessing",
+      "Scheduled reprocessing",
+      "Users and grants with curl",
+    ]);
     expect(blocks.every((block) => block.steps.some((step) => step.answer))).toBe(true);
   });
 
@@ -131,7 +144,8 @@ describe("the README's walkthroughs", () => {
         const where = `[${heading}] ${command}`;
         if (status !== 0) mismatches.push(`${where}\n  exited ${status}: ${stderr}`);
         else if (answer !== undefined && !isShownAnswer(answer, output)) mismatches.push(`${where}\n  shows:   ${answer}\n  answers: ${output}`);
-        else if (answer === undefined && output.trim() !== "" && !/^\{"message":"OK"[,}]/.test(output)) mismatches.push(`${where}\n  answers: ${output}`);
+        else if (answer === undefined && output.trim() !== "" && !/^\{"message":"OK"[,}]/.test(output))
+          mismatches.push(`${where}\n  answers: ${output}`);
         await settle();
       }
     }
