@@ -15,7 +15,7 @@ function compareBytes(a: string, b: string): number {
 /** Keys that need care in paths, queries and ordering; the last one is exactly 512 UTF-8 bytes. */
 const AWKWARD_KEYS = ["a/b", "with space", "100%", "%41", "a%2Fb", "a,b", "a+b", "q?x=1#h", "📦🎉", "é", "\uff61", `${"x".repeat(508)}📦`];
 
-async function fetchAllPages(unit: string, path: string, batchSize: number): Promise<{ keys: string[]; pages: Array<Record<string, any>> }> {
+async function fetchAllPages(_unit: string, path: string, batchSize: number): Promise<{ keys: string[]; pages: Array<Record<string, any>> }> {
   const keys: string[] = [];
   const pages: Array<Record<string, any>> = [];
   let startId: string | undefined;

@@ -60,7 +60,7 @@ describe("admin/createStorageUnit", () => {
   });
 
   it("accepts a name of 64 characters using every allowed character class", async () => {
-    const name = (`A9_.-z${uniqueUnit()}`).padEnd(64, "x");
+    const name = `A9_.-z${uniqueUnit()}`.padEnd(64, "x");
     expect((await call("PUT", `/admin/createStorageUnit/${name}`)).status).toBe(200);
   });
 

@@ -143,7 +143,10 @@ describe("the typed client's retry", () => {
     const always = restageClient({
       baseUrl: BASE,
       token: "t",
-      fetch: async () => (calls++, overloaded()),
+      fetch: async () => {
+        calls++;
+        return overloaded();
+      },
       retry: { attempts: 4, baseDelayMs: 600, sleep: async (ms) => void waits.push(ms) },
     });
     await expect(data(always.api.admin.listStorageUnits.$get())).rejects.toMatchObject({ status: 503, code: "OVERLOADED" });
@@ -154,7 +157,10 @@ describe("the typed client's retry", () => {
     const unconfigured = restageClient({
       baseUrl: BASE,
       token: "t",
-      fetch: async () => (calls++, Response.json({ message: "AUTH_NOT_CONFIGURED", detail: "set it" }, { status: 503 })),
+      fetch: async () => {
+        calls++;
+        return Response.json({ message: "AUTH_NOT_CONFIGURED", detail: "set it" }, { status: 503 });
+      },
       retry: { sleep: async () => undefined },
     });
     await expect(data(unconfigured.api.admin.listStorageUnits.$get())).rejects.toMatchObject({ code: "AUTH_NOT_CONFIGURED" });

@@ -41,7 +41,7 @@ describe("modules end to end: raw → FieldMapping → ScopeWriter(index) → Ht
     expect(await status(unit)).toMatchObject({ pending: 0, failed: 0, processed: 90 });
     const first = await indexState(unit);
     expect([...first.keys()].sort()).toEqual(keys);
-    keys.forEach((key, i) => expect(first.get(key)).toEqual({ title: `Headline ${i}`, author: { name: `Author ${i % 3}` } }));
+    for (const [i, key] of keys.entries()) expect(first.get(key)).toEqual({ title: `Headline ${i}`, author: { name: `Author ${i % 3}` } });
 
     // a new mapping: reprocessing the stored raw content reaches the index without going back to the source
     await setModules(
@@ -54,7 +54,7 @@ describe("modules end to end: raw → FieldMapping → ScopeWriter(index) → Ht
     expect(await status(unit)).toMatchObject({ pending: 0, failed: 0, processed: 180 });
     const second = await indexState(unit, before);
     expect([...second.keys()].sort()).toEqual(keys);
-    keys.forEach((key, i) => expect(second.get(key)).toEqual({ name: `Headline ${i}`, authorName: `Author ${i % 3}`, schema: 2 }));
+    for (const [i, key] of keys.entries()) expect(second.get(key)).toEqual({ name: `Headline ${i}`, authorName: `Author ${i % 3}`, schema: 2 });
     expect((await call("GET", `/access/fetch/${unit}/article-07/index`)).body.content.index).toEqual({
       name: "Headline 7",
       authorName: "Author 1",

@@ -6,7 +6,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { expect } from "vitest";
 import { recordedCalls, type RecordedCall } from "../src/modules/recorder";
-import type { UnitStatus } from "../src/unit/storage-unit";
+import type { UnitStatus } from "../src/unit/answers";
 import type { StorageUnit } from "../src/unit/storage-unit";
 import { call, unitStub } from "./helpers";
 

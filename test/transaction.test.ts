@@ -311,11 +311,10 @@ describe("transaction/batch", () => {
 
   it("accepts CRLF line endings and a trailing newline", async () => {
     const unit = await createUnit();
-    const body =
-      `${ndjson([
-        { action: "add", scope: "raw", key: "a", content: {} },
-        { action: "add", scope: "raw", key: "b", content: {} },
-      ]).replace("\n", "\r\n")}\r\n`;
+    const body = `${ndjson([
+      { action: "add", scope: "raw", key: "a", content: {} },
+      { action: "add", scope: "raw", key: "b", content: {} },
+    ]).replace("\n", "\r\n")}\r\n`;
     expect((await call("POST", `/transaction/batch/${unit}`, body)).body).toEqual({ message: "OK", count: 2 });
   });
 

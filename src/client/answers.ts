@@ -21,6 +21,7 @@ export type OkBody<R> = R extends ClientResponse<infer T, 200, "json"> ? T : nev
  * The 200 body of a typed call, or throws {@link RestageError} with the answer's code and detail.
  * @example const status = await data(client.api.reprocess.status[":unit"].$get({ param: { unit: "docs" } }));
  */
+// biome-ignore lint/suspicious/noExplicitAny: any response format: the body is read as text, then JSON
 export async function data<R extends ClientResponse<unknown, number, any>>(response: R | Promise<R>): Promise<OkBody<R>> {
   const answer = await response;
   const text = await answer.text();

@@ -54,12 +54,11 @@ export async function ingest(
   const chunker = new Chunker<{ text: string; bytes: number; line: number }>(limits);
   const send = async (chunk: Array<{ text: string; line: number }>) => {
     result.calls++;
-    let answer;
-    try {
-      answer = await data(api.transaction.batch[":unit"].$post({ param: { unit } }, { init: { body: chunk.map(({ text }) => text).join("\n") } }));
-    } catch (error) {
+    const answer = await data(
+      api.transaction.batch[":unit"].$post({ param: { unit } }, { init: { body: chunk.map(({ text }) => text).join("\n") } }),
+    ).catch((error: unknown) => {
       throw error instanceof RestageError ? new IngestError(error, result, chunk[0]!.line) : error;
-    }
+    });
     result.count += answer.count;
     // the call numbers its lines from 1: line i of the call is chunk[i - 1]
     for (const error of answer.errors ?? []) result.errors.push({ ...error, line: chunk[error.line - 1]?.line ?? error.line });

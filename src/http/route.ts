@@ -12,6 +12,7 @@
  * the validated values are handed on with `addValidatedData`, where `c.req.valid` finds them.
  */
 import type { Handler, Schema, ToSchema } from "hono";
+import type { BlankSchema } from "hono/types";
 import { type OpenAPIHono, z, type RouteConfigToTypedResponse, type RouteHandler } from "@hono/zod-openapi";
 import type { Env } from "../env";
 import type { ERROR_STATUS } from "../errors";
@@ -26,10 +27,11 @@ import { validate } from "./validate";
 
 export type { Operation } from "./operation-doc";
 export type AppEnv = { Bindings: Env; Variables: { caller: Caller | undefined } };
-export type App<S extends Schema = {}> = OpenAPIHono<AppEnv, S>;
+export type App<S extends Schema = BlankSchema> = OpenAPIHono<AppEnv, S>;
 export type Method = Operation["method"];
 
 /** Every registered (method, path pattern) per app, so an unmatched request can be told 405 rather than 404. */
+// biome-ignore lint/suspicious/noExplicitAny: an app of any schema: the schema only types handlers and clients
 const knownRoutes = new WeakMap<App<any>, Array<{ method: string; pattern: RegExp }>>();
 
 /**
@@ -37,12 +39,14 @@ const knownRoutes = new WeakMap<App<any>, Array<{ method: string; pattern: RegEx
  * wrong method on it answers 405 like any other route.
  * @example knowRoute(app, "get", "/openapi.json")
  */
+// biome-ignore lint/suspicious/noExplicitAny: an app of any schema
 export function knowRoute(app: App<any>, method: Method, path: string): void {
   if (!knownRoutes.has(app)) knownRoutes.set(app, []);
   knownRoutes.get(app)!.push({ method, pattern: new RegExp(`^${path.replace(/[.$]/g, "\\$&").replace(/\{\w+\}/g, "[^/]+")}$`) });
 }
 
 /** The methods registered for a path, upper case (empty: no route has that path). */
+// biome-ignore lint/suspicious/noExplicitAny: an app of any schema
 export function methodsAllowedFor(app: App<any>, path: string): string[] {
   const routes = knownRoutes.get(app) ?? [];
   return [...new Set(routes.filter((route) => route.pattern.test(path)).map((route) => route.method.toUpperCase()))];
@@ -72,6 +76,7 @@ export type CallerOf<A extends Access> = A extends "public" ? undefined : A exte
 type OperationEnv<O extends Operation> = { Bindings: Env; Variables: { caller: CallerOf<O["access"]> } };
 
 export type OperationHandler<O extends Operation> = RouteHandler<RouteOf<O>, OperationEnv<O>>;
+// biome-ignore lint/suspicious/noExplicitAny: only the input is inferred; the other parameters are left open
 type InputOf<O extends Operation> = OperationHandler<O> extends Handler<any, any, infer I, any> ? I : never;
 type HonoPath<T extends string> = T extends `${infer Start}/{${infer Param}}${infer Rest}` ? `${Start}/:${Param}${HonoPath<Rest>}` : T;
 /** What an operation adds to the app's schema (`hc` reads it). */
@@ -98,6 +103,7 @@ export function routes<S extends Schema>(app: App<S>): Routes<S> {
   return new Routes(app);
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: an app of any schema
 function register(app: App<any>, operation: Operation, handler: Handler<AppEnv>): void {
   const { method, path, access } = operation;
   const onUnit = access === "read" || access === "write";

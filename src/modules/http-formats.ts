@@ -133,10 +133,10 @@ export function rejections(format: HttpFormat, request: PublishRequest, answer: 
   return rejected;
 }
 
-function parseObject(text: string): Record<string, any> | undefined {
+function parseObject(text: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, any>) : undefined;
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }

@@ -9,8 +9,10 @@ import { Recorder } from "./recorder";
 import { ScopeWriter } from "./scope-writer";
 import type { ModuleDefinition } from "./types";
 
+// biome-ignore lint/suspicious/noExplicitAny: each module has its own settings type; the registry holds them all
 type Modules = ReadonlyMap<string, ModuleDefinition<any>>;
 
+// biome-ignore lint/suspicious/noExplicitAny: as above
 const byName = (definitions: ModuleDefinition<any>[]): Modules => new Map(definitions.map((definition) => [definition.name, definition]));
 
 /** The modules of every build. */

@@ -8,7 +8,7 @@ import type { Env } from "../env";
 import type { Schema } from "hono";
 import { contentTooLarge, jsonBytes, LIMITS } from "../limits";
 import { AddBody, BatchLine, ExecuteBody, ScopeOrRecord, UnitName, UnitParam, UnitScopeParam } from "../schemas";
-import type { BatchLineResult } from "../unit/storage-unit";
+import type { BatchLineResult } from "../unit/answers";
 import { describeIssues } from "../zod-issues";
 import { unitOf } from "../bindings";
 import type { Caller } from "../unit/grants";

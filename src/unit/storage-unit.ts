@@ -29,27 +29,7 @@ import { ReferenceStore } from "./references";
 import { RecordStore, type AddPolicy, type DeletePolicy, type Json, type StoredRecord } from "./records";
 import { nextRunTimes, scheduleWithoutPipeline, type ScheduleState } from "./schedules";
 import { Sql, type UnitState } from "./sql";
-
-export interface BatchLineResult {
-  line: number;
-  key?: string;
-  error: string;
-  detail: string;
-}
-
-export interface UnitStatus {
-  enabled: boolean;
-  paused: boolean;
-  filling: boolean;
-  /** keys a running `reprocess/all` has still to queue (0 when not filling) */
-  fillRemaining: number;
-  pending: number;
-  assigned: number;
-  failed: number;
-  processed: number;
-  nextRunAt: string | null;
-  lastError: string | null;
-}
+import type { BatchLineResult, UnitStatus } from "./answers";
 
 export class StorageUnit extends DurableObject<Env> {
   private readonly state: UnitState;

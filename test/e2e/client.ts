@@ -1,6 +1,6 @@
 /** HTTP helpers for the end-to-end suite: requests to the server under test, and waiting on the queue. */
 import { inject } from "vitest";
-import type { UnitStatus } from "../../src/unit/storage-unit";
+import type { UnitStatus } from "../../src/unit/answers";
 import { jsonCaller, type Answer, type CallOptions } from "../support/json-call";
 
 /** A request that takes longer has hung: the suite fails it rather than wait for the test's own timeout. */

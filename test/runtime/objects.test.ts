@@ -58,7 +58,8 @@ class Notes {
     return value;
   }
   async shared() {
-    return (this.sharedValue ??= { count: 0 });
+    this.sharedValue ??= { count: 0 };
+    return this.sharedValue;
   }
   private sharedValue: { count: number } | undefined;
   async fail() {

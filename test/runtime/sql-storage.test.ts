@@ -65,7 +65,12 @@ describe("sql.exec", () => {
 describe("transactionSync", () => {
   it("keeps every write of a callback that returns, and none of one that throws", () => {
     const sql = storage();
-    expect(sql.transactionSync(() => (sql.exec("INSERT INTO t VALUES ('a', 1)"), "done"))).toBe("done");
+    expect(
+      sql.transactionSync(() => {
+        sql.exec("INSERT INTO t VALUES ('a', 1)");
+        return "done";
+      }),
+    ).toBe("done");
     expect(() =>
       sql.transactionSync(() => {
         sql.exec("INSERT INTO t VALUES ('b', 1)");

@@ -67,8 +67,8 @@ function isShownAnswer(shown: string, actual: string): boolean {
       return false;
     }
   }
-  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  return new RegExp(`^${parts.map(escape).join("[\\s\\S]*")}$`).test(actual.trim());
+  const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`^${parts.map(escapeRegExp).join("[\\s\\S]*")}$`).test(actual.trim());
 }
 
 let server: ServerHandle;

@@ -1,0 +1,25 @@
+/**
+ * The shapes of the unit's answers that the routes pass on as they are: a batch line's
+ * error and the reprocessing status (API.md, "Transaction API" and "Reprocess API").
+ */
+
+export interface BatchLineResult {
+  line: number;
+  key?: string;
+  error: string;
+  detail: string;
+}
+
+export interface UnitStatus {
+  enabled: boolean;
+  paused: boolean;
+  filling: boolean;
+  /** keys a running `reprocess/all` has still to queue (0 when not filling) */
+  fillRemaining: number;
+  pending: number;
+  assigned: number;
+  failed: number;
+  processed: number;
+  nextRunAt: string | null;
+  lastError: string | null;
+}
