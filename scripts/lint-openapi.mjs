@@ -9,23 +9,16 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
+import { nodeBundleOptions, root } from "./node-bundle.mjs";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "restage-openapi-"));
 try {
   const bundle = join(dir, "app.mjs");
   await build({
-    absWorkingDir: root,
+    ...nodeBundleOptions,
     stdin: { contents: 'export { createApp } from "./src/app";', resolveDir: root, sourcefile: "openapi-app.ts", loader: "ts" },
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "es2022",
     outfile: bundle,
-    alias: { "cloudflare:workers": "./src/runtime/shim.ts" },
-    banner: { js: 'import { createRequire as __restageRequire } from "node:module"; const require = __restageRequire(import.meta.url);' },
-    logLevel: "warning",
   });
   const { createApp } = await import(pathToFileURL(bundle).href);
   const response = await createApp().request("http://127.0.0.1:8787/openapi.json");
