@@ -17,7 +17,13 @@ export interface SliceLimits {
   bytes: number;
 }
 
-export const DEFAULT_SLICE: SliceLimits = { ms: 4, bytes: 1024 * 1024 };
+/**
+ * Whether the clock moves while code runs: not inside Workers (`navigator.userAgent` is
+ * "Cloudflare-Workers" there), where only I/O moves it; a slice there is measured in bytes.
+ */
+export const CLOCK_MOVES = typeof navigator === "undefined" || navigator.userAgent !== "Cloudflare-Workers";
+
+export const DEFAULT_SLICE: SliceLimits = { ms: CLOCK_MOVES ? 4 : Number.POSITIVE_INFINITY, bytes: 1024 * 1024 };
 
 /** What an item costs at least, in bytes, whatever its documents: tiny items still yield now and then. */
 export const ITEM_BYTES = 512;
@@ -67,6 +73,17 @@ export class YieldBudget {
       this.since = this.clock();
     });
     return this.yielding;
+  }
+
+  /**
+   * Whether the slice is measured in time. Only then do a batch's items wait for it one by
+   * one: where the clock stands still (Workers), a batch of synchronous items runs whole
+   * and its bytes count towards the yield the job takes before the next batch (and the
+   * module reads that wait for it), since waiting between items there only costs a turn
+   * of the loop per slice without telling heavy items from light ones any better.
+   */
+  get timed(): boolean {
+    return Number.isFinite(this.limits.ms);
   }
 
   /** Counts `bytes` of work done where the caller cannot wait (a module's synchronous read or write): the next {@link ready} yields. */

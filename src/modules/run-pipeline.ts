@@ -67,13 +67,14 @@ export class Item implements PipelineItem {
 export async function runPipeline(pipeline: ModuleInstance[], items: PipelineItem[], concurrency: number, budget: YieldBudget): Promise<void> {
   for (const module of pipeline) await module.batchStart?.(items);
   let next = 0;
+  const timed = budget.timed;
   const lane = async () => {
     while (next < items.length) {
       const item = items[next++]!;
       for (const module of pipeline) {
         if (item.failure !== undefined) break;
         // before each module, not only each item: a join and a write of a megabyte each are blocks enough
-        for (let wait = budget.ready(); wait; wait = budget.ready()) await wait;
+        if (timed) for (let wait = budget.ready(); wait; wait = budget.ready()) await wait;
         const pending = module.process(item);
         // a module that answers at once costs no turn of the microtask queue
         if (pending) await pending;
