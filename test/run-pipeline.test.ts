@@ -81,15 +81,20 @@ describe("runPipeline", () => {
     expect(item).toMatchObject({ kind: "delete", document: null, version: null, hops: 2 });
   });
 
-  it("yields to the event loop between synchronous items once a timed budget is spent", async () => {
-    // every item costs at least 512 bytes: a budget of 1024 is spent every two items
-    const budget = new YieldBudget({ ms: 60_000, bytes: 1024 });
+  /** Runs 40 synchronous items under `budget` beside a 0 ms timer; returns the timer's count as each item saw it. */
+  async function timerTicksSeen(budget: YieldBudget): Promise<number[]> {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 0);
     const seen: number[] = [];
     const sync: ModuleInstance = { process: () => void seen.push(ticks) };
     await runPipeline([sync], items(40), 4, budget);
     clearInterval(timer);
+    return seen;
+  }
+
+  it("yields to the event loop between synchronous items once a timed budget is spent", async () => {
+    // every item costs at least 512 bytes: a budget of 1024 is spent every two items
+    const seen = await timerTicksSeen(new YieldBudget({ ms: 60_000, bytes: 1024 }));
     // a timer callback got in between the items: they did not run as one block
     expect(seen[0]).toBe(0);
     expect(seen[seen.length - 1]).toBeGreaterThan(0);
@@ -97,12 +102,7 @@ describe("runPipeline", () => {
 
   it("where the clock stands still (Workers), runs a batch whole and leaves its bytes for the job's next yield", async () => {
     const budget = new YieldBudget({ ms: Number.POSITIVE_INFINITY, bytes: 1024 });
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 0);
-    const seen: number[] = [];
-    const sync: ModuleInstance = { process: () => void seen.push(ticks) };
-    await runPipeline([sync], items(40), 4, budget);
-    clearInterval(timer);
+    const seen = await timerTicksSeen(budget);
     expect(new Set(seen)).toEqual(new Set([0]));
     // 40 items of at least 512 bytes: the job's check before its next batch yields
     expect(budget.ready()).toBeInstanceOf(Promise);
