@@ -5,7 +5,8 @@
  */
 import type { Env } from "./env";
 import { forEachConcurrently } from "./concurrency";
-import { registryOf, unitOf } from "./bindings";
+import { registryOf } from "./bindings";
+import { shardedUnit } from "./shards/sharded-unit";
 import { log } from "./log";
 
 /** Units visited at once: keeps a tick within the connection limits of one invocation. */
@@ -16,7 +17,7 @@ export async function runCronTick(env: Env, scheduledTime: number): Promise<{ vi
   const names = await registry.activeUnits();
   await forEachConcurrently(names, VISITS_AT_ONCE, async (name) => {
     try {
-      const { exists } = await unitOf(env, name).tick(scheduledTime);
+      const { exists } = await shardedUnit(env, name).tick(scheduledTime);
       if (!exists) await registry.removeUnit(name);
     } catch (error) {
       log("error", "cron-visit-failed", { unit: name, error: String(error) });

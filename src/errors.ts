@@ -22,6 +22,8 @@ export const ERROR_STATUS = {
   INTERNAL_ERROR: 500,
   AUTH_NOT_CONFIGURED: 503,
   OVERLOADED: 503,
+  /** a shard's answer to a call routed by a stale shard count; the Worker asks again, a client never sees it */
+  MOVED: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -4,6 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { LIMITS } from "./limits";
+import { isShardCount, MAX_SHARDS } from "./shards/layout";
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const NAME_RULE = "1-64 characters: letters, digits, '_', '.', '-', starting with a letter or digit";
@@ -78,7 +79,15 @@ export type BatchLine = z.infer<typeof BatchLine>;
 export const KeysBody = z.object({ keys: z.array(Key).min(1, "give at least one key") }).openapi("KeysBody");
 
 export const CreateUnitBody = z
-  .object({ contentProcessing: z.boolean().default(true), reprocessingQueue: z.boolean().default(false) })
+  .object({
+    contentProcessing: z.boolean().default(true),
+    reprocessingQueue: z.boolean().default(false),
+    shards: z
+      .number()
+      .refine(isShardCount, `shards must be a power of two from 1 to ${MAX_SHARDS} (1, 2, 4, … ${MAX_SHARDS})`)
+      .default(1)
+      .openapi({ description: "objects the unit is spread over (a power of two, 1–256)", example: 8 }),
+  })
   .strict()
   .openapi("CreateUnitBody");
 

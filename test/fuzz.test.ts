@@ -42,12 +42,12 @@ beforeAll(async () => {
 /** Puts the victim back in its known shape after an accepted request: present, seeded, granted, inert queue. */
 async function restoreVictim(): Promise<void> {
   const stub = unitStub(victim);
-  if ("error" in (await stub.info())) await createUnit({ contentProcessing: false, reprocessingQueue: false }, victim);
+  if ("error" in (await stub.info(ADMIN))) await createUnit({ contentProcessing: false, reprocessingQueue: false }, victim);
   // a paused job, a disabled queue and no pipelines: nothing changes the unit behind the test's back
   await stub.setPaused(ADMIN, true);
-  await stub.setFlag("reprocessingQueue", false);
-  await stub.setFlag("contentProcessing", false);
-  await stub.setModules({ modules: {}, settings: {} });
+  await stub.setFlag(ADMIN, "reprocessingQueue", false);
+  await stub.setFlag(ADMIN, "contentProcessing", false);
+  await stub.setModules(ADMIN, { modules: {}, settings: {} });
   for (const key of SEEDED_KEYS) {
     if ("error" in (await stub.fetchRecord(ADMIN, key)))
       await stub.add(ADMIN, "raw", { key, content: { seeded: true }, policy: "merge", version: 0 });
@@ -60,10 +60,10 @@ async function snapshot(): Promise<string> {
   const stub = unitStub(victim);
   const registry = env.REGISTRY.get(env.REGISTRY.idFromName("registry"));
   const [info, page, modules, schedules, failed, users] = await Promise.all([
-    stub.info(),
+    stub.info(ADMIN),
     stub.fetchPage(ADMIN, undefined, 1000),
-    stub.getModules(),
-    stub.getSchedules(),
+    stub.getModules(ADMIN),
+    stub.getSchedules(ADMIN),
     stub.failedItems(ADMIN, 1000),
     registry.listUsers(),
   ]);

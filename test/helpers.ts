@@ -16,7 +16,10 @@ export function uniqueUnit(prefix = "u"): string {
   return `${prefix}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
 }
 
-export async function createUnit(options: { contentProcessing?: boolean; reprocessingQueue?: boolean } = {}, name = uniqueUnit()): Promise<string> {
+export async function createUnit(
+  options: { contentProcessing?: boolean; reprocessingQueue?: boolean; shards?: number } = {},
+  name = uniqueUnit(),
+): Promise<string> {
   const answer = await call("PUT", `/admin/createStorageUnit/${name}`, options);
   if (answer.status !== 200) throw new Error(`createStorageUnit failed: ${answer.status} ${JSON.stringify(answer.body)}`);
   return name;

@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import { ADMIN } from "../src/unit/grants";
 import { beforeEach, describe, expect, it } from "vitest";
 import { addRecord, call, createUnit, unitStub } from "./helpers";
 import { createUser, grant } from "./security-helpers";
@@ -140,7 +141,7 @@ describe("HttpPublisher, json format", () => {
       authSecret: "ADMIN_TOKEN",
     };
     // straight to the unit, past the check of setContentProcessingModules
-    await unitStub(unit).setModules({ modules: { index: [{ module: "HttpPublisher", settings }] }, settings: {} });
+    await unitStub(unit).setModules(ADMIN, { modules: { index: [{ module: "HttpPublisher", settings }] }, settings: {} });
     await changes(unit, { k1: {} });
     await drain(unit);
     expect(await received(unit)).toEqual([]);

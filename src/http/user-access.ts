@@ -7,7 +7,8 @@
  * it then, so a refusal wins over a 400. Only a refusal asks the registry, to tell a user
  * without the grant (403) from a token nobody holds any more (401).
  */
-import { registryOf, unitOf } from "../bindings";
+import { registryOf } from "../bindings";
+import { shardedUnit } from "../shards/sharded-unit";
 import type { Env } from "../env";
 import { ApiError, isFailure } from "../errors";
 import type { Need, UserCaller } from "../unit/grants";
@@ -26,7 +27,7 @@ export interface UserRoute {
  */
 export async function withUserCaller(env: Env, caller: UserCaller, route: UserRoute, run: () => Promise<Response>): Promise<Response> {
   const check = async () => {
-    const result = await unitOf(env, route.unit).checkAccess(caller, route.need);
+    const result = await shardedUnit(env, route.unit).checkAccess(caller, route.need);
     if (!isFailure(result)) return;
     throw result.error === "UNAUTHORIZED" ? await noGrant(env, caller, route) : new ApiError(result.error, result.detail);
   };

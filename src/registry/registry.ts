@@ -8,7 +8,7 @@
  * schema of both in migrations.ts.
  */
 import { DurableObject } from "cloudflare:workers";
-import { unitOf } from "../bindings";
+import { shardedUnit } from "../shards/sharded-unit";
 import type { Env } from "../env";
 import type { Failure } from "../errors";
 import type { Permission } from "../unit/grants";
@@ -25,7 +25,7 @@ export class Registry extends DurableObject<Env> {
     super(ctx, env);
     this.sql = new Sql((ctx as unknown as UnitState).storage);
     runMigrations(this.sql, REGISTRY_MIGRATIONS);
-    this.users = new UserDirectory(this.sql, (name) => unitOf(env, name));
+    this.users = new UserDirectory(this.sql, (name) => shardedUnit(env, name));
   }
 
   /** Lists a unit; listing it again (a repair) updates its creation time and keeps its `active` flag, so a busy unit stays on the cron's list. */

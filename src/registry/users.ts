@@ -15,9 +15,9 @@
  */
 import { forEachConcurrently } from "../concurrency";
 import { failure, type Failure } from "../errors";
-import type { Permission } from "../unit/grants";
+import { ADMIN, type Permission } from "../unit/grants";
 import type { Sql } from "../unit/sql";
-import type { StorageUnit } from "../unit/storage-unit";
+import type { ShardedUnit } from "../shards/sharded-unit";
 
 /** Units updated at once: stays within the 6 open connections of one invocation. */
 const UNITS_AT_ONCE = 6;
@@ -27,7 +27,8 @@ export interface UserListing {
   grants: Record<string, Permission>;
 }
 
-type UnitOf = (name: string) => DurableObjectStub<StorageUnit>;
+/** A unit over all its shards: the grants are unit-wide state, on every shard. */
+type UnitOf = (name: string) => Pick<ShardedUnit, "setGrant" | "removeGrant">;
 
 export class UserDirectory {
   private tail: Promise<unknown> = Promise.resolve();
@@ -42,7 +43,7 @@ export class UserDirectory {
     return this.serial(async () => {
       const created = !this.exists(name);
       await this.forEachGrant(name, async (unit, permission) => {
-        const result = await this.unitOf(unit).setGrant(name, tokenHash, permission);
+        const result = await this.unitOf(unit).setGrant(ADMIN, name, tokenHash, permission);
         // the unit was deleted without the registry hearing of it: forget the grant
         if ("error" in result) this.sql.exec("DELETE FROM user_grants WHERE user_name = ? AND unit = ?", name, unit);
       });
@@ -76,7 +77,7 @@ export class UserDirectory {
     return this.serial(async () => {
       const user = this.sql.first<{ token_hash: string }>("SELECT token_hash FROM users WHERE name = ?", name);
       if (!user) return userNotFound(name);
-      const result = await this.unitOf(unit).setGrant(name, user.token_hash, permission);
+      const result = await this.unitOf(unit).setGrant(ADMIN, name, user.token_hash, permission);
       if ("error" in result) return result;
       this.sql.exec(
         "INSERT INTO user_grants (user_name, unit, permission) VALUES (?, ?, ?) ON CONFLICT (user_name, unit) DO UPDATE SET permission = excluded.permission",

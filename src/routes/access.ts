@@ -6,7 +6,7 @@ import { FetchAnswer, PageAnswer, RecordsAnswer } from "../http/answers";
 import { routes, type App } from "../http/route";
 import { LIMITS } from "../limits";
 import { Key, KeysBody, RECORD_SCOPE, ScopeOrRecord, UnitName } from "../schemas";
-import { unitOf } from "../bindings";
+import { shardedUnit } from "../shards/sharded-unit";
 import type { Env } from "../env";
 import type { Caller } from "../unit/grants";
 import type { Schema } from "hono";
@@ -86,18 +86,18 @@ type ScopeParams = { unit: string; scope?: string };
 type Ctx = { env: Env; var: { caller: Caller } };
 
 async function one(c: Ctx, params: ScopeParams & { key: string }) {
-  return unwrap(await unitOf(c.env, params.unit).fetchRecord(c.var.caller, params.key, scopeFilter(params.scope)));
+  return unwrap(await shardedUnit(c.env, params.unit).fetchRecord(c.var.caller, params.key, scopeFilter(params.scope)));
 }
 
 async function many(c: Ctx, params: ScopeParams, keys: string[]) {
   if (keys.length > LIMITS.fetchMultipleKeys) {
     throw new ApiError("INVALID_REQUEST", `keys: ${keys.length} given, at most ${LIMITS.fetchMultipleKeys} per fetchMultiple; split the request`);
   }
-  return unwrap(await unitOf(c.env, params.unit).fetchMany(c.var.caller, keys, scopeFilter(params.scope)));
+  return unwrap(await shardedUnit(c.env, params.unit).fetchMany(c.var.caller, keys, scopeFilter(params.scope)));
 }
 
 async function page(c: Ctx, params: ScopeParams, query: z.output<typeof PageQuery>) {
-  return unwrap(await unitOf(c.env, params.unit).fetchPage(c.var.caller, query.startId, query.batchSize, scopeFilter(params.scope)));
+  return unwrap(await shardedUnit(c.env, params.unit).fetchPage(c.var.caller, query.startId, query.batchSize, scopeFilter(params.scope)));
 }
 
 export function accessRoutes<S extends Schema>(app: App<S>) {

@@ -5,7 +5,9 @@ import { isFailure, unwrap } from "../errors";
 import { ModulesAnswer, Ok, SchedulesAnswer, SettingsAnswer, UnitAnswer, UnitListAnswer } from "../http/answers";
 import { routes, type App } from "../http/route";
 import { checkModulesConfig } from "../modules/pipeline";
-import { registryOf, unitOf } from "../bindings";
+import { registryOf } from "../bindings";
+import { shardedUnit } from "../shards/sharded-unit";
+import { ADMIN } from "../unit/grants";
 import { BooleanParam, CreateUnitBody, ModulesBody, ReprocessingSettingsPatch, ScheduleBody, UnitName, UnitParam } from "../schemas";
 import { ok } from "./units";
 
@@ -32,11 +34,11 @@ export function adminRoutes<S extends Schema>(app: App<S>) {
       async (c) => {
         const { unit: name } = c.req.valid("param");
         const options = c.req.valid("json") ?? CreateUnitBody.parse({});
-        const unit = unitOf(c.env, name);
-        const created = await unit.create(name, options);
+        const unit = shardedUnit(c.env, name);
+        const created = await unit.create(ADMIN, options);
         if (isFailure(created) && created.error === "STORAGE_UNIT_ALREADY_EXISTS") {
           // a retry after the registry missed the unit (addUnit failed): list it before answering 409
-          const existing = await unit.info();
+          const existing = await unit.info(ADMIN);
           if (!isFailure(existing)) await registryOf(c.env).addUnit(name, existing.createdAt);
         }
         await registryOf(c.env).addUnit(name, unwrap(created).createdAt);
@@ -57,7 +59,7 @@ export function adminRoutes<S extends Schema>(app: App<S>) {
       },
       async (c) => {
         const { unit } = c.req.valid("param");
-        const destroyed = await unitOf(c.env, unit).destroy();
+        const destroyed = await shardedUnit(c.env, unit).destroy(ADMIN);
         // also on 404: a retry after removeUnit failed must still take the unit off the list (removeUnit is idempotent)
         if (!isFailure(destroyed) || destroyed.error === "STORAGE_UNIT_DOESNT_EXIST") await registryOf(c.env).removeUnit(unit);
         unwrap(destroyed);
@@ -89,7 +91,7 @@ export function adminRoutes<S extends Schema>(app: App<S>) {
         errors: EXISTING,
       },
       async (c) => {
-        const info = unwrap(await unitOf(c.env, c.req.valid("param").unit).info());
+        const info = unwrap(await shardedUnit(c.env, c.req.valid("param").unit).info(ADMIN));
         return ok(c, { storageUnit: { ...info, createdAt: new Date(info.createdAt).toISOString() } });
       },
     )
@@ -108,7 +110,7 @@ export function adminRoutes<S extends Schema>(app: App<S>) {
       },
       async (c) => {
         const checked = unwrap(checkModulesConfig(c.req.valid("json"), c.env as unknown as Record<string, unknown>));
-        unwrap(await unitOf(c.env, c.req.valid("param").unit).setModules(checked));
+        unwrap(await shardedUnit(c.env, c.req.valid("param").unit).setModules(ADMIN, checked));
         return ok(c);
       },
     )
@@ -124,7 +126,7 @@ export function adminRoutes<S extends Schema>(app: App<S>) {
         answer: ModulesAnswer,
         errors: EXISTING,
       },
-      async (c) => ok(c, unwrap(await unitOf(c.env, c.req.valid("param").unit).getModules())),
+      async (c) => ok(c, unwrap(await shardedUnit(c.env, c.req.valid("param").unit).getModules(ADMIN))),
     )
     .add(
       {
@@ -140,7 +142,7 @@ export function adminRoutes<S extends Schema>(app: App<S>) {
       },
       async (c) => {
         const { unit, enabled } = c.req.valid("param");
-        unwrap(await unitOf(c.env, unit).setFlag("reprocessingQueue", enabled));
+        unwrap(await shardedUnit(c.env, unit).setFlag(ADMIN, "reprocessingQueue", enabled));
         return ok(c);
       },
     )
@@ -158,7 +160,7 @@ export function adminRoutes<S extends Schema>(app: App<S>) {
       },
       async (c) => {
         const { unit, enabled } = c.req.valid("param");
-        unwrap(await unitOf(c.env, unit).setFlag("contentProcessing", enabled));
+        unwrap(await shardedUnit(c.env, unit).setFlag(ADMIN, "contentProcessing", enabled));
         return ok(c);
       },
     )
@@ -175,7 +177,7 @@ export function adminRoutes<S extends Schema>(app: App<S>) {
         answer: SettingsAnswer,
         errors: EXISTING,
       },
-      async (c) => ok(c, { settings: unwrap(await unitOf(c.env, c.req.valid("param").unit).setSettings(c.req.valid("json"))) }),
+      async (c) => ok(c, { settings: unwrap(await shardedUnit(c.env, c.req.valid("param").unit).setSettings(ADMIN, c.req.valid("json"))) }),
     )
     .add(
       {
@@ -190,7 +192,8 @@ export function adminRoutes<S extends Schema>(app: App<S>) {
         answer: SchedulesAnswer,
         errors: EXISTING,
       },
-      async (c) => ok(c, { schedules: unwrap(await unitOf(c.env, c.req.valid("param").unit).setSchedules(c.req.valid("json").schedules)) }),
+      async (c) =>
+        ok(c, { schedules: unwrap(await shardedUnit(c.env, c.req.valid("param").unit).setSchedules(ADMIN, c.req.valid("json").schedules)) }),
     )
     .add(
       {
@@ -204,6 +207,6 @@ export function adminRoutes<S extends Schema>(app: App<S>) {
         answer: SchedulesAnswer,
         errors: EXISTING,
       },
-      async (c) => ok(c, { schedules: unwrap(await unitOf(c.env, c.req.valid("param").unit).getSchedules()) }),
+      async (c) => ok(c, { schedules: unwrap(await shardedUnit(c.env, c.req.valid("param").unit).getSchedules(ADMIN)) }),
     ).app;
 }

@@ -13,7 +13,7 @@ import type { Schema } from "hono";
 import { LIMITS } from "../limits";
 import { Key, KeysBody, ScopeName, UnitName, UnitParam, UnitScopeParam } from "../schemas";
 import { keysFromQuery } from "../http/keys-query";
-import { unitOf } from "../bindings";
+import { shardedUnit } from "../shards/sharded-unit";
 import { ok } from "./units";
 
 const tag = "Reprocess";
@@ -76,7 +76,7 @@ const keysRoute = {
 } as const;
 
 async function queueKey(c: Ctx, params: { unit: string; key: string; scope: string }) {
-  const { missing } = unwrap(await unitOf(c.env, params.unit).reprocessKeys(c.var.caller, params.scope, [params.key]));
+  const { missing } = unwrap(await shardedUnit(c.env, params.unit).reprocessKeys(c.var.caller, params.scope, [params.key]));
   if (missing.length > 0) throw new ApiError("KEY_NOT_FOUND", `record '${params.key}' has no scope '${params.scope}'`);
 }
 
@@ -84,16 +84,16 @@ async function queueKeys(c: Ctx, params: { unit: string; scope: string }, keys: 
   if (keys.length > LIMITS.reprocessKeys) {
     throw new ApiError("INVALID_REQUEST", `keys: ${keys.length} given, at most ${LIMITS.reprocessKeys} per call; split the request`);
   }
-  return unwrap(await unitOf(c.env, params.unit).reprocessKeys(c.var.caller, params.scope, keys));
+  return unwrap(await shardedUnit(c.env, params.unit).reprocessKeys(c.var.caller, params.scope, keys));
 }
 
 async function queueAll(c: Ctx, params: { unit: string; scope: string }, query: z.output<typeof AllQuery>) {
   const filter = { prefix: query.prefix, since: query.since === undefined ? undefined : Date.parse(query.since) };
-  return unwrap(await unitOf(c.env, params.unit).reprocessAll(c.var.caller, params.scope, filter));
+  return unwrap(await shardedUnit(c.env, params.unit).reprocessAll(c.var.caller, params.scope, filter));
 }
 
 async function setPaused(c: Ctx, unit: string, paused: boolean) {
-  unwrap(await unitOf(c.env, unit).setPaused(c.var.caller, paused));
+  unwrap(await shardedUnit(c.env, unit).setPaused(c.var.caller, paused));
 }
 
 export function reprocessRoutes<S extends Schema>(app: App<S>) {
@@ -126,10 +126,10 @@ export function reprocessRoutes<S extends Schema>(app: App<S>) {
       ok(c, await queueAll(c, c.req.valid("param"), c.req.valid("query"))),
     )
     .add({ ...resetRoute, method: "get", operationId: "reset" }, async (c) =>
-      ok(c, unwrap(await unitOf(c.env, c.req.valid("param").unit).reset(c.var.caller))),
+      ok(c, unwrap(await shardedUnit(c.env, c.req.valid("param").unit).reset(c.var.caller))),
     )
     .add({ ...resetRoute, method: "post", operationId: "resetPost" }, async (c) =>
-      ok(c, unwrap(await unitOf(c.env, c.req.valid("param").unit).reset(c.var.caller))),
+      ok(c, unwrap(await shardedUnit(c.env, c.req.valid("param").unit).reset(c.var.caller))),
     )
     .add(
       {
@@ -143,7 +143,7 @@ export function reprocessRoutes<S extends Schema>(app: App<S>) {
         answer: StatusAnswer,
         errors: ["STORAGE_UNIT_DOESNT_EXIST"],
       },
-      async (c) => ok(c, unwrap(await unitOf(c.env, c.req.valid("param").unit).status(c.var.caller))),
+      async (c) => ok(c, unwrap(await shardedUnit(c.env, c.req.valid("param").unit).status(c.var.caller))),
     )
     .add(
       {
@@ -194,7 +194,7 @@ export function reprocessRoutes<S extends Schema>(app: App<S>) {
       },
       async (c) => {
         const query = c.req.valid("query");
-        const page = unwrap(await unitOf(c.env, c.req.valid("param").unit).failedItems(c.var.caller, query.limit, decodeCursor(query.cursor)));
+        const page = unwrap(await shardedUnit(c.env, c.req.valid("param").unit).failedItems(c.var.caller, query.limit, decodeCursor(query.cursor)));
         return ok(c, { items: page.items, nextCursor: page.nextCursor ? encodeCursor(page.nextCursor) : null });
       },
     )
@@ -211,7 +211,7 @@ export function reprocessRoutes<S extends Schema>(app: App<S>) {
         answer: RequeuedAnswer,
         errors: ["STORAGE_UNIT_DOESNT_EXIST"],
       },
-      async (c) => ok(c, unwrap(await unitOf(c.env, c.req.valid("param").unit).retryFailed(c.var.caller, c.req.valid("json")?.keys))),
+      async (c) => ok(c, unwrap(await shardedUnit(c.env, c.req.valid("param").unit).retryFailed(c.var.caller, c.req.valid("json")?.keys))),
     )
     .add(
       {
@@ -225,7 +225,7 @@ export function reprocessRoutes<S extends Schema>(app: App<S>) {
         answer: PurgedAnswer,
         errors: ["STORAGE_UNIT_DOESNT_EXIST"],
       },
-      async (c) => ok(c, unwrap(await unitOf(c.env, c.req.valid("param").unit).purgeFailed(c.var.caller))),
+      async (c) => ok(c, unwrap(await shardedUnit(c.env, c.req.valid("param").unit).purgeFailed(c.var.caller))),
     )
     .add(
       {
@@ -239,7 +239,7 @@ export function reprocessRoutes<S extends Schema>(app: App<S>) {
         answer: PurgedAnswer,
         errors: ["STORAGE_UNIT_DOESNT_EXIST"],
       },
-      async (c) => ok(c, unwrap(await unitOf(c.env, c.req.valid("param").unit).purge(c.var.caller))),
+      async (c) => ok(c, unwrap(await shardedUnit(c.env, c.req.valid("param").unit).purge(c.var.caller))),
     ).app;
 }
 

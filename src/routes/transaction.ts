@@ -1,6 +1,6 @@
 /** Transaction API (API.md, "Transaction API"): add, delete and NDJSON batches. */
-import { chunksWithin, type ChunkLimits } from "../chunks";
-import { ApiError, failure, isFailure, isOverloaded, unwrap, type Failure } from "../errors";
+import type { ChunkLimits } from "../chunks";
+import { ApiError, failure, isOverloaded, unwrap, type Failure } from "../errors";
 import { parseJson, readText } from "../http/body";
 import { BatchAnswer, Ok } from "../http/answers";
 import { routes, type App } from "../http/route";
@@ -10,7 +10,7 @@ import { contentTooLarge, jsonBytes, LIMITS } from "../limits";
 import { AddBody, BatchLine, ExecuteBody, ScopeOrRecord, UnitName, UnitParam, UnitScopeParam } from "../schemas";
 import type { BatchLineResult } from "../unit/answers";
 import { describeIssues } from "../zod-issues";
-import { unitOf } from "../bindings";
+import { shardedUnit } from "../shards/sharded-unit";
 import type { Caller } from "../unit/grants";
 import { ok } from "./units";
 import { z } from "@hono/zod-openapi";
@@ -46,10 +46,10 @@ export function transactionRoutes<S extends Schema>(app: App<S>) {
   const addHandler = async (c: Ctx, params: { unit: string; scope: string }, body: z.output<typeof AddBody>) => {
     const tooLarge = contentTooLarge(JSON.stringify(body.content));
     if (tooLarge) throw new ApiError("PAYLOAD_TOO_LARGE", tooLarge);
-    unwrap(await unitOf(c.env, params.unit).add(c.var.caller, params.scope, body));
+    unwrap(await shardedUnit(c.env, params.unit).add(c.var.caller, params.scope, body));
   };
   const executeHandler = async (c: Ctx, params: { unit: string; scope: string }, body: z.output<typeof ExecuteBody>) => {
-    unwrap(await unitOf(c.env, params.unit).remove(c.var.caller, params.scope, body));
+    unwrap(await shardedUnit(c.env, params.unit).remove(c.var.caller, params.scope, body));
   };
   return routes(app)
     .add({ ...add, method: "put", operationId: "add" }, async (c) => {
@@ -116,31 +116,10 @@ async function applyBatch(c: Ctx, unit: string): Promise<z.output<typeof BatchAn
     }
   });
   if (valid.length === 0 && errors.length === 0) throw new ApiError("INVALID_REQUEST", "the batch is empty: send one JSON object a line");
-  const stub = unitOf(c.env, unit);
-  // a batch whose lines are all bad must still name a unit that exists
-  if (valid.length === 0) unwrap(await stub.batch(caller, []));
-  let applied = 0;
-  for (const chunk of chunksWithin(valid, PER_CALL)) {
-    let result: Awaited<ReturnType<typeof stub.batch>> | Failure;
-    try {
-      result = await stub.batch(
-        caller,
-        chunk.map(({ line, entry }) => ({ line, entry })),
-      );
-    } catch (error) {
-      // with nothing applied yet the request fails whole, as any request does (app.ts onError)
-      if (applied === 0) throw error;
-      result = failedCall(error, unit);
-    }
-    if (isFailure(result)) {
-      if (applied === 0) unwrap(result);
-      // earlier calls were applied: an error for the whole request would hide them
-      for (const { line, entry } of chunk) errors.push({ line, key: entry.key, error: result.error, detail: result.detail });
-      continue;
-    }
-    applied += result.applied;
-    errors.push(...result.errors);
-  }
+  const target = shardedUnit(c.env, unit);
+  // with nothing applied the request fails whole, as any request does (app.ts onError); else each refused line says why
+  const { applied, errors: refused } = unwrap(await target.batch(caller, valid, PER_CALL, (error) => failedCall(error, unit)));
+  errors.push(...refused);
   if (errors.length === 0) return { message: "OK", count: applied };
   // a full shard refuses the request as a whole only when it refused all of it (API.md: 507, per line otherwise)
   const full = applied === 0 ? errors.find((error) => error.error === "STORAGE_FULL") : undefined;

@@ -3,6 +3,12 @@
  * error and the reprocessing status (API.md, "Transaction API" and "Reprocess API").
  */
 
+import type { UnitConfig } from "./config";
+import type { QueueCounts } from "./queue";
+
+/** One shard's configuration and figures (admin's getStorageUnit gathers them). */
+export type ShardInfo = Omit<UnitConfig, "modules" | "schedules"> & { records: number; queue: QueueCounts; bytes: number };
+
 export interface BatchLineResult {
   line: number;
   key?: string;

@@ -10,6 +10,8 @@ import { contentTooLarge } from "../limits";
 import { hasPipeline } from "../modules/pipeline";
 import type { PipelineItem, UnitAccess } from "../modules/types";
 import type { YieldBudget } from "../yield-budget";
+import type { BatchLine } from "../schemas";
+import type { BatchLineResult } from "./answers";
 import type { UnitConfig } from "./config";
 import type { Queue } from "./queue";
 import type { Json, RecordStore } from "./records";
@@ -36,6 +38,27 @@ export class Changes {
       if (!isWriter && hasPipeline(unit.modules, scope)) this.queue.enqueue(scope, [key], hops);
       this.references.noteChange(scope, key, hops, writer);
     }
+  }
+
+  /** A client's batch lines, each applied on its own, in one transaction with what they set in motion; each line's error carries its number. */
+  applyLines(unit: UnitConfig, lines: Array<{ line: number; entry: BatchLine }>): { applied: number; errors: BatchLineResult[] } {
+    const errors: BatchLineResult[] = [];
+    let applied = 0;
+    this.sql.transaction(() => {
+      for (const { line, entry } of lines) {
+        const version = entry.version ?? Date.now();
+        const outcome =
+          entry.action === "add"
+            ? this.records.add(entry.key, entry.scope, entry.content, entry.policy, version)
+            : this.records.delete(entry.key, entry.scope, entry.policy, version);
+        if ("error" in outcome) errors.push({ line, key: entry.key, error: outcome.error, detail: outcome.detail });
+        else {
+          applied++;
+          this.changed(unit, entry.key, outcome.changed, 0);
+        }
+      }
+    });
+    return { applied, errors };
   }
 
   /** One step of the referrer outbox, for the scopes with a pipeline now; returns whether changes are left. */

@@ -5,6 +5,7 @@
 import { DEFAULT_REPROCESSING_SETTINGS, type ModulesConfig, type ReprocessingSettings, type Schedule } from "../schemas";
 import { hasSchema } from "./migrations";
 import type { Sql } from "./sql";
+import type { ShardLayout } from "../shards/layout";
 
 export interface UnitConfig {
   name: string;
@@ -17,6 +18,9 @@ export interface UnitConfig {
   settings: ReprocessingSettings;
   modules: ModulesConfig;
   schedules: Schedule[];
+  /** this object's place in the unit: its index, and the unit's shards as this shard knows them */
+  shard: number;
+  layout: ShardLayout;
 }
 
 type UnitRow = {
@@ -30,6 +34,9 @@ type UnitRow = {
   settings: string;
   modules: string;
   schedules: string;
+  shard: number;
+  shards: number;
+  split_to: number | null;
 };
 
 export class ConfigStore {
@@ -55,24 +62,29 @@ export class ConfigStore {
       settings: { ...DEFAULT_REPROCESSING_SETTINGS, ...JSON.parse(row.settings) },
       modules: JSON.parse(row.modules),
       schedules: JSON.parse(row.schedules),
+      shard: row.shard,
+      layout: { shards: row.shards, splitTo: row.split_to },
     };
     return this.cached;
   }
 
-  create(name: string, contentProcessing: boolean, reprocessingQueue: boolean): void {
+  create(name: string, contentProcessing: boolean, reprocessingQueue: boolean, shard = 0, layout: ShardLayout = { shards: 1, splitTo: null }): void {
     // the clock may not have moved since a delete (it advances only across I/O)
     this.lastCreatedAt = Math.max(Date.now(), this.lastCreatedAt + 1);
     this.sql.exec(
-      "INSERT INTO unit (id, name, created_at, content_processing, reprocessing_queue) VALUES (1, ?, ?, ?, ?)",
+      "INSERT INTO unit (id, name, created_at, content_processing, reprocessing_queue, shard, shards, split_to) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
       name,
       this.lastCreatedAt,
       contentProcessing ? 1 : 0,
       reprocessingQueue ? 1 : 0,
+      shard,
+      layout.shards,
+      layout.splitTo,
     );
     this.cached = null;
   }
 
-  update(patch: Partial<Omit<UnitConfig, "name" | "createdAt" | "processed">>): void {
+  update(patch: Partial<Omit<UnitConfig, "name" | "createdAt" | "processed" | "shard">>): void {
     const columns: Record<string, unknown> = {};
     if (patch.contentProcessing !== undefined) columns.content_processing = patch.contentProcessing ? 1 : 0;
     if (patch.reprocessingQueue !== undefined) columns.reprocessing_queue = patch.reprocessingQueue ? 1 : 0;
@@ -81,6 +93,10 @@ export class ConfigStore {
     if (patch.settings !== undefined) columns.settings = JSON.stringify(patch.settings);
     if (patch.modules !== undefined) columns.modules = JSON.stringify(patch.modules);
     if (patch.schedules !== undefined) columns.schedules = JSON.stringify(patch.schedules);
+    if (patch.layout !== undefined) {
+      columns.shards = patch.layout.shards;
+      columns.split_to = patch.layout.splitTo;
+    }
     const names = Object.keys(columns);
     if (names.length === 0) return;
     this.sql.exec(`UPDATE unit SET ${names.map((n) => `${n} = ?`).join(", ")} WHERE id = 1`, ...Object.values(columns));

@@ -10,6 +10,7 @@
  */
 import { failure, type Failure } from "../errors";
 import type { Sql } from "./sql";
+import type { ShardLayout } from "../shards/layout";
 
 /** A grant on one unit: read, write, or both. */
 export type Permission = "r" | "w" | "rw";
@@ -27,12 +28,20 @@ export function covers(permission: Permission, need: Need): boolean {
  * Every unit method open to users takes it first and names the access it needs there.
  */
 export type Caller = AdminCaller | UserCaller;
-export interface AdminCaller {
+export interface AdminCaller extends Routed {
   kind: "admin";
 }
-export interface UserCaller {
+export interface UserCaller extends Routed {
   kind: "user";
   tokenHash: string;
+}
+/**
+ * How the Worker found this shard (src/shards/sharded-unit.ts): by the unit's shards as it
+ * has them cached. A shard that knows another layout answers MOVED instead of serving, and
+ * the Worker asks again by the right one. Absent: the call is not routed (tests, one object).
+ */
+interface Routed {
+  layout?: ShardLayout;
 }
 
 /** The admin's caller, for code that acts with the admin token (routes of the admin API, tests). */

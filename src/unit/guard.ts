@@ -12,6 +12,7 @@
 import { failure, type Failure } from "../errors";
 import type { UnitConfig } from "./config";
 import type { Caller, GrantStore, Need } from "./grants";
+import { sameLayout } from "../shards/layout";
 
 export interface GuardHost {
   /** the unit's configuration; undefined while it does not exist */
@@ -24,11 +25,11 @@ export class Guard {
 
   /** `fn` applied to the unit when `caller` may do `need` here: the admin always, a user whose grant on this unit covers it. */
   withUnit<T>(caller: Caller, need: Need, fn: (unit: UnitConfig) => T): T | Failure {
-    if (caller.kind === "admin") return this.withExisting(fn);
+    if (caller.kind === "admin") return this.withExisting(caller, fn);
     const unit = this.host.config();
     // the route asks the registry whether the token is a user's at all, for 401 or 403
     if (!unit) return failure("UNAUTHORIZED", "the token is not valid; check the Authorization header");
-    return this.host.grants.refusal(caller.tokenHash, need, unit.name) ?? fn(unit);
+    return this.host.grants.refusal(caller.tokenHash, need, unit.name) ?? this.routed(caller, unit, fn);
   }
 
   /** {@link withUnit}, for the reprocessing queue's methods: refused while the unit's queue is disabled. */
@@ -43,9 +44,17 @@ export class Guard {
     );
   }
 
-  /** `fn` applied to the unit, or STORAGE_UNIT_DOESNT_EXIST: for the methods that take no caller, which only the admin's routes call. */
-  withExisting<T>(fn: (unit: UnitConfig) => T): T | Failure {
+  /** `fn` applied to the unit, or STORAGE_UNIT_DOESNT_EXIST: for the methods only the admin's routes (and the registry) call. */
+  withExisting<T>(caller: Caller, fn: (unit: UnitConfig) => T): T | Failure {
     const unit = this.host.config();
-    return unit ? fn(unit) : failure("STORAGE_UNIT_DOESNT_EXIST", "no such storage unit; create it with PUT /admin/createStorageUnit/<unit>");
+    return unit
+      ? this.routed(caller, unit, fn)
+      : failure("STORAGE_UNIT_DOESNT_EXIST", "no such storage unit; create it with PUT /admin/createStorageUnit/<unit>");
+  }
+
+  /** A call routed by shards other than this shard's is answered MOVED with the layout to route by (see grants.ts, `Routed`). */
+  private routed<T>(caller: Caller, unit: UnitConfig, fn: (unit: UnitConfig) => T): T | Failure {
+    if (caller.layout && !sameLayout(caller.layout, unit.layout)) return failure("MOVED", JSON.stringify(unit.layout));
+    return fn(unit);
   }
 }

@@ -133,6 +133,16 @@ const MIGRATIONS: Migration[] = [
         WHERE after_scope = '' AND after_key = ''`,
     ],
   },
+  {
+    id: 7,
+    name: "unit: the shard this object is, and the unit's shards as it knows them",
+    // a unit made before shards is one shard, shard 0, with its data as it is
+    up: [
+      "ALTER TABLE unit ADD COLUMN shard INTEGER NOT NULL DEFAULT 0",
+      "ALTER TABLE unit ADD COLUMN shards INTEGER NOT NULL DEFAULT 1",
+      "ALTER TABLE unit ADD COLUMN split_to INTEGER",
+    ],
+  },
 ];
 
 /**

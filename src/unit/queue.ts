@@ -148,6 +148,12 @@ const FAILURES_PER_STATEMENT = 250;
 /** The error an item carries when its run outlived its lease. */
 export const LEASE_EXPIRED = "lease expired: the run did not finish within leaseMs";
 
+export interface QueueCounts {
+  pending: number;
+  assigned: number;
+  failed: number;
+}
+
 export class Queue {
   constructor(private readonly sql: Sql) {}
 
@@ -281,7 +287,7 @@ export class Queue {
     return this.sql.run(q`UPDATE queue SET ${set(unassign(now))} WHERE ${stateIs(ASSIGNED)}`);
   }
 
-  counts(): { pending: number; assigned: number; failed: number } {
+  counts(): QueueCounts {
     const counts = { pending: 0, assigned: 0, failed: 0 };
     for (const row of this.sql.all<{ state: number; n: number }>("SELECT state, count(*) AS n FROM queue GROUP BY state")) {
       if (row.state === PENDING) counts.pending = row.n;

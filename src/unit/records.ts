@@ -155,9 +155,9 @@ export class RecordStore {
    * Records in the order of `keys`, missing ones left out. A response stops before it
    * passes the list limit; `remainingKeys` then lists the keys it did not reach, to ask again.
    */
-  getMany(keys: string[], scope?: string): { records: StoredRecord[]; remainingKeys?: string[] } {
+  getMany(keys: string[], scope?: string, maxBytes = LIST_BUDGET): { records: StoredRecord[]; remainingKeys?: string[] } {
     const unique = [...new Set(keys)];
-    const { records, stoppedAt } = this.collect(unique, scope);
+    const { records, stoppedAt } = this.collect(unique, scope, maxBytes);
     return stoppedAt === undefined ? { records } : { records, remainingKeys: unique.slice(stoppedAt) };
   }
 
@@ -166,24 +166,29 @@ export class RecordStore {
    * is the first key of the next page, absent on the last one.
    */
   page(startId: string | undefined, size: number, scope?: string): { records: StoredRecord[]; nextStartId?: string } {
-    const keys = this.sql
-      .all<{ key: string }>(
-        `SELECT DISTINCT key FROM records WHERE key >= ? AND content IS NOT NULL ${scope ? "AND scope = ?" : ""} ORDER BY key LIMIT ?`,
-        startId ?? "",
-        ...(scope ? [scope] : []),
-        size + 1,
-      )
-      .map((row) => row.key);
-    const { records, stoppedAt } = this.collect(keys.slice(0, size), scope);
+    const keys = this.pageKeys(startId, size + 1, scope);
+    const { records, stoppedAt } = this.collect(keys.slice(0, size), scope, LIST_BUDGET);
     if (stoppedAt !== undefined) return { records, nextStartId: keys[stoppedAt] };
     return keys.length > size ? { records, nextStartId: keys[size] } : { records };
   }
 
+  /** The first `limit` keys with a live scope (or `scope`) from `startId` (inclusive), in byte order. */
+  pageKeys(startId: string | undefined, limit: number, scope?: string): string[] {
+    return this.sql
+      .all<{ key: string }>(
+        `SELECT DISTINCT key FROM records WHERE key >= ? AND content IS NOT NULL ${scope ? "AND scope = ?" : ""} ORDER BY key LIMIT ?`,
+        startId ?? "",
+        ...(scope ? [scope] : []),
+        limit,
+      )
+      .map((row) => row.key);
+  }
+
   /**
    * The records of `keys` in that order, read a few keys at a time so that a list of large
-   * records is never all in memory; stops at the key that would pass the response limit.
+   * records is never all in memory; stops at the key that would pass `budget` bytes.
    */
-  private collect(keys: string[], scope?: string): { records: StoredRecord[]; stoppedAt?: number } {
+  private collect(keys: string[], scope: string | undefined, budget: number): { records: StoredRecord[]; stoppedAt?: number } {
     const records: StoredRecord[] = [];
     let bytes = 0;
     for (let start = 0; start < keys.length; start += KEYS_PER_READ) {
@@ -200,7 +205,7 @@ export class RecordStore {
         const group = byKey.get(key);
         if (!group) continue;
         bytes += responseBytes(key, group);
-        if (bytes > LIST_BUDGET && records.length > 0) return { records, stoppedAt: start + offset };
+        if (bytes > budget && records.length > 0) return { records, stoppedAt: start + offset };
         records.push(assemble(key, group));
       }
     }
@@ -236,7 +241,7 @@ function newerVersion(key: string, scope: string, stored: number, given: number)
 const utf8 = new TextEncoder();
 
 /** Room left in a list response for its envelope: `{"message":"OK","records":[],"nextStartId":...}`. */
-const LIST_BUDGET = LIMITS.listResponseBytes - 4096;
+export const LIST_BUDGET = LIMITS.listResponseBytes - 4096;
 /** Keys read per statement when building a list: at most this many scopes of 1 MiB in memory at once. */
 const KEYS_PER_READ = 8;
 

@@ -16,10 +16,10 @@ import { registryOf } from "../bindings";
 import type { BatchLine, ModulesConfig, ReprocessingSettings, Schedule } from "../schemas";
 import { Alarm } from "./alarm";
 import { Changes } from "./changes";
-import { ConfigStore, type UnitConfig } from "./config";
+import { ConfigStore } from "./config";
 import { CronTick } from "./cron-tick";
 import { Fills } from "./fills";
-import { GrantStore, type Caller, type Need, type Permission, type UserCaller } from "./grants";
+import { ADMIN, GrantStore, type AdminCaller, type Caller, type Need, type Permission, type UserCaller } from "./grants";
 import { Guard } from "./guard";
 import { Job } from "./job";
 import { hasSchema, migrate } from "./migrations";
@@ -29,7 +29,8 @@ import { ReferenceStore } from "./references";
 import { RecordStore, type AddPolicy, type DeletePolicy, type Json, type StoredRecord } from "./records";
 import { nextRunTimes, scheduleWithoutPipeline, type ScheduleState } from "./schedules";
 import { Sql, type UnitState } from "./sql";
-import type { BatchLineResult, UnitStatus } from "./answers";
+import type { BatchLineResult, ShardInfo, UnitStatus } from "./answers";
+import { ONE_SHARD, type ShardLayout } from "../shards/layout";
 
 export class StorageUnit extends DurableObject<Env> {
   private readonly state: UnitState;
@@ -104,19 +105,28 @@ export class StorageUnit extends DurableObject<Env> {
   }
 
   // ── admin ────────────────────────────────────────────────────────────────
-  // These take no caller: only the admin's routes (and the registry) call them.
+  // Only the admin's routes (and the registry) call these.
 
-  async create(name: string, options: { contentProcessing: boolean; reprocessingQueue: boolean }): Promise<{ createdAt: number } | Failure> {
-    if (this.config.get())
-      return failure("STORAGE_UNIT_ALREADY_EXISTS", `storage unit '${name}' already exists; delete it first or pick another name`);
+  /** Lays shard `shard` of unit `name`; shard 0 decides whether the unit exists, and is laid last (sharded-unit.ts). */
+  async create(
+    name: string,
+    options: { contentProcessing: boolean; reprocessingQueue: boolean },
+    shard = 0,
+    layout: ShardLayout = ONE_SHARD,
+  ): Promise<{ createdAt: number } | Failure> {
+    if (this.config.get()) {
+      if (shard === 0) return failure("STORAGE_UNIT_ALREADY_EXISTS", `storage unit '${name}' already exists; delete it first or pick another name`);
+      // a shard left by a creation that did not finish (shard 0 was never laid) starts again empty
+      await this.destroy(ADMIN);
+    }
     migrate(this.sql);
-    this.config.create(name, options.contentProcessing, options.reprocessingQueue);
+    this.config.create(name, options.contentProcessing, options.reprocessingQueue, shard, layout);
     return { createdAt: this.config.get()!.createdAt };
   }
 
   /** Removes records, queue, configuration and alarm; the object is left empty and ready to be created again. */
-  async destroy(): Promise<{ name: string } | Failure> {
-    return this.guard.withExisting(async (unit) => {
+  async destroy(caller: AdminCaller): Promise<{ name: string } | Failure> {
+    return this.guard.withExisting(caller, async (unit) => {
       await this.state.storage.deleteAll();
       await this.timer.clear();
       this.presence.forget();
@@ -126,35 +136,36 @@ export class StorageUnit extends DurableObject<Env> {
     });
   }
 
-  async info(): Promise<(Omit<UnitConfig, "modules" | "schedules"> & { records: number; queue: ReturnType<Queue["counts"]> }) | Failure> {
-    return this.guard.withExisting(({ modules: _modules, schedules: _schedules, ...rest }) => ({
+  async info(caller: AdminCaller): Promise<ShardInfo | Failure> {
+    return this.guard.withExisting(caller, ({ modules: _modules, schedules: _schedules, ...rest }) => ({
       ...rest,
       records: this.records.count(),
       queue: this.queue.counts(),
+      bytes: this.sql.databaseSize,
     }));
   }
 
-  async getModules(): Promise<ModulesConfig | Failure> {
-    return this.guard.withExisting((unit) => unit.modules);
+  async getModules(caller: AdminCaller): Promise<ModulesConfig | Failure> {
+    return this.guard.withExisting(caller, (unit) => unit.modules);
   }
 
   /** Stores an already validated configuration (see checkModulesConfig). */
-  async setModules(modules: ModulesConfig): Promise<{ ok: true } | Failure> {
-    return this.guard.withExisting(() => {
+  async setModules(caller: AdminCaller, modules: ModulesConfig): Promise<{ ok: true } | Failure> {
+    return this.guard.withExisting(caller, () => {
       this.config.update({ modules });
       return { ok: true };
     });
   }
 
-  async setFlag(flag: "reprocessingQueue" | "contentProcessing", value: boolean): Promise<{ ok: true } | Failure> {
-    return this.guard.withExisting(() => {
+  async setFlag(caller: AdminCaller, flag: "reprocessingQueue" | "contentProcessing", value: boolean): Promise<{ ok: true } | Failure> {
+    return this.guard.withExisting(caller, () => {
       this.config.update({ [flag]: value });
       return { ok: true };
     });
   }
 
-  async setSettings(patch: Partial<ReprocessingSettings>): Promise<ReprocessingSettings | Failure> {
-    return this.guard.withExisting(async (unit) => {
+  async setSettings(caller: AdminCaller, patch: Partial<ReprocessingSettings>): Promise<ReprocessingSettings | Failure> {
+    return this.guard.withExisting(caller, async (unit) => {
       const settings = { ...unit.settings, ...patch };
       if (settings.maxBackoffMs < settings.backoffMs) {
         return failure("INVALID_REQUEST", `maxBackoffMs (${settings.maxBackoffMs}) must be at least backoffMs (${settings.backoffMs})`);
@@ -165,8 +176,8 @@ export class StorageUnit extends DurableObject<Env> {
     });
   }
 
-  async setSchedules(schedules: Schedule[], now = Date.now()): Promise<ScheduleState[] | Failure> {
-    return this.guard.withExisting((unit) => {
+  async setSchedules(caller: AdminCaller, schedules: Schedule[], now = Date.now()): Promise<ScheduleState[] | Failure> {
+    return this.guard.withExisting(caller, (unit) => {
       const states = nextRunTimes(schedules, now);
       if ("error" in states) return states;
       const unpiped = scheduleWithoutPipeline(schedules, unit.modules, unit.name);
@@ -177,8 +188,8 @@ export class StorageUnit extends DurableObject<Env> {
     });
   }
 
-  async getSchedules(): Promise<ScheduleState[] | Failure> {
-    return this.guard.withExisting((unit) => unit.schedules as ScheduleState[]);
+  async getSchedules(caller: AdminCaller): Promise<ScheduleState[] | Failure> {
+    return this.guard.withExisting(caller, (unit) => unit.schedules as ScheduleState[]);
   }
 
   // ── transactions ─────────────────────────────────────────────────────────
@@ -198,24 +209,9 @@ export class StorageUnit extends DurableObject<Env> {
   /** Applies lines of a batch, each on its own; each line carries its number in the caller's body, for its error. */
   async batch(caller: Caller, lines: Array<{ line: number; entry: BatchLine }>): Promise<{ applied: number; errors: BatchLineResult[] } | Failure> {
     return this.guard.withUnit(caller, "write", async (unit) => {
-      const errors: BatchLineResult[] = [];
-      let applied = 0;
-      this.sql.transaction(() => {
-        for (const { line, entry } of lines) {
-          const version = entry.version ?? Date.now();
-          const outcome =
-            entry.action === "add"
-              ? this.records.add(entry.key, entry.scope, entry.content, entry.policy, version)
-              : this.records.delete(entry.key, entry.scope, entry.policy, version);
-          if ("error" in outcome) errors.push({ line, key: entry.key, error: outcome.error, detail: outcome.detail });
-          else {
-            applied++;
-            this.changes.changed(unit, entry.key, outcome.changed, 0);
-          }
-        }
-      });
+      const result = this.changes.applyLines(unit, lines);
       await this.afterEnqueue();
-      return { applied, errors };
+      return result;
     });
   }
 
@@ -229,8 +225,19 @@ export class StorageUnit extends DurableObject<Env> {
     );
   }
 
-  async fetchMany(caller: Caller, keys: string[], scope?: string): Promise<{ records: StoredRecord[]; remainingKeys?: string[] } | Failure> {
-    return this.guard.withUnit(caller, "read", () => this.records.getMany(keys, scope));
+  /** `maxBytes`: this shard's part of the answer's room, when the answer gathers several shards. */
+  async fetchMany(
+    caller: Caller,
+    keys: string[],
+    scope?: string,
+    maxBytes?: number,
+  ): Promise<{ records: StoredRecord[]; remainingKeys?: string[] } | Failure> {
+    return this.guard.withUnit(caller, "read", () => this.records.getMany(keys, scope, maxBytes));
+  }
+
+  /** The first `limit` keys from `startId` (inclusive) in byte order: a page over several shards is chosen on keys first. */
+  async pageKeys(caller: Caller, startId: string | undefined, limit: number, scope?: string): Promise<string[] | Failure> {
+    return this.guard.withUnit(caller, "read", () => this.records.pageKeys(startId, limit, scope));
   }
 
   async fetchPage(
@@ -335,8 +342,8 @@ export class StorageUnit extends DurableObject<Env> {
   // ── security ─────────────────────────────────────────────────────────────
 
   /** Stores a user's grant and token hash, pushed by the registry (a rotation re-sends it with the new hash). */
-  async setGrant(user: string, tokenHash: string, permission: Permission): Promise<{ ok: true } | Failure> {
-    return this.guard.withExisting(() => {
+  async setGrant(caller: AdminCaller, user: string, tokenHash: string, permission: Permission): Promise<{ ok: true } | Failure> {
+    return this.guard.withExisting(caller, () => {
       this.grants.set(user, tokenHash, permission);
       return { ok: true };
     });

@@ -43,7 +43,7 @@ describe("a unit method's guard", () => {
     expect(guard.withUnit(ADMIN, "write", run)).toEqual({ name: "docs" });
     expect(guard.withUnit(reader, "read", run)).toEqual({ name: "docs" });
     expect(guard.withUnit(writer, "write", run)).toEqual({ name: "docs" });
-    expect(guard.withExisting(run)).toEqual({ name: "docs" });
+    expect(guard.withExisting(ADMIN, run)).toEqual({ name: "docs" });
     expect(ran).toBe(4);
   });
 
@@ -54,9 +54,21 @@ describe("a unit method's guard", () => {
     expect(ran).toBe(0);
   });
 
+  it("answers MOVED, with the layout to route by, to a call routed by another shard count, and runs nothing", () => {
+    createUnit();
+    const stale = { ...ADMIN, layout: { shards: 8, splitTo: null } };
+    expect(guard.withUnit(stale, "read", run)).toEqual({ error: "MOVED", detail: JSON.stringify({ shards: 1, splitTo: null }) });
+    expect(guard.withUnit({ ...reader, layout: { shards: 2, splitTo: null } }, "read", run)).toMatchObject({ error: "MOVED" });
+    expect(guard.withExisting(stale, run)).toMatchObject({ error: "MOVED" });
+    // a user without the grant learns nothing of the layout
+    expect(guard.withUnit({ ...stranger, layout: { shards: 8, splitTo: null } }, "read", run)).toMatchObject({ error: "UNAUTHORIZED" });
+    expect(guard.withUnit({ ...ADMIN, layout: { shards: 1, splitTo: null } }, "read", run)).toEqual({ name: "docs" });
+    expect(ran).toBe(1);
+  });
+
   it("tells the admin a unit does not exist, and a user only that the token is not valid", () => {
     expect(guard.withUnit(ADMIN, "read", run)).toMatchObject({ error: "STORAGE_UNIT_DOESNT_EXIST" });
-    expect(guard.withExisting(run)).toMatchObject({ error: "STORAGE_UNIT_DOESNT_EXIST" });
+    expect(guard.withExisting(ADMIN, run)).toMatchObject({ error: "STORAGE_UNIT_DOESNT_EXIST" });
     expect(guard.withUnit(reader, "read", run)).toMatchObject({ error: "UNAUTHORIZED" });
     expect(ran).toBe(0);
   });

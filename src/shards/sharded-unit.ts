@@ -1,0 +1,380 @@
+/**
+ * A storage unit as the Worker (and the registry) sees it: one object per shard, reached as
+ * one. A call for one key goes straight to the shard that holds it; a call for the whole
+ * unit goes to every shard, at most {@link SHARDS_AT_ONCE} at a time, and their answers are
+ * merged (merge.ts). The unit's layout is cached per isolate; every call carries the layout
+ * it was routed by, and a shard that knows another answers MOVED: the call is made again by
+ * the shard's, so only the first call after a split (or in a new isolate) costs a hop more.
+ * A unit of one shard is its one object, called as it always was.
+ */
+import type { Env } from "../env";
+import { failure, isFailure, type Failure } from "../errors";
+import { forEachConcurrently } from "../concurrency";
+import type { ChunkLimits } from "../chunks";
+import { chunksWithin } from "../chunks";
+import type { BatchLine, ModulesConfig, ReprocessingSettings, Schedule } from "../schemas";
+import type { BatchLineResult, ShardInfo, UnitStatus } from "../unit/answers";
+import type { AdminCaller, Caller, Need, Permission, UserCaller } from "../unit/grants";
+import type { FailedItem } from "../unit/queue";
+import { LIST_BUDGET, type AddPolicy, type DeletePolicy, type Json, type StoredRecord } from "../unit/records";
+import type { ScheduleState } from "../unit/schedules";
+import type { StorageUnit } from "../unit/storage-unit";
+import { ONE_SHARD, shardIndexes, shardName, shardOf, type ShardLayout } from "./layout";
+import { combineInfo, combineStatus, inOrder, mergeFailed, mergeKeys, sum } from "./merge";
+
+/** Shards called at once: the connection limit of one Worker invocation. */
+export const SHARDS_AT_ONCE = 6;
+
+/** Each unit's layout as this isolate last learnt it; absent: one shard, until a shard says otherwise. */
+const layouts = new Map<string, ShardLayout>();
+
+/** A shard's RPC methods with the answers they are written to give (a stub's types wrap them for RPC). */
+type Stub = { [K in keyof StorageUnit as StorageUnit[K] extends (...args: never[]) => Promise<unknown> ? K : never]: StorageUnit[K] };
+type Line = { line: number; entry: BatchLine; bytes: number };
+
+/**
+ * The unit `name` over its shards.
+ * @example const status = unwrap(await shardedUnit(env, "docs").status(caller));
+ */
+export function shardedUnit(env: Pick<Env, "STORAGE_UNIT">, name: string): ShardedUnit {
+  return new ShardedUnit(env, name);
+}
+
+export class ShardedUnit {
+  constructor(
+    private readonly env: Pick<Env, "STORAGE_UNIT">,
+    readonly name: string,
+  ) {}
+
+  // ── admin ────────────────────────────────────────────────────────────────
+
+  /** Lays the shards from the last to shard 0, which makes the unit exist: a creation cut short leaves no unit behind. */
+  async create(caller: AdminCaller, options: { contentProcessing: boolean; reprocessingQueue: boolean; shards: number }) {
+    const layout: ShardLayout = { shards: options.shards, splitTo: null };
+    const existing = await this.shard(0).info(caller);
+    if (!isFailure(existing))
+      return failure("STORAGE_UNIT_ALREADY_EXISTS", `storage unit '${this.name}' already exists; delete it first or pick another name`);
+    const others = shardIndexes(layout).slice(1);
+    const laid = await this.onEach(others, (index) => this.shard(index).create(this.name, options, index, layout));
+    if (isFailure(laid)) return laid;
+    const created = await this.shard(0).create(this.name, options, 0, layout);
+    if (!isFailure(created)) layouts.set(this.name, layout);
+    return created;
+  }
+
+  /** Removes every shard, shard 0 last: a deletion cut short leaves the unit there, to delete again. */
+  async destroy(caller: AdminCaller): Promise<{ name: string } | Failure> {
+    const info = await this.routed((layout) => this.shard(0).info({ ...caller, layout }));
+    if (isFailure(info)) return info;
+    const others = shardIndexes(info.layout).slice(1);
+    const removed = await this.onEach(others, async (index) => {
+      const result = await this.shard(index).destroy(caller);
+      return isFailure(result) && result.error === "STORAGE_UNIT_DOESNT_EXIST" ? { name: this.name } : result;
+    });
+    if (isFailure(removed)) return removed;
+    layouts.delete(this.name);
+    return this.shard(0).destroy(caller);
+  }
+
+  async info(caller: AdminCaller) {
+    const parts = await this.everyShard<ShardInfo, AdminCaller>(caller, (shard, routed) => shard.info(routed));
+    return isFailure(parts) ? parts : combineInfo(parts);
+  }
+
+  getModules(caller: AdminCaller): Promise<ModulesConfig | Failure> {
+    return this.routed((layout) => this.shard(0).getModules({ ...caller, layout }));
+  }
+
+  setModules(caller: AdminCaller, modules: ModulesConfig) {
+    return this.onAll(caller, (shard, routed) => shard.setModules(routed, modules));
+  }
+
+  setFlag(caller: AdminCaller, flag: "reprocessingQueue" | "contentProcessing", value: boolean) {
+    return this.onAll(caller, (shard, routed) => shard.setFlag(routed, flag, value));
+  }
+
+  setSettings(caller: AdminCaller, patch: Partial<ReprocessingSettings>) {
+    return this.onAll(caller, (shard, routed) => shard.setSettings(routed, patch));
+  }
+
+  /** One `now` for every shard, so that each computes the same next run times. */
+  setSchedules(caller: AdminCaller, schedules: Schedule[], now = Date.now()) {
+    return this.onAll(caller, (shard, routed) => shard.setSchedules(routed, schedules, now));
+  }
+
+  getSchedules(caller: AdminCaller): Promise<ScheduleState[] | Failure> {
+    return this.routed((layout) => this.shard(0).getSchedules({ ...caller, layout }));
+  }
+
+  /** The cron's visit: every shard runs its share of a due schedule and re-arms a lost alarm; shard 0 says whether the unit exists. */
+  async tick(now: number): Promise<{ exists: boolean }> {
+    const layout = layouts.get(this.name) ?? (await this.layoutOf());
+    const visits = await this.onEach(shardIndexes(layout ?? ONE_SHARD), (index) => this.shard(index).tick(now));
+    return isFailure(visits) ? { exists: true } : { exists: visits[0]!.exists };
+  }
+
+  // ── security ─────────────────────────────────────────────────────────────
+
+  setGrant(caller: AdminCaller, user: string, tokenHash: string, permission: Permission) {
+    return this.onAll(caller, (shard, routed) => shard.setGrant(routed, user, tokenHash, permission));
+  }
+
+  /** Every shard forgets the grant; `exists` tells whether the unit exists. */
+  async removeGrant(user: string): Promise<{ exists: boolean }> {
+    const layout = (await this.layoutOf()) ?? ONE_SHARD;
+    const removed = await this.onEach(shardIndexes(layout), (index) => this.shard(index).removeGrant(user));
+    return isFailure(removed) ? { exists: true } : { exists: removed[0]!.exists };
+  }
+
+  checkAccess(caller: UserCaller, need: Need) {
+    return this.routed((layout) => this.shard(0).checkAccess({ ...caller, layout }, need));
+  }
+
+  // ── one key ──────────────────────────────────────────────────────────────
+
+  add(caller: Caller, scope: string, input: { key: string; content: Json; policy: AddPolicy; version?: number }) {
+    return this.onKey(caller, input.key, (shard, routed) => shard.add(routed, scope, input));
+  }
+
+  remove(caller: Caller, scope: string, input: { key: string; policy: DeletePolicy; version?: number }) {
+    return this.onKey(caller, input.key, (shard, routed) => shard.remove(routed, scope, input));
+  }
+
+  fetchRecord(caller: Caller, key: string, scope?: string) {
+    return this.onKey(caller, key, (shard, routed) => shard.fetchRecord(routed, key, scope));
+  }
+
+  // ── several keys ─────────────────────────────────────────────────────────
+
+  /**
+   * Applies batch lines on their shards, each shard's in runs within `limits`, the shards at
+   * once. A run that fails whole gives each of its lines that error (`thrown` turns an
+   * exception into one), unless no line of the batch was applied: then the batch fails whole.
+   */
+  async batch(caller: Caller, lines: Line[], limits: ChunkLimits, thrown: (error: unknown) => Failure) {
+    // a batch whose lines are all bad must still name a unit that exists
+    if (lines.length === 0) return this.routed((layout) => this.shard(0).batch({ ...caller, layout }, []));
+    return this.routed(async (layout) => {
+      let applied = 0;
+      const errors: BatchLineResult[] = [];
+      const refusals: Array<{ run: Line[]; error: unknown }> = [];
+      const groups = [...this.byShard(lines, (line) => line.entry.key, layout)];
+      await forEachConcurrently(groups, SHARDS_AT_ONCE, async ([index, group]) => {
+        for (const run of chunksWithin(group, limits)) {
+          const routed = { ...caller, layout };
+          const sent = run.map(({ line, entry }) => ({ line, entry }));
+          try {
+            const result = await this.shard(index).batch(routed, sent);
+            if (isFailure(result)) refusals.push({ run, error: result });
+            else {
+              applied += result.applied;
+              errors.push(...result.errors);
+            }
+          } catch (error) {
+            refusals.push({ run, error });
+          }
+        }
+      });
+      const moved = refusals.find(({ error }) => isFailure(error) && error.error === "MOVED");
+      if (moved && applied === 0) return moved.error as Failure;
+      const [first] = refusals;
+      if (first && applied === 0) {
+        if (isFailure(first.error)) return first.error;
+        throw first.error;
+      }
+      for (const { run, error } of refusals) {
+        const refusal = isFailure(error) ? error : thrown(error);
+        for (const { line, entry } of run) errors.push({ line, key: entry.key, error: refusal.error, detail: refusal.detail });
+      }
+      return { applied, errors };
+    });
+  }
+
+  /** Records in the order asked; each shard fills at most its share of the answer's room. */
+  async fetchMany(caller: Caller, keys: string[], scope?: string): Promise<{ records: StoredRecord[]; remainingKeys?: string[] } | Failure> {
+    const unique = [...new Set(keys)];
+    return this.routed(async (layout) => {
+      if (layout.shards === 1) return this.shard(0).fetchMany({ ...caller, layout }, unique, scope);
+      const share = Math.floor(LIST_BUDGET / layout.shards);
+      const answers = await this.onGroups(
+        unique,
+        (key) => key,
+        layout,
+        (shard, group) => shard.fetchMany({ ...caller, layout }, group, scope, share),
+      );
+      if (isFailure(answers)) return answers;
+      const { records, stoppedAt } = inOrder(unique, answers, LIST_BUDGET);
+      return stoppedAt === undefined ? { records } : { records, remainingKeys: unique.slice(stoppedAt) };
+    });
+  }
+
+  /** A page in byte order of keys: the shards' next keys first, merged, then the chosen records from their shards. */
+  async fetchPage(caller: Caller, startId: string | undefined, size: number, scope?: string) {
+    return this.routed(async (layout): Promise<{ records: StoredRecord[]; nextStartId?: string } | Failure> => {
+      if (layout.shards === 1 && layout.splitTo === null) return this.shard(0).fetchPage({ ...caller, layout }, startId, size, scope);
+      const lists = await this.everyShard<string[]>(caller, (shard, routed) => shard.pageKeys(routed, startId, size + 1, scope), layout);
+      if (isFailure(lists)) return lists;
+      const keys = mergeKeys(lists, size + 1);
+      const chosen = keys.slice(0, size);
+      const share = Math.floor(LIST_BUDGET / layout.shards);
+      const answers = await this.onGroups(
+        chosen,
+        (key) => key,
+        layout,
+        (shard, group) => shard.fetchMany({ ...caller, layout }, group, scope, share),
+      );
+      if (isFailure(answers)) return answers;
+      const { records, stoppedAt } = inOrder(chosen, answers, LIST_BUDGET);
+      if (stoppedAt !== undefined) return { records, nextStartId: chosen[stoppedAt] };
+      return keys.length > size ? { records, nextStartId: keys[size] } : { records };
+    });
+  }
+
+  // ── reprocessing ─────────────────────────────────────────────────────────
+
+  async reprocessKeys(caller: Caller, scope: string, keys: string[]): Promise<{ queued: number; missing: string[] } | Failure> {
+    const unique = [...new Set(keys)];
+    return this.routed(async (layout) => {
+      const answers = await this.onGroups(
+        unique,
+        (key) => key,
+        layout,
+        (shard, group) => shard.reprocessKeys({ ...caller, layout }, scope, group),
+      );
+      if (isFailure(answers)) return answers;
+      const missing = new Set(answers.flatMap((answer) => answer.missing));
+      return { queued: sum(answers.map((answer) => answer.queued)), missing: unique.filter((key) => missing.has(key)) };
+    });
+  }
+
+  async reprocessAll(caller: Caller, scope: string, filter: { prefix?: string; since?: number }) {
+    const parts = await this.everyShard(caller, (shard, routed) => shard.reprocessAll(routed, scope, filter));
+    return isFailure(parts) ? parts : { queued: sum(parts.map((part) => part.queued)) };
+  }
+
+  async reset(caller: Caller) {
+    const parts = await this.everyShard(caller, (shard, routed) => shard.reset(routed));
+    return isFailure(parts) ? parts : { unassigned: sum(parts.map((part) => part.unassigned)) };
+  }
+
+  async status(caller: Caller): Promise<UnitStatus | Failure> {
+    const parts = await this.everyShard<UnitStatus>(caller, (shard, routed) => shard.status(routed));
+    return isFailure(parts) ? parts : combineStatus(parts);
+  }
+
+  setPaused(caller: Caller, paused: boolean) {
+    return this.onAll(caller, (shard, routed) => shard.setPaused(routed, paused));
+  }
+
+  async failedItems(caller: Caller, limit: number, cursor?: { scope: string; key: string }) {
+    const pages = await this.everyShard<{ items: FailedItem[]; nextCursor?: { scope: string; key: string } }>(caller, (shard, routed) =>
+      shard.failedItems(routed, limit, cursor),
+    );
+    return isFailure(pages) ? pages : mergeFailed(pages, limit);
+  }
+
+  async retryFailed(caller: Caller, keys?: string[]) {
+    const parts =
+      keys === undefined
+        ? await this.everyShard(caller, (shard, routed) => shard.retryFailed(routed))
+        : await this.routed((layout) =>
+            this.onGroups(
+              keys,
+              (key) => key,
+              layout,
+              (shard, group) => shard.retryFailed({ ...caller, layout }, group),
+            ),
+          );
+    return isFailure(parts) ? parts : { requeued: sum(parts.map((part) => part.requeued)) };
+  }
+
+  async purgeFailed(caller: Caller) {
+    const parts = await this.everyShard(caller, (shard, routed) => shard.purgeFailed(routed));
+    return isFailure(parts) ? parts : { purged: sum(parts.map((part) => part.purged)) };
+  }
+
+  async purge(caller: Caller) {
+    const parts = await this.everyShard(caller, (shard, routed) => shard.purge(routed));
+    return isFailure(parts) ? parts : { purged: sum(parts.map((part) => part.purged)) };
+  }
+
+  // ── routing ──────────────────────────────────────────────────────────────
+
+  private shard(index: number): Stub {
+    return this.env.STORAGE_UNIT.getByName(shardName(this.name, index)) as unknown as Stub;
+  }
+
+  /**
+   * Runs `call` by the cached layout; after a MOVED answer, again by the layout it names.
+   * A shard other than 0 that knows no such unit may be a stale guess (the unit was made again
+   * with fewer shards): shard 0 then decides.
+   */
+  private async routed<T>(call: (layout: ShardLayout) => Promise<T | Failure>): Promise<T | Failure> {
+    for (let attempt = 0; ; attempt++) {
+      const layout = layouts.get(this.name) ?? ONE_SHARD;
+      const result = await call(layout);
+      if (!isFailure(result) || attempt >= 3) return result;
+      if (result.error === "MOVED") layouts.set(this.name, JSON.parse(result.detail) as ShardLayout);
+      else if (layout.shards > 1 && (result.error === "STORAGE_UNIT_DOESNT_EXIST" || result.error === "UNAUTHORIZED")) layouts.delete(this.name);
+      else return result;
+    }
+  }
+
+  /** The unit's layout from shard 0 (undefined when the unit does not exist), cached. */
+  private async layoutOf(): Promise<ShardLayout | undefined> {
+    const info = await this.routed((layout) => this.shard(0).info({ kind: "admin", layout }));
+    return isFailure(info) ? undefined : info.layout;
+  }
+
+  private onKey<T>(caller: Caller, key: string, call: (shard: Stub, routed: Caller) => Promise<T | Failure>): Promise<T | Failure> {
+    return this.routed((layout) => call(this.shard(shardOf(key, layout.shards)), { ...caller, layout }));
+  }
+
+  /** `call` on every shard of the layout; the parts in shard order, or the first failure (MOVED first, to route again). */
+  private everyShard<T, C extends Caller = Caller>(
+    caller: C,
+    call: (shard: Stub, routed: C) => Promise<T | Failure>,
+    fixed?: ShardLayout,
+  ): Promise<T[] | Failure> {
+    const run = (layout: ShardLayout) => this.onEach(shardIndexes(layout), (index) => call(this.shard(index), { ...caller, layout }));
+    return fixed ? run(fixed) : this.routed(run);
+  }
+
+  /** A change of unit-wide state on every shard; answers shard 0's result once every shard has it. */
+  private async onAll<T, C extends Caller>(caller: C, call: (shard: Stub, routed: C) => Promise<T | Failure>): Promise<T | Failure> {
+    const parts = await this.everyShard(caller, call);
+    return isFailure(parts) ? parts : parts[0]!;
+  }
+
+  /** `call` on each group of `items` by their keys' shards, the groups in shard order. */
+  private onGroups<I, T>(
+    items: I[],
+    keyOf: (item: I) => string,
+    layout: ShardLayout,
+    call: (shard: Stub, group: I[]) => Promise<T | Failure>,
+  ): Promise<T[] | Failure> {
+    const groups = this.byShard(items, keyOf, layout);
+    return this.onEach([...groups.keys()], (index) => call(this.shard(index), groups.get(index)!));
+  }
+
+  private byShard<I>(items: I[], keyOf: (item: I) => string, layout: ShardLayout): Map<number, I[]> {
+    const groups = new Map<number, I[]>();
+    for (const item of items) {
+      const index = shardOf(keyOf(item), layout.shards);
+      const group = groups.get(index);
+      if (group) group.push(item);
+      else groups.set(index, [item]);
+    }
+    return new Map([...groups].sort(([a], [b]) => a - b));
+  }
+
+  /** `call` for each index, {@link SHARDS_AT_ONCE} at a time; the results in index order, or the first failure (MOVED first). */
+  private async onEach<T>(indexes: number[], call: (index: number) => Promise<T | Failure>): Promise<T[] | Failure> {
+    const results = new Array<T | Failure>(indexes.length);
+    await forEachConcurrently([...indexes.keys()], SHARDS_AT_ONCE, async (position) => {
+      results[position] = await call(indexes[position]!);
+    });
+    const failures = results.filter(isFailure);
+    return failures.find((result) => result.error === "MOVED") ?? failures[0] ?? (results as T[]);
+  }
+}
