@@ -14,7 +14,7 @@
 import { hasMigrations, runMigrations, type Migration } from "./migration-runner";
 import type { Sql } from "./sql";
 
-const MIGRATIONS: Migration[] = [
+export const MIGRATIONS: Migration[] = [
   {
     id: 1,
     name: "unit, records, queue",
