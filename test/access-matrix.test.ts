@@ -7,12 +7,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { call, createUnit, uniqueUnit } from "./helpers";
 import { createUser, grant, uniqueUser, unknownToken } from "./security-helpers";
 
-type Access = "public" | "admin" | "read" | "write";
+type Access = "public" | "admin" | "read" | "write" | "token";
 type Caller = "no token" | "wrong token" | "malformed token" | "user without grant" | "r" | "w" | "rw" | "admin";
 
 /** API.md, "Conventions" and "Security API": which access each route needs, first match wins. */
 const ACCESS_RULES: Array<[RegExp, Access]> = [
   [/^\/(health|openapi\.json|docs|dashboard)$/, "public"],
+  [/^\/security\/whoami$/, "token"],
   [/^\/(admin|security)\//, "admin"],
   [/^\/access\//, "read"],
   [/^\/reprocess\/(status|failed)\//, "read"],
@@ -25,6 +26,7 @@ const EXPECTED: Record<Access, Record<Caller, number>> = {
   admin: { "no token": 401, "wrong token": 401, "malformed token": 401, "user without grant": 403, r: 403, w: 403, rw: 403, admin: 200 },
   read: { "no token": 401, "wrong token": 401, "malformed token": 401, "user without grant": 403, r: 200, w: 403, rw: 200, admin: 200 },
   write: { "no token": 401, "wrong token": 401, "malformed token": 401, "user without grant": 403, r: 403, w: 200, rw: 200, admin: 200 },
+  token: { "no token": 401, "wrong token": 401, "malformed token": 401, "user without grant": 200, r: 200, w: 200, rw: 200, admin: 200 },
 };
 const CALLERS = Object.keys(EXPECTED.public) as Caller[];
 
@@ -109,7 +111,7 @@ const BODIES: Record<string, unknown> = {
 describe("access matrix: every route × every caller", () => {
   it("covers the whole API", () => {
     expect(operations.length).toBeGreaterThan(40);
-    for (const access of ["public", "admin", "read", "write"] as const) expect(operations.some((op) => op.access === access)).toBe(true);
+    for (const access of ["public", "admin", "read", "write", "token"] as const) expect(operations.some((op) => op.access === access)).toBe(true);
   });
 
   it.each(CALLERS)("%s gets the status its access allows on every route", async (caller) => {

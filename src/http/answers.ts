@@ -120,3 +120,8 @@ export const TokenAnswer = okWith({ token: z.string().openapi({ description: "sh
 export const UsersAnswer = okWith({ users: z.array(z.object({ name: z.string(), grants: z.record(z.string(), Permission) })) }).openapi(
   "UsersAnswer",
 );
+export const WhoamiAnswer = okWith({
+  admin: z.boolean().openapi({ description: "the admin token: every route" }),
+  user: z.string().nullable().openapi({ description: "the user holding the token; null for the admin token" }),
+  grants: z.record(z.string(), Permission).openapi({ description: "unit → the user's grant there; empty for the admin token" }),
+}).openapi("WhoamiAnswer");

@@ -13,8 +13,11 @@ import type { Caller } from "../unit/grants";
 import { refusalFor, unauthorized } from "./user-access";
 import { isIssuedToken, tokenHash } from "./user-tokens";
 
-/** What a route needs: nothing, the admin token, or read / write on the unit it names. */
-export type Access = "public" | "admin" | "read" | "write";
+/**
+ * What a route needs: nothing, the admin token, read / write on the unit it names, or
+ * any valid token ("token": the route itself tells an issued token nobody holds any more).
+ */
+export type Access = "public" | "admin" | "read" | "write" | "token";
 
 export function bearerToken(c: Pick<Context, "req">): string | undefined {
   const header = c.req.header("authorization");
@@ -43,6 +46,6 @@ export async function authorize(c: Pick<Context<{ Bindings: Env }>, "env" | "req
   if (await timingSafeEqual(token, adminToken)) return { kind: "admin" };
   if (!(await isIssuedToken(c.env, token))) throw unauthorized();
   const caller = { kind: "user", tokenHash: await tokenHash(token) } as const;
-  if (access === "read" || access === "write") return caller;
+  if (access === "read" || access === "write" || access === "token") return caller;
   throw await refusalFor(c.env, caller.tokenHash, (user) => `user '${user}' cannot use this route: it needs the admin token`);
 }

@@ -49,7 +49,9 @@ const DESCRIPTIONS: Record<number, string> = {
 export function errorCodesOf(operation: Operation): ErrorCode[] {
   const codes = new Set<ErrorCode>(operation.errors ?? []);
   if (operation.access !== "public") {
-    for (const code of ["UNAUTHORIZED", "FORBIDDEN", "AUTH_NOT_CONFIGURED", "INTERNAL_ERROR"] as const) codes.add(code);
+    for (const code of ["UNAUTHORIZED", "AUTH_NOT_CONFIGURED", "INTERNAL_ERROR"] as const) codes.add(code);
+    // any valid token may use a "token" route: none is refused with 403
+    if (operation.access !== "token") codes.add("FORBIDDEN");
   }
   if (operation.params || operation.query || operation.body || operation.rawBody) codes.add("INVALID_REQUEST");
   if (operation.body || operation.rawBody) codes.add("PAYLOAD_TOO_LARGE");

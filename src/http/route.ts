@@ -122,7 +122,8 @@ function register(app: App<any>, operation: Operation, handler: Handler<AppEnv>)
         c.req.addValidatedData("json", validate(operation.body, method === "get" ? undefined : await readJson(c), "body") as object);
       return (await handler(c, next)) as Response;
     };
-    if (caller?.kind !== "user") return run();
+    // a "token" route names no unit: it answers for the token itself
+    if (caller?.kind !== "user" || access === "token") return run();
     const hasBody = method !== "get" && (operation.body !== undefined || operation.rawBody !== undefined);
     return withUserCaller(c.env, caller, { unit: c.req.param("unit")!, need: access as "read" | "write", hasBody }, run);
   });

@@ -79,6 +79,11 @@ export class Registry extends DurableObject<Env> {
     return this.users.list();
   }
 
+  /** The user holding this token hash and its grants (null: nobody), for `GET /security/whoami`. */
+  async whoami(tokenHash: string): Promise<UserListing | null> {
+    return this.users.ofToken(tokenHash);
+  }
+
   /** Which user holds this token hash (null: nobody); asked only for refused requests. */
   async userOfToken(tokenHash: string): Promise<string | null> {
     return this.users.userOfToken(tokenHash);

@@ -120,6 +120,17 @@ export class UserDirectory {
     return [...byUser].map(([name, userGrants]) => ({ name, grants: userGrants }));
   }
 
+  /** The user holding this token hash with its grants, or null: what `GET /security/whoami` tells a user. */
+  ofToken(tokenHash: string): UserListing | null {
+    const name = this.userOfToken(tokenHash);
+    if (name === null) return null;
+    const grants = this.sql.all<{ unit: string; permission: Permission }>(
+      "SELECT unit, permission FROM user_grants WHERE user_name = ? ORDER BY unit",
+      name,
+    );
+    return { name, grants: Object.fromEntries(grants.map((grant) => [grant.unit, grant.permission])) };
+  }
+
   /** The name of the user holding this token hash, if any. */
   userOfToken(tokenHash: string): string | null {
     return this.sql.first<{ name: string }>("SELECT name FROM users WHERE token_hash = ?", tokenHash)?.name ?? null;

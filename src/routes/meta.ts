@@ -2,7 +2,8 @@
 import type { Schema } from "hono";
 import { Ok } from "../http/answers";
 import { knowRoute, routes, type App } from "../http/route";
-import { DASHBOARD_CSS, DASHBOARD_SCRIPT, dashboardPage } from "./dashboard-page";
+import { CONSOLE_SCRIPT, CONSOLE_STYLES, FAVICON } from "./dashboard/assets";
+import { dashboardPage } from "./dashboard/page";
 import { DOCS_SCRIPT, docsPage, SCALAR_SCRIPT } from "./docs-page";
 import { ok } from "./units";
 
@@ -35,8 +36,9 @@ export function metaRoutes<S extends Schema>(app: App<S>) {
   knowRoute(app, "get", "/openapi.json");
 
   const files: Array<[path: string, body: string, type: string]> = [
-    ["/dashboard/app.js", DASHBOARD_SCRIPT, "text/javascript"],
-    ["/dashboard/app.css", DASHBOARD_CSS, "text/css"],
+    ["/dashboard/app.js", CONSOLE_SCRIPT, "text/javascript"],
+    ["/dashboard/app.css", CONSOLE_STYLES, "text/css"],
+    ["/favicon.ico", FAVICON, "image/svg+xml"],
     ["/docs/scalar.js", SCALAR_SCRIPT, "text/javascript"],
     ["/docs/app.js", DOCS_SCRIPT, "text/javascript"],
   ];
@@ -64,7 +66,7 @@ export function metaRoutes<S extends Schema>(app: App<S>) {
         method: "get",
         path: "/dashboard",
         operationId: "dashboard",
-        summary: "Queue views of the units (asks for a token)",
+        summary: "The console: units, runs, rates and failed items (asks for a token)",
         tag: "Other",
         access: "public",
         answer: "html",

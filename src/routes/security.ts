@@ -1,17 +1,19 @@
 /**
  * Security API (API.md, "Security API"): users with their own tokens and per-unit grants.
  * The registry keeps the users and pushes each change to the units concerned, which check
- * user requests themselves. All of these routes need the admin token.
+ * user requests themselves. All of these routes need the admin token, but `whoami`, which
+ * any valid token may ask (API.md, "Runs, progress and metrics").
  */
 import { z } from "@hono/zod-openapi";
 import type { Schema } from "hono";
 import { unwrap } from "../errors";
-import { Ok, Permission, TokenAnswer, UsersAnswer } from "../http/answers";
+import { Ok, Permission, TokenAnswer, UsersAnswer, WhoamiAnswer } from "../http/answers";
 import { newUserToken, tokenHash } from "../http/user-tokens";
 import { routes, type App } from "../http/route";
 import { registryOf } from "../bindings";
 import type { Env } from "../env";
 import { UnitName, UserName } from "../schemas";
+import { unauthorized } from "../http/user-access";
 import { ok } from "./units";
 
 const tag = "Security";
@@ -35,6 +37,26 @@ async function grant(env: Env, params: z.output<typeof grantRoute.params>) {
 
 export function securityRoutes<S extends Schema>(app: App<S>) {
   return routes(app)
+    .add(
+      {
+        method: "get",
+        path: "/security/whoami",
+        operationId: "whoami",
+        summary: "Who the token is and what it may do: admin, or a user and its grants",
+        description: "Any valid token may ask, so a client (the dashboard) can show only what the token may do.",
+        tag,
+        access: "token",
+        answer: WhoamiAnswer,
+      },
+      async (c) => {
+        const caller = c.var.caller;
+        if (caller.kind === "admin") return ok(c, { admin: true, user: null, grants: {} });
+        // the token carries this server's MAC, but its user may have been removed or given a new token since
+        const user = await registryOf(c.env).whoami(caller.tokenHash);
+        if (user === null) throw unauthorized();
+        return ok(c, { admin: false, user: user.name, grants: user.grants });
+      },
+    )
     .add(
       {
         method: "put",

@@ -1,0 +1,33 @@
+/** How the console writes numbers, rates, durations and times: separators, one time zone (UTC), labelled. */
+
+const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+const decimal = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
+
+export const count = (n: number): string => integer.format(n);
+
+export function rate(itemsPerSecond: number | null | undefined): string {
+  if (itemsPerSecond === null || itemsPerSecond === undefined || !Number.isFinite(itemsPerSecond)) return "—";
+  return `${itemsPerSecond < 10 ? decimal.format(itemsPerSecond) : integer.format(itemsPerSecond)}/s`;
+}
+
+export function duration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${integer.format(Math.floor(s / 86400))} d ${Math.floor((s % 86400) / 3600)} h`;
+}
+
+/** `2026-11-30 17:02:05 UTC`: every time on the page in the same zone, which it names. */
+export function time(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return `${date.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}
+
+export function percent(done: number, total: number): string {
+  if (total <= 0) return "—";
+  return `${decimal.format(Math.min(100, (done / total) * 100))} %`;
+}
