@@ -42,6 +42,7 @@ const OLD_UNIT = `
   INSERT INTO queue (scope, key, state, attempts, next_run_at, last_error, failed_at) VALUES ('raw', 'k1', 2, 3, 1, 'no', 1);
   INSERT INTO fills (scope, cursor, remaining) VALUES ('raw', 'k0', 12);
   INSERT INTO grants VALUES ('ann', 'hash', 'rw');
+  INSERT INTO record_refs VALUES ('books', 'b1', 'authorId', 'authors', 'a1'), ('books', 'b2', 'authorId', 'authors', 'a1');
 `;
 
 /** The registry as its constructors laid it: CREATE ... IF NOT EXISTS, no record of it, with rows. */
@@ -68,7 +69,7 @@ describe("the unit's migrations", () => {
     expect(hasSchema(sql)).toBe(false);
     migrate(sql);
     expect(hasSchema(sql)).toBe(true);
-    expect(recorded(sql)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(recorded(sql)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     const laid = tables(sql);
     expect(laid).toEqual(
       expect.arrayContaining(["unit", "records", "queue", "fills", "record_refs", "grants", "queue_due", "records_by_scope", "referrer_outbox"]),
@@ -83,9 +84,15 @@ describe("the unit's migrations", () => {
     storage.exec(OLD_UNIT);
     const before = tables(sql);
     migrate(sql);
-    // step 6 came after the runner: the referrer outbox and its index are all that is new
-    expect(tables(sql)).toEqual([...before, "referrer_outbox", "referrer_outbox_unstarted"].sort());
-    expect(recorded(sql)).toEqual([1, 2, 3, 4, 5, 6]);
+    // steps 6–8 came after the runner: the outboxes, the reverse references (their old index goes)
+    const added = ["referrer_outbox", "referrer_outbox_unstarted", "record_referrers", "reference_outbox", "reference_outbox_by_target"];
+    expect(tables(sql)).toEqual([...before.filter((name) => name !== "record_refs_by_target"), ...added].sort());
+    expect(recorded(sql)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    // a unit of one shard: who references a1 is known on it, as its record_refs said
+    expect(sql.all("SELECT scope, key, via FROM record_referrers WHERE ref_scope = 'authors' AND ref_key = 'a1' ORDER BY key")).toEqual([
+      { scope: "books", key: "b1", via: "authorId" },
+      { scope: "books", key: "b2", via: "authorId" },
+    ]);
     expect(sql.first("SELECT name, processed FROM unit")).toEqual({ name: "old", processed: 7 });
     expect(sql.first("SELECT remaining FROM fills")).toEqual({ remaining: 12 });
     expect(sql.first("SELECT permission FROM grants WHERE user_name = 'ann'")).toEqual({ permission: "rw" });
