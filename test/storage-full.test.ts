@@ -15,12 +15,12 @@ const FULL_DETAIL = new RegExp(
 /** Content of about `bytes` as JSON. */
 const blob = (bytes: number, tag = "") => ({ tag, text: "x".repeat(bytes) });
 
-/** Adds 40 KB records `k0`, `k1`, ... until the unit refuses one; returns the keys stored and the refusal. */
+/** Adds 38 KB records `k0`, `k1`, ... until the unit refuses one; returns the keys stored and the refusal. */
 async function fill(unit: string): Promise<{ stored: string[]; refused: { key: string; body: Record<string, unknown> } }> {
   const stored: string[] = [];
   for (let n = 0; n < 100; n++) {
     const key = `k${n}`;
-    const answer = await call("PUT", `/transaction/add/${unit}/raw`, { key, content: blob(40_000, key) });
+    const answer = await call("PUT", `/transaction/add/${unit}/raw`, { key, content: blob(38_000, key) });
     if (answer.status === 507) return { stored, refused: { key, body: answer.body } };
     expect(answer.status, JSON.stringify(answer.body)).toBe(200);
     stored.push(key);

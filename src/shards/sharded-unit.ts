@@ -19,7 +19,7 @@ import type { FailedItem } from "../unit/queue";
 import { LIST_BUDGET, type AddPolicy, type DeletePolicy, type Json, type StoredRecord } from "../unit/records";
 import type { ScheduleState } from "../unit/schedules";
 import type { StorageUnit } from "../unit/storage-unit";
-import { ONE_SHARD, shardIndexes, shardName, shardOf, type ShardLayout } from "./layout";
+import { ONE_SHARD, sameLayout, shardIndexes, shardName, shardOf, type ShardLayout } from "./layout";
 import { combineInfo, combineStatus, inOrder, mergeFailed, mergeKeys, sum } from "./merge";
 
 /** Shards called at once: the connection limit of one Worker invocation. */
@@ -29,14 +29,16 @@ export const SHARDS_AT_ONCE = 6;
 const layouts = new Map<string, ShardLayout>();
 
 /** A shard's RPC methods with the answers they are written to give (a stub's types wrap them for RPC). */
-type Stub = { [K in keyof StorageUnit as StorageUnit[K] extends (...args: never[]) => Promise<unknown> ? K : never]: StorageUnit[K] };
+export type Stub = { [K in keyof StorageUnit as StorageUnit[K] extends (...args: never[]) => Promise<unknown> ? K : never]: StorageUnit[K] };
 type Line = { line: number; entry: BatchLine; bytes: number };
 
 /**
  * The unit `name` over its shards.
  * @example const status = unwrap(await shardedUnit(env, "docs").status(caller));
  */
-export function shardedUnit(env: Pick<Env, "STORAGE_UNIT">, name: string): ShardedUnit {
+export function shardedUnit(env: Pick<Env, "STORAGE_UNIT">, name: string, known?: ShardLayout): ShardedUnit {
+  // a shard calling its own unit starts from the layout it holds, rather than from one shard and a MOVED
+  if (known && !layouts.has(name)) layouts.set(name, known);
   return new ShardedUnit(env, name);
 }
 
@@ -296,6 +298,36 @@ export class ShardedUnit {
   async purge(caller: Caller) {
     const parts = await this.everyShard(caller, (shard, routed) => shard.purge(routed));
     return isFailure(parts) ? parts : { purged: sum(parts.map((part) => part.purged)) };
+  }
+
+  // ── a shard's work across its unit ───────────────────────────────────────
+
+  /**
+   * `remote` on each group of `items` by their keys' shards, at once, routed by the unit's
+   * layout (after a MOVED, every group again by the new one: the calls are made to be repeated);
+   * the group of shard `local.shard` is given to `local.run` instead, when it routes by the
+   * layout that shard holds. Answers the groups' results with their shard indexes.
+   * @example await unit.onShardsOf(ADMIN, referrers, (r) => r.key, (shard, group, routed) => shard.enqueueReferrers(routed, group), here);
+   */
+  onShardsOf<I, T>(
+    caller: AdminCaller,
+    items: I[],
+    keyOf: (item: I) => string,
+    remote: (shard: Stub, group: I[], routed: AdminCaller, groups: number) => Promise<T | Failure>,
+    local?: { shard: number; layout: ShardLayout; run: (group: I[], groups: number) => T | Promise<T> },
+  ): Promise<Array<{ index: number; result: T }> | Failure> {
+    return this.routed(async (layout) => {
+      const groups = this.byShard(items, keyOf, layout);
+      const indexes = [...groups.keys()];
+      const here = local && sameLayout(local.layout, layout) ? local : undefined;
+      const results = await this.onEach(indexes, async (index) => {
+        const group = groups.get(index)!;
+        const result =
+          index === here?.shard ? await here.run(group, groups.size) : await remote(this.shard(index), group, { ...caller, layout }, groups.size);
+        return isFailure(result) ? result : { index, result };
+      });
+      return results;
+    });
   }
 
   // ── routing ──────────────────────────────────────────────────────────────

@@ -8,6 +8,7 @@
  */
 import { contentTooLarge } from "../limits";
 import { hasPipeline } from "../modules/pipeline";
+import { isSpread, type AcrossShards } from "./across-shards";
 import type { PipelineItem, UnitAccess } from "../modules/types";
 import type { YieldBudget } from "../yield-budget";
 import type { BatchLine } from "../schemas";
@@ -28,6 +29,8 @@ export class Changes {
     private readonly references: ReferenceStore,
     private readonly queue: Queue,
     private readonly config: () => UnitConfig | undefined,
+    /** reads and references across the unit's shards; a unit of one shard never needs it */
+    private readonly across?: AcrossShards,
   ) {}
 
   /** These scopes of a record changed: queue whatever must see it. `writer` is the item whose module wrote. */
@@ -61,13 +64,6 @@ export class Changes {
     return { applied, errors };
   }
 
-  /** One step of the referrer outbox, for the scopes with a pipeline now; returns whether changes are left. */
-  queueReferrers(): boolean {
-    const unit = this.config();
-    if (!unit) return false;
-    return this.references.queueReferrers(Object.keys(unit.modules.modules).filter((scope) => hasPipeline(unit.modules, scope)));
-  }
-
   /**
    * The unit as the modules of one batch see it: read any record, write or delete a scope of
    * the item's own, note references. `createdAt` is the unit's creation time when the batch
@@ -82,6 +78,14 @@ export class Changes {
     };
     const access: UnitAccess = {
       readMany: async (keys, scope, options) => {
+        const unit = current();
+        if (unit && this.across && isSpread(unit)) {
+          for (let wait = budget.ready(); wait; wait = budget.ready()) await wait;
+          const read = await this.across.read(unit, keys, scope, options?.maxBytes ?? Number.MAX_SAFE_INTEGER);
+          budget.count(read.bytes);
+          if (!current()) return { contents: keys.map(() => undefined), bytes: 0 };
+          return { contents: read.contents.map((json) => (json === undefined ? undefined : (JSON.parse(json) as Json))), bytes: read.bytes };
+        }
         const contents: Array<Json | undefined> = [];
         let bytes = 0;
         const chunks = this.records.contentsJson(keys, scope, options?.maxBytes);

@@ -42,8 +42,8 @@ export interface JobHost {
   env: Record<string, unknown>;
   /** what the modules of a batch may do to the unit created at `createdAt` (nothing, once it is deleted); their reads and writes count towards `budget` */
   unitAccess(createdAt: number, budget: YieldBudget): UnitAccess;
-  /** one step of the referrer outbox (see references.ts); returns whether changes are left */
-  queueReferrers(): boolean;
+  /** one step of the references' outboxes (see across-shards.ts); returns whether work is left (a promise only when shards are called) */
+  queueReferrers(): boolean | Promise<boolean>;
   /** whether the referrer outbox holds changes */
   referrersWaiting(): boolean;
   setAlarm(at: number | null): Promise<void>;
@@ -139,7 +139,9 @@ export class Job {
   private async followReferrers(slice: Slice): Promise<void> {
     this.following = true;
     try {
-      while (Date.now() < slice.deadline && this.host.queueReferrers()) {
+      while (Date.now() < slice.deadline) {
+        const left = this.host.queueReferrers();
+        if (!(typeof left === "boolean" ? left : await left)) break;
         this.wakeIdle();
         this.budget.count(REFERRERS_PER_STEP * ITEM_BYTES);
         for (let wait = this.budget.ready(); wait; wait = this.budget.ready()) await wait;

@@ -6,10 +6,10 @@
  * Tables: `unit` (one row: configuration, flags, counters), `records` (one row per key and
  * scope; `content` NULL is a tombstone), `queue` (one row per scope and key; `state` 0
  * pending, 1 assigned, 2 failed; for an assigned item `next_run_at` is its lease expiry),
- * `fills` (reprocess/all runs still putting keys in the queue, with how many they have left), `record_refs` (which items
- * embed which other scopes: see references.ts), `grants` (the users allowed on this unit,
- * with their token hashes: see grants.ts), `referrer_outbox` (changes whose referrers are
- * still to be queued: see references.ts).
+ * `fills` (reprocess/all runs still putting keys in the queue, with how many they have left),
+ * `record_refs`, `record_referrers`, `reference_outbox` and `referrer_outbox` (which items
+ * embed which other scopes, both ways, and what is still to travel: see references.ts),
+ * `grants` (the users allowed on this unit, with their token hashes: see grants.ts).
  */
 import { hasMigrations, runMigrations, type Migration } from "./migration-runner";
 import type { Sql } from "./sql";
@@ -141,6 +141,40 @@ export const MIGRATIONS: Migration[] = [
       "ALTER TABLE unit ADD COLUMN shard INTEGER NOT NULL DEFAULT 0",
       "ALTER TABLE unit ADD COLUMN shards INTEGER NOT NULL DEFAULT 1",
       "ALTER TABLE unit ADD COLUMN split_to INTEGER",
+    ],
+  },
+  {
+    id: 8,
+    name: "references across shards: who references a key on the key's shard, reverse rows for other shards in an outbox",
+    // record_refs stays the referrer's forward list; its reverse index becomes a table that a
+    // split can move by the referenced key. A unit of one shard references only its own keys:
+    // its reverse rows are its record_refs as they are
+    up: [
+      `CREATE TABLE record_referrers (
+        ref_scope TEXT NOT NULL,
+        ref_key TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        via TEXT NOT NULL,
+        PRIMARY KEY (ref_scope, ref_key, scope, key, via)
+      ) WITHOUT ROWID`,
+      "INSERT INTO record_referrers (ref_scope, ref_key, scope, key, via) SELECT ref_scope, ref_key, scope, key, via FROM record_refs",
+      "DROP INDEX record_refs_by_target",
+      `CREATE TABLE reference_outbox (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL,
+        key TEXT NOT NULL,
+        via TEXT NOT NULL,
+        ref_scope TEXT NOT NULL,
+        ref_key TEXT NOT NULL,
+        present INTEGER NOT NULL
+      )`,
+      "CREATE UNIQUE INDEX reference_outbox_by_target ON reference_outbox (ref_scope, ref_key, scope, key, via)",
+      // a step marks the changes it takes, so that one noted while its referrers travel gets a row of its own
+      "ALTER TABLE referrer_outbox ADD COLUMN started INTEGER NOT NULL DEFAULT 0",
+      "UPDATE referrer_outbox SET started = 1 WHERE after_scope <> '' OR after_key <> ''",
+      "DROP INDEX referrer_outbox_unstarted",
+      "CREATE UNIQUE INDEX referrer_outbox_unstarted ON referrer_outbox (ref_scope, ref_key, hops, writer_scope, writer_key) WHERE started = 0",
     ],
   },
 ];

@@ -25,7 +25,8 @@ import { Job } from "./job";
 import { hasSchema, migrate } from "./migrations";
 import { Presence } from "./presence";
 import { Queue, type FailedItem } from "./queue";
-import { ReferenceStore } from "./references";
+import { placementOf, ReferenceStore, type Reference, type Referrer } from "./references";
+import { AcrossShards } from "./across-shards";
 import { RecordStore, type AddPolicy, type DeletePolicy, type Json, type StoredRecord } from "./records";
 import { nextRunTimes, scheduleWithoutPipeline, type ScheduleState } from "./schedules";
 import { Sql, type UnitState } from "./sql";
@@ -43,6 +44,7 @@ export class StorageUnit extends DurableObject<Env> {
   private readonly grants: GrantStore;
   private readonly guard: Guard;
   private readonly changes: Changes;
+  private readonly across: AcrossShards;
   private readonly job: Job;
   /** the object's alarm (not `alarm`: that is the handler the platform calls) */
   private readonly timer: Alarm;
@@ -56,11 +58,12 @@ export class StorageUnit extends DurableObject<Env> {
     this.config = new ConfigStore(this.sql);
     this.records = new RecordStore(this.sql, env as unknown as Record<string, unknown>);
     this.queue = new Queue(this.sql);
-    this.references = new ReferenceStore(this.sql, this.queue);
+    this.references = new ReferenceStore(this.sql, this.queue, () => placementOf(this.config.get()));
+    this.across = new AcrossShards(() => this.config.get(), this.records, this.references, this.queue, env);
     this.fills = new Fills(this.sql, this.queue);
     this.grants = new GrantStore(this.sql);
     this.guard = new Guard({ config: () => this.config.get(), grants: this.grants });
-    this.changes = new Changes(this.sql, this.records, this.references, this.queue, () => this.config.get());
+    this.changes = new Changes(this.sql, this.records, this.references, this.queue, () => this.config.get(), this.across);
     this.timer = new Alarm(this.state.storage);
     this.presence = new Presence({
       unitName: () => this.config.get()?.name,
@@ -77,7 +80,7 @@ export class StorageUnit extends DurableObject<Env> {
       },
       env: env as unknown as Record<string, unknown>,
       unitAccess: (createdAt, budget) => this.changes.moduleAccess(createdAt, budget),
-      queueReferrers: () => this.changes.queueReferrers(),
+      queueReferrers: () => this.across.step(),
       referrersWaiting: () => this.references.waiting(),
       setAlarm: (at) => this.timer.set(at),
     });
@@ -361,6 +364,27 @@ export class StorageUnit extends DurableObject<Env> {
     return this.guard.withUnit(caller, need, () => ({ ok: true }));
   }
 
+  // ── across shards: a shard's calls to the others of its unit (across-shards.ts) ──
+
+  /** `scope` of this shard's `keys` as JSON texts within `maxBytes`, once the reverse rows the reader sends are set. */
+  async readContents(caller: AdminCaller, keys: string[], scope: string, maxBytes: number, references: Reference[]) {
+    return this.guard.withExisting(caller, () => this.across.readHere(keys, scope, maxBytes, references));
+  }
+
+  /** Reverse rows of this shard's keys, from their referrers' shards. */
+  async applyReferences(caller: AdminCaller, references: Reference[]) {
+    return this.guard.withExisting(caller, () => this.across.arrive(references));
+  }
+
+  /** Referrers on this shard of a key that changed on another: no step of its own, since the sender waits on this call in its step. */
+  async enqueueReferrers(caller: AdminCaller, referrers: Referrer[]) {
+    return this.guard.withExisting(caller, async () => {
+      this.across.enqueue(referrers);
+      await this.afterEnqueue(false);
+      return { ok: true as const };
+    });
+  }
+
   // ── internals ────────────────────────────────────────────────────────────
 
   /** Queues every live record of a scope (filtered); returns how many match. */
@@ -390,11 +414,14 @@ export class StorageUnit extends DurableObject<Env> {
 
   /**
    * After anything that may have queued work: queue the first referrers of what changed (one
-   * bounded step: a small fan-out shows in the status at once, a large one is left to the
-   * job), arm the alarm and make sure the cron visits this unit.
+   * bounded step, those on other shards by a call to theirs: a small fan-out shows in the
+   * status at once, a large one is left to the job), arm the alarm and make sure the cron
+   * visits this unit.
    */
-  private async afterEnqueue(): Promise<void> {
-    this.changes.queueReferrers();
+  private async afterEnqueue(referrers = true): Promise<void> {
+    // a shard unreachable now leaves its part to the job, which tries again; what was written stays written
+    const step = referrers ? this.across.step() : false;
+    if (typeof step !== "boolean") await step.catch(() => undefined);
     await this.job.rearm();
     if (this.hasWork()) this.presence.noteActivity();
   }

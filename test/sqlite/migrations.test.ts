@@ -42,6 +42,7 @@ const OLD_UNIT = `
   INSERT INTO queue (scope, key, state, attempts, next_run_at, last_error, failed_at) VALUES ('raw', 'k1', 2, 3, 1, 'no', 1);
   INSERT INTO fills (scope, cursor, remaining) VALUES ('raw', 'k0', 12);
   INSERT INTO grants VALUES ('ann', 'hash', 'rw');
+  INSERT INTO record_refs VALUES ('books', 'b1', 'authorId', 'authors', 'a1'), ('books', 'b2', 'authorId', 'authors', 'a1');
 `;
 
 /** The registry as its constructors laid it: CREATE ... IF NOT EXISTS, no record of it, with rows. */
@@ -84,9 +85,17 @@ describe("the unit's migrations", () => {
     storage.exec(OLD_UNIT);
     const before = tables(sql);
     migrate(sql);
-    // steps 6 and later came after the runner: its tables stay, the referrer outbox is new
-    expect(tables(sql)).toEqual(expect.arrayContaining([...before, "referrer_outbox", "referrer_outbox_unstarted"]));
+    // steps 6 and later came after the runner: the outboxes, the reverse references (their old index goes)
+    const added = ["referrer_outbox", "referrer_outbox_unstarted", "record_referrers", "reference_outbox", "reference_outbox_by_target"];
+    const laid = tables(sql);
+    expect(laid).toEqual(expect.arrayContaining([...before.filter((name) => name !== "record_refs_by_target"), ...added]));
+    expect(laid).not.toContain("record_refs_by_target");
     expect(recorded(sql)).toEqual(everyStep);
+    // a unit of one shard: who references a1 is known on it, as its record_refs said
+    expect(sql.all("SELECT scope, key, via FROM record_referrers WHERE ref_scope = 'authors' AND ref_key = 'a1' ORDER BY key")).toEqual([
+      { scope: "books", key: "b1", via: "authorId" },
+      { scope: "books", key: "b2", via: "authorId" },
+    ]);
     expect(sql.first("SELECT name, processed FROM unit")).toEqual({ name: "old", processed: 7 });
     // made before shards: shard 0 of a one-shard unit
     expect(sql.first("SELECT shard, shards, split_to FROM unit")).toEqual({ shard: 0, shards: 1, split_to: null });

@@ -1,0 +1,171 @@
+/**
+ * What a shard does with the other shards of its unit for the modules' reads and the
+ * references between records (references.ts says which table lives where):
+ * - a module's read of keys held by other shards asks those shards, at once, within the
+ *   read's byte budget (shards/read-across.ts); the reverse rows waiting in the outbox for
+ *   the keys read go with the read and are set before it, so a change of a key made after a
+ *   referrer read it always finds that referrer;
+ * - one step of the job sends waiting reverse rows to their shards, then queues the
+ *   referrers of the oldest changes on their own shards, a remote shard's by one call per
+ *   shard, before the change's cursor moves on: each is delivered at least once, and
+ *   arriving twice does no harm.
+ * A unit of one shard does all of it locally, as it always did: no call leaves the object.
+ */
+import { isFailure, type Failure } from "../errors";
+import { hasPipeline } from "../modules/pipeline";
+import { readAcross, shareOf, type ReadPart } from "../shards/read-across";
+import { shardedUnit, type ShardedUnit } from "../shards/sharded-unit";
+import type { Env } from "../env";
+import type { UnitConfig } from "./config";
+import { ADMIN } from "./grants";
+import type { Queue } from "./queue";
+import type { RecordStore } from "./records";
+import type { Reference, ReferenceStore, Referrer } from "./references";
+
+/** Whether the unit has other shards than this one. */
+export function isSpread(unit: UnitConfig): boolean {
+  return unit.layout.shards > 1 || unit.layout.splitTo !== null;
+}
+
+/** The scopes whose items a change may queue: those with a pipeline now. */
+export function pipelineScopes(unit: UnitConfig): string[] {
+  return Object.keys(unit.modules.modules).filter((scope) => hasPipeline(unit.modules, scope));
+}
+
+/** {@link RecordStore.contentsJson} in one array: the contents reached within `maxBytes`, null where a key has none. */
+export function contentsWithin(records: RecordStore, keys: string[], scope: string, maxBytes: number): Array<string | null> {
+  const contents: Array<string | null> = [];
+  for (const chunk of records.contentsJson(keys, scope, maxBytes)) for (const json of chunk.contents) contents.push(json ?? null);
+  return contents;
+}
+
+export class AcrossShards {
+  /** the step in flight: the job's loop and a write may both ask for one, and one cursor must move at a time */
+  private stepping: Promise<boolean> | undefined;
+
+  constructor(
+    private readonly config: () => UnitConfig | undefined,
+    private readonly records: RecordStore,
+    private readonly references: ReferenceStore,
+    private readonly queue: Queue,
+    private readonly env: Pick<Env, "STORAGE_UNIT">,
+  ) {}
+
+  /** `scope` of this shard's `keys` within `maxBytes`, for a reader on another shard, once the reverse rows it sends are set. */
+  readHere(keys: string[], scope: string, maxBytes: number, references: Reference[]): Array<string | null> {
+    this.references.apply(references);
+    return contentsWithin(this.records, keys, scope, maxBytes);
+  }
+
+  /** Reverse rows of this shard's keys, from their referrers' shards. */
+  arrive(references: Reference[]): { ok: true } {
+    this.references.apply(references);
+    return { ok: true };
+  }
+
+  /** The JSON texts of `scope` for `keys` of every shard, with the rules of records.contentsJson. */
+  read(unit: UnitConfig, keys: string[], scope: string, maxBytes: number): Promise<{ contents: Array<string | undefined>; bytes: number }> {
+    const { records, references } = this;
+    return readAcross(keys, maxBytes, async (positions, bytesLeft) => {
+      const parts = await this.unit(unit).onShardsOf(
+        ADMIN,
+        positions,
+        (position) => keys[position]!,
+        async (shard, group, routed, groups): Promise<ReadPart | Failure> => {
+          const wanted = group.map((position) => keys[position]!);
+          const outgoing = references.outgoingFor(scope, wanted);
+          const contents = await shard.readContents(routed, wanted, scope, shareOf(bytesLeft, groups), outgoing);
+          if (isFailure(contents)) return contents;
+          references.delivered(outgoing);
+          return { positions: group, contents };
+        },
+        {
+          ...this.here(unit),
+          run: (group, groups) => ({
+            positions: group,
+            contents: contentsWithin(
+              records,
+              group.map((position) => keys[position]!),
+              scope,
+              shareOf(bytesLeft, groups),
+            ),
+          }),
+        },
+      );
+      return succeeded(parts, `reading scope '${scope}' on other shards`).map((part) => part.result);
+    });
+  }
+
+  /**
+   * One step of the job's work on references: on a unit of one shard the referrer outbox's
+   * step, in one transaction; else waiting reverse rows sent, then referrers queued on their
+   * shards. Returns whether work is left; throws when a shard could not be reached (the
+   * alarm runs again), the outboxes kept as they were.
+   */
+  step(): boolean | Promise<boolean> {
+    const unit = this.config();
+    if (!unit) return false;
+    // no promise on one shard: the step is over when it returns, as the job and a write always had it
+    if (!isSpread(unit)) return this.references.queueReferrers(pipelineScopes(unit));
+    this.stepping ??= this.stepAcross(unit).finally(() => {
+      this.stepping = undefined;
+    });
+    return this.stepping;
+  }
+
+  /** Queues referrers of a change, on this shard. */
+  enqueue(referrers: Referrer[], now = Date.now()): { ok: true } {
+    for (const hops of new Set(referrers.map((referrer) => referrer.hops)))
+      this.queue.enqueueItems(
+        referrers.filter((referrer) => referrer.hops === hops),
+        hops,
+        now,
+      );
+    return { ok: true };
+  }
+
+  private async stepAcross(unit: UnitConfig): Promise<boolean> {
+    const { references } = this;
+    const outgoing = references.outgoing();
+    if (outgoing.length > 0) {
+      const sent = await this.unit(unit).onShardsOf(
+        ADMIN,
+        outgoing,
+        (reference) => reference.ref_key,
+        (shard, group, routed) => shard.applyReferences(routed, group),
+        { ...this.here(unit), run: (group) => this.arrive(group) },
+      );
+      succeeded(sent, "sending references to their shards");
+      references.delivered(outgoing);
+    }
+    const steps = references.nextReferrers(pipelineScopes(unit));
+    const referrers = steps.flatMap((step) => step.referrers.map((referrer) => ({ ...referrer, hops: step.hops })));
+    if (referrers.length > 0) {
+      const queued = await this.unit(unit).onShardsOf(
+        ADMIN,
+        referrers,
+        (referrer) => referrer.key,
+        (shard, group, routed) => shard.enqueueReferrers(routed, group),
+        { ...this.here(unit), run: (group) => this.enqueue(group) },
+      );
+      succeeded(queued, "queuing referrers on their shards");
+    }
+    references.advance(steps);
+    return references.waiting();
+  }
+
+  /** The unit this shard belongs to, as the Worker reaches it, starting from the layout this shard holds. */
+  private unit(unit: UnitConfig): ShardedUnit {
+    return shardedUnit(this.env, unit.name, unit.layout);
+  }
+
+  private here(unit: UnitConfig) {
+    return { shard: unit.shard, layout: unit.layout };
+  }
+}
+
+/** The parts, or an error naming what failed (the job's run fails, and the alarm runs again). */
+function succeeded<T>(parts: T | Failure, what: string): T {
+  if (isFailure(parts)) throw new Error(`${what}: ${parts.error}: ${parts.detail}`);
+  return parts;
+}
