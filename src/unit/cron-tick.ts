@@ -16,8 +16,8 @@ export interface CronTickHost {
   /** the unit's schedules; undefined while the unit does not exist */
   unit(): Pick<UnitConfig, "schedules"> | undefined;
   saveSchedules(schedules: ScheduleState[]): void;
-  /** queues every live record of the scope, as `reprocess/all` does */
-  startFill(scope: string): void;
+  /** starts the run `runId` over every live record of the scope, as `reprocess/all` does */
+  startRun(scope: string, runId: string): void;
   /** whether the queue or a fill holds unfinished work */
   hasWork(): boolean;
   alarm: Pick<Alarm, "forget" | "stored">;
@@ -37,7 +37,8 @@ export class CronTick {
     const schedules = unit.schedules as ScheduleState[];
     const due = schedules.filter((schedule) => Date.parse(schedule.nextRunAt) <= now);
     if (due.length > 0) {
-      for (const schedule of due) this.host.startFill(schedule.scope);
+      // the tick is the run's caller, so it names the run (a unit's shards file their shares under that id)
+      for (const schedule of due) this.host.startRun(schedule.scope, crypto.randomUUID());
       const rescheduled = nextRunTimes(schedules, now);
       if (!("error" in rescheduled)) this.host.saveSchedules(rescheduled);
     }

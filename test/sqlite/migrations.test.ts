@@ -62,13 +62,15 @@ const tables = (sql: ReturnType<typeof memorySql>["sql"]) =>
     .map((row) => row.name);
 const recorded = (sql: ReturnType<typeof memorySql>["sql"]) => sql.all<{ id: number }>("SELECT id FROM _migrations ORDER BY id").map((row) => row.id);
 
+const queueCounts = (sql: ReturnType<typeof memorySql>["sql"]) => new Queue(sql).counts();
+
 describe("the unit's migrations", () => {
   it("lay the whole schema on a new database, once", () => {
     const { sql } = memorySql();
     expect(hasSchema(sql)).toBe(false);
     migrate(sql);
     expect(hasSchema(sql)).toBe(true);
-    expect(recorded(sql)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(recorded(sql)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     const laid = tables(sql);
     expect(laid).toEqual(
       expect.arrayContaining(["unit", "records", "queue", "fills", "record_refs", "grants", "queue_due", "records_by_scope", "referrer_outbox"]),
@@ -83,9 +85,12 @@ describe("the unit's migrations", () => {
     storage.exec(OLD_UNIT);
     const before = tables(sql);
     migrate(sql);
-    // step 6 came after the runner: the referrer outbox and its index are all that is new
-    expect(tables(sql)).toEqual([...before, "referrer_outbox", "referrer_outbox_unstarted"].sort());
-    expect(recorded(sql)).toEqual([1, 2, 3, 4, 5, 6]);
+    // steps 6 and 7 came after the runner: the referrer outbox and its index, then runs and counters, are all that is new
+    const step7 = ["runs", "queue_counts", "throughput", "rate_origins", "job_metrics", "batch_durations"];
+    expect(tables(sql)).toEqual([...before, "referrer_outbox", "referrer_outbox_unstarted", ...step7].sort());
+    // the counters start from the rows already there: its one failed item
+    expect(queueCounts(sql)).toEqual({ pending: 0, assigned: 0, failed: 1 });
+    expect(recorded(sql)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(sql.first("SELECT name, processed FROM unit")).toEqual({ name: "old", processed: 7 });
     expect(sql.first("SELECT remaining FROM fills")).toEqual({ remaining: 12 });
     expect(sql.first("SELECT permission FROM grants WHERE user_name = 'ann'")).toEqual({ permission: "rw" });

@@ -1,0 +1,39 @@
+/**
+ * `GET /metrics` (API.md, "Runs, progress and metrics"): every unit the registry lists, its
+ * shards' counters summed, in Prometheus text. Each unit answers from counters it keeps
+ * as its queue changes and once per batch: a scrape counts no queue.
+ */
+import type { Schema } from "hono";
+import { registryOf, unitOf } from "../bindings";
+import { isFailure } from "../errors";
+import { PROMETHEUS_CONTENT_TYPE, renderMetrics, sumMetrics } from "../http/prometheus";
+import { routes, type App } from "../http/route";
+import type { UnitMetrics } from "../unit/metrics";
+
+export function metricsRoutes<S extends Schema>(app: App<S>) {
+  return routes(app).add(
+    {
+      method: "get",
+      path: "/metrics",
+      operationId: "metrics",
+      summary: "Prometheus metrics of every unit (label `unit`)",
+      tag: "Other",
+      access: "admin",
+      answer: "text",
+    },
+    async (c) => {
+      const units = await registryOf(c.env).listUnits();
+      const gathered = await Promise.all(
+        units.map(async ({ name }) => {
+          // the unit's objects: one until units are sharded
+          const parts = await Promise.all([unitOf(c.env, name)].map((shard) => shard.metricsOf()));
+          // a unit deleted since the registry listed it has nothing to show
+          const found = parts.filter((part) => !isFailure(part)) as UnitMetrics[];
+          return found.length > 0 ? { unit: name, metrics: sumMetrics(found) } : undefined;
+        }),
+      );
+      const body = renderMetrics(gathered.filter((unit) => unit !== undefined));
+      return c.text(body, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
+    },
+  ).app;
+}
