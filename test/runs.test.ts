@@ -71,7 +71,13 @@ describe("runs", () => {
     // a second run counts its own items; the unit's processed counts both
     const second = await startRun(unit, "?prefix=k00001&since=2020-01-01T00:00:00Z");
     expect((await drain(unit)).processed).toBe(40);
-    expect(await runOf(unit, second.runId)).toMatchObject({ state: "done", total: 10, processed: 10, prefix: "k00001", since: "2020-01-01T00:00:00.000Z" });
+    expect(await runOf(unit, second.runId)).toMatchObject({
+      state: "done",
+      total: 10,
+      processed: 10,
+      prefix: "k00001",
+      since: "2020-01-01T00:00:00.000Z",
+    });
     const list = await call<{ runs: RunBody[] }>("GET", `/reprocess/runs/${unit}`);
     expect(list.body.runs.map((r) => r.id)).toEqual([second.runId, first.runId]);
     expect((await call<{ runs: RunBody[] }>("GET", `/reprocess/runs/${unit}?limit=1`)).body.runs.map((r) => r.id)).toEqual([second.runId]);
@@ -186,13 +192,10 @@ describe("runs", () => {
 
     const { dropped } = (await call("POST", `/reprocess/cancel/${unit}/${runId}`)).body as { dropped: number };
     expect(dropped).toBeGreaterThan(0);
-    const idle = await waitFor(
-      async () => {
-        const s = await status(unit);
-        return s.pending === 0 && s.assigned === 0 ? s : undefined;
-      },
-      "the cancelled run's batches to finish",
-    );
+    const idle = await waitFor(async () => {
+      const s = await status(unit);
+      return s.pending === 0 && s.assigned === 0 ? s : undefined;
+    }, "the cancelled run's batches to finish");
     expect(idle.filling).toBe(false);
     const ended = await runOf(unit, runId);
     expect(ended).toMatchObject({ state: "cancelled", etaSeconds: null, failed: 0 });
