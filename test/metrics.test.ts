@@ -40,7 +40,7 @@ async function metricsOf(unit: string) {
   const answer = await fetchMetrics();
   expect(answer.status).toBe(200);
   expect(answer.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
-  const { types, samples } = parse(answer.body as string);
+  const { types, samples } = parse(String(answer.body));
   expect(types).toEqual(FAMILIES);
   const mine = samples.filter((s) => s.labels.unit === unit);
   const value = (name: string, labels: Record<string, string> = {}) =>

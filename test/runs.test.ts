@@ -187,8 +187,8 @@ describe("runs", () => {
     expect(run.etaSeconds).toBeGreaterThanOrEqual(Math.floor(left / 160));
     expect(run.etaSeconds).toBeLessThanOrEqual(Math.ceil(left / 40));
     const unitStatus = await status(unit);
-    expect((unitStatus as { itemsPerSecond: number }).itemsPerSecond).toBeGreaterThan(40);
-    expect((unitStatus as { etaSeconds: number | null }).etaSeconds).not.toBeNull();
+    expect(unitStatus.itemsPerSecond).toBeGreaterThan(40);
+    expect(unitStatus.etaSeconds).not.toBeNull();
 
     const { dropped } = (await call("POST", `/reprocess/cancel/${unit}/${runId}`)).body as { dropped: number };
     expect(dropped).toBeGreaterThan(0);

@@ -177,9 +177,10 @@ export class Queue {
 
   /** Queues the (scope, key) rows `select` gives, in one statement, for `run`; returns their keys. */
   enqueueSelected(select: Query, hops = 0, now = Date.now(), run: number | null = null): string[] {
-    // what the upsert will find: its rows' states and runs, for the counters (RETURNING sees only the new row)
+    // what the upsert will find: its rows' states and runs, for the counters (RETURNING sees only the new row);
+    // CROSS JOIN keeps the selection outside, each of its rows one seek by primary key, never a scan of the queue
     const found = this.sql.all<{ state: number; run: number | null; n: number }>(
-      q`SELECT queue.state, queue.run, count(*) AS n FROM (${select}) AS s JOIN queue ON queue.scope = s.scope AND queue.key = s.key
+      q`SELECT queue.state, queue.run, count(*) AS n FROM (${select}) AS s CROSS JOIN queue ON queue.scope = s.scope AND queue.key = s.key
         GROUP BY queue.state, queue.run`,
     );
     const rows = this.sql.all<{ key: string }>(
