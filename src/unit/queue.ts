@@ -37,6 +37,8 @@ export const FAILED = 2;
 export interface ClaimedItem {
   key: string;
   hops: number;
+  /** the run it belonged to when claimed (null: none); it stays the run's unless it is queued again, which marks it to rerun */
+  run: number | null;
   /** the scope's stored content (null: deleted), when the claim read it already */
   content?: string | null;
   version?: number | null;
@@ -224,7 +226,7 @@ export class Queue {
         SELECT ${scope}, value, ${toState(ASSIGNED)}, 1, ${claim.leaseUntil}, ${claim.token}, ${hops}, ${run} FROM json_each(${JSON.stringify(fresh)})`,
     );
     this.counters.apply(new Tally().move(null, ASSIGNED, fresh.length).run(run, { open: fresh.length }));
-    claim.items = fresh.map((key) => ({ key, hops }));
+    claim.items = fresh.map((key) => ({ key, hops, run }));
     return claim;
   }
 
@@ -275,11 +277,11 @@ export class Queue {
     const oldest = this.sql.first<{ scope: string }>(q`SELECT scope FROM queue WHERE ${due} ORDER BY next_run_at LIMIT 1`);
     if (!oldest) return undefined;
     const token = crypto.randomUUID();
-    const items = this.sql.all<{ key: string; hops: number }>(
+    const items = this.sql.all<{ key: string; hops: number; run: number | null }>(
       q`UPDATE queue SET ${set(lease(token, now + leaseMs))}
         WHERE scope = ${oldest.scope} AND key IN (
           SELECT key FROM queue WHERE ${due} AND scope = ${oldest.scope} ORDER BY next_run_at LIMIT ${limit}
-        ) RETURNING key, hops`,
+        ) RETURNING key, hops, run`,
     );
     this.counters.apply(new Tally().move(PENDING, ASSIGNED, items.length));
     return { scope: oldest.scope, token, leaseUntil: now + leaseMs, items };
@@ -313,14 +315,19 @@ export class Queue {
       for (const row of rows) this.failedOrRetried(tally, finished, row);
     }
     // by (scope, key), the primary key, then the token: there is no index on the token
-    const mine = q`scope = ${scope} AND key IN (SELECT value FROM json_each(${JSON.stringify(claim.items.map((item) => item.key))})) AND lease_token = ${token}`;
-    const deleted = this.sql.all<{ run: number | null }>(q`DELETE FROM queue WHERE ${mine} AND NOT ${QUEUED_AGAIN} RETURNING run`);
-    const done = deleted.length;
-    tally.move(ASSIGNED, null, done);
-    for (const { run } of deleted) {
-      tally.run(run, { open: -1, processed: 1 });
-      addFinished(finished, run, 1, 0);
+    const mineOf = (keys: ClaimedItem[]) =>
+      q`scope = ${scope} AND key IN (SELECT value FROM json_each(${JSON.stringify(keys.map((item) => item.key))})) AND lease_token = ${token}`;
+    const mine = mineOf(claim.items);
+    // one statement per run the items belonged to (almost always one): a row deleted was still its claim's
+    // run's (being queued again marks it to rerun), so each count is that run's without reading the rows back
+    let done = 0;
+    for (const [run, items] of byRun(claim.items)) {
+      const n = this.sql.run(q`DELETE FROM queue WHERE ${items.length === claim.items.length ? mine : mineOf(items)} AND NOT ${QUEUED_AGAIN}`);
+      done += n;
+      tally.run(run, { open: -n, processed: n });
+      addFinished(finished, run, n, 0);
     }
+    tally.move(ASSIGNED, null, done);
     let failedForGood = 0;
     for (const { failed } of finished.values()) failedForGood += failed;
     // what is left under this token was queued again while it ran: due once more
@@ -413,6 +420,16 @@ export class Queue {
     this.counters.apply(new Tally().move(PENDING, null, n).run(run, { open: -n }));
     return n;
   }
+}
+
+function byRun(items: ClaimedItem[]): Map<number | null, ClaimedItem[]> {
+  const groups = new Map<number | null, ClaimedItem[]>();
+  for (const item of items) {
+    const group = groups.get(item.run);
+    if (group) group.push(item);
+    else groups.set(item.run, [item]);
+  }
+  return groups;
 }
 
 function addFinished(finished: Finished, run: number | null, processed: number, failed: number): void {

@@ -247,8 +247,8 @@ describe("claimKeys (a fill's keys, claimed without a pending stage)", () => {
     const busy = running.items[0]!.key;
     expect(claim).toMatchObject({ scope: "raw", leaseUntil: T + 10_000_500 });
     expect(claim.items).toEqual([
-      { key: "d", hops: 1 },
-      { key: "e", hops: 1 },
+      { key: "d", hops: 1, run: null },
+      { key: "e", hops: 1, run: null },
     ]);
     expect(row("d")).toMatchObject({ state: ASSIGNED, attempts: 1, lease_token: claim.token, next_run_at: T + 10_000_500, hops: 1 });
     expect(row(busy)).toMatchObject({ state: ASSIGNED, rerun: 1, lease_token: running.token });
