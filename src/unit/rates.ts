@@ -19,28 +19,34 @@ const MIN_SPAN_MS = 1000;
 export const UNIT = 0;
 
 export class Rates {
+  /** the second whose old rows were last dropped: once a second is enough */
+  private prunedAt = 0;
+
   constructor(private readonly sql: Sql) {}
 
-  /** Counts `n` items done at `now` for each run given (and the unit, run 0). */
+  /** Counts `n` items done at `now` for each run given (and the unit, run 0): two statements, whatever the runs. */
   record(counts: Map<number, number>, now = Date.now()): void {
     const second = Math.floor(now / 1000);
-    for (const [run, n] of counts) {
-      if (n <= 0) continue;
-      this.sql.exec(
-        "INSERT INTO throughput (run, second, n) VALUES (?, ?, ?) ON CONFLICT (run, second) DO UPDATE SET n = n + excluded.n",
-        run,
-        second,
-        n,
-      );
-      this.sql.exec(
-        `INSERT INTO rate_origins (run, first_at, last_at) VALUES (?, ?, ?) ON CONFLICT (run) DO UPDATE SET
-           first_at = CASE WHEN last_at < excluded.last_at - ${WINDOW_MS} THEN excluded.first_at ELSE first_at END,
-           last_at = excluded.last_at`,
-        run,
-        now,
-        now,
-      );
-    }
+    const rows = JSON.stringify([...counts].filter(([, n]) => n > 0));
+    if (rows === "[]") return;
+    // `WHERE true` tells SQLite's parser that ON CONFLICT is the upsert's
+    this.sql.exec(
+      `INSERT INTO throughput (run, second, n) SELECT value ->> 0, ?, value ->> 1 FROM json_each(?) WHERE true
+       ON CONFLICT (run, second) DO UPDATE SET n = n + excluded.n`,
+      second,
+      rows,
+    );
+    this.sql.exec(
+      `INSERT INTO rate_origins (run, first_at, last_at) SELECT value ->> 0, ?, ? FROM json_each(?) WHERE true
+       ON CONFLICT (run) DO UPDATE SET
+         first_at = CASE WHEN last_at < excluded.last_at - ${WINDOW_MS} THEN excluded.first_at ELSE first_at END,
+         last_at = excluded.last_at`,
+      now,
+      now,
+      rows,
+    );
+    if (second === this.prunedAt) return;
+    this.prunedAt = second;
     this.sql.exec("DELETE FROM throughput WHERE second < ?", Math.floor((now - WINDOW_MS) / 1000));
   }
 

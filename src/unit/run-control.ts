@@ -96,7 +96,8 @@ export class RunControl {
     const counts = new Map<number, number>([[UNIT, unitCount]]);
     for (const [run, n] of finished) if (run !== UNIT) counts.set(run, n.processed + n.failed);
     this.parts.rates.record(counts, now);
-    this.parts.runs.settle(now);
+    // only items of a run can end it (a fill that ends with no item left is seen by the next read, which settles too)
+    if (counts.size > 1) this.parts.runs.settle(now);
   }
 }
 
