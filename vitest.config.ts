@@ -57,6 +57,7 @@ export default defineConfig({
         test: {
           name: "workers",
           globalSetup: ["./test/support/publisher-server.ts"],
+          setupFiles: ["./test/support/quiet-logs.ts"],
           include: ["test/**/*.test.ts"],
           // these run in plain Node (vitest.e2e.config.ts; test/browser and test/walkthrough against a live server), or under a shard cap (below)
           exclude: ["test/e2e/**", "test/runtime/**", "test/sqlite/**", "test/browser/**", "test/walkthrough/**", ...CAPPED_FILES],
@@ -71,7 +72,7 @@ export default defineConfig({
             miniflare: { ...worker.miniflare, bindings: { ...bindings, RESTAGE_SHARD_MAX_BYTES: String(CAPPED_SHARD_BYTES) } },
           }),
         ],
-        test: { name: "storage-full", include: CAPPED_FILES, testTimeout: 30_000 },
+        test: { name: "storage-full", include: CAPPED_FILES, setupFiles: ["./test/support/quiet-logs.ts"], testTimeout: 30_000 },
       },
     ],
   },

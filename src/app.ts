@@ -12,7 +12,9 @@ import { log } from "./log";
 import { accessRoutes } from "./routes/access";
 import { adminRoutes } from "./routes/admin";
 import { metaRoutes } from "./routes/meta";
+import { metricsRoutes } from "./routes/metrics";
 import { reprocessRoutes } from "./routes/reprocess";
+import { runRoutes } from "./routes/runs";
 import { securityRoutes } from "./routes/security";
 import { transactionRoutes } from "./routes/transaction";
 import { storageFullError } from "./unit/capacity";
@@ -33,7 +35,7 @@ export function createApp() {
 
   for (const path of PAGE_PATHS) base.use(path, pageSecurityHeaders);
 
-  const app = securityRoutes(reprocessRoutes(accessRoutes(transactionRoutes(adminRoutes(metaRoutes(base))))));
+  const app = metricsRoutes(securityRoutes(runRoutes(reprocessRoutes(accessRoutes(transactionRoutes(adminRoutes(metaRoutes(base))))))));
 
   app.notFound((c) => {
     const allowed = methodsAllowedFor(app, c.req.path);

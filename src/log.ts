@@ -31,13 +31,33 @@ export interface LogEvents {
   "no-admin-token": { detail: string };
   "unhandled-rejection": { error: string };
   stopped: { signal: string };
+  /** one slice of a unit's job (one alarm): the batches it ran, their items and those that failed */
+  "job-slice": { unit: string; shard: number; batches: number; items: number; failed: number; ms: number };
+  /** a batch some of whose items failed (or that failed as a whole: `error` is then the batch's) */
+  "batch-failed": { unit: string; shard: number; scope: string; items: number; failed: number; ms: number; error: string };
+  /** a batch that took longer than SLOW_BATCH_MS (job.ts) */
+  "batch-slow": { unit: string; shard: number; scope: string; items: number; ms: number };
+  /** a `reprocess/all` run started on a shard */
+  "run-started": {
+    unit: string;
+    shard: number;
+    runId: string;
+    scope: string;
+    prefix: string | null;
+    since: string | null;
+    trigger: "api" | "schedule";
+    total: number;
+  };
+  /** a run ended on a shard: done, cancelled or replaced */
+  "run-ended": { unit: string; shard: number; runId: string; state: string; total: number; processed: number; failed: number; ms: number };
 }
 
 export type LogEvent = keyof LogEvents;
 export type LogEntry = { level: LogLevel; event: LogEvent } & Record<string, unknown>;
 export type LogSink = (entry: LogEntry) => void;
 
-const consoleSink: LogSink = (entry) => {
+/** The console: `info` to stdout, the rest to stderr. */
+export const consoleSink: LogSink = (entry) => {
   const line = JSON.stringify(entry);
   if (entry.level === "info") console.log(line);
   else console.error(line);

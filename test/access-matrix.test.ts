@@ -14,9 +14,9 @@ type Caller = "no token" | "wrong token" | "malformed token" | "user without gra
 const ACCESS_RULES: Array<[RegExp, Access]> = [
   [/^\/(health|openapi\.json|docs|dashboard)$/, "public"],
   [/^\/security\/whoami$/, "token"],
-  [/^\/(admin|security)\//, "admin"],
+  [/^\/((admin|security)\/|metrics$)/, "admin"],
   [/^\/access\//, "read"],
-  [/^\/reprocess\/(status|failed)\//, "read"],
+  [/^\/reprocess\/(status|failed|runs|run)\//, "read"],
   [/^\/(transaction|reprocess)\//, "write"],
 ];
 
@@ -51,6 +51,7 @@ interface Prepared {
 let tokens: Record<Caller, string | null>;
 let unit: string;
 let targetUser: string;
+let runId: string;
 let operations: Operation[];
 
 beforeAll(async () => {
@@ -61,6 +62,7 @@ beforeAll(async () => {
   await grant("w", writer.name, unit);
   await grant("rw", both.name, unit);
   targetUser = target.name;
+  runId = (await call("POST", `/reprocess/all/${unit}/raw`)).body.runId;
   tokens = {
     "no token": null,
     "wrong token": unknownToken(),
@@ -80,7 +82,7 @@ beforeAll(async () => {
 /** Fills a route's parameters and body so that a caller with the right access gets 200. */
 async function prepare(operation: Operation): Promise<Prepared> {
   const key = `${operation.method} ${operation.path}`;
-  const params: Record<string, string> = { unit, key: "k1", scope: "raw", enabled: "true", permission: "r", user: targetUser };
+  const params: Record<string, string> = { unit, key: "k1", scope: "raw", enabled: "true", permission: "r", user: targetUser, runId };
   // routes that consume their subject get a fresh one per request
   if (key === "PUT /admin/createStorageUnit/{unit}") params.unit = uniqueUnit("matrix");
   if (key === "DELETE /admin/deleteStorageUnit/{unit}") params.unit = await createUnit({}, uniqueUnit("matrix"));

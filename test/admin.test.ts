@@ -200,7 +200,7 @@ describe("admin/enableReprocessingQueue and admin/enableContentProcessing", () =
 
     expect((await call("PUT", `/admin/enableReprocessingQueue/${unit}/true`)).body).toEqual({ message: "OK" });
     expect((await info(unit)).reprocessingQueue).toBe(true);
-    expect((await call("POST", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: 1 });
+    expect((await call("POST", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: 1, runId: expect.any(String) });
 
     expect((await call("PUT", `/admin/enableReprocessingQueue/${unit}/false`)).status).toBe(200);
     expect((await info(unit)).reprocessingQueue).toBe(false);

@@ -12,7 +12,7 @@ describe("scopes without a pipeline", () => {
   it("complete at once and count as processed", async () => {
     const unit = await createUnit({ reprocessingQueue: true, contentProcessing: false });
     await addMany(unit, "raw", 7);
-    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: 7 });
+    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: 7, runId: expect.any(String) });
     expect(await drain(unit)).toMatchObject({ processed: 7, pending: 0, failed: 0 });
   });
 });

@@ -57,7 +57,7 @@ describe("a big reprocess/all", () => {
     const unit = await unitWith((u) => [recorder(u)], { batchSize: 100, workers: 4 });
     const keys = await addMany(unit, "raw", 10_000);
     const base = await status(unit);
-    expect((await call("POST", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: 10_000 });
+    expect((await call("POST", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: 10_000, runId: expect.any(String) });
     const seen = await watchDrain(unit, 10_000, base);
     expect(seen[seen.length - 1]).toMatchObject({ processed: 10_000, pending: 0, assigned: 0, failed: 0, filling: false, lastError: null });
     const runs = recorded(unit, "process").map((c) => c.key!);
@@ -73,7 +73,7 @@ describe("a big reprocess/all", () => {
     await addMany(unit, "raw", total);
     await call("PUT", `/reprocess/pause/${unit}`);
     const base = await status(unit);
-    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: total });
+    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: total, runId: expect.any(String) });
     // the first chunk is queued at once, the rest waits for the job
     expect(await status(unit)).toMatchObject({ filling: true, pending: FILL_CHUNK, fillRemaining: total - FILL_CHUNK, paused: true });
     await sleep(50);
@@ -103,7 +103,7 @@ describe("a big reprocess/all", () => {
     const keys = await addMany(unit, "raw", total);
     await call("PUT", `/reprocess/pause/${unit}`);
     await call("GET", `/reprocess/all/${unit}/raw`);
-    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: total });
+    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: total, runId: expect.any(String) });
     // the first chunk is pending once (dedup), the rest is left to one fill
     expect(await status(unit)).toMatchObject({ filling: true, pending: FILL_CHUNK, fillRemaining: total - FILL_CHUNK });
     await call("PUT", `/reprocess/resume/${unit}`);

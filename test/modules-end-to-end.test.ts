@@ -49,7 +49,7 @@ describe("modules end to end: raw → FieldMapping → ScopeWriter(index) → Ht
       pipelines({ rename: { headline: "name" }, copy: { "author.name": "authorName" }, set: { schema: 2 }, only: ["name", "authorName", "schema"] }),
     );
     const before = (await received(unit)).length;
-    expect((await call("POST", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: 45 });
+    expect((await call("POST", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: 45, runId: expect.any(String) });
     await drain(unit);
     expect(await status(unit)).toMatchObject({ pending: 0, failed: 0, processed: 180 });
     const second = await indexState(unit, before);

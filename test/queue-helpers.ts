@@ -10,7 +10,7 @@ import type { UnitStatus } from "../src/unit/answers";
 import type { StorageUnit } from "../src/unit/storage-unit";
 import { call, unitStub } from "./helpers";
 
-export type Status = UnitStatus & { message: string };
+export type Status = UnitStatus & { message: string; etaSeconds: number | null };
 export type ModuleRef = { module: string; settings?: Record<string, unknown> };
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -81,7 +81,7 @@ describe("a reprocess/all past its first chunk", () => {
     const keys = await addMany(unit, "raw", FILL_CHUNK + 20);
     const twice = keys[FILL_CHUNK + 1]!;
     await call("GET", `/reprocess/key/${unit}/${twice}/raw`);
-    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: FILL_CHUNK + 20 });
+    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: FILL_CHUNK + 20, runId: expect.any(String) });
     expect(await status(unit)).toMatchObject({ filling: true, pending: FILL_CHUNK + 1, fillRemaining: 20 });
     await call("PUT", `/reprocess/resume/${unit}`);
     expect(await drain(unit)).toMatchObject({ pending: 0, assigned: 0, failed: 0, filling: false });
@@ -103,7 +103,7 @@ describe("a reprocess/all over keys beyond the Basic Multilingual Plane", () => 
       const lines = keys.slice(start, start + 10_000).map((key) => JSON.stringify({ action: "add", scope: "raw", key, content: {} }));
       expect((await call("POST", `/transaction/batch/${unit}`, lines.join("\n"))).body).toEqual({ message: "OK", count: lines.length });
     }
-    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: keys.length });
+    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: keys.length, runId: expect.any(String) });
     expect(await status(unit)).toMatchObject({ filling: true, pending: FILL_CHUNK, fillRemaining: keys.length - FILL_CHUNK });
     await call("PUT", `/reprocess/resume/${unit}`);
     expect(await drain(unit)).toMatchObject({ processed: keys.length, failed: 0 });

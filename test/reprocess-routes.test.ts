@@ -97,7 +97,7 @@ describe("reprocess/all", () => {
       await addRecord(unit, "raw", { key: "gone", content: {} });
       await call("POST", `/transaction/execute/${unit}/raw`, { key: "gone", action: "delete" });
       const answer = await call(method, `/reprocess/all/${unit}/raw`);
-      expect(answer.body).toEqual({ message: "OK", queued: 3 });
+      expect(answer.body).toEqual({ message: "OK", queued: 3, runId: expect.any(String) });
       expect((await status(unit)).pending).toBe(3);
     });
   }
@@ -105,7 +105,7 @@ describe("reprocess/all", () => {
   it("?prefix= queues only keys starting with it (LIKE wildcards are plain characters)", async () => {
     const unit = await pausedUnit();
     for (const key of ["a_1", "a_2", "ab", "b_1", "A_3"]) await addRecord(unit, "raw", { key, content: {} });
-    expect((await call("GET", `/reprocess/all/${unit}/raw?prefix=a_`)).body).toEqual({ message: "OK", queued: 2 });
+    expect((await call("GET", `/reprocess/all/${unit}/raw?prefix=a_`)).body).toEqual({ message: "OK", queued: 2, runId: expect.any(String) });
     await call("PUT", `/reprocess/resume/${unit}`);
     await drain(unit);
     expect(
@@ -122,10 +122,15 @@ describe("reprocess/all", () => {
     const since = new Date().toISOString();
     await sleep(5);
     await addRecord(unit, "raw", { key: "new", content: {} });
-    expect((await call("POST", `/reprocess/all/${unit}/raw?since=${enc(since)}`)).body).toEqual({ message: "OK", queued: 1 });
+    expect((await call("POST", `/reprocess/all/${unit}/raw?since=${enc(since)}`)).body).toEqual({
+      message: "OK",
+      queued: 1,
+      runId: expect.any(String),
+    });
     expect((await call("POST", `/reprocess/all/${unit}/raw?since=${enc(new Date(Date.now() + 60_000).toISOString())}`)).body).toEqual({
       message: "OK",
       queued: 0,
+      runId: expect.any(String),
     });
     await call("PUT", `/reprocess/resume/${unit}`);
     await drain(unit);
@@ -140,7 +145,7 @@ describe("reprocess/all", () => {
 
   it("answers queued 0 on a scope with no records", async () => {
     const unit = await pausedUnit();
-    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: 0 });
+    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: 0, runId: expect.any(String) });
     expect(await status(unit)).toMatchObject({ pending: 0, filling: false });
   });
 });
@@ -229,6 +234,8 @@ describe("reprocess/status", () => {
       assigned: 0,
       failed: 0,
       processed: 0,
+      itemsPerSecond: 0,
+      etaSeconds: null,
       nextRunAt: null,
       lastError: null,
     });
@@ -252,7 +259,7 @@ describe("pause and resume", () => {
   it("hold the job while still accepting calls, then take the queue up again", async () => {
     const unit = await pausedUnit();
     await addMany(unit, "raw", 5);
-    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: 5 });
+    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: 5, runId: expect.any(String) });
     // a paused unit's alarm finds nothing it may do
     for (let i = 0; i < 3; i++) await runDurableObjectAlarm(unitStub(unit));
     expect(await status(unit)).toMatchObject({ paused: true, pending: 5, processed: 0 });

@@ -76,16 +76,49 @@ export const StatusAnswer = okWith({
   fillRemaining: Count.openapi({ description: "keys the running reprocess/all has still to queue" }),
   ...QueueCounts.shape,
   processed: Count.openapi({ description: "items completed since the unit was created" }),
+  itemsPerSecond: z.number().nonnegative().openapi({ description: "items completed or failed per second over the last 60 s" }),
+  etaSeconds: z
+    .number()
+    .int()
+    .nonnegative()
+    .nullable()
+    .openapi({ description: "(pending + assigned + keys not yet filled) / itemsPerSecond; null when idle or unknown" }),
   nextRunAt: IsoTime.nullable(),
   lastError: z.string().nullable(),
 }).openapi("StatusAnswer");
+
+export const RunAnswerShape = z
+  .object({
+    id: z.string(),
+    scope: z.string(),
+    prefix: z.string().nullable(),
+    since: IsoTime.nullable(),
+    trigger: z.enum(["api", "schedule"]),
+    state: z.enum(["filling", "running", "done", "cancelled", "replaced"]),
+    total: Count.openapi({ description: "keys the run's fill reaches (keys already pending count too)" }),
+    processed: Count.openapi({ description: "its items completed so far" }),
+    failed: Count.openapi({ description: "its items failed for good so far" }),
+    startedAt: IsoTime,
+    finishedAt: IsoTime.nullable(),
+    itemsPerSecond: z.number().nonnegative().openapi({ description: "its items completed or failed per second over the last 60 s" }),
+    etaSeconds: z.number().int().nonnegative().nullable().openapi({ description: "null when finished, idle or unknown" }),
+  })
+  .openapi("Run");
+export const RunsAnswer = okWith({ runs: z.array(RunAnswerShape).openapi({ description: "newest first" }) }).openapi("RunsAnswer");
+export const RunAnswer = okWith({ run: RunAnswerShape }).openapi("RunAnswer");
+export const CancelAnswer = okWith({
+  dropped: Count.openapi({ description: "its pending items removed plus the keys it had not yet filled" }),
+}).openapi("CancelAnswer");
 
 export const FailedAnswer = okWith({
   items: z.array(z.object({ scope: z.string(), key: z.string(), attempts: Count, lastError: z.string().nullable(), failedAt: IsoTime.nullable() })),
   nextCursor: z.string().nullable(),
 }).openapi("FailedAnswer");
 
-export const QueuedAnswer = okWith({ queued: Count }).openapi("QueuedAnswer");
+export const RunStartedAnswer = okWith({
+  queued: Count,
+  runId: z.string().openapi({ description: "follow it at GET /reprocess/run/<unit>/<runId>" }),
+}).openapi("RunStartedAnswer");
 export const KeysQueuedAnswer = okWith({ queued: Count, missing: z.array(z.string()).openapi({ description: "keys without that scope" }) }).openapi(
   "KeysQueuedAnswer",
 );
@@ -113,9 +146,10 @@ export const SettingsAnswer = okWith({ settings: ReprocessingSettings }).openapi
 const ScheduleState = ScheduleBody.shape.schedules.element.extend({ nextRunAt: IsoTime });
 export const SchedulesAnswer = okWith({ schedules: z.array(ScheduleState) }).openapi("SchedulesAnswer");
 
-export const Permission = z
-  .enum(["r", "w", "rw"])
-  .openapi({ description: "r: access/*, reprocess/status, reprocess/failed; w: transaction/* and the other reprocess/* routes; rw: both" });
+export const Permission = z.enum(["r", "w", "rw"]).openapi({
+  description:
+    "r: access/*, reprocess/status, reprocess/failed, reprocess/runs, reprocess/run; w: transaction/* and the other reprocess/* routes; rw: both",
+});
 export const TokenAnswer = okWith({ token: z.string().openapi({ description: "shown once; the server keeps its hash" }) }).openapi("TokenAnswer");
 export const UsersAnswer = okWith({ users: z.array(z.object({ name: z.string(), grants: z.record(z.string(), Permission) })) }).openapi(
   "UsersAnswer",

@@ -27,8 +27,8 @@ export interface Operation {
   body?: z.ZodType;
   /** the route reads its body itself (NDJSON); described in the document as this media type */
   rawBody?: { mediaType: string; description: string };
-  /** the 200 answer (JSON), or "html" for a page */
-  answer: z.ZodType | "html";
+  /** the 200 answer (JSON), "html" for a page, or "text" for Prometheus text (`GET /metrics`) */
+  answer: z.ZodType | "html" | "text";
   /** the error codes of this operation beyond those added for its access and inputs */
   errors?: readonly ErrorCode[];
 }
@@ -93,7 +93,9 @@ export function documentOperation(operation: Operation): RouteConfig {
       200:
         answer === "html"
           ? { description: "the page", content: { "text/html": { schema: { type: "string" } } } }
-          : { description: "success", content: { "application/json": { schema: answer } } },
+          : answer === "text"
+            ? { description: "Prometheus text exposition", content: { "text/plain; version=0.0.4": { schema: { type: "string" } } } }
+            : { description: "success", content: { "application/json": { schema: answer } } },
       ...errors,
     },
   };

@@ -67,7 +67,11 @@ export type RouteOf<O extends Operation> = {
     body: O extends { body: infer B extends z.ZodType } ? JsonContent<B> & { required?: boolean } : undefined;
   };
   responses: {
-    200: O["answer"] extends z.ZodType ? JsonContent<O["answer"]> : { content: { "text/html": { schema: z.ZodString } }; description: string };
+    200: O["answer"] extends z.ZodType
+      ? JsonContent<O["answer"]>
+      : O["answer"] extends "text"
+        ? { content: { "text/plain; version=0.0.4": { schema: z.ZodString } }; description: string }
+        : { content: { "text/html": { schema: z.ZodString } }; description: string };
   } & { [S in Exclude<ErrorStatus, 405>]: JsonContent<typeof ErrorAnswer> };
 };
 

@@ -1,11 +1,12 @@
 /**
  * Reprocess API (API.md, "Reprocess API"): the four seed routes in both their GET and
- * POST forms, and the extensions (status, pause / resume, failed items, purges).
+ * POST forms, and the extensions (status, pause / resume, failed items, purges). The run
+ * routes (runs, run, cancel) are in runs.ts.
  */
 import { z } from "@hono/zod-openapi";
 import { decodeBase64Url, encodeBase64Url } from "hono/utils/encode";
 import { ApiError, unwrap } from "../errors";
-import { FailedAnswer, KeysQueuedAnswer, Ok, PurgedAnswer, QueuedAnswer, RequeuedAnswer, StatusAnswer, UnassignedAnswer } from "../http/answers";
+import { FailedAnswer, KeysQueuedAnswer, Ok, PurgedAnswer, RequeuedAnswer, RunStartedAnswer, StatusAnswer, UnassignedAnswer } from "../http/answers";
 import { routes, type App } from "../http/route";
 import type { Env } from "../env";
 import type { Caller } from "../unit/grants";
@@ -14,6 +15,7 @@ import { LIMITS } from "../limits";
 import { Key, KeysBody, ScopeName, UnitName, UnitParam, UnitScopeParam } from "../schemas";
 import { keysFromQuery } from "../http/keys-query";
 import { shardedUnit } from "../shards/sharded-unit";
+import { etaSeconds } from "../unit/runs";
 import { ok } from "./units";
 
 const tag = "Reprocess";
@@ -54,7 +56,7 @@ const allRoute = {
   access: "write",
   params: UnitScopeParam,
   query: AllQuery,
-  answer: QueuedAnswer,
+  answer: RunStartedAnswer,
   errors: queueErrors,
 } as const;
 const resetRoute = {
@@ -89,7 +91,16 @@ async function queueKeys(c: Ctx, params: { unit: string; scope: string }, keys: 
 
 async function queueAll(c: Ctx, params: { unit: string; scope: string }, query: z.output<typeof AllQuery>) {
   const filter = { prefix: query.prefix, since: query.since === undefined ? undefined : Date.parse(query.since) };
-  return unwrap(await shardedUnit(c.env, params.unit).reprocessAll(c.var.caller, params.scope, filter));
+  // the run is named here, once, so each shard of the unit files its share under this id
+  const runId = crypto.randomUUID();
+  const { queued } = unwrap(await shardedUnit(c.env, params.unit).reprocessAll(c.var.caller, params.scope, filter, { runId, trigger: "api" }));
+  return { queued, runId };
+}
+
+async function statusOf(c: Ctx, unit: string) {
+  const status = unwrap(await shardedUnit(c.env, unit).status(c.var.caller));
+  // from the unit's figures, so a sum over shards gives the unit's ETA
+  return { ...status, etaSeconds: etaSeconds(status.pending + status.assigned + status.fillRemaining, status.itemsPerSecond) };
 }
 
 async function setPaused(c: Ctx, unit: string, paused: boolean) {
@@ -143,7 +154,7 @@ export function reprocessRoutes<S extends Schema>(app: App<S>) {
         answer: StatusAnswer,
         errors: ["STORAGE_UNIT_DOESNT_EXIST"],
       },
-      async (c) => ok(c, unwrap(await shardedUnit(c.env, c.req.valid("param").unit).status(c.var.caller))),
+      async (c) => ok(c, await statusOf(c, c.req.valid("param").unit)),
     )
     .add(
       {

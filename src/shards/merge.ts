@@ -7,6 +7,7 @@ import type { ShardInfo, UnitStatus } from "../unit/answers";
 import type { FailedItem } from "../unit/queue";
 import type { StoredRecord } from "../unit/records";
 import { compareBytes } from "./layout";
+import { round } from "../unit/runs";
 
 export function sum(values: number[]): number {
   return values.reduce((total, value) => total + value, 0);
@@ -24,6 +25,7 @@ export function combineStatus(parts: UnitStatus[]): UnitStatus {
     assigned: sum(parts.map((part) => part.assigned)),
     failed: sum(parts.map((part) => part.failed)),
     processed: sum(parts.map((part) => part.processed)),
+    itemsPerSecond: round(sum(parts.map((part) => part.itemsPerSecond))),
     nextRunAt: next.sort()[0] ?? null,
     lastError: parts.find((part) => part.lastError !== null)?.lastError ?? null,
   };

@@ -18,18 +18,14 @@ import type { AdminCaller, Caller, Need, Permission, UserCaller } from "../unit/
 import type { FailedItem } from "../unit/queue";
 import { LIST_BUDGET, type AddPolicy, type DeletePolicy, type Json, type StoredRecord } from "../unit/records";
 import type { ScheduleState } from "../unit/schedules";
-import type { StorageUnit } from "../unit/storage-unit";
-import { ONE_SHARD, sameLayout, shardIndexes, shardName, shardOf, type ShardLayout } from "./layout";
+import { SHARDS_AT_ONCE, ShardRouter, type Stub } from "./shard-router";
+import { runNotFound, type RunFilter, type RunRequest } from "../unit/run-control";
+import { combineRunLists, combineRuns, type Run, type RunPart } from "../unit/runs";
+import type { UnitMetrics } from "../unit/metrics";
+import { sumMetrics } from "../http/prometheus";
+import { ONE_SHARD, sameLayout, shardIndexes, type ShardLayout } from "./layout";
 import { combineInfo, combineStatus, inOrder, mergeFailed, mergeKeys, sum } from "./merge";
 
-/** Shards called at once: the connection limit of one Worker invocation. */
-export const SHARDS_AT_ONCE = 6;
-
-/** Each unit's layout as this isolate last learnt it; absent: one shard, until a shard says otherwise. */
-const layouts = new Map<string, ShardLayout>();
-
-/** A shard's RPC methods with the answers they are written to give (a stub's types wrap them for RPC). */
-export type Stub = { [K in keyof StorageUnit as StorageUnit[K] extends (...args: never[]) => Promise<unknown> ? K : never]: StorageUnit[K] };
 type Line = { line: number; entry: BatchLine; bytes: number };
 
 /**
@@ -37,17 +33,10 @@ type Line = { line: number; entry: BatchLine; bytes: number };
  * @example const status = unwrap(await shardedUnit(env, "docs").status(caller));
  */
 export function shardedUnit(env: Pick<Env, "STORAGE_UNIT">, name: string, known?: ShardLayout): ShardedUnit {
-  // a shard calling its own unit starts from the layout it holds, rather than from one shard and a MOVED
-  if (known && !layouts.has(name)) layouts.set(name, known);
-  return new ShardedUnit(env, name);
+  return new ShardedUnit(env, name, known);
 }
 
-export class ShardedUnit {
-  constructor(
-    private readonly env: Pick<Env, "STORAGE_UNIT">,
-    readonly name: string,
-  ) {}
-
+export class ShardedUnit extends ShardRouter {
   // ── admin ────────────────────────────────────────────────────────────────
 
   /** Lays the shards from the last to shard 0, which makes the unit exist: a creation cut short leaves no unit behind. */
@@ -60,7 +49,7 @@ export class ShardedUnit {
     const laid = await this.onEach(others, (index) => this.shard(index).create(this.name, options, index, layout));
     if (isFailure(laid)) return laid;
     const created = await this.shard(0).create(this.name, options, 0, layout);
-    if (!isFailure(created)) layouts.set(this.name, layout);
+    if (!isFailure(created)) this.remember(layout);
     return created;
   }
 
@@ -74,7 +63,7 @@ export class ShardedUnit {
       return isFailure(result) && result.error === "STORAGE_UNIT_DOESNT_EXIST" ? { name: this.name } : result;
     });
     if (isFailure(removed)) return removed;
-    layouts.delete(this.name);
+    this.remember(undefined);
     return this.shard(0).destroy(caller);
   }
 
@@ -110,7 +99,7 @@ export class ShardedUnit {
 
   /** The cron's visit: every shard runs its share of a due schedule and re-arms a lost alarm; shard 0 says whether the unit exists. */
   async tick(now: number): Promise<{ exists: boolean }> {
-    const layout = layouts.get(this.name) ?? (await this.layoutOf());
+    const layout = this.cachedLayout() ?? (await this.layoutOf());
     const visits = await this.onEach(shardIndexes(layout ?? ONE_SHARD), (index) => this.shard(index).tick(now));
     return isFailure(visits) ? { exists: true } : { exists: visits[0]!.exists };
   }
@@ -249,9 +238,37 @@ export class ShardedUnit {
     });
   }
 
-  async reprocessAll(caller: Caller, scope: string, filter: { prefix?: string; since?: number }) {
-    const parts = await this.everyShard(caller, (shard, routed) => shard.reprocessAll(routed, scope, filter));
+  /** Every shard starts its share of the run under the one id given. */
+  async reprocessAll(caller: Caller, scope: string, filter: RunFilter, run: RunRequest) {
+    const parts = await this.everyShard(caller, (shard, routed) => shard.reprocessAll(routed, scope, filter, run));
     return isFailure(parts) ? parts : { queued: sum(parts.map((part) => part.queued)) };
+  }
+
+  // ── runs ─────────────────────────────────────────────────────────────────
+
+  async runs(caller: Caller, limit: number): Promise<Run[] | Failure> {
+    const lists = await this.everyShard<RunPart[]>(caller, (shard, routed) => shard.runList(routed, limit));
+    return isFailure(lists) ? lists : combineRunLists(lists, limit);
+  }
+
+  async run(caller: Caller, runId: string): Promise<Run | Failure> {
+    const parts = await this.everyShard(caller, (shard, routed) => shard.runPart(routed, runId).then(unlessRunNotFound));
+    if (isFailure(parts)) return parts;
+    const found = parts.filter((part) => part !== null);
+    return found.length > 0 ? combineRuns(found) : runNotFound(runId);
+  }
+
+  /** Every shard stops its share; a shard that never had one (laid by a split since) has nothing to drop. */
+  async cancelRun(caller: Caller, runId: string): Promise<{ dropped: number } | Failure> {
+    const parts = await this.everyShard(caller, (shard, routed) => shard.cancelRun(routed, runId).then(unlessRunNotFound));
+    if (isFailure(parts)) return parts;
+    const found = parts.filter((part) => part !== null);
+    return found.length > 0 ? { dropped: sum(found.map((part) => part.dropped)) } : runNotFound(runId);
+  }
+
+  async metrics(caller: AdminCaller): Promise<UnitMetrics | Failure> {
+    const parts = await this.everyShard<UnitMetrics, AdminCaller>(caller, (shard, routed) => shard.metricsOf(routed));
+    return isFailure(parts) ? parts : sumMetrics(parts);
   }
 
   async reset(caller: Caller) {
@@ -329,84 +346,9 @@ export class ShardedUnit {
       return results;
     });
   }
+}
 
-  // ── routing ──────────────────────────────────────────────────────────────
-
-  private shard(index: number): Stub {
-    return this.env.STORAGE_UNIT.getByName(shardName(this.name, index)) as unknown as Stub;
-  }
-
-  /**
-   * Runs `call` by the cached layout; after a MOVED answer, again by the layout it names.
-   * A shard other than 0 that knows no such unit may be a stale guess (the unit was made again
-   * with fewer shards): shard 0 then decides.
-   */
-  private async routed<T>(call: (layout: ShardLayout) => Promise<T | Failure>): Promise<T | Failure> {
-    for (let attempt = 0; ; attempt++) {
-      const layout = layouts.get(this.name) ?? ONE_SHARD;
-      const result = await call(layout);
-      if (!isFailure(result) || attempt >= 3) return result;
-      if (result.error === "MOVED") layouts.set(this.name, JSON.parse(result.detail) as ShardLayout);
-      else if (layout.shards > 1 && (result.error === "STORAGE_UNIT_DOESNT_EXIST" || result.error === "UNAUTHORIZED")) layouts.delete(this.name);
-      else return result;
-    }
-  }
-
-  /** The unit's layout from shard 0 (undefined when the unit does not exist), cached. */
-  private async layoutOf(): Promise<ShardLayout | undefined> {
-    const info = await this.routed((layout) => this.shard(0).info({ kind: "admin", layout }));
-    return isFailure(info) ? undefined : info.layout;
-  }
-
-  private onKey<T>(caller: Caller, key: string, call: (shard: Stub, routed: Caller) => Promise<T | Failure>): Promise<T | Failure> {
-    return this.routed((layout) => call(this.shard(shardOf(key, layout.shards)), { ...caller, layout }));
-  }
-
-  /** `call` on every shard of the layout; the parts in shard order, or the first failure (MOVED first, to route again). */
-  private everyShard<T, C extends Caller = Caller>(
-    caller: C,
-    call: (shard: Stub, routed: C) => Promise<T | Failure>,
-    fixed?: ShardLayout,
-  ): Promise<T[] | Failure> {
-    const run = (layout: ShardLayout) => this.onEach(shardIndexes(layout), (index) => call(this.shard(index), { ...caller, layout }));
-    return fixed ? run(fixed) : this.routed(run);
-  }
-
-  /** A change of unit-wide state on every shard; answers shard 0's result once every shard has it. */
-  private async onAll<T, C extends Caller>(caller: C, call: (shard: Stub, routed: C) => Promise<T | Failure>): Promise<T | Failure> {
-    const parts = await this.everyShard(caller, call);
-    return isFailure(parts) ? parts : parts[0]!;
-  }
-
-  /** `call` on each group of `items` by their keys' shards, the groups in shard order. */
-  private onGroups<I, T>(
-    items: I[],
-    keyOf: (item: I) => string,
-    layout: ShardLayout,
-    call: (shard: Stub, group: I[]) => Promise<T | Failure>,
-  ): Promise<T[] | Failure> {
-    const groups = this.byShard(items, keyOf, layout);
-    return this.onEach([...groups.keys()], (index) => call(this.shard(index), groups.get(index)!));
-  }
-
-  private byShard<I>(items: I[], keyOf: (item: I) => string, layout: ShardLayout): Map<number, I[]> {
-    const groups = new Map<number, I[]>();
-    for (const item of items) {
-      const index = shardOf(keyOf(item), layout.shards);
-      const group = groups.get(index);
-      if (group) group.push(item);
-      else groups.set(index, [item]);
-    }
-    return new Map([...groups].sort(([a], [b]) => a - b));
-  }
-
-  /** `call` for each index, {@link SHARDS_AT_ONCE} at a time; the results in index order, or the first failure (MOVED first). */
-  private async onEach<T>(indexes: number[], call: (index: number) => Promise<T | Failure>): Promise<T[] | Failure> {
-    const results = new Array<T | Failure>(indexes.length);
-    await forEachConcurrently([...indexes.keys()], SHARDS_AT_ONCE, async (position) => {
-      results[position] = await call(indexes[position]!);
-    });
-    const failures = results.filter(isFailure);
-    return failures.find((result) => result.error === "MOVED") ?? failures[0] ?? (results as T[]);
-  }
+/** A shard's RUN_NOT_FOUND as "no share here", other failures as they are. */
+function unlessRunNotFound<T>(part: T | Failure): T | Failure | null {
+  return isFailure(part) && part.error === "RUN_NOT_FOUND" ? null : part;
 }

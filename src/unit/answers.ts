@@ -26,6 +26,8 @@ export interface UnitStatus {
   assigned: number;
   failed: number;
   processed: number;
+  /** items completed or failed per second over the last minute (rates.ts) */
+  itemsPerSecond: number;
   nextRunAt: string | null;
   lastError: string | null;
 }

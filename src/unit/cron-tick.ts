@@ -16,8 +16,8 @@ export interface CronTickHost {
   /** the unit's schedules; undefined while the unit does not exist */
   unit(): Pick<UnitConfig, "schedules"> | undefined;
   saveSchedules(schedules: ScheduleState[]): void;
-  /** queues every live record of the scope, as `reprocess/all` does */
-  startFill(scope: string): void;
+  /** starts the run `runId` over every live record of the scope, as `reprocess/all` does */
+  startRun(scope: string, runId: string): void;
   /** whether the queue or a fill holds unfinished work */
   hasWork(): boolean;
   alarm: Pick<Alarm, "forget" | "stored">;
@@ -37,7 +37,9 @@ export class CronTick {
     const schedules = unit.schedules as ScheduleState[];
     const due = schedules.filter((schedule) => Date.parse(schedule.nextRunAt) <= now);
     if (due.length > 0) {
-      for (const schedule of due) this.host.startFill(schedule.scope);
+      // each shard of a unit runs its own tick over the same schedules: the run is named by what
+      // came due, so every shard files its share under one id and the schedule starts one run
+      for (const schedule of due) this.host.startRun(schedule.scope, scheduledRunId(schedule));
       const rescheduled = nextRunTimes(schedules, now);
       if (!("error" in rescheduled)) this.host.saveSchedules(rescheduled);
     }
@@ -46,4 +48,9 @@ export class CronTick {
     if (!this.host.hasWork() && schedules.length === 0) await this.host.presence.unlist();
     return { exists: true };
   }
+}
+
+/** The id of the run a schedule starts when it comes due: the same on every shard of the unit. */
+export function scheduledRunId(schedule: ScheduleState): string {
+  return `schedule-${schedule.scope}-${Date.parse(schedule.nextRunAt).toString(36)}`;
 }

@@ -16,7 +16,16 @@ import type { Sql } from "./sql";
 /** Keys queued per statement: small enough to stay well inside one alarm's CPU budget. */
 export const FILL_CHUNK = 5000;
 
-type FillRow = { id: number; scope: string; prefix: string | null; since: number | null; cursor: string | null; hops: number; remaining: number };
+type FillRow = {
+  id: number;
+  scope: string;
+  prefix: string | null;
+  since: number | null;
+  cursor: string | null;
+  hops: number;
+  remaining: number;
+  run: number | null;
+};
 
 export class Fills {
   private readonly records: RecordScan;
@@ -37,24 +46,25 @@ export class Fills {
    * Queues the first chunk of the `total` keys that match now; the rest is left for the
    * job. A fill of the same scope, prefix and since still running is replaced: its keys
    * after its cursor are then queued once, those before it once more, as the new call asks.
-   * Returns whether more remains.
+   * The keys are queued for `run` (run-store.ts). Returns whether more remains.
    */
-  start(filter: RecordFilter, total: number, hops = 0): boolean {
+  start(filter: RecordFilter, total: number, hops = 0, run: number | null = null): boolean {
     const prefix = filter.prefix || null;
     const since = filter.since ?? null;
     this.sql.exec("DELETE FROM fills WHERE scope = ? AND prefix IS ? AND since IS ?", filter.scope, prefix, since);
-    const keys = this.queue.enqueueSelected(this.records.keys(filter, null, FILL_CHUNK), hops);
+    const keys = this.queue.enqueueSelected(this.records.keys(filter, null, FILL_CHUNK), hops, Date.now(), run);
     if (keys.length < FILL_CHUNK) return false;
     // RETURNING gives no order: the cursor is the greatest key in the store's order
     const last = keys.reduce((a, b) => (compareKeys(a, b) >= 0 ? a : b));
     this.sql.exec(
-      "INSERT INTO fills (scope, prefix, since, cursor, hops, remaining) VALUES (?, ?, ?, ?, ?, ?)",
+      "INSERT INTO fills (scope, prefix, since, cursor, hops, remaining, run) VALUES (?, ?, ?, ?, ?, ?, ?)",
       filter.scope,
       prefix,
       since,
       last,
       hops,
       Math.max(total - keys.length, 0),
+      run,
     );
     return true;
   }
@@ -76,6 +86,7 @@ export class Fills {
         leaseMs,
         fill.hops,
         now,
+        fill.run,
       );
       // the claim carries the content read already, so the job need not read it again
       const byKey = new Map(rows.map((row) => [row.key, row]));
@@ -103,6 +114,29 @@ export class Fills {
    */
   remaining(): number {
     return this.sql.first<{ n: number }>("SELECT coalesce(sum(remaining), 0) AS n FROM fills")?.n ?? 0;
+  }
+
+  /** The run of the fill with this filter still going, if any (null: a fill of no run). */
+  runOf(filter: RecordFilter): number | null | undefined {
+    const row = this.sql.first<{ run: number | null }>(
+      "SELECT run FROM fills WHERE scope = ? AND prefix IS ? AND since IS ?",
+      filter.scope,
+      filter.prefix || null,
+      filter.since ?? null,
+    );
+    return row === undefined ? undefined : row.run;
+  }
+
+  /** Keys the fill of `run` has still to queue (0 once it has ended). */
+  remainingOf(run: number): number {
+    return this.sql.first<{ n: number }>("SELECT coalesce(sum(remaining), 0) AS n FROM fills WHERE run = ?", run)?.n ?? 0;
+  }
+
+  /** Ends the fill of `run` (a cancel); returns the keys it had still to queue. */
+  stop(run: number): number {
+    const left = this.remainingOf(run);
+    this.sql.exec("DELETE FROM fills WHERE run = ?", run);
+    return left;
   }
 
   active(): boolean {

@@ -12,11 +12,16 @@
  * with a macrotask once it is used up, so other units (self-hosted: one event loop for
  * all) and this unit's own status, reset and writes get in during a long drain.
  *
+ * Each slice logs one `job-slice` line; a batch with failures logs `batch-failed`, one
+ * slower than {@link SLOW_BATCH_MS} `batch-slow` (src/log.ts). After each batch the host
+ * records its duration and outcome (run-control.ts: rates, metrics, run states).
+ *
  * A batch that outlives its lease is abandoned: its result would be discarded anyway
  * (the queue completes items only through their run token), and the worker moves on.
  * While one worker waits on a slow batch, the others keep taking new work as it is
  * queued, rather than leaving it for the next alarm.
  */
+import { log } from "../log";
 import { createPipeline } from "../modules/pipeline";
 import { errorText, Item, runPipeline } from "../modules/run-pipeline";
 import type { ModuleInstance, PipelineItem, UnitAccess } from "../modules/types";
@@ -24,6 +29,7 @@ import { ITEM_BYTES, YieldBudget } from "../yield-budget";
 import type { UnitConfig } from "./config";
 import type { Fills } from "./fills";
 import { LEASE_EXPIRED, type Claim, type Queue } from "./queue";
+import type { Finished } from "./queue-counters";
 import { REFERRERS_PER_STEP } from "./references";
 import { Throttle } from "./throttle";
 
@@ -33,12 +39,20 @@ const ITEMS_PER_SLICE = 200_000;
 const SLICE_MS = 20_000;
 /** A batch is abandoned past this much of a run (its items wait for their lease): an alarm has 15 minutes of wall time. */
 const MAX_RUN_MS = 14 * 60_000;
+/** A batch slower than this is logged. */
+export const SLOW_BATCH_MS = 1000;
+/** Which shard of its unit this object is; units have one shard until they can be split. */
+const SHARD = 0;
 
 export interface JobHost {
   queue: Queue;
   fills: Fills;
   config(): UnitConfig | undefined;
   addProcessed(count: number, lastError?: string): void;
+  /** a batch ended after `ms`: `processed` items completed; `finished` left the queue, by run */
+  batchDone(ms: number, processed: number, finished: Finished): void;
+  /** items whose lease ran out and that failed for good */
+  leasesExpired(finished: Finished): void;
   env: Record<string, unknown>;
   /** what the modules of a batch may do to the unit created at `createdAt` (nothing, once it is deleted); their reads and writes count towards `budget` */
   unitAccess(createdAt: number, budget: YieldBudget): UnitAccess;
@@ -73,7 +87,7 @@ export class Job {
     const config = this.host.config();
     if (!config) return this.host.setAlarm(null);
     const start = Date.now();
-    const slice = { deadline: start + SLICE_MS, giveUpAt: start + MAX_RUN_MS, itemsLeft: ITEMS_PER_SLICE };
+    const slice: Slice = { deadline: start + SLICE_MS, giveUpAt: start + MAX_RUN_MS, itemsLeft: ITEMS_PER_SLICE, batches: 0, items: 0, failed: 0 };
     this.expireLeases(config.settings.maxAttempts);
     const loops: Promise<void>[] = [];
     loops.push(this.followReferrers(slice));
@@ -82,6 +96,8 @@ export class Job {
     // every worker ends before the run does, so a failing one never leaves a batch running unseen
     const outcomes = await Promise.allSettled(loops);
     this.runs--;
+    const { batches, items } = slice;
+    log("info", "job-slice", { unit: config.name, shard: SHARD, batches, items, failed: slice.failed, ms: Date.now() - start });
     await this.rearm();
     const failed = outcomes.find((outcome) => outcome.status === "rejected");
     if (failed) throw failed.reason;
@@ -154,8 +170,10 @@ export class Job {
 
   /** Expired leases put their items back (or fail them); the unit's lastError says so. */
   private expireLeases(maxAttempts: number): void {
-    const expired = this.host.queue.expireLeases(maxAttempts);
-    if (expired > 0) this.host.addProcessed(0, `${expired} item(s): ${LEASE_EXPIRED}`);
+    const { expired, finished } = this.host.queue.expireLeases(maxAttempts);
+    if (expired === 0) return;
+    this.host.addProcessed(0, `${expired} item(s): ${LEASE_EXPIRED}`);
+    this.host.leasesExpired(finished);
   }
 
   /** Waits until something may be due (see {@link wakeIdle}) or the slice ends. */
@@ -188,6 +206,7 @@ export class Job {
    */
   private async runBatch(claim: Claim, config: UnitConfig, slice: Slice): Promise<void> {
     const { settings } = config;
+    const started = Date.now();
     let pipeline: ModuleInstance[] = [];
     let batchError: string | undefined;
     try {
@@ -215,9 +234,17 @@ export class Job {
     const failures = new Map<string, string>();
     if (batchError !== undefined) for (const { key } of claim.items) failures.set(key, batchError.slice(0, 2000));
     else for (const item of items) if (item.failure !== undefined) failures.set(item.key, item.failure.slice(0, 2000));
-    const processed = this.host.queue.complete(claim, failures, settings);
+    const { processed, finished } = this.host.queue.complete(claim, failures, settings);
     const lastError = batchError ?? [...failures.values()][0];
     this.host.addProcessed(processed, lastError === undefined ? undefined : `${claim.scope}: ${lastError}`);
+    const ms = Date.now() - started;
+    this.host.batchDone(ms, processed, finished);
+    slice.batches++;
+    slice.items += claim.items.length;
+    slice.failed += failures.size;
+    const about = { unit: config.name, shard: SHARD, scope: claim.scope, items: claim.items.length, ms };
+    if (lastError !== undefined) log("warn", "batch-failed", { ...about, failed: failures.size, error: lastError.slice(0, 500) });
+    if (ms > SLOW_BATCH_MS) log("warn", "batch-slow", about);
   }
 
   private loadItems(claim: Claim): PipelineItem[] {
@@ -234,6 +261,11 @@ interface Slice {
   /** past this, a batch still running is abandoned */
   giveUpAt: number;
   itemsLeft: number;
+  /** what the slice did, for its log line */
+  batches: number;
+  items: number;
+  /** item failures (attempts that failed, whether retried or not) */
+  failed: number;
 }
 
 /** The work's outcome: undefined on success, its error, or "timeout" when `ms` passed first. */

@@ -9,7 +9,11 @@
  * `fills` (reprocess/all runs still putting keys in the queue, with how many they have left),
  * `record_refs`, `record_referrers`, `reference_outbox` and `referrer_outbox` (which items
  * embed which other scopes, both ways, and what is still to travel: see references.ts),
- * `grants` (the users allowed on this unit, with their token hashes: see grants.ts).
+ * `grants` (the users allowed on this unit, with their token hashes: see grants.ts), `runs`
+ * (reprocess/all runs with their counters: see run-store.ts), `queue_counts` (items per queue
+ * state: see queue-counters.ts), `throughput` and `rate_origins` (completions per second: see
+ * rates.ts), `job_metrics` and `batch_durations` (the job's counters and batch-duration
+ * histogram: see metrics.ts).
  */
 import { hasMigrations, runMigrations, type Migration } from "./migration-runner";
 import type { Sql } from "./sql";
@@ -175,6 +179,45 @@ export const MIGRATIONS: Migration[] = [
       "UPDATE referrer_outbox SET started = 1 WHERE after_scope <> '' OR after_key <> ''",
       "DROP INDEX referrer_outbox_unstarted",
       "CREATE UNIQUE INDEX referrer_outbox_unstarted ON referrer_outbox (ref_scope, ref_key, hops, writer_scope, writer_key) WHERE started = 0",
+    ],
+  },
+  {
+    id: 9,
+    name: "runs, queue counters, throughput and job metrics (see run-store.ts, queue-counters.ts, rates.ts, metrics.ts)",
+    // status, runs and metrics read counters kept as the queue changes: a count(*) over a
+    // million-item queue on every poll cost more than the drain it watched
+    up: [
+      `CREATE TABLE runs (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        scope TEXT NOT NULL,
+        prefix TEXT,
+        since INTEGER,
+        trigger TEXT NOT NULL,
+        state TEXT NOT NULL,
+        total INTEGER NOT NULL,
+        open INTEGER NOT NULL DEFAULT 0,
+        processed INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER
+      )`,
+      `ALTER TABLE queue ADD COLUMN run INTEGER`,
+      `ALTER TABLE fills ADD COLUMN run INTEGER`,
+      `CREATE TABLE queue_counts (state INTEGER PRIMARY KEY, n INTEGER NOT NULL)`,
+      `INSERT INTO queue_counts (state, n) SELECT s.value, (SELECT count(*) FROM queue WHERE queue.state = s.value) FROM json_each('[0,1,2]') AS s`,
+      `CREATE TABLE throughput (run INTEGER NOT NULL, second INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (run, second)) WITHOUT ROWID`,
+      `CREATE TABLE rate_origins (run INTEGER PRIMARY KEY, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL)`,
+      `CREATE TABLE job_metrics (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        batches INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        duration_sum REAL NOT NULL DEFAULT 0
+      )`,
+      `INSERT INTO job_metrics (id) VALUES (1)`,
+      // cumulative histogram buckets, as Prometheus exposes them: a batch adds 1 to every bucket it fits
+      `CREATE TABLE batch_durations (le REAL PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0)`,
+      `INSERT INTO batch_durations (le) SELECT value FROM json_each('[0.01,0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,300]')`,
     ],
   },
 ];

@@ -16,12 +16,18 @@
  * - retryFailed: failed → pending, started over like an enqueue of a failed item;
  * - purge: failed or pending rows deleted.
  *
+ * Every method also tallies what it did (queue-counters.ts) and writes the tally in the same
+ * step: the items per state, and the open / processed / failed counts of the run an item
+ * belongs to (`run`: the run that queued it last; a write queuing it again takes it out of
+ * its run, a newer `reprocess/all` takes it over).
+ *
  * Invariants: an item is in exactly one state; only an assigned item holds a lease token
  * or a rerun mark, only a failed one a `failed_at`; a result is applied only through the
  * run token it was claimed with, so a stale run (after reset or lease expiry) changes
  * nothing. Every statement is set-based: key lists travel as one JSON parameter (`json_each`).
  */
 import type { ReprocessingSettings } from "../schemas";
+import { QueueCounters, Tally, type Finished } from "./queue-counters";
 import { join, q, raw, type Query, type Sql } from "./sql";
 
 export const PENDING = 0;
@@ -31,6 +37,8 @@ export const FAILED = 2;
 export interface ClaimedItem {
   key: string;
   hops: number;
+  /** the run it belonged to when claimed (null: none); it stays the run's unless it is queued again, which marks it to rerun */
+  run: number | null;
   /** the scope's stored content (null: deleted), when the claim read it already */
   content?: string | null;
   version?: number | null;
@@ -136,10 +144,10 @@ function unassign(now: number): Effect {
 const ON_CONFLICT = `ON CONFLICT (scope, key) DO UPDATE SET ${
   choose(
     [
-      [stateIs(ASSIGNED), { rerun: raw("1") }],
-      [stateIs(FAILED), { ...startOver(raw("excluded.next_run_at")), hops: raw("excluded.hops") }],
+      [stateIs(ASSIGNED), { rerun: raw("1"), run: raw("excluded.run") }],
+      [stateIs(FAILED), { ...startOver(raw("excluded.next_run_at")), hops: raw("excluded.hops"), run: raw("excluded.run") }],
     ],
-    { hops: raw("excluded.hops") },
+    { hops: raw("excluded.hops"), run: raw("excluded.run") },
   ).text
 }`;
 
@@ -155,35 +163,49 @@ export interface QueueCounts {
 }
 
 export class Queue {
-  constructor(private readonly sql: Sql) {}
+  private readonly counters: QueueCounters;
 
-  /** Queues these keys of one scope; returns how many. */
-  enqueue(scope: string, keys: string[], hops = 0, now = Date.now()): number {
+  constructor(private readonly sql: Sql) {
+    this.counters = new QueueCounters(sql);
+  }
+
+  /** Queues these keys of one scope for `run` (null: for no run); returns how many. */
+  enqueue(scope: string, keys: string[], hops = 0, now = Date.now(), run: number | null = null): number {
     if (keys.length === 0) return 0;
-    return this.enqueueSelected(q`SELECT ${scope} AS scope, value AS key FROM json_each(${JSON.stringify(keys)})`, hops, now).length;
+    return this.enqueueSelected(q`SELECT ${scope} AS scope, value AS key FROM json_each(${JSON.stringify(keys)})`, hops, now, run).length;
   }
 
   /** Queues these (scope, key) items, of any scopes (referrers: see references.ts); returns how many. */
   enqueueItems(items: Array<{ scope: string; key: string }>, hops: number, now = Date.now()): number {
     if (items.length === 0) return 0;
-    this.sql.exec(
-      `INSERT INTO queue (scope, key, state, attempts, next_run_at, hops)
-       SELECT value ->> 0, value ->> 1, ${PENDING}, 0, ?, ? FROM json_each(?) WHERE true ${ON_CONFLICT}`,
-      now,
-      hops,
-      JSON.stringify(items.map((item) => [item.scope, item.key])),
-    );
+    const select = q`SELECT value ->> 0 AS scope, value ->> 1 AS key FROM json_each(${JSON.stringify(items.map((item) => [item.scope, item.key]))})`;
+    this.enqueueSelected(select, hops, now);
     return items.length;
   }
 
-  /** Queues the (scope, key) rows `select` gives, in one statement; returns their keys. */
-  enqueueSelected(select: Query, hops = 0, now = Date.now()): string[] {
+  /** Queues the (scope, key) rows `select` gives, in one statement, for `run`; returns their keys. */
+  enqueueSelected(select: Query, hops = 0, now = Date.now(), run: number | null = null): string[] {
+    // what the upsert will find: its rows' states and runs, for the counters (RETURNING sees only the new row);
+    // CROSS JOIN keeps the selection outside, each of its rows one seek by primary key, never a scan of the queue
+    const found = this.sql.all<{ state: number; run: number | null; n: number }>(
+      q`SELECT queue.state, queue.run, count(*) AS n FROM (${select}) AS s CROSS JOIN queue ON queue.scope = s.scope AND queue.key = s.key
+        GROUP BY queue.state, queue.run`,
+    );
     const rows = this.sql.all<{ key: string }>(
       // `WHERE true` tells SQLite's parser that ON CONFLICT is the upsert's, not a join's
-      q`INSERT INTO queue (scope, key, state, attempts, next_run_at, hops)
-        SELECT scope, key, ${toState(PENDING)}, 0, ${now}, ${hops} FROM (${select}) WHERE true
+      q`INSERT INTO queue (scope, key, state, attempts, next_run_at, hops, run)
+        SELECT scope, key, ${toState(PENDING)}, 0, ${now}, ${hops}, ${run} FROM (${select}) WHERE true
         ${raw(ON_CONFLICT)} RETURNING key`,
     );
+    const tally = new Tally();
+    let added = rows.length;
+    for (const row of found) {
+      added -= row.n;
+      if (row.state === FAILED) tally.move(FAILED, PENDING, row.n).run(run, { open: row.n });
+      else if (row.run !== run) tally.run(row.run, { open: -row.n }).run(run, { open: row.n });
+    }
+    tally.move(null, PENDING, added).run(run, { open: added });
+    this.counters.apply(tally);
     return rows.map((row) => row.key);
   }
 
@@ -192,7 +214,7 @@ export class Queue {
    * assigned (a fill's keys: no pending stage, which saves a write per item). Keys already
    * queued keep their course, as when queued again. `keys` are in the store's key order.
    */
-  claimKeys(scope: string, keys: string[], leaseMs: number, hops: number, now = Date.now()): Claim {
+  claimKeys(scope: string, keys: string[], leaseMs: number, hops: number, now = Date.now(), run: number | null = null): Claim {
     const claim: Claim = { scope, token: crypto.randomUUID(), leaseUntil: now + leaseMs, items: [] };
     if (keys.length === 0) return claim;
     const wanted = new Set(keys);
@@ -201,15 +223,16 @@ export class Queue {
       .all<{ key: string }>(q`SELECT key FROM queue WHERE scope = ${scope} AND key >= ${keys[0]} AND key <= ${keys[keys.length - 1]}`)
       .map((row) => row.key)
       .filter((key) => wanted.has(key));
-    if (queued.length > 0) this.enqueue(scope, queued, hops, now);
+    if (queued.length > 0) this.enqueue(scope, queued, hops, now, run);
     const taken = new Set(queued);
     const fresh = taken.size === 0 ? keys : keys.filter((key) => !taken.has(key));
     // the lease of `lease()` on a new row: its first attempt
     this.sql.exec(
-      q`INSERT INTO queue (scope, key, state, attempts, next_run_at, lease_token, hops)
-        SELECT ${scope}, value, ${toState(ASSIGNED)}, 1, ${claim.leaseUntil}, ${claim.token}, ${hops} FROM json_each(${JSON.stringify(fresh)})`,
+      q`INSERT INTO queue (scope, key, state, attempts, next_run_at, lease_token, hops, run)
+        SELECT ${scope}, value, ${toState(ASSIGNED)}, 1, ${claim.leaseUntil}, ${claim.token}, ${hops}, ${run} FROM json_each(${JSON.stringify(fresh)})`,
     );
-    claim.items = fresh.map((key) => ({ key, hops }));
+    this.counters.apply(new Tally().move(null, ASSIGNED, fresh.length).run(run, { open: fresh.length }));
+    claim.items = fresh.map((key) => ({ key, hops, run }));
     return claim;
   }
 
@@ -217,11 +240,24 @@ export class Queue {
    * Items whose lease ran out fail with {@link LEASE_EXPIRED}: a run that keeps dying must
    * not loop forever. They are due at once: the lease was the wait.
    */
-  expireLeases(maxAttempts: number, now = Date.now()): number {
-    return this.sql.run(
+  expireLeases(maxAttempts: number, now = Date.now()): { expired: number; finished: Finished } {
+    const rows = this.sql.all<{ state: number; run: number | null }>(
       q`UPDATE queue SET ${failOrRetry(q`${LEASE_EXPIRED}`, raw("next_run_at"), maxAttempts, now)}
-        WHERE ${stateIs(ASSIGNED)} AND next_run_at <= ${now}`,
+        WHERE ${stateIs(ASSIGNED)} AND next_run_at <= ${now} RETURNING state, run`,
     );
+    const tally = new Tally();
+    const finished: Finished = new Map();
+    for (const row of rows) this.failedOrRetried(tally, finished, row);
+    this.counters.apply(tally);
+    return { expired: rows.length, finished };
+  }
+
+  /** Tallies an assigned item after a failure: pending again, or failed for good. */
+  private failedOrRetried(tally: Tally, finished: Finished, row: { state: number; run: number | null }): void {
+    tally.move(ASSIGNED, row.state, 1);
+    if (row.state !== FAILED) return;
+    tally.run(row.run, { open: -1, failed: 1 });
+    addFinished(finished, row.run, 0, 1);
   }
 
   /** Reads the stored content of claimed items that do not carry it yet. */
@@ -247,54 +283,79 @@ export class Queue {
     const oldest = this.sql.first<{ scope: string }>(q`SELECT scope FROM queue WHERE ${due} ORDER BY next_run_at LIMIT 1`);
     if (!oldest) return undefined;
     const token = crypto.randomUUID();
-    const items = this.sql.all<{ key: string; hops: number }>(
+    const items = this.sql.all<{ key: string; hops: number; run: number | null }>(
       q`UPDATE queue SET ${set(lease(token, now + leaseMs))}
         WHERE scope = ${oldest.scope} AND key IN (
           SELECT key FROM queue WHERE ${due} AND scope = ${oldest.scope} ORDER BY next_run_at LIMIT ${limit}
-        ) RETURNING key, hops`,
+        ) RETURNING key, hops, run`,
     );
+    this.counters.apply(new Tally().move(PENDING, ASSIGNED, items.length));
     return { scope: oldest.scope, token, leaseUntil: now + leaseMs, items };
   }
 
   /**
    * Applies a run's result: the listed items failed (retry with backoff, or failed for
    * good), every other item of the run succeeded. Items whose token is no longer the
-   * claim's (after a reset or lease expiry) are left as they are. Returns how many completed.
+   * claim's (after a reset or lease expiry) are left as they are. Returns how many completed
+   * (`processed`: those queued again while they ran count too, as they did run) and the
+   * items that left the queue, by run.
    */
-  complete(claim: Claim, failures: Map<string, string>, settings: ReprocessingSettings, now = Date.now()): number {
+  complete(
+    claim: Claim,
+    failures: Map<string, string>,
+    settings: ReprocessingSettings,
+    now = Date.now(),
+  ): { processed: number; failed: number; finished: Finished } {
     const { scope, token } = claim;
     const failed = [...failures];
+    const tally = new Tally();
+    const finished: Finished = new Map();
     // errors run to 2,000 characters: a few hundred per statement keep the JSON parameter well under 2 MB
     for (let start = 0; start < failed.length; start += FAILURES_PER_STATEMENT) {
       const chunk = JSON.stringify(failed.slice(start, start + FAILURES_PER_STATEMENT));
-      this.sql.exec(
+      const rows = this.sql.all<{ state: number; run: number | null }>(
         q`UPDATE queue SET ${failOrRetry(raw("f.error"), backoff(settings, now), settings.maxAttempts, now)}
           FROM (SELECT value ->> 0 AS key, value ->> 1 AS error FROM json_each(${chunk})) AS f
-          WHERE queue.scope = ${scope} AND queue.key = f.key AND queue.lease_token = ${token}`,
+          WHERE queue.scope = ${scope} AND queue.key = f.key AND queue.lease_token = ${token} RETURNING queue.state, queue.run`,
       );
+      for (const row of rows) this.failedOrRetried(tally, finished, row);
     }
     // by (scope, key), the primary key, then the token: there is no index on the token
-    const mine = q`scope = ${scope} AND key IN (SELECT value FROM json_each(${JSON.stringify(claim.items.map((item) => item.key))})) AND lease_token = ${token}`;
-    const done = this.sql.run(q`DELETE FROM queue WHERE ${mine} AND NOT ${QUEUED_AGAIN}`);
+    const mineOf = (keys: ClaimedItem[]) =>
+      q`scope = ${scope} AND key IN (SELECT value FROM json_each(${JSON.stringify(keys.map((item) => item.key))})) AND lease_token = ${token}`;
+    const mine = mineOf(claim.items);
+    // one statement per run the items belonged to (almost always one): a row deleted was still its claim's
+    // run's (being queued again marks it to rerun), so each count is that run's without reading the rows back
+    let done = 0;
+    for (const [run, items] of byRun(claim.items)) {
+      const n = this.sql.run(q`DELETE FROM queue WHERE ${items.length === claim.items.length ? mine : mineOf(items)} AND NOT ${QUEUED_AGAIN}`);
+      done += n;
+      tally.run(run, { open: -n, processed: n });
+      addFinished(finished, run, n, 0);
+    }
+    tally.move(ASSIGNED, null, done);
+    let failedForGood = 0;
+    for (const { failed } of finished.values()) failedForGood += failed;
     // what is left under this token was queued again while it ran: due once more
-    if (done + failures.size >= claim.items.length) return done;
-    const again = this.sql.run(q`UPDATE queue SET ${set(startOver(q`${now}`), RELEASE)} WHERE ${mine}`);
-    return done + again;
+    let again = 0;
+    if (done + failures.size < claim.items.length) {
+      again = this.sql.run(q`UPDATE queue SET ${set(startOver(q`${now}`), RELEASE)} WHERE ${mine}`);
+      tally.move(ASSIGNED, PENDING, again);
+    }
+    this.counters.apply(tally);
+    return { processed: done + again, failed: failedForGood, finished };
   }
 
   /** Every assigned item goes back to pending for another worker; the run it was in no longer counts. */
   reset(now = Date.now()): number {
-    return this.sql.run(q`UPDATE queue SET ${set(unassign(now))} WHERE ${stateIs(ASSIGNED)}`);
+    const n = this.sql.run(q`UPDATE queue SET ${set(unassign(now))} WHERE ${stateIs(ASSIGNED)}`);
+    this.counters.apply(new Tally().move(ASSIGNED, PENDING, n));
+    return n;
   }
 
+  /** Items per state, from the counters (queue-counters.ts): no count over the queue. */
   counts(): QueueCounts {
-    const counts = { pending: 0, assigned: 0, failed: 0 };
-    for (const row of this.sql.all<{ state: number; n: number }>("SELECT state, count(*) AS n FROM queue GROUP BY state")) {
-      if (row.state === PENDING) counts.pending = row.n;
-      else if (row.state === ASSIGNED) counts.assigned = row.n;
-      else if (row.state === FAILED) counts.failed = row.n;
-    }
-    return counts;
+    return this.counters.counts();
   }
 
   /** When the job next has something to do: the earliest due item or lease expiry. */
@@ -331,18 +392,56 @@ export class Queue {
   /**
    * Failed items (all, or those with these keys) start over, as when queued again: the
    * failure's error and time go with it (the unit's `lastError` keeps the latest error).
+   * A retry is a request of its own: the items leave their run, which counted them failed.
    */
   retryFailed(keys?: string[], now = Date.now()): number {
     const some = keys ? q`AND key IN (SELECT value FROM json_each(${JSON.stringify(keys)}))` : raw("");
-    return this.sql.run(q`UPDATE queue SET ${set(startOver(q`${now}`))} WHERE ${stateIs(FAILED)} ${some}`);
+    const n = this.sql.run(q`UPDATE queue SET ${set(startOver(q`${now}`), { run: raw("NULL") })} WHERE ${stateIs(FAILED)} ${some}`);
+    this.counters.apply(new Tally().move(FAILED, PENDING, n));
+    return n;
   }
 
   purgeFailed(): number {
-    return this.sql.run(`DELETE FROM queue WHERE state = ${FAILED}`);
+    const n = this.sql.run(`DELETE FROM queue WHERE state = ${FAILED}`);
+    this.counters.apply(new Tally().move(FAILED, null, n));
+    return n;
   }
 
   /** Drops pending items; assigned ones finish their run. */
   purgePending(): number {
-    return this.sql.run(`DELETE FROM queue WHERE state = ${PENDING}`);
+    // a purge is rare: its runs are counted here rather than kept per item in memory
+    const byRun = this.sql.all<{ run: number; n: number }>(
+      `SELECT run, count(*) AS n FROM queue WHERE state = ${PENDING} AND run IS NOT NULL GROUP BY run`,
+    );
+    const n = this.sql.run(`DELETE FROM queue WHERE state = ${PENDING}`);
+    const tally = new Tally().move(PENDING, null, n);
+    for (const row of byRun) tally.run(row.run, { open: -row.n });
+    this.counters.apply(tally);
+    return n;
   }
+
+  /** Drops the pending items of one run (a cancel); its assigned ones finish. Returns how many. */
+  dropRun(run: number): number {
+    const n = this.sql.run(q`DELETE FROM queue WHERE ${stateIs(PENDING)} AND run = ${run}`);
+    this.counters.apply(new Tally().move(PENDING, null, n).run(run, { open: -n }));
+    return n;
+  }
+}
+
+function byRun(items: ClaimedItem[]): Map<number | null, ClaimedItem[]> {
+  const groups = new Map<number | null, ClaimedItem[]>();
+  for (const item of items) {
+    const group = groups.get(item.run);
+    if (group) group.push(item);
+    else groups.set(item.run, [item]);
+  }
+  return groups;
+}
+
+function addFinished(finished: Finished, run: number | null, processed: number, failed: number): void {
+  const key = run ?? 0;
+  const entry = finished.get(key) ?? { processed: 0, failed: 0 };
+  entry.processed += processed;
+  entry.failed += failed;
+  finished.set(key, entry);
 }

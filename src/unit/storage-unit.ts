@@ -22,11 +22,16 @@ import { Fills } from "./fills";
 import { ADMIN, GrantStore, type AdminCaller, type Caller, type Need, type Permission, type UserCaller } from "./grants";
 import { Guard } from "./guard";
 import { Job } from "./job";
+import { Metrics, type UnitMetrics } from "./metrics";
 import { hasSchema, migrate } from "./migrations";
 import { Presence } from "./presence";
 import { Queue, type FailedItem } from "./queue";
 import { placementOf, ReferenceStore, type Reference, type Referrer } from "./references";
 import { AcrossShards } from "./across-shards";
+import { Rates } from "./rates";
+import { RunControl, type RunFilter, type RunRequest } from "./run-control";
+import { RunStore } from "./run-store";
+import type { RunPart } from "./runs";
 import { RecordStore, type AddPolicy, type DeletePolicy, type Json, type StoredRecord } from "./records";
 import { nextRunTimes, scheduleWithoutPipeline, type ScheduleState } from "./schedules";
 import { Sql, type UnitState } from "./sql";
@@ -50,6 +55,8 @@ export class StorageUnit extends DurableObject<Env> {
   private readonly timer: Alarm;
   private readonly presence: Presence;
   private readonly cron: CronTick;
+  private readonly runs: RunControl;
+  private readonly metrics: Metrics;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -62,6 +69,10 @@ export class StorageUnit extends DurableObject<Env> {
     this.across = new AcrossShards(() => this.config.get(), this.records, this.references, this.queue, env);
     this.fills = new Fills(this.sql, this.queue);
     this.grants = new GrantStore(this.sql);
+    const rates = new Rates(this.sql);
+    this.metrics = new Metrics(this.sql);
+    const runStore = new RunStore(this.sql, rates, () => this.config.get()?.name ?? "");
+    this.runs = new RunControl({ queue: this.queue, fills: this.fills, runs: runStore, rates, metrics: this.metrics });
     this.guard = new Guard({ config: () => this.config.get(), grants: this.grants });
     this.changes = new Changes(this.sql, this.records, this.references, this.queue, () => this.config.get(), this.across);
     this.timer = new Alarm(this.state.storage);
@@ -83,11 +94,13 @@ export class StorageUnit extends DurableObject<Env> {
       queueReferrers: () => this.across.step(),
       referrersWaiting: () => this.references.waiting(),
       setAlarm: (at) => this.timer.set(at),
+      batchDone: (ms, processed, finished) => this.runs.batchDone(ms, processed, finished),
+      leasesExpired: (finished) => this.runs.leasesExpired(finished),
     });
     this.cron = new CronTick({
       unit: () => this.config.get(),
       saveSchedules: (schedules) => this.config.update({ schedules }),
-      startFill: (scope) => this.startFill(scope, {}),
+      startRun: (scope, runId) => this.runs.start(scope, {}, { runId, trigger: "schedule" }),
       hasWork: () => this.hasWork(),
       alarm: this.timer,
       rearm: () => this.job.rearm(),
@@ -265,12 +278,35 @@ export class StorageUnit extends DurableObject<Env> {
     });
   }
 
-  async reprocessAll(caller: Caller, scope: string, filter: { prefix?: string; since?: number }): Promise<{ queued: number } | Failure> {
+  /** Starts this shard's share of the run `run.runId` (run-control.ts). */
+  async reprocessAll(caller: Caller, scope: string, filter: RunFilter, run: RunRequest): Promise<{ queued: number } | Failure> {
     return this.guard.withQueue(caller, "write", async () => {
-      const queued = this.startFill(scope, filter);
+      const started = this.runs.start(scope, filter, run);
       await this.afterEnqueue();
-      return { queued };
+      return started;
     });
+  }
+
+  // this shard's share of runs: the routes combine shards (runs.ts)
+  async runList(caller: Caller, limit: number): Promise<RunPart[] | Failure> {
+    return this.guard.withUnit(caller, "read", () => this.runs.list(limit));
+  }
+
+  async runPart(caller: Caller, runId: string): Promise<RunPart | Failure> {
+    return this.guard.withUnit(caller, "read", () => this.runs.part(runId));
+  }
+
+  async cancelRun(caller: Caller, runId: string): Promise<{ dropped: number } | Failure> {
+    return this.guard.withUnit(caller, "write", async () => this.runs.cancel(runId));
+  }
+
+  async metricsOf(caller: AdminCaller): Promise<UnitMetrics | Failure> {
+    return this.guard.withExisting(caller, (unit) => ({
+      records: this.records.count(),
+      processedTotal: unit.processed,
+      ...this.queue.counts(),
+      ...this.metrics.read(),
+    }));
   }
 
   async reset(caller: Caller): Promise<{ unassigned: number } | Failure> {
@@ -290,6 +326,7 @@ export class StorageUnit extends DurableObject<Env> {
       filling: this.fills.active(),
       fillRemaining: this.fills.remaining(),
       ...this.queue.counts(),
+      itemsPerSecond: this.runs.unitRate(),
       processed: unit.processed,
       // while the job runs, its next run is now
       nextRunAt: this.job.busy ? new Date().toISOString() : alarm === null ? null : new Date(alarm).toISOString(),
@@ -386,13 +423,6 @@ export class StorageUnit extends DurableObject<Env> {
   }
 
   // ── internals ────────────────────────────────────────────────────────────
-
-  /** Queues every live record of a scope (filtered); returns how many match. */
-  private startFill(scope: string, filter: { prefix?: string; since?: number }): number {
-    const queued = this.fills.count({ scope, ...filter });
-    if (queued > 0) this.fills.start({ scope, ...filter }, queued);
-    return queued;
-  }
 
   private hasWork(): boolean {
     return this.fills.active() || this.references.waiting() || this.queue.nextWake() !== undefined;

@@ -59,7 +59,7 @@ describe("FieldMapping → ScopeWriter", () => {
   it("brings every record to a changed mapping through reprocess/all", async () => {
     await drained(server, unit);
     await ok(call("POST", `/admin/setContentProcessingModules/${unit}`, pipeline({ copy: { "author.name": "by" }, only: ["title", "by"] })));
-    expect((await call("POST", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: keys.length });
+    expect((await call("POST", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: keys.length, runId: expect.any(String) });
     expect(await drained(server, unit)).toMatchObject({ processed: 2 * keys.length, failed: 0 });
     expect(await indexes(unit, keys)).toEqual({
       "a-1": { title: "T0", by: "A0" },

@@ -77,13 +77,13 @@ describe("reprocess routes", () => {
 
   it("reprocess/all queues every key of the scope, by GET and by POST, and ?prefix= narrows it", async () => {
     const before = await processed(unit);
-    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: keys.length });
+    expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: keys.length, runId: expect.any(String) });
     expect((await drained(server, unit)).processed).toBe(before + keys.length);
     for (const key of keys) expect(await indexOf(unit, key)).toMatchObject({ stage: "reprocessed" });
 
-    expect((await call("POST", `/reprocess/all/${unit}/raw?prefix=r-`)).body).toEqual({ message: "OK", queued: 4 });
+    expect((await call("POST", `/reprocess/all/${unit}/raw?prefix=r-`)).body).toEqual({ message: "OK", queued: 4, runId: expect.any(String) });
     expect((await drained(server, unit)).processed).toBe(before + keys.length + 4);
-    expect((await call("POST", `/reprocess/all/${unit}/nosuchscope`)).body).toEqual({ message: "OK", queued: 0 });
+    expect((await call("POST", `/reprocess/all/${unit}/nosuchscope`)).body).toEqual({ message: "OK", queued: 0, runId: expect.any(String) });
   });
 
   it("refuses with 409 REPROCESSING_QUEUE_DISABLED while the queue is disabled", async () => {

@@ -53,7 +53,7 @@ beforeEach(() => {
     saveSchedules: (schedules) => {
       unit = { schedules };
     },
-    startFill: (scope) => {
+    startRun: (scope) => {
       fills.push(scope);
       work = true;
     },

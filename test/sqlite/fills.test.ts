@@ -76,7 +76,7 @@ describe("a reprocess/all", () => {
 
     const claim = fills.claim(1000, 60_000, T)!;
     expect(claim.items.map((item) => item.key)).toEqual(keys.slice(FILL_CHUNK).filter((key) => ![pending, assigned, failed].includes(key)));
-    expect(claim.items[0]).toEqual({ key: keys[FILL_CHUNK], hops: 0, content: JSON.stringify({ n: FILL_CHUNK }), version: 1 });
+    expect(claim.items[0]).toEqual({ key: keys[FILL_CHUNK], hops: 0, run: null, content: JSON.stringify({ n: FILL_CHUNK }), version: 1 });
     expect(row(keys[FILL_CHUNK]!)).toMatchObject({ state: ASSIGNED, attempts: 1, lease_token: claim.token });
     expect(row(assigned)).toMatchObject({ state: ASSIGNED, rerun: 1, lease_token: running.token });
     expect(row(failed)).toMatchObject({ state: PENDING, attempts: 0 });

@@ -64,6 +64,8 @@ const tables = (sql: ReturnType<typeof memorySql>["sql"]) =>
 const everyStep = MIGRATIONS.map((step) => step.id);
 const recorded = (sql: ReturnType<typeof memorySql>["sql"]) => sql.all<{ id: number }>("SELECT id FROM _migrations ORDER BY id").map((row) => row.id);
 
+const queueCounts = (sql: ReturnType<typeof memorySql>["sql"]) => new Queue(sql).counts();
+
 describe("the unit's migrations", () => {
   it("lay the whole schema on a new database, once", () => {
     const { sql } = memorySql();
@@ -87,10 +89,13 @@ describe("the unit's migrations", () => {
     migrate(sql);
     // steps 6 and later came after the runner: the outboxes, the reverse references (their old index goes)
     const added = ["referrer_outbox", "referrer_outbox_unstarted", "record_referrers", "reference_outbox", "reference_outbox_by_target"];
+    added.push("runs", "queue_counts", "throughput", "rate_origins", "job_metrics", "batch_durations");
     const laid = tables(sql);
     expect(laid).toEqual(expect.arrayContaining([...before.filter((name) => name !== "record_refs_by_target"), ...added]));
     expect(laid).not.toContain("record_refs_by_target");
     expect(recorded(sql)).toEqual(everyStep);
+    // the counters start from the rows already there: its one failed item
+    expect(queueCounts(sql)).toEqual({ pending: 0, assigned: 0, failed: 1 });
     // a unit of one shard: who references a1 is known on it, as its record_refs said
     expect(sql.all("SELECT scope, key, via FROM record_referrers WHERE ref_scope = 'authors' AND ref_key = 'a1' ORDER BY key")).toEqual([
       { scope: "books", key: "b1", via: "authorId" },

@@ -102,7 +102,7 @@ describe("a run's result", () => {
   it("success removes its items and counts them", () => {
     queue.enqueue("raw", ["a", "b"], 0, T);
     const claim = queue.claim(10, 1000, T)!;
-    expect(queue.complete(claim, none, settings, T + 1)).toBe(2);
+    expect(queue.complete(claim, none, settings, T + 1).processed).toBe(2);
     expect(queue.counts()).toEqual({ pending: 0, assigned: 0, failed: 0 });
     expect(queue.nextWake()).toBeUndefined();
   });
@@ -111,7 +111,7 @@ describe("a run's result", () => {
     queue.enqueue("raw", ["a"], 0, T);
     const claim = queue.claim(10, 1000, T)!;
     queue.enqueue("raw", ["a"], 0, T + 1);
-    expect(queue.complete(claim, none, settings, T + 2)).toBe(1);
+    expect(queue.complete(claim, none, settings, T + 2).processed).toBe(1);
     expect(row("a")).toMatchObject({ state: PENDING, attempts: 0, rerun: 0, lease_token: null, next_run_at: T + 2, last_error: null });
   });
 
@@ -122,7 +122,7 @@ describe("a run's result", () => {
     const delays: number[] = [];
     for (let attempt = 1; attempt <= 4; attempt++) {
       const claim = queue.claim(10, 60_000, now)!;
-      expect(queue.complete(claim, new Map([["a", `try ${attempt}`]]), many, now)).toBe(0);
+      expect(queue.complete(claim, new Map([["a", `try ${attempt}`]]), many, now).processed).toBe(0);
       const next = row("a")!.next_run_at;
       delays.push(next - now);
       // not due before its backoff
@@ -162,7 +162,7 @@ describe("a run's result", () => {
     const keys = Array.from({ length: 600 }, (_, i) => `k${String(i).padStart(4, "0")}`);
     queue.enqueue("raw", keys, 0, T);
     const claim = queue.claim(1000, 1000, T)!;
-    expect(queue.complete(claim, new Map(keys.slice(0, 550).map((key) => [key, `error of ${key}`])), settings, T)).toBe(50);
+    expect(queue.complete(claim, new Map(keys.slice(0, 550).map((key) => [key, `error of ${key}`])), settings, T).processed).toBe(50);
     expect(queue.counts()).toEqual({ pending: 550, assigned: 0, failed: 0 });
     expect(row("k0549")).toMatchObject({ last_error: "error of k0549", attempts: 1 });
   });
@@ -172,8 +172,8 @@ describe("lease expiry", () => {
   it("an expired lease counts as a failed attempt: due again at once, with the reason", () => {
     queue.enqueue("raw", ["a"], 0, T);
     queue.claim(10, 1000, T);
-    expect(queue.expireLeases(settings.maxAttempts, T + 999)).toBe(0);
-    expect(queue.expireLeases(settings.maxAttempts, T + 1000)).toBe(1);
+    expect(queue.expireLeases(settings.maxAttempts, T + 999).expired).toBe(0);
+    expect(queue.expireLeases(settings.maxAttempts, T + 1000).expired).toBe(1);
     expect(row("a")).toMatchObject({ state: PENDING, attempts: 1, next_run_at: T + 1000, last_error: LEASE_EXPIRED, lease_token: null });
     expect(queue.claim(10, 1000, T + 1000)!.items).toHaveLength(1);
     expect(row("a")).toMatchObject({ attempts: 2 });
@@ -220,10 +220,10 @@ describe("run tokens", () => {
     const first = queue.claim(10, 1000, T)!;
     queue.reset(T + 1);
     const second = queue.claim(10, 1000, T + 1)!;
-    expect(queue.complete(first, new Map([["a", "stale failure"]]), settings, T + 2)).toBe(0);
-    expect(queue.complete(first, none, settings, T + 2)).toBe(0);
+    expect(queue.complete(first, new Map([["a", "stale failure"]]), settings, T + 2).processed).toBe(0);
+    expect(queue.complete(first, none, settings, T + 2).processed).toBe(0);
     expect(row("a")).toMatchObject({ state: ASSIGNED, attempts: 1, last_error: null, lease_token: second.token });
-    expect(queue.complete(second, none, settings, T + 3)).toBe(1);
+    expect(queue.complete(second, none, settings, T + 3).processed).toBe(1);
     expect(row("a")).toBeUndefined();
   });
 
@@ -231,8 +231,8 @@ describe("run tokens", () => {
     queue.enqueue("raw", ["a"], 0, T);
     const dead = queue.claim(10, 1000, T)!;
     queue.expireLeases(settings.maxAttempts, T + 1000);
-    expect(queue.complete(dead, none, settings, T + 1001)).toBe(0);
-    expect(queue.complete(dead, new Map([["a", "late"]]), settings, T + 1001)).toBe(0);
+    expect(queue.complete(dead, none, settings, T + 1001).processed).toBe(0);
+    expect(queue.complete(dead, new Map([["a", "late"]]), settings, T + 1001).processed).toBe(0);
     expect(row("a")).toMatchObject({ state: PENDING, attempts: 1, last_error: LEASE_EXPIRED });
   });
 });
@@ -247,8 +247,8 @@ describe("claimKeys (a fill's keys, claimed without a pending stage)", () => {
     const busy = running.items[0]!.key;
     expect(claim).toMatchObject({ scope: "raw", leaseUntil: T + 10_000_500 });
     expect(claim.items).toEqual([
-      { key: "d", hops: 1 },
-      { key: "e", hops: 1 },
+      { key: "d", hops: 1, run: null },
+      { key: "e", hops: 1, run: null },
     ]);
     expect(row("d")).toMatchObject({ state: ASSIGNED, attempts: 1, lease_token: claim.token, next_run_at: T + 10_000_500, hops: 1 });
     expect(row(busy)).toMatchObject({ state: ASSIGNED, rerun: 1, lease_token: running.token });
@@ -305,6 +305,6 @@ describe("purgePending", () => {
     const claim = queue.claim(1, 1000, T)!;
     expect(queue.purgePending()).toBe(2);
     expect(queue.counts()).toEqual({ pending: 0, assigned: 1, failed: 0 });
-    expect(queue.complete(claim, none, settings, T + 1)).toBe(1);
+    expect(queue.complete(claim, none, settings, T + 1).processed).toBe(1);
   });
 });

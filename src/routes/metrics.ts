@@ -1,0 +1,38 @@
+/**
+ * `GET /metrics` (API.md, "Runs, progress and metrics"): every unit the registry lists, its
+ * shards' counters summed, in Prometheus text. Each unit answers from counters it keeps
+ * as its queue changes and once per batch: a scrape counts no queue.
+ */
+import type { Schema } from "hono";
+import { registryOf } from "../bindings";
+import { shardedUnit } from "../shards/sharded-unit";
+import { ADMIN } from "../unit/grants";
+import { isFailure } from "../errors";
+import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from "../http/prometheus";
+import { routes, type App } from "../http/route";
+
+export function metricsRoutes<S extends Schema>(app: App<S>) {
+  return routes(app).add(
+    {
+      method: "get",
+      path: "/metrics",
+      operationId: "metrics",
+      summary: "Prometheus metrics of every unit (label `unit`)",
+      tag: "Other",
+      access: "admin",
+      answer: "text",
+    },
+    async (c) => {
+      const units = await registryOf(c.env).listUnits();
+      const gathered = await Promise.all(
+        units.map(async ({ name }) => {
+          const metrics = await shardedUnit(c.env, name).metrics(ADMIN);
+          // a unit deleted since the registry listed it has nothing to show
+          return isFailure(metrics) ? undefined : { unit: name, metrics };
+        }),
+      );
+      const body = renderMetrics(gathered.filter((unit) => unit !== undefined));
+      return c.text(body, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
+    },
+  ).app;
+}
