@@ -1,11 +1,12 @@
 /**
  * 507 STORAGE_FULL (API.md, "Sharded storage units"): a write a shard cannot store is
  * refused with nothing of it applied. This file runs in the `storage-full` project of
- * vitest.config.ts, where RESTAGE_SHARD_MAX_BYTES caps each unit at 512 KiB.
+ * vitest.config.ts, where RESTAGE_SHARD_MAX_BYTES caps each shard at 512 KiB.
  */
 import { describe, expect, it } from "vitest";
 import { call, createUnit, ndjson } from "./helpers";
 import { drain, failedItems, fetchScope, setModules, setReprocessing, status } from "./support/modules";
+import { keyPerShard, keysOnShard } from "./support/shards";
 
 const CAP = 512 * 1024;
 const FULL_DETAIL = new RegExp(
@@ -116,5 +117,46 @@ describe("a full shard", () => {
     await drain(unit);
     expect(await fetchScope(unit, "small", "index")).toEqual({ a: 1 });
     expect(await status(unit)).toMatchObject({ pending: 0, failed: 1 });
+  });
+});
+
+describe("a full shard of a unit of 8 shards", () => {
+  it("refuses writes to its keys with 507 and nothing applied, while the other shards still accept", async () => {
+    const unit = await createUnit({ shards: 8 });
+    const full = keysOnShard(8, 3, 30, "f");
+    let refused: string | undefined;
+    for (const key of full) {
+      const answer = await call("PUT", `/transaction/add/${unit}/raw`, { key, content: blob(40_000, key) });
+      if (answer.status === 507) {
+        expect(answer.body).toEqual({ message: "STORAGE_FULL", detail: expect.stringMatching(FULL_DETAIL) });
+        refused = key;
+        break;
+      }
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    }
+    expect(refused, "shard 3 never filled up").toBeDefined();
+    expect((await call("GET", `/access/fetch/${unit}/${refused}`)).status).toBe(404);
+
+    // every other shard takes a record as large
+    const others = keyPerShard(8, "o").filter((_, index) => index !== 3);
+    for (const key of others)
+      expect((await call("PUT", `/transaction/add/${unit}/raw`, { key, content: blob(40_000, key) })).body).toEqual({ message: "OK" });
+
+    // a batch over every shard: the full shard's lines refused, the others applied
+    const lines = [...keyPerShard(8, "p").map((key) => ({ action: "add", scope: "raw", key, content: blob(40_000) }))];
+    const answer = await call("POST", `/transaction/batch/${unit}`, ndjson(lines));
+    expect(answer.body).toEqual({
+      message: "COMPLETED_WITH_ERRORS",
+      count: 7,
+      errors: [{ line: 4, key: lines[3]!.key, error: "STORAGE_FULL", detail: expect.stringMatching(FULL_DETAIL) }],
+    });
+    expect((await call("GET", `/access/fetch/${unit}/${lines[3]!.key}`)).status).toBe(404);
+    // a batch only for the full shard is 507 whole
+    const alone = await call("POST", `/transaction/batch/${unit}`, ndjson([{ action: "add", scope: "raw", key: full[29], content: blob(40_000) }]));
+    expect(alone.status).toBe(507);
+
+    const info = (await call("GET", `/admin/getStorageUnit/${unit}`)).body.storageUnit;
+    expect(info.shardStats[3].bytes).toBeGreaterThan(CAP - 60_000);
+    for (const stats of info.shardStats.filter((_: unknown, index: number) => index !== 3)) expect(stats.bytes).toBeLessThan(CAP / 2);
   });
 });

@@ -97,9 +97,13 @@ export class ShardedUnit extends ShardRouter {
     return this.routed((layout) => this.shard(0).getSchedules({ ...caller, layout }));
   }
 
-  /** The cron's visit: every shard runs its share of a due schedule and re-arms a lost alarm; shard 0 says whether the unit exists. */
+  /**
+   * The cron's visit: every shard runs its share of a due schedule and re-arms a lost alarm;
+   * shard 0 says whether the unit exists. The layout is asked of shard 0, not taken from the
+   * cache: a visit carries no layout a shard could refuse, and a stale one would skip shards.
+   */
   async tick(now: number): Promise<{ exists: boolean }> {
-    const layout = this.cachedLayout() ?? (await this.layoutOf());
+    const layout = await this.layoutOf();
     const visits = await this.onEach(shardIndexes(layout ?? ONE_SHARD), (index) => this.shard(index).tick(now));
     return isFailure(visits) ? { exists: true } : { exists: visits[0]!.exists };
   }

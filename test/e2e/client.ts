@@ -20,9 +20,26 @@ export function target(): Client & { token: string } {
   return { ...clientFor(url, token), token };
 }
 
+/**
+ * The shards of every unit the suite creates (RESTAGE_E2E_SHARDS, default 8): the suite runs
+ * on sharded units, so every route is proven across shards on every server. A test that
+ * names `shards` in its createStorageUnit body keeps its own count.
+ */
+export const E2E_SHARDS = Number(process.env.RESTAGE_E2E_SHARDS ?? 8);
+
 export function clientFor(url: string, adminToken: string): Client {
   const send = (request: Request) => fetch(request, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-  return { url, call: jsonCaller(send, url, adminToken) };
+  const call = jsonCaller(send, url, adminToken);
+  return {
+    url,
+    call: (method, path, body, options) =>
+      call(method, path, method === "PUT" && path.startsWith("/admin/createStorageUnit/") ? withShards(body) : body, options),
+  };
+}
+
+function withShards(body: unknown): unknown {
+  if (body === undefined) return { shards: E2E_SHARDS };
+  return typeof body === "object" && body !== null && !Array.isArray(body) && !("shards" in body) ? { ...body, shards: E2E_SHARDS } : body;
 }
 
 /** Answers with the body, failing the test with the server's words unless the status is 200. */

@@ -8,11 +8,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { clientFor, drained, ok, waitFor, type QueueStatus } from "./client";
+import { clientFor, drained, E2E_SHARDS, ok, waitFor, type QueueStatus } from "./client";
 import { launchServer, type ServerHandle } from "./servers";
 
 const { kind, token } = inject("e2e");
-const KEYS = Array.from({ length: 24 }, (_, n) => `k-${String(n).padStart(2, "0")}`);
+/** About 24 keys a shard: each shard of the unit holds more than the one batch that hangs. */
+const KEYS = Array.from({ length: 24 * E2E_SHARDS }, (_, n) => `k-${String(n).padStart(3, "0")}`);
 const UNIT = "crash";
 /** Short leases: after the restart the hung batch's items are due again soon. */
 const LEASE_MS = 3_000;
