@@ -65,11 +65,19 @@ describe.each([1, 8, 64])("the Reprocess API on a unit of %i shard(s)", (shards)
     });
     expect((await call("POST", `/reprocess/purge/${unit}`)).body.purged).toBe(2 * shards);
 
-    expect((await call("GET", `/reprocess/all/${unit}/raw?prefix=a`)).body).toEqual({ message: "OK", queued: shards });
+    expect((await call("GET", `/reprocess/all/${unit}/raw?prefix=a`)).body).toMatchObject({
+      message: "OK",
+      queued: shards,
+      runId: expect.any(String),
+    });
     expect((await call("POST", `/reprocess/purge/${unit}`)).body.purged).toBe(shards);
-    expect((await call("POST", `/reprocess/all/${unit}/raw?since=${enc(since)}`)).body).toEqual({ message: "OK", queued: shards });
+    expect((await call("POST", `/reprocess/all/${unit}/raw?since=${enc(since)}`)).body).toMatchObject({
+      message: "OK",
+      queued: shards,
+      runId: expect.any(String),
+    });
     // every key that has the scope counts, the ones already pending too
-    expect((await call("POST", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: 2 * shards });
+    expect((await call("POST", `/reprocess/all/${unit}/raw`)).body).toMatchObject({ message: "OK", queued: 2 * shards, runId: expect.any(String) });
     expect(await status(unit)).toMatchObject({ pending: 2 * shards, assigned: 0, filling: false, processed: 0 });
     expect((await call("POST", `/reprocess/reset/${unit}`)).body).toEqual({ message: "OK", unassigned: 0 });
 
