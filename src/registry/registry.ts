@@ -28,7 +28,7 @@ export class Registry extends DurableObject<Env> {
     this.users = new UserDirectory(this.sql, (name) => shardedUnit(env, name));
   }
 
-  /** Lists a unit; listing it again (a repair) updates its creation time and keeps its `active` flag, so a busy unit stays on the cron's list. */
+  /** Lists a unit; listing it again (a repair) updates its creation time and keeps its active shards, so a busy unit stays on the cron's list. */
   async addUnit(name: string, createdAt: number): Promise<void> {
     this.sql.exec(
       "INSERT INTO units (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET created_at = excluded.created_at",
@@ -40,6 +40,7 @@ export class Registry extends DurableObject<Env> {
   /** The unit is gone, and with it the grants on it. */
   async removeUnit(name: string): Promise<void> {
     this.sql.exec("DELETE FROM units WHERE name = ?", name);
+    this.sql.exec("DELETE FROM active_shards WHERE unit = ?", name);
     await this.users.dropUnit(name);
   }
 
@@ -49,12 +50,14 @@ export class Registry extends DurableObject<Env> {
       .map((row) => ({ name: row.name, createdAt: new Date(row.created_at).toISOString() }));
   }
 
-  async setActive(name: string, active: boolean): Promise<void> {
-    this.sql.exec("UPDATE units SET active = ? WHERE name = ?", active ? 1 : 0, name);
+  /** A shard of a listed unit has work or schedules (or no longer has): the cron visits a unit while any shard does. */
+  async setActive(name: string, active: boolean, shard = 0): Promise<void> {
+    if (!active) this.sql.exec("DELETE FROM active_shards WHERE unit = ? AND shard = ?", name, shard);
+    else this.sql.exec("INSERT OR IGNORE INTO active_shards (unit, shard) SELECT name, ? FROM units WHERE name = ?", shard, name);
   }
 
   async activeUnits(): Promise<string[]> {
-    return this.sql.all<{ name: string }>("SELECT name FROM units WHERE active = 1 ORDER BY name").map((row) => row.name);
+    return this.sql.all<{ unit: string }>("SELECT DISTINCT unit FROM active_shards ORDER BY unit").map((row) => row.unit);
   }
 
   // ── users (Security API; see users.ts) ──────────────────────────────────

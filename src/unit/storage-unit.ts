@@ -79,7 +79,7 @@ export class StorageUnit extends DurableObject<Env> {
     this.presence = new Presence({
       unitName: () => this.config.get()?.name,
       // the binding is looked up at each call, not kept: a test swaps `env` on a live instance
-      registry: { setActive: (name, active) => registryOf(this.env).setActive(name, active) },
+      registry: { setActive: (name, active) => registryOf(this.env).setActive(name, active, this.config.get()?.shard ?? 0) },
     });
     this.job = new Job({
       queue: this.queue,

@@ -118,16 +118,18 @@ describe("the registry's migrations", () => {
   it("lay its tables on a new registry", () => {
     const { sql } = memorySql();
     runMigrations(sql, REGISTRY_MIGRATIONS);
-    expect(tables(sql)).toEqual(expect.arrayContaining(["units", "users", "user_grants", "users_by_token", "user_grants_by_unit"]));
-    expect(recorded(sql)).toEqual([1]);
+    expect(tables(sql)).toEqual(expect.arrayContaining(["units", "active_shards", "users", "user_grants", "users_by_token", "user_grants_by_unit"]));
+    expect(recorded(sql)).toEqual([1, 2]);
   });
 
   it("run over a registry laid before them, keep its rows, and record it", () => {
     const { sql } = memorySql();
     for (const statement of OLD_REGISTRY) sql.exec(statement);
-    expect(runMigrations(sql, REGISTRY_MIGRATIONS)).toEqual([1]);
-    expect(recorded(sql)).toEqual([1]);
+    expect(runMigrations(sql, REGISTRY_MIGRATIONS)).toEqual([1, 2]);
+    expect(recorded(sql)).toEqual([1, 2]);
     expect(sql.all("SELECT * FROM units")).toEqual([{ name: "old", created_at: 1, active: 1 }]);
+    // an active unit of before shards stays on the cron's list, as its shard 0
+    expect(sql.all("SELECT * FROM active_shards")).toEqual([{ unit: "old", shard: 0 }]);
     expect(sql.all("SELECT * FROM users")).toEqual([{ name: "ann", token_hash: "hash", created_at: 1 }]);
     expect(sql.all("SELECT * FROM user_grants")).toEqual([{ user_name: "ann", unit: "old", permission: "rw" }]);
     expect(runMigrations(sql, REGISTRY_MIGRATIONS)).toEqual([]);
