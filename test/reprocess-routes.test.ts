@@ -231,6 +231,7 @@ describe("reprocess/status", () => {
       processed: 0,
       nextRunAt: null,
       lastError: null,
+      splitting: null,
     });
   });
 

@@ -69,6 +69,19 @@ export const BatchAnswer = z
 
 export const QueueCounts = z.object({ pending: Count, assigned: Count, failed: Count });
 
+/** A split's progress; null when none runs (API.md, "Sharded storage units"). */
+const Splitting = z
+  .object({
+    from: Count.openapi({ description: "shards before the split" }),
+    to: Count.openapi({ description: "shards after it" }),
+    moved: Count.openapi({ description: "keys the old shards have gone through" }),
+    total: Count.openapi({ description: "keys the old shards held when the split began" }),
+  })
+  .nullable()
+  .openapi("Splitting", { description: "a split's progress; null when no split runs" });
+
+export const SplitAnswer = okWith({ splitting: z.literal(true) }).openapi("SplitAnswer");
+
 export const StatusAnswer = okWith({
   enabled: z.boolean(),
   paused: z.boolean(),
@@ -78,6 +91,7 @@ export const StatusAnswer = okWith({
   processed: Count.openapi({ description: "items completed since the unit was created" }),
   nextRunAt: IsoTime.nullable(),
   lastError: z.string().nullable(),
+  splitting: Splitting,
 }).openapi("StatusAnswer");
 
 export const FailedAnswer = okWith({
@@ -106,6 +120,7 @@ export const UnitAnswer = okWith({
     settings: ReprocessingSettings,
     records: Count,
     queue: QueueCounts,
+    splitting: Splitting,
   }),
 }).openapi("UnitAnswer");
 export const ModulesAnswer = okWith(ModulesBody.shape).openapi("ModulesAnswer");

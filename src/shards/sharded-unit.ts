@@ -19,7 +19,7 @@ import type { FailedItem } from "../unit/queue";
 import { LIST_BUDGET, type AddPolicy, type DeletePolicy, type Json, type StoredRecord } from "../unit/records";
 import type { ScheduleState } from "../unit/schedules";
 import type { StorageUnit } from "../unit/storage-unit";
-import { ONE_SHARD, shardIndexes, shardName, shardOf, type ShardLayout } from "./layout";
+import { isShardCount, MAX_SHARDS, ONE_SHARD, shardIndexes, shardName, shardOf, type ShardLayout } from "./layout";
 import { combineInfo, combineStatus, inOrder, mergeFailed, mergeKeys, sum } from "./merge";
 
 /** Shards called at once: the connection limit of one Worker invocation. */
@@ -74,6 +74,45 @@ export class ShardedUnit {
     if (isFailure(removed)) return removed;
     layouts.delete(this.name);
     return this.shard(0).destroy(caller);
+  }
+
+  /**
+   * Starts a split into `to` shards (README, "Splitting n → m"): lays the new shards with
+   * shard 0's unit-wide state, then tells the old ones, shard 0 last: it records the split,
+   * and the shards move their keys from their alarms. Each step may be done twice, so a
+   * start cut short is finished by the same call again.
+   */
+  async split(caller: AdminCaller, to: number): Promise<{ ok: true } | Failure> {
+    // shard 0's own layout, not the cached one: it decides whether a split runs
+    const zero = await this.shard(0).info(caller);
+    if (isFailure(zero)) return zero;
+    const { shards, splitTo } = zero.layout;
+    if (splitTo !== null)
+      return failure(
+        "STORAGE_UNIT_SPLITTING",
+        `storage unit '${this.name}' is already splitting from ${shards} to ${splitTo} shards; split it again once that has ended (GET /reprocess/status/${this.name})`,
+      );
+    if (!isShardCount(to) || to <= shards) return failure("INVALID_REQUEST", splitCounts(shards));
+    const old = Array.from({ length: shards }, (_, index) => index);
+    const infos = await this.onEach(old.slice(1), (index) => this.shard(index).info(caller));
+    if (isFailure(infos)) return infos;
+    const begun = infos.find((info) => info.layout.splitTo !== null && info.layout.splitTo !== to)?.layout.splitTo;
+    if (begun)
+      return failure(
+        "STORAGE_UNIT_SPLITTING",
+        `a split of '${this.name}' into ${begun} shards was begun and not finished starting; send {"shards":${begun}} to finish starting it`,
+      );
+    const state = await this.shard(0).splitting(caller, { op: "export" });
+    if (isFailure(state)) return state;
+    const layout: ShardLayout = { shards, splitTo: to };
+    const fresh = Array.from({ length: to - shards }, (_, index) => shards + index);
+    const laid = await this.onEach(fresh, (index) => this.shard(index).splitting(caller, { op: "lay", name: this.name, index, layout, state }));
+    if (isFailure(laid)) return laid;
+    const started = await this.onEach(old.slice(1), (index) => this.shard(index).splitting(caller, { op: "start", to }));
+    if (isFailure(started)) return started;
+    const recorded = await this.shard(0).splitting(caller, { op: "start", to });
+    if (!isFailure(recorded)) layouts.set(this.name, layout);
+    return recorded;
   }
 
   async info(caller: AdminCaller) {
@@ -377,4 +416,12 @@ export class ShardedUnit {
     const failures = results.filter(isFailure);
     return failures.find((result) => result.error === "MOVED") ?? failures[0] ?? (results as T[]);
   }
+}
+
+/** What a split of a unit of `shards` may ask for. */
+function splitCounts(shards: number): string {
+  if (shards >= MAX_SHARDS) return `the unit has ${shards} shards, the most a unit may have; it cannot be split further`;
+  const allowed: number[] = [];
+  for (let count = shards * 2; count <= MAX_SHARDS; count *= 2) allowed.push(count);
+  return `shards must be a power of two greater than the unit's ${shards} and at most ${MAX_SHARDS}: one of ${allowed.join(", ")}`;
 }

@@ -18,6 +18,9 @@ import type { Json, RecordStore } from "./records";
 import type { ReferenceStore } from "./references";
 import type { Sql } from "./sql";
 
+/** Why a module's change is refused on a shard its key has left: the item runs again on the new one (at least once). */
+const MOVED_AWAY = "the record moved to another shard in a split; the item runs again there";
+
 /** A chain of scope writes (raw → index → raw ...) is cut after this many hops. */
 export const MAX_SCOPE_HOPS = 8;
 
@@ -28,6 +31,8 @@ export class Changes {
     private readonly references: ReferenceStore,
     private readonly queue: Queue,
     private readonly config: () => UnitConfig | undefined,
+    /** whether a key has left this shard in a split (or is on its way): a module may no longer change it here */
+    private readonly moved: (key: string) => boolean = () => false,
   ) {}
 
   /** These scopes of a record changed: queue whatever must see it. `writer` is the item whose module wrote. */
@@ -104,6 +109,7 @@ export class Changes {
       write: (item: PipelineItem, scope: string, content: Json | null) => {
         const unit = current();
         if (!unit) return "the storage unit was deleted";
+        if (this.moved(item.key)) return MOVED_AWAY;
         if (item.hops >= MAX_SCOPE_HOPS)
           return `scope write chain cut after ${MAX_SCOPE_HOPS} hops (${item.scope} → ${scope}); check the pipelines for a cycle`;
         const json = content === null ? null : JSON.stringify(content);
@@ -121,6 +127,7 @@ export class Changes {
         });
       },
       references: (item, scope, keys, via) => {
+        if (this.moved(item.key)) throw new Error(MOVED_AWAY);
         if (current()) this.references.set(item.scope, item.key, via, scope, keys);
       },
     };

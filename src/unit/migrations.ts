@@ -9,7 +9,9 @@
  * `fills` (reprocess/all runs still putting keys in the queue, with how many they have left), `record_refs` (which items
  * embed which other scopes: see references.ts), `grants` (the users allowed on this unit,
  * with their token hashes: see grants.ts), `referrer_outbox` (changes whose referrers are
- * still to be queued: see references.ts).
+ * still to be queued: see references.ts), `split` (an old shard's move to the new shards while
+ * a split runs) and `split_reports` (on shard 0: the old shards that have moved all theirs):
+ * see split.ts.
  */
 import { hasMigrations, runMigrations, type Migration } from "./migration-runner";
 import type { Sql } from "./sql";
@@ -141,6 +143,22 @@ const MIGRATIONS: Migration[] = [
       "ALTER TABLE unit ADD COLUMN shard INTEGER NOT NULL DEFAULT 0",
       "ALTER TABLE unit ADD COLUMN shards INTEGER NOT NULL DEFAULT 1",
       "ALTER TABLE unit ADD COLUMN split_to INTEGER",
+    ],
+  },
+  {
+    id: 8,
+    name: "split, split_reports: a split's move cursor on each old shard, and on shard 0 who has finished",
+    up: [
+      `CREATE TABLE split (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        split_to INTEGER NOT NULL,
+        cursor TEXT,
+        moved INTEGER NOT NULL DEFAULT 0,
+        total INTEGER NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0,
+        reported INTEGER NOT NULL DEFAULT 0
+      )`,
+      `CREATE TABLE split_reports (shard INTEGER PRIMARY KEY)`,
     ],
   },
 ];

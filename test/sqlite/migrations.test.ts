@@ -68,10 +68,22 @@ describe("the unit's migrations", () => {
     expect(hasSchema(sql)).toBe(false);
     migrate(sql);
     expect(hasSchema(sql)).toBe(true);
-    expect(recorded(sql)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(recorded(sql)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     const laid = tables(sql);
     expect(laid).toEqual(
-      expect.arrayContaining(["unit", "records", "queue", "fills", "record_refs", "grants", "queue_due", "records_by_scope", "referrer_outbox"]),
+      expect.arrayContaining([
+        "unit",
+        "records",
+        "queue",
+        "fills",
+        "record_refs",
+        "grants",
+        "queue_due",
+        "records_by_scope",
+        "referrer_outbox",
+        "split",
+        "split_reports",
+      ]),
     );
     expect(laid).not.toContain("queue_lease");
     migrate(sql);
@@ -83,9 +95,9 @@ describe("the unit's migrations", () => {
     storage.exec(OLD_UNIT);
     const before = tables(sql);
     migrate(sql);
-    // step 6 came after the runner: the referrer outbox and its index are all that is new
-    expect(tables(sql)).toEqual([...before, "referrer_outbox", "referrer_outbox_unstarted"].sort());
-    expect(recorded(sql)).toEqual([1, 2, 3, 4, 5, 6]);
+    // steps 6 to 8 came after the runner: the referrer outbox and its index, the unit's shard columns, the split's tables
+    expect(tables(sql)).toEqual([...before, "referrer_outbox", "referrer_outbox_unstarted", "split", "split_reports"].sort());
+    expect(recorded(sql)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(sql.first("SELECT name, processed FROM unit")).toEqual({ name: "old", processed: 7 });
     expect(sql.first("SELECT remaining FROM fills")).toEqual({ remaining: 12 });
     expect(sql.first("SELECT permission FROM grants WHERE user_name = 'ann'")).toEqual({ permission: "rw" });
