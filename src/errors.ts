@@ -18,6 +18,8 @@ export const ERROR_STATUS = {
   KEY_ALREADY_EXISTS: 409,
   NEWER_VERSION_ALREADY_EXISTS: 409,
   REPROCESSING_QUEUE_DISABLED: 409,
+  /** the unit is moving records to new shards: writes wait until it has ended (Retry-After) */
+  STORAGE_UNIT_SPLITTING: 409,
   PAYLOAD_TOO_LARGE: 413,
   STORAGE_FULL: 507,
   INTERNAL_ERROR: 500,
@@ -28,6 +30,11 @@ export const ERROR_STATUS = {
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** Headers an answer with this code always carries: when to ask again. */
+const ERROR_HEADERS: Partial<Record<ErrorCode, Record<string, string>>> = {
+  STORAGE_UNIT_SPLITTING: { "retry-after": "5" },
+};
 
 /**
  * What a storage unit returns instead of throwing: errors thrown across RPC lose their
@@ -55,7 +62,7 @@ export class ApiError extends Error {
   constructor(
     readonly code: ErrorCode,
     readonly detail: string,
-    readonly headers: Record<string, string> = {},
+    readonly headers: Record<string, string> = ERROR_HEADERS[code] ?? {},
   ) {
     super(`${code}: ${detail}`);
     this.status = ERROR_STATUS[code];

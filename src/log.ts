@@ -25,6 +25,8 @@ export interface LogEvents {
   "registry-set-active-failed": { unit: string; error: string };
   /** an HttpPublisher endpoint refused a request or items: its answer, kept out of the unit's errors */
   "publisher-rejected": { url: string; status: number; stored: string; answer: string };
+  /** a step of a split (a batch sent to a new shard, a report to shard 0, the end) failed; the shard's alarm tries again */
+  "split-step-failed": { unit: string; shard: number; error: string };
   /** self-hosted server lifecycle */
   "start-failed": { error: string };
   listening: { runtime: string; url: string; dataDir: string };

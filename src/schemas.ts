@@ -91,6 +91,16 @@ export const CreateUnitBody = z
   .strict()
   .openapi("CreateUnitBody");
 
+export const SplitBody = z
+  .object({
+    shards: z
+      .number()
+      .int()
+      .openapi({ description: "the count to split into: a power of two greater than the unit's shards, at most 256", example: 16 }),
+  })
+  .strict()
+  .openapi("SplitBody");
+
 export const ModuleRef = z.object({ module: z.string().min(1), settings: z.record(z.string(), z.unknown()).default({}) }).strict();
 export const ModulesBody = z
   .object({

@@ -86,6 +86,8 @@ async function prepare(operation: Operation): Promise<Prepared> {
   // routes that consume their subject get a fresh one per request
   if (key === "PUT /admin/createStorageUnit/{unit}") params.unit = uniqueUnit("matrix");
   if (key === "DELETE /admin/deleteStorageUnit/{unit}") params.unit = await createUnit({}, uniqueUnit("matrix"));
+  // a split leaves its unit splitting (writes refused) for a while: each gets a unit of its own
+  if (key === "PUT /admin/splitStorageUnit/{unit}") params.unit = await createUnit({}, uniqueUnit("matrix"));
   if (key === "DELETE /security/user/{user}") params.user = (await createUser(uniqueUser("matrix"))).name;
   const path = operation.path.replace(/\{(\w+)\}/g, (_, name: string) => {
     if (!(name in params)) throw new Error(`no value for {${name}} of ${key}: add one to prepare()`);
@@ -99,6 +101,7 @@ async function prepare(operation: Operation): Promise<Prepared> {
 const BODIES: Record<string, unknown> = {
   "POST /admin/setContentProcessingModules/{unit}": { modules: {} },
   "PUT /admin/setReprocessingSettings/{unit}": { batchSize: 20 },
+  "PUT /admin/splitStorageUnit/{unit}": { shards: 2 },
   "PUT /admin/setReprocessSchedule/{unit}": { schedules: [] },
   "PUT /transaction/add/{unit}/{scope}": { key: "k1", content: { n: 2 } },
   "POST /transaction/add/{unit}/{scope}": { key: "k1", content: { n: 3 } },

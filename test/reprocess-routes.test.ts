@@ -238,6 +238,7 @@ describe("reprocess/status", () => {
       etaSeconds: null,
       nextRunAt: null,
       lastError: null,
+      splitting: null,
     });
   });
 

@@ -69,6 +69,19 @@ export const BatchAnswer = z
 
 export const QueueCounts = z.object({ pending: Count, assigned: Count, failed: Count });
 
+/** A split's progress; null when none runs (API.md, "Sharded storage units"). */
+const Splitting = z
+  .object({
+    from: Count.openapi({ description: "shards before the split" }),
+    to: Count.openapi({ description: "shards after it" }),
+    moved: Count.openapi({ description: "keys the old shards have gone through" }),
+    total: Count.openapi({ description: "keys the old shards held when the split began" }),
+  })
+  .nullable()
+  .openapi("Splitting", { description: "a split's progress; null when no split runs" });
+
+export const SplitAnswer = okWith({ splitting: z.literal(true) }).openapi("SplitAnswer");
+
 export const StatusAnswer = okWith({
   enabled: z.boolean(),
   paused: z.boolean(),
@@ -85,6 +98,7 @@ export const StatusAnswer = okWith({
     .openapi({ description: "(pending + assigned + keys not yet filled) / itemsPerSecond; null when idle or unknown" }),
   nextRunAt: IsoTime.nullable(),
   lastError: z.string().nullable(),
+  splitting: Splitting,
 }).openapi("StatusAnswer");
 
 export const RunAnswerShape = z
@@ -139,6 +153,7 @@ export const UnitAnswer = okWith({
     settings: ReprocessingSettings,
     records: Count,
     queue: QueueCounts,
+    splitting: Splitting,
   }),
 }).openapi("UnitAnswer");
 export const ModulesAnswer = okWith(ModulesBody.shape).openapi("ModulesAnswer");

@@ -2,13 +2,13 @@
 import { z } from "@hono/zod-openapi";
 import type { Schema } from "hono";
 import { isFailure, unwrap } from "../errors";
-import { ModulesAnswer, Ok, SchedulesAnswer, SettingsAnswer, UnitAnswer, UnitListAnswer } from "../http/answers";
+import { ModulesAnswer, Ok, SchedulesAnswer, SettingsAnswer, SplitAnswer, UnitAnswer, UnitListAnswer } from "../http/answers";
 import { routes, type App } from "../http/route";
 import { checkModulesConfig } from "../modules/pipeline";
 import { registryOf } from "../bindings";
 import { shardedUnit } from "../shards/sharded-unit";
 import { ADMIN } from "../unit/grants";
-import { BooleanParam, CreateUnitBody, ModulesBody, ReprocessingSettingsPatch, ScheduleBody, UnitName, UnitParam } from "../schemas";
+import { BooleanParam, CreateUnitBody, ModulesBody, ReprocessingSettingsPatch, ScheduleBody, SplitBody, UnitName, UnitParam } from "../schemas";
 import { ok } from "./units";
 
 const tag = "Admin";
@@ -93,6 +93,26 @@ export function adminRoutes<S extends Schema>(app: App<S>) {
       async (c) => {
         const info = unwrap(await shardedUnit(c.env, c.req.valid("param").unit).info(ADMIN));
         return ok(c, { storageUnit: { ...info, createdAt: new Date(info.createdAt).toISOString() } });
+      },
+    )
+    .add(
+      {
+        method: "put",
+        path: "/admin/splitStorageUnit/{unit}",
+        operationId: "splitStorageUnit",
+        summary: "Spread the unit over more shards, moving its records in the background",
+        description:
+          "Answers at once; writes answer 409 STORAGE_UNIT_SPLITTING (Retry-After) until the split has ended, reads and reprocessing go on. `splitting` in reprocess/status and getStorageUnit shows the progress.",
+        tag,
+        access,
+        params: UnitParam,
+        body: SplitBody,
+        answer: SplitAnswer,
+        errors: [...EXISTING, "STORAGE_UNIT_SPLITTING"],
+      },
+      async (c) => {
+        unwrap(await shardedUnit(c.env, c.req.valid("param").unit).split(ADMIN, c.req.valid("json").shards));
+        return ok(c, { splitting: true as const });
       },
     )
     .add(

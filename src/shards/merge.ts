@@ -6,6 +6,7 @@
 import type { ShardInfo, UnitStatus } from "../unit/answers";
 import type { FailedItem } from "../unit/queue";
 import type { StoredRecord } from "../unit/records";
+import type { SplitProgress } from "../unit/split";
 import { compareBytes } from "./layout";
 import { round } from "../unit/runs";
 
@@ -28,7 +29,16 @@ export function combineStatus(parts: UnitStatus[]): UnitStatus {
     itemsPerSecond: round(sum(parts.map((part) => part.itemsPerSecond))),
     nextRunAt: next.sort()[0] ?? null,
     lastError: parts.find((part) => part.lastError !== null)?.lastError ?? null,
+    splitting: combineSplitting(parts.map((part) => part.splitting)),
   };
+}
+
+/** A split's progress over the unit: shard 0 says whether one runs (it records the split), the counts are every shard's summed. */
+export function combineSplitting(parts: Array<SplitProgress | null>): SplitProgress | null {
+  const [first] = parts;
+  if (!first) return null;
+  const known = parts.filter((part): part is SplitProgress => part !== null);
+  return { ...first, moved: sum(known.map((part) => part.moved)), total: sum(known.map((part) => part.total)) };
 }
 
 export interface ShardStats {
@@ -56,6 +66,7 @@ export function combineInfo(parts: ShardInfo[]) {
     },
     shards: layout.shards,
     shardStats,
+    splitting: combineSplitting(parts.map((part) => part.splitting)),
   };
 }
 

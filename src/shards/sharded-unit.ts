@@ -23,7 +23,7 @@ import { runNotFound, type RunFilter, type RunRequest } from "../unit/run-contro
 import { combineRunLists, combineRuns, type Run, type RunPart } from "../unit/runs";
 import type { UnitMetrics } from "../unit/metrics";
 import { sumMetrics } from "../http/prometheus";
-import { ONE_SHARD, sameLayout, shardIndexes, type ShardLayout } from "./layout";
+import { isShardCount, MAX_SHARDS, ONE_SHARD, sameLayout, shardIndexes, type ShardLayout } from "./layout";
 import { combineInfo, combineStatus, inOrder, mergeFailed, mergeKeys, sum } from "./merge";
 
 type Line = { line: number; entry: BatchLine; bytes: number };
@@ -65,6 +65,45 @@ export class ShardedUnit extends ShardRouter {
     if (isFailure(removed)) return removed;
     this.remember(undefined);
     return this.shard(0).destroy(caller);
+  }
+
+  /**
+   * Starts a split into `to` shards (README, "Splitting n → m"): lays the new shards with
+   * shard 0's unit-wide state, then tells the old ones, shard 0 last: it records the split,
+   * and the shards move their keys from their alarms. Each step may be done twice, so a
+   * start cut short is finished by the same call again.
+   */
+  async split(caller: AdminCaller, to: number): Promise<{ ok: true } | Failure> {
+    // shard 0's own layout, not the cached one: it decides whether a split runs
+    const zero = await this.shard(0).info(caller);
+    if (isFailure(zero)) return zero;
+    const { shards, splitTo } = zero.layout;
+    if (splitTo !== null)
+      return failure(
+        "STORAGE_UNIT_SPLITTING",
+        `storage unit '${this.name}' is already splitting from ${shards} to ${splitTo} shards; split it again once that has ended (GET /reprocess/status/${this.name})`,
+      );
+    if (!isShardCount(to) || to <= shards) return failure("INVALID_REQUEST", splitCounts(shards));
+    const old = Array.from({ length: shards }, (_, index) => index);
+    const infos = await this.onEach(old.slice(1), (index) => this.shard(index).info(caller));
+    if (isFailure(infos)) return infos;
+    const begun = infos.find((info) => info.layout.splitTo !== null && info.layout.splitTo !== to)?.layout.splitTo;
+    if (begun)
+      return failure(
+        "STORAGE_UNIT_SPLITTING",
+        `a split of '${this.name}' into ${begun} shards was begun and not finished starting; send {"shards":${begun}} to finish starting it`,
+      );
+    const state = await this.shard(0).splitting(caller, { op: "export" });
+    if (isFailure(state)) return state;
+    const layout: ShardLayout = { shards, splitTo: to };
+    const fresh = Array.from({ length: to - shards }, (_, index) => shards + index);
+    const laid = await this.onEach(fresh, (index) => this.shard(index).splitting(caller, { op: "lay", name: this.name, index, layout, state }));
+    if (isFailure(laid)) return laid;
+    const started = await this.onEach(old.slice(1), (index) => this.shard(index).splitting(caller, { op: "start", to }));
+    if (isFailure(started)) return started;
+    const recorded = await this.shard(0).splitting(caller, { op: "start", to });
+    if (!isFailure(recorded)) this.remember(layout);
+    return recorded;
   }
 
   async info(caller: AdminCaller) {
@@ -355,4 +394,12 @@ export class ShardedUnit extends ShardRouter {
 /** A shard's RUN_NOT_FOUND as "no share here", other failures as they are. */
 function unlessRunNotFound<T>(part: T | Failure): T | Failure | null {
   return isFailure(part) && part.error === "RUN_NOT_FOUND" ? null : part;
+}
+
+/** What a split of a unit of `shards` may ask for. */
+function splitCounts(shards: number): string {
+  if (shards >= MAX_SHARDS) return `the unit has ${shards} shards, the most a unit may have; it cannot be split further`;
+  const allowed: number[] = [];
+  for (let count = shards * 2; count <= MAX_SHARDS; count *= 2) allowed.push(count);
+  return `shards must be a power of two greater than the unit's ${shards} and at most ${MAX_SHARDS}: one of ${allowed.join(", ")}`;
 }

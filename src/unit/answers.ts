@@ -5,9 +5,15 @@
 
 import type { UnitConfig } from "./config";
 import type { QueueCounts } from "./queue";
+import type { SplitProgress } from "./split";
 
 /** One shard's configuration and figures (admin's getStorageUnit gathers them). */
-export type ShardInfo = Omit<UnitConfig, "modules" | "schedules"> & { records: number; queue: QueueCounts; bytes: number };
+export type ShardInfo = Omit<UnitConfig, "modules" | "schedules"> & {
+  records: number;
+  queue: QueueCounts;
+  bytes: number;
+  splitting: SplitProgress | null;
+};
 
 export interface BatchLineResult {
   line: number;
@@ -30,4 +36,6 @@ export interface UnitStatus {
   itemsPerSecond: number;
   nextRunAt: string | null;
   lastError: string | null;
+  /** a split's progress (this shard's part of it, until merge.ts sums the shards'); null when none runs */
+  splitting: SplitProgress | null;
 }

@@ -19,6 +19,9 @@ import type { Json, RecordStore } from "./records";
 import type { ReferenceStore } from "./references";
 import type { Sql } from "./sql";
 
+/** Why a module's change is refused on a shard its key has left: the item runs again on the new one (at least once). */
+const MOVED_AWAY = "the record moved to another shard in a split; the item runs again there";
+
 /** A chain of scope writes (raw → index → raw ...) is cut after this many hops. */
 export const MAX_SCOPE_HOPS = 8;
 
@@ -31,6 +34,8 @@ export class Changes {
     private readonly config: () => UnitConfig | undefined,
     /** reads and references across the unit's shards; a unit of one shard never needs it */
     private readonly across?: AcrossShards,
+    /** whether a key has left this shard in a split (or is on its way): a module may no longer change it here */
+    private readonly moved: (key: string) => boolean = () => false,
   ) {}
 
   /** These scopes of a record changed: queue whatever must see it. `writer` is the item whose module wrote. */
@@ -108,6 +113,7 @@ export class Changes {
       write: (item: PipelineItem, scope: string, content: Json | null) => {
         const unit = current();
         if (!unit) return "the storage unit was deleted";
+        if (this.moved(item.key)) return MOVED_AWAY;
         if (item.hops >= MAX_SCOPE_HOPS)
           return `scope write chain cut after ${MAX_SCOPE_HOPS} hops (${item.scope} → ${scope}); check the pipelines for a cycle`;
         const json = content === null ? null : JSON.stringify(content);
@@ -125,6 +131,7 @@ export class Changes {
         });
       },
       references: (item, scope, keys, via) => {
+        if (this.moved(item.key)) throw new Error(MOVED_AWAY);
         if (current()) this.references.set(item.scope, item.key, via, scope, keys);
       },
     };

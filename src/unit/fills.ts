@@ -146,4 +146,54 @@ export class Fills {
   clear(): void {
     this.sql.exec("DELETE FROM fills");
   }
+
+  // ── splits (split.ts): fills stand still while a split runs ─────────────
+
+  /** Each fill's filter and position, for the new shards of a split. */
+  positions(): FillPosition[] {
+    return this.sql.all<FillPosition>("SELECT scope, prefix, since, cursor, hops, run FROM fills ORDER BY id");
+  }
+
+  /**
+   * Takes on the fills of the old shard whose keys arrive here: of two fills with one
+   * filter, the lesser cursor, so no key arriving later is missed (at worst a key is queued
+   * twice and runs once more).
+   */
+  adopt(fills: FillPosition[], runs: Map<number, number>): void {
+    for (const fill of fills) {
+      const mine = this.sql.first<{ id: number; cursor: string | null }>(
+        "SELECT id, cursor FROM fills WHERE scope = ? AND prefix IS ? AND since IS ?",
+        fill.scope,
+        fill.prefix,
+        fill.since,
+      );
+      if (!mine)
+        this.sql.exec(
+          "INSERT INTO fills (scope, prefix, since, cursor, hops, run) VALUES (?, ?, ?, ?, ?, ?)",
+          fill.scope,
+          fill.prefix,
+          fill.since,
+          fill.cursor,
+          fill.hops,
+          // the run's seq here, laid by the batch the fill came with
+          fill.run === null ? null : (runs.get(fill.run) ?? null),
+        );
+      else if (fill.cursor === null || (mine.cursor !== null && compareKeys(fill.cursor, mine.cursor) < 0))
+        this.sql.exec("UPDATE fills SET cursor = ? WHERE id = ?", fill.cursor, mine.id);
+    }
+  }
+
+  /** Counts again the keys each fill has left: after a split, the keys behind each cursor are others. */
+  recount(): void {
+    this.sql.exec(
+      `UPDATE fills SET remaining = (
+        SELECT count(*) FROM records
+        WHERE records.scope = fills.scope AND records.content IS NOT NULL AND records.key > coalesce(fills.cursor, '')
+          AND (fills.prefix IS NULL OR substr(records.key, 1, length(fills.prefix)) = fills.prefix)
+          AND (fills.since IS NULL OR records.updated_at >= fills.since)
+      )`,
+    );
+  }
 }
+
+export type FillPosition = { scope: string; prefix: string | null; since: number | null; cursor: string | null; hops: number; run: number | null };

@@ -60,6 +60,13 @@ export class GrantStore {
     );
   }
 
+  /** Every grant here, as stored (a split gives them to the new shards). */
+  all(): Array<{ user: string; tokenHash: string; permission: Permission }> {
+    return this.sql.all<{ user: string; tokenHash: string; permission: Permission }>(
+      "SELECT user_name AS user, token_hash AS tokenHash, permission FROM grants ORDER BY user_name",
+    );
+  }
+
   /** Returns whether the user had a grant here. */
   remove(user: string): boolean {
     return this.sql.run("DELETE FROM grants WHERE user_name = ?", user) > 0;

@@ -32,6 +32,7 @@ import { LEASE_EXPIRED, type Claim, type Queue } from "./queue";
 import type { Finished } from "./queue-counters";
 import { REFERRERS_PER_STEP } from "./references";
 import { Throttle } from "./throttle";
+import { shardIndexes } from "../shards/layout";
 
 /** Items one alarm invocation may run before it yields and re-arms: keeps CPU time well inside the limit. */
 const ITEMS_PER_SLICE = 200_000;
@@ -61,6 +62,8 @@ export interface JobHost {
   /** whether the referrer outbox holds changes */
   referrersWaiting(): boolean;
   setAlarm(at: number | null): Promise<void>;
+  /** when a split needs the alarm (split.ts), if it does */
+  splitWake(): number | undefined;
 }
 
 export class Job {
@@ -112,8 +115,11 @@ export class Job {
     const now = Date.now();
     // queuing referrers is not processing: a paused unit follows its changes too, so its pending count is whole
     if (this.host.referrersWaiting()) return this.host.setAlarm(now);
-    if (!config.paused && this.host.fills.active()) return this.host.setAlarm(now);
+    // fills stand still while the unit splits (split.ts)
+    if (!config.paused && config.layout.splitTo === null && this.host.fills.active()) return this.host.setAlarm(now);
     const next = config.paused ? this.host.queue.nextLeaseExpiry() : this.host.queue.nextWake();
+    const split = this.host.splitWake();
+    if (split !== undefined && (next === undefined || split <= next)) return this.host.setAlarm(split);
     if (next === undefined) return this.host.setAlarm(null);
     const throttled = this.throttle && config.settings.maxItemsPerSecond ? now + this.throttle.delayUntilNextToken() : now;
     return this.host.setAlarm(Math.max(next, throttled));
@@ -125,12 +131,16 @@ export class Job {
       if (!config || config.paused) return;
       const { settings } = config;
       const limit = Math.min(settings.batchSize, slice.itemsLeft);
-      const granted = settings.maxItemsPerSecond ? await this.throttleFor(settings.maxItemsPerSecond).take(limit, slice.deadline) : limit;
+      // the rate is the unit's: each of its objects takes an even share
+      const rate = settings.maxItemsPerSecond && settings.maxItemsPerSecond / shardIndexes(config.layout).length;
+      const granted = rate ? await this.throttleFor(rate).take(limit, slice.deadline) : limit;
       // the unit may have been paused (or deleted, or changed) while this worker waited for the throttle
       const current = this.host.config();
       if (granted === 0 || !current || current.paused) return;
       this.expireLeases(current.settings.maxAttempts);
-      const claim = this.host.queue.claim(granted, current.settings.leaseMs) ?? this.host.fills.claim(granted, current.settings.leaseMs);
+      const claim =
+        this.host.queue.claim(granted, current.settings.leaseMs) ??
+        (current.layout.splitTo === null ? this.host.fills.claim(granted, current.settings.leaseMs) : undefined);
       if (!claim) {
         if (this.running > 0 || this.following) await this.idle(slice.deadline);
         else return;

@@ -13,7 +13,8 @@
  * (reprocess/all runs with their counters: see run-store.ts), `queue_counts` (items per queue
  * state: see queue-counters.ts), `throughput` and `rate_origins` (completions per second: see
  * rates.ts), `job_metrics` and `batch_durations` (the job's counters and batch-duration
- * histogram: see metrics.ts).
+ * histogram: see metrics.ts), `split` (an old shard's move to the new shards while a split
+ * runs) and `split_reports` (on shard 0: the old shards that have moved all theirs): see split.ts.
  */
 import { hasMigrations, runMigrations, type Migration } from "./migration-runner";
 import type { Sql } from "./sql";
@@ -218,6 +219,22 @@ export const MIGRATIONS: Migration[] = [
       // cumulative histogram buckets, as Prometheus exposes them: a batch adds 1 to every bucket it fits
       `CREATE TABLE batch_durations (le REAL PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0)`,
       `INSERT INTO batch_durations (le) SELECT value FROM json_each('[0.01,0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,300]')`,
+    ],
+  },
+  {
+    id: 10,
+    name: "split, split_reports: a split's move cursor on each old shard, and on shard 0 who has finished",
+    up: [
+      `CREATE TABLE split (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        split_to INTEGER NOT NULL,
+        cursor TEXT,
+        moved INTEGER NOT NULL DEFAULT 0,
+        total INTEGER NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0,
+        reported INTEGER NOT NULL DEFAULT 0
+      )`,
+      `CREATE TABLE split_reports (shard INTEGER PRIMARY KEY)`,
     ],
   },
 ];

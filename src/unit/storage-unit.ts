@@ -11,12 +11,12 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import { failure, type Failure } from "../errors";
+import { failure, isFailure, type Failure } from "../errors";
 import { registryOf } from "../bindings";
 import type { BatchLine, ModulesConfig, ReprocessingSettings, Schedule } from "../schemas";
 import { Alarm } from "./alarm";
 import { Changes } from "./changes";
-import { ConfigStore } from "./config";
+import { ConfigStore, type UnitConfig } from "./config";
 import { CronTick } from "./cron-tick";
 import { Fills } from "./fills";
 import { ADMIN, GrantStore, type AdminCaller, type Caller, type Need, type Permission, type UserCaller } from "./grants";
@@ -36,7 +36,13 @@ import { RecordStore, type AddPolicy, type DeletePolicy, type Json, type StoredR
 import { nextRunTimes, scheduleWithoutPipeline, type ScheduleState } from "./schedules";
 import { Sql, type UnitState } from "./sql";
 import type { BatchLineResult, ShardInfo, UnitStatus } from "./answers";
-import { ONE_SHARD, type ShardLayout } from "../shards/layout";
+import { ONE_SHARD, shardName, type ShardLayout } from "../shards/layout";
+import { sum } from "../shards/merge";
+import { Split, splitRefusal, type Peer, type SplitAnswer, type SplitCall } from "./split";
+import { acrossSplit, recordsInOrder } from "./split-forward";
+
+/** When an alarm that was moving keys is due again if it dies on the way (it re-arms sooner when it ends). */
+const SPLIT_WATCHDOG_MS = 30_000;
 
 export class StorageUnit extends DurableObject<Env> {
   private readonly state: UnitState;
@@ -57,6 +63,7 @@ export class StorageUnit extends DurableObject<Env> {
   private readonly cron: CronTick;
   private readonly runs: RunControl;
   private readonly metrics: Metrics;
+  private readonly split: Split;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -74,7 +81,15 @@ export class StorageUnit extends DurableObject<Env> {
     const runStore = new RunStore(this.sql, rates, () => this.config.get()?.name ?? "");
     this.runs = new RunControl({ queue: this.queue, fills: this.fills, runs: runStore, rates, metrics: this.metrics });
     this.guard = new Guard({ config: () => this.config.get(), grants: this.grants });
-    this.changes = new Changes(this.sql, this.records, this.references, this.queue, () => this.config.get(), this.across);
+    this.changes = new Changes(
+      this.sql,
+      this.records,
+      this.references,
+      this.queue,
+      () => this.config.get(),
+      this.across,
+      (key) => this.split.away(key, true) !== undefined,
+    );
     this.timer = new Alarm(this.state.storage);
     this.presence = new Presence({
       unitName: () => this.config.get()?.name,
@@ -96,6 +111,7 @@ export class StorageUnit extends DurableObject<Env> {
       setAlarm: (at) => this.timer.set(at),
       batchDone: (ms, processed, finished) => this.runs.batchDone(ms, processed, finished),
       leasesExpired: (finished) => this.runs.leasesExpired(finished),
+      splitWake: () => this.split.wake(),
     });
     this.cron = new CronTick({
       unit: () => this.config.get(),
@@ -105,6 +121,16 @@ export class StorageUnit extends DurableObject<Env> {
       alarm: this.timer,
       rearm: () => this.job.rearm(),
       presence: this.presence,
+    });
+    this.split = new Split({
+      sql: this.sql,
+      config: this.config,
+      grants: this.grants,
+      fills: this.fills,
+      blockConcurrencyWhile: (fn) => this.state.blockConcurrencyWhile(fn),
+      peer: (unit, index) => this.env.STORAGE_UNIT.getByName(shardName(unit, index)) as unknown as Peer,
+      destroy: () => this.destroy(ADMIN),
+      rearm: () => this.job.rearm(),
     });
     void this.state.blockConcurrencyWhile(async () => {
       if (hasSchema(this.sql)) migrate(this.sql);
@@ -117,6 +143,10 @@ export class StorageUnit extends DurableObject<Env> {
     this.timer.forget();
     // an alarm means work: list the unit for the cron, should the request that queued it have failed to
     this.presence.noteActivity();
+    // should this run be cut short, the split's next step is due all the same
+    const split = this.split.wake();
+    if (split !== undefined) await this.timer.set(split + SPLIT_WATCHDOG_MS);
+    await this.split.step();
     await this.job.run();
   }
 
@@ -155,6 +185,7 @@ export class StorageUnit extends DurableObject<Env> {
   async info(caller: AdminCaller): Promise<ShardInfo | Failure> {
     return this.guard.withExisting(caller, ({ modules: _modules, schedules: _schedules, ...rest }) => ({
       ...rest,
+      splitting: this.split.progress(rest as UnitConfig),
       records: this.records.count(),
       queue: this.queue.counts(),
       bytes: this.sql.databaseSize,
@@ -224,21 +255,26 @@ export class StorageUnit extends DurableObject<Env> {
 
   /** Applies lines of a batch, each on its own; each line carries its number in the caller's body, for its error. */
   async batch(caller: Caller, lines: Array<{ line: number; entry: BatchLine }>): Promise<{ applied: number; errors: BatchLineResult[] } | Failure> {
-    return this.guard.withUnit(caller, "write", async (unit) => {
-      const result = this.changes.applyLines(unit, lines);
-      await this.afterEnqueue();
-      return result;
-    });
+    return this.guard.withUnit(
+      caller,
+      "write",
+      async (unit) => {
+        const result = this.changes.applyLines(unit, lines);
+        await this.afterEnqueue();
+        return result;
+      },
+      (unit) => (lines.length > 0 ? splitRefusal(unit) : undefined),
+    );
   }
 
   // ── access ───────────────────────────────────────────────────────────────
 
   async fetchRecord(caller: Caller, key: string, scope?: string): Promise<StoredRecord | Failure> {
-    return this.guard.withUnit(
-      caller,
-      "read",
-      () => this.records.get(key, scope) ?? failure("KEY_NOT_FOUND", scope ? `record '${key}' has no scope '${scope}'` : `no record '${key}'`),
-    );
+    return this.guard.withUnit(caller, "read", () => {
+      const away = this.split.away(key);
+      if (away !== undefined) return this.split.peer(away).fetchRecord(caller, key, scope);
+      return this.records.get(key, scope) ?? failure("KEY_NOT_FOUND", scope ? `record '${key}' has no scope '${scope}'` : `no record '${key}'`);
+    });
   }
 
   /** `maxBytes`: this shard's part of the answer's room, when the answer gathers several shards. */
@@ -248,7 +284,15 @@ export class StorageUnit extends DurableObject<Env> {
     scope?: string,
     maxBytes?: number,
   ): Promise<{ records: StoredRecord[]; remainingKeys?: string[] } | Failure> {
-    return this.guard.withUnit(caller, "read", () => this.records.getMany(keys, scope, maxBytes));
+    return this.guard.withUnit(caller, "read", async () => {
+      const parts = await acrossSplit(
+        this.split,
+        keys,
+        (here) => this.records.getMany(here, scope, maxBytes),
+        (peer, gone) => peer.fetchMany(caller, gone, scope, maxBytes),
+      );
+      return isFailure(parts) ? parts : recordsInOrder(keys, parts, maxBytes);
+    });
   }
 
   /** The first `limit` keys from `startId` (inclusive) in byte order: a page over several shards is chosen on keys first. */
@@ -269,12 +313,20 @@ export class StorageUnit extends DurableObject<Env> {
 
   async reprocessKeys(caller: Caller, scope: string, keys: string[]): Promise<{ queued: number; missing: string[] } | Failure> {
     return this.guard.withQueue(caller, "write", async () => {
-      const unique = [...new Set(keys)];
-      const existing = this.records.existing(scope, unique);
-      const found = unique.filter((key) => existing.has(key));
-      this.queue.enqueue(scope, found);
+      const parts = await acrossSplit(
+        this.split,
+        [...new Set(keys)],
+        (here) => {
+          const existing = this.records.existing(scope, here);
+          const found = here.filter((key) => existing.has(key));
+          this.queue.enqueue(scope, found);
+          return { queued: found.length, missing: here.filter((key) => !existing.has(key)) };
+        },
+        (peer, gone) => peer.reprocessKeys(caller, scope, gone),
+      );
+      if (isFailure(parts)) return parts;
       await this.afterEnqueue();
-      return { queued: found.length, missing: unique.filter((key) => !existing.has(key)) };
+      return { queued: sum(parts.map((part) => part.queued)), missing: parts.flatMap((part) => part.missing) };
     });
   }
 
@@ -331,6 +383,7 @@ export class StorageUnit extends DurableObject<Env> {
       // while the job runs, its next run is now
       nextRunAt: this.job.busy ? new Date().toISOString() : alarm === null ? null : new Date(alarm).toISOString(),
       lastError: unit.lastError,
+      splitting: this.split.progress(unit),
     }));
   }
 
@@ -352,9 +405,18 @@ export class StorageUnit extends DurableObject<Env> {
 
   async retryFailed(caller: Caller, keys?: string[]): Promise<{ requeued: number } | Failure> {
     return this.guard.withUnit(caller, "write", async () => {
-      const requeued = this.queue.retryFailed(keys);
+      const parts =
+        keys === undefined
+          ? [{ requeued: this.queue.retryFailed() }]
+          : await acrossSplit(
+              this.split,
+              keys,
+              (here) => ({ requeued: this.queue.retryFailed(here) }),
+              (peer, gone) => peer.retryFailed(caller, gone),
+            );
+      if (isFailure(parts)) return parts;
       await this.afterEnqueue();
-      return { requeued };
+      return { requeued: sum(parts.map((part) => part.requeued)) };
     });
   }
 
@@ -401,6 +463,15 @@ export class StorageUnit extends DurableObject<Env> {
     return this.guard.withUnit(caller, need, () => ({ ok: true }));
   }
 
+  // ── splitting ────────────────────────────────────────────────────────────
+
+  /** The steps of a split (split.ts), called by the Worker's splitStorageUnit and by the unit's shards. */
+  async splitting<C extends SplitCall>(caller: AdminCaller, call: C): Promise<SplitAnswer<C> | Failure> {
+    // a new shard is laid where the unit does not exist yet
+    if (call.op === "lay") return this.split.lay(call) as Promise<SplitAnswer<C>>;
+    return this.guard.withExisting(caller, (unit) => this.split.handle(unit, call));
+  }
+
   // ── across shards: a shard's calls to the others of its unit (across-shards.ts) ──
 
   /** `scope` of this shard's `keys` as JSON texts within `maxBytes`, once the reverse rows the reader sends are set. */
@@ -430,16 +501,21 @@ export class StorageUnit extends DurableObject<Env> {
 
   /** A client's write of one key: applied in one transaction with what it sets in motion, then the job is told. */
   private async write(caller: Caller, key: string, apply: () => { changed: string[] } | Failure): Promise<{ ok: true } | Failure> {
-    return this.guard.withUnit(caller, "write", async (unit) => {
-      const result = this.sql.transaction(() => {
-        const outcome = apply();
-        if (!("error" in outcome)) this.changes.changed(unit, key, outcome.changed, 0);
-        return outcome;
-      });
-      if ("error" in result) return result;
-      await this.afterEnqueue();
-      return { ok: true as const };
-    });
+    return this.guard.withUnit(
+      caller,
+      "write",
+      async (unit) => {
+        const result = this.sql.transaction(() => {
+          const outcome = apply();
+          if (!("error" in outcome)) this.changes.changed(unit, key, outcome.changed, 0);
+          return outcome;
+        });
+        if ("error" in result) return result;
+        await this.afterEnqueue();
+        return { ok: true as const };
+      },
+      splitRefusal,
+    );
   }
 
   /**

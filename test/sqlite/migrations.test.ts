@@ -75,7 +75,19 @@ describe("the unit's migrations", () => {
     expect(recorded(sql)).toEqual(everyStep);
     const laid = tables(sql);
     expect(laid).toEqual(
-      expect.arrayContaining(["unit", "records", "queue", "fills", "record_refs", "grants", "queue_due", "records_by_scope", "referrer_outbox"]),
+      expect.arrayContaining([
+        "unit",
+        "records",
+        "queue",
+        "fills",
+        "record_refs",
+        "grants",
+        "queue_due",
+        "records_by_scope",
+        "referrer_outbox",
+        "split",
+        "split_reports",
+      ]),
     );
     expect(laid).not.toContain("queue_lease");
     migrate(sql);
@@ -89,7 +101,7 @@ describe("the unit's migrations", () => {
     migrate(sql);
     // steps 6 and later came after the runner: the outboxes, the reverse references (their old index goes)
     const added = ["referrer_outbox", "referrer_outbox_unstarted", "record_referrers", "reference_outbox", "reference_outbox_by_target"];
-    added.push("runs", "queue_counts", "throughput", "rate_origins", "job_metrics", "batch_durations");
+    added.push("runs", "queue_counts", "throughput", "rate_origins", "job_metrics", "batch_durations", "split", "split_reports");
     const laid = tables(sql);
     expect(laid).toEqual(expect.arrayContaining([...before.filter((name) => name !== "record_refs_by_target"), ...added]));
     expect(laid).not.toContain("record_refs_by_target");

@@ -1,0 +1,362 @@
+/**
+ * A split of the unit from n to m shards, as one shard takes part in it (README, "Design:
+ * sharded storage units", "Splitting n → m"). Owns tables `split` (an old shard's move:
+ * the count it moves to, its cursor, keys gone through and to go through, whether it has
+ * finished and told shard 0) and `split_reports` (on shard 0: the old shards that have).
+ *
+ * While the layout has `splitTo`, every shard refuses client writes (409, {@link splitRefusal}).
+ * Each old shard i moves its keys from its alarm ({@link Split.step}), a batch at a time
+ * inside `blockConcurrencyWhile` (no request runs on i meanwhile): the rows of the batch's
+ * keys whose new shard j = shardOf(key, m) is not i go to j, which replaces its rows of
+ * those keys with them (split-rows.ts); then, in one transaction, i deletes them and moves
+ * its cursor past the batch. A crash anywhere resumes at the cursor, sending again what
+ * may have been sent: nothing is lost or doubled.
+ *
+ * Invariants: a key of another shard at or before the cursor (or in the batch being sent,
+ * for a module's write) is no longer here: reads of it go on to its new shard
+ * (split-forward.ts), a module's write or reference to it is refused (the item runs again
+ * on the new shard, after its lease). Fills stand still on every shard while a split
+ * runs, so a fill sent with i's cursor misses no key that arrives later. Shard 0 ends the
+ * split once every old shard has reported, on every shard, itself last.
+ */
+import { failure, isFailure, type Failure } from "../errors";
+import { forEachConcurrently } from "../concurrency";
+import { log } from "../log";
+import type { ModulesConfig, ReprocessingSettings, Schedule } from "../schemas";
+import { sameLayout, shardOf, type ShardLayout } from "../shards/layout";
+import type { ConfigStore, UnitConfig } from "./config";
+import type { FillPosition, Fills } from "./fills";
+import { ADMIN, type GrantStore, type Permission } from "./grants";
+import { migrate } from "./migrations";
+import { compareKeys } from "./record-scan";
+import { deleteRows, readRows, replaceRows, type KeyRows } from "./split-rows";
+import type { Sql } from "./sql";
+import type { StorageUnit } from "./storage-unit";
+
+/** Keys per batch, and the content bytes it may carry: one batch holds the object for a few ms to a few hundred. */
+const MOVE_KEYS = 300;
+const MOVE_BYTES = 1024 * 1024;
+/** Time an alarm spends moving before the job gets its turn. */
+const STEP_MS = 2000;
+/** Wait before a failed step (a new shard that did not answer) is tried again. */
+const RETRY_MS = 1000;
+/** New shards sent to at once: the connection limit of one invocation. */
+const PEERS_AT_ONCE = 6;
+/** Times a batch is sent again because its rows changed while it travelled (a running batch completed its items). */
+const RESENDS = 3;
+
+/** The progress of a split, as `reprocess/status` and `getStorageUnit` show it (summed over the shards). */
+export interface SplitProgress {
+  from: number;
+  to: number;
+  moved: number;
+  total: number;
+}
+
+/** What every shard of a unit holds alike: a split gives it to the new shards. */
+export interface UnitWideState {
+  contentProcessing: boolean;
+  reprocessingQueue: boolean;
+  paused: boolean;
+  settings: ReprocessingSettings;
+  modules: ModulesConfig;
+  schedules: Schedule[];
+  grants: Array<{ user: string; tokenHash: string; permission: Permission }>;
+}
+
+/** Another shard of this unit, by RPC. */
+export type Peer = { [K in keyof StorageUnit]: StorageUnit[K] };
+
+/** The steps of a split, as shards call them on each other (`StorageUnit.splitting`). */
+export type SplitCall =
+  /** shard 0: the unit-wide state for the new shards */
+  | { op: "export" }
+  /** a new shard: laid with shard 0's state */
+  | { op: "lay"; name: string; index: number; layout: ShardLayout; state: UnitWideState }
+  /** an old shard: the split begins */
+  | { op: "start"; to: number }
+  /** a new shard: a batch of rows arrives */
+  | { op: "receive"; to: number; batch: KeyRows; fills: FillPosition[] }
+  /** shard 0: an old shard has moved all it had to */
+  | { op: "report"; shard: number; to: number }
+  /** every shard: the split has ended */
+  | { op: "end"; to: number };
+export type SplitAnswer<C extends SplitCall> = C extends { op: "export" } ? UnitWideState : { ok: true };
+
+export interface SplitHost {
+  sql: Sql;
+  config: ConfigStore;
+  grants: GrantStore;
+  fills: Fills;
+  blockConcurrencyWhile<T>(fn: () => Promise<T>): Promise<T>;
+  /** shard `index` of the unit `unit` */
+  peer(unit: string, index: number): Peer;
+  /** empties the object (a leftover of another unit where a new shard is to be laid) */
+  destroy(): Promise<unknown>;
+  rearm(): Promise<void>;
+}
+
+type SplitRow = { split_to: number; cursor: string | null; moved: number; total: number; done: number; reported: number };
+
+/** The answer of a client's write while the unit splits. */
+export function splitRefusal(unit: UnitConfig): Failure | undefined {
+  if (unit.layout.splitTo === null) return undefined;
+  return failure(
+    "STORAGE_UNIT_SPLITTING",
+    `storage unit '${unit.name}' is moving its records from ${unit.layout.shards} to ${unit.layout.splitTo} shards; send the write again after Retry-After (GET /reprocess/status/${unit.name} shows the progress)`,
+  );
+}
+
+export class Split {
+  /** the last key of the batch being sent: a module may no longer write it (see {@link away}) */
+  private fence: string | undefined;
+  /** no step before this time, after one failed */
+  private retryAt = 0;
+
+  constructor(private readonly host: SplitHost) {}
+
+  /** A step of the split called on this shard of the existing unit (every step but "lay"). */
+  handle<C extends SplitCall>(unit: UnitConfig, call: C): SplitAnswer<C> | Promise<SplitAnswer<C> | Failure> {
+    type Answer = Promise<SplitAnswer<C> | Failure>;
+    switch (call.op) {
+      case "export":
+        return this.unitState(unit) as SplitAnswer<C>;
+      case "start":
+        return this.start(unit, call.to) as Answer;
+      case "receive":
+        return this.receive(unit, call.to, call.batch, call.fills) as Answer;
+      case "report":
+        return this.noteReport(unit, call.shard, call.to) as Answer;
+      case "end":
+        return this.end(unit, call.to) as Answer;
+      default:
+        return Promise.resolve(failure("INVALID_REQUEST", `no split step '${call.op}' on a unit that exists`));
+    }
+  }
+
+  // ── the start (the Worker's splitStorageUnit, sharded-unit.ts) ────────────
+
+  /** What a new shard takes from shard 0. */
+  private unitState(unit: UnitConfig): UnitWideState {
+    const { contentProcessing, reprocessingQueue, paused, settings, modules, schedules } = unit;
+    return { contentProcessing, reprocessingQueue, paused, settings, modules, schedules, grants: this.host.grants.all() };
+  }
+
+  /** Lays new shard `index` of `name`, or brings a shard laid by a start cut short up to date. */
+  async lay({ name, index, layout, state }: { name: string; index: number; layout: ShardLayout; state: UnitWideState }): Promise<{ ok: true }> {
+    const mine = this.host.config.get();
+    if (mine && !(mine.name === name && mine.shard === index && sameLayout(mine.layout, layout))) await this.host.destroy();
+    if (!this.host.config.get()) {
+      migrate(this.host.sql);
+      this.host.config.create(name, state.contentProcessing, state.reprocessingQueue, index, layout);
+    }
+    this.host.sql.transaction(() => {
+      const { grants, ...config } = state;
+      this.host.config.update(config);
+      this.host.sql.exec("DELETE FROM grants");
+      for (const grant of grants) this.host.grants.set(grant.user, grant.tokenHash, grant.permission);
+    });
+    return { ok: true };
+  }
+
+  /** An old shard learns the split: its keys are counted, its alarm starts moving them. */
+  private async start(unit: UnitConfig, to: number): Promise<{ ok: true }> {
+    this.host.sql.transaction(() => {
+      if (!this.row()) this.host.sql.exec("INSERT INTO split (id, split_to, total) VALUES (1, ?, (SELECT count(DISTINCT key) FROM records))", to);
+      this.host.config.update({ layout: { shards: unit.layout.shards, splitTo: to } });
+    });
+    await this.host.rearm();
+    return { ok: true };
+  }
+
+  // ── during the split ─────────────────────────────────────────────────────
+
+  /** This shard's part of the progress; null when no split runs. */
+  progress(unit: UnitConfig): SplitProgress | null {
+    if (unit.layout.splitTo === null) return null;
+    const row = this.row();
+    return { from: unit.layout.shards, to: unit.layout.splitTo, moved: row?.moved ?? 0, total: row?.total ?? 0 };
+  }
+
+  /** Shard `index` of this unit. */
+  peer(index: number): Peer {
+    return this.host.peer(this.host.config.get()!.name, index);
+  }
+
+  /**
+   * The new shard of `key` when it has left this one: moved already, or (`fenced`: for a
+   * module's write) on its way in the batch being sent. Undefined when it is here.
+   */
+  away(key: string, fenced = false): number | undefined {
+    const unit = this.host.config.get();
+    const to = unit?.layout.splitTo;
+    if (!unit || !to || unit.shard >= unit.layout.shards) return undefined;
+    const target = shardOf(key, to);
+    if (target === unit.shard) return undefined;
+    const row = this.row();
+    if (!row) return undefined;
+    if (row.done) return target;
+    const edge = fenced && this.fence !== undefined ? this.fence : row.cursor;
+    return edge !== null && compareKeys(key, edge) <= 0 ? target : undefined;
+  }
+
+  /** The new shard receives a batch: its rows of those keys become the ones sent; the old shard's fills come along. */
+  private async receive(unit: UnitConfig, to: number, batch: KeyRows, fills: FillPosition[]): Promise<{ ok: true } | Failure> {
+    if (unit.layout.splitTo !== to) return failure("INVALID_REQUEST", `shard ${unit.shard} of '${unit.name}' is not splitting into ${to} shards`);
+    this.host.sql.transaction(() => {
+      const runs = replaceRows(this.host.sql, batch);
+      this.host.fills.adopt(fills, runs);
+    });
+    await this.host.rearm();
+    return { ok: true };
+  }
+
+  /** When the alarm has split work: at once while keys are left or a report is owed, later after a failure. */
+  wake(): number | undefined {
+    const unit = this.host.config.get();
+    if (!unit || unit.layout.splitTo === null) return undefined;
+    const row = this.row();
+    const owed = row !== undefined && (row.done === 0 || row.reported === 0);
+    return owed || this.allReported(unit) ? Math.max(Date.now(), this.retryAt) : undefined;
+  }
+
+  /** The alarm's share of the split: move batches for a while, report when done, and on shard 0 end it once all have. */
+  async step(): Promise<void> {
+    if (Date.now() < this.retryAt) return;
+    const deadline = Date.now() + STEP_MS;
+    try {
+      for (;;) {
+        const unit = this.host.config.get();
+        const row = this.row();
+        if (!unit?.layout.splitTo || !row || row.done || Date.now() >= deadline) break;
+        // a failure inside blockConcurrencyWhile would reset the object: it is carried out and thrown here
+        const error = await this.host.blockConcurrencyWhile(() =>
+          this.moveBatch(unit, row).then(
+            () => undefined,
+            (error: unknown) => error,
+          ),
+        );
+        if (error !== undefined) throw error;
+        // requests waiting for the object get in between batches
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      await this.report();
+      await this.endIfAllReported();
+    } catch (error) {
+      this.retryAt = Date.now() + RETRY_MS;
+      const unit = this.host.config.get();
+      log("warn", "split-step-failed", { unit: unit?.name ?? "", shard: unit?.shard ?? -1, error: String(error) });
+    }
+  }
+
+  /** Shard 0 notes that old shard `shard` has moved all its keys (said again until it is heard). */
+  private async noteReport(unit: UnitConfig, shard: number, to: number): Promise<{ ok: true }> {
+    // a report of a split that has ended is heard already
+    if (unit.layout.splitTo !== to) return { ok: true };
+    this.host.sql.exec("INSERT OR IGNORE INTO split_reports (shard) VALUES (?)", shard);
+    await this.host.rearm();
+    return { ok: true };
+  }
+
+  /** The split ends on this shard: `to` shards serve the unit, and the fills count what they have left here. */
+  private async end(unit: UnitConfig, to: number): Promise<{ ok: true }> {
+    if (unit.layout.splitTo !== to) return { ok: true };
+    this.host.sql.transaction(() => {
+      this.host.config.update({ layout: { shards: to, splitTo: null } });
+      this.host.sql.exec("DELETE FROM split");
+      this.host.sql.exec("DELETE FROM split_reports");
+      this.host.fills.recount();
+    });
+    await this.host.rearm();
+    return { ok: true };
+  }
+
+  // ── internals ────────────────────────────────────────────────────────────
+
+  /** One batch: the next keys after the cursor, those of other shards sent there, then deleted here and the cursor moved. */
+  private async moveBatch(unit: UnitConfig, row: SplitRow): Promise<void> {
+    const { sql } = this.host;
+    const to = row.split_to;
+    const listed = sql.all<{ key: string; bytes: number }>(
+      row.cursor === null
+        ? "SELECT key, sum(coalesce(length(content), 0)) AS bytes FROM records GROUP BY key ORDER BY key LIMIT ?"
+        : "SELECT key, sum(coalesce(length(content), 0)) AS bytes FROM records WHERE key > ? GROUP BY key ORDER BY key LIMIT ?",
+      ...(row.cursor === null ? [] : [row.cursor]),
+      MOVE_KEYS,
+    );
+    const keys: string[] = [];
+    let bytes = 0;
+    for (const { key, bytes: size } of listed) {
+      if (keys.length > 0 && bytes + size > MOVE_BYTES) break;
+      keys.push(key);
+      bytes += size;
+    }
+    if (keys.length === 0) return void sql.exec("UPDATE split SET done = 1");
+    let groups = new Map<number, string[]>();
+    for (const key of keys) {
+      const target = shardOf(key, to);
+      if (target !== unit.shard) groups.set(target, [...(groups.get(target) ?? []), key]);
+    }
+    const leaving = [...groups.values()].flat();
+    const fills = this.host.fills.positions();
+    this.fence = keys[keys.length - 1];
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const sent = new Map([...groups].map(([target, group]) => [target, readRows(sql, group)]));
+        await forEachConcurrently([...sent], PEERS_AT_ONCE, async ([target, batch]) => {
+          const answer = await this.host.peer(unit.name, target).splitting(ADMIN, { op: "receive", to, batch, fills });
+          if (isFailure(answer)) throw new Error(`shard ${target}: ${answer.error}: ${answer.detail}`);
+        });
+        // what changed here while the batch travelled (a running batch's items completed) is sent again
+        const changed = [...groups].filter(([target, group]) => JSON.stringify(readRows(sql, group)) !== JSON.stringify(sent.get(target)));
+        if (changed.length === 0) break;
+        if (attempt >= RESENDS) throw new Error("the batch's rows kept changing while they were sent; it is tried again");
+        groups = new Map(changed);
+      }
+      sql.transaction(() => {
+        deleteRows(sql, leaving);
+        sql.exec("UPDATE split SET cursor = ?, moved = moved + ?", keys[keys.length - 1], keys.length);
+      });
+    } finally {
+      this.fence = undefined;
+    }
+  }
+
+  /** An old shard that has moved everything tells shard 0, durably: until heard, every alarm tells it again. */
+  private async report(): Promise<void> {
+    const unit = this.host.config.get();
+    const row = this.row();
+    if (!unit || !row?.done || row.reported) return;
+    const answer =
+      unit.shard === 0
+        ? await this.noteReport(unit, 0, row.split_to)
+        : await this.host.peer(unit.name, 0).splitting(ADMIN, { op: "report", shard: unit.shard, to: row.split_to });
+    if (isFailure(answer)) throw new Error(`shard 0: ${answer.error}: ${answer.detail}`);
+    this.host.sql.exec("UPDATE split SET reported = 1");
+  }
+
+  /** Shard 0, once every old shard has reported: the split ends on every other shard, then here. */
+  private async endIfAllReported(): Promise<void> {
+    const unit = this.host.config.get();
+    const to = unit?.layout.splitTo;
+    if (!unit || !to || !this.allReported(unit)) return;
+    await forEachConcurrently(
+      Array.from({ length: to - 1 }, (_, index) => index + 1),
+      PEERS_AT_ONCE,
+      async (index) => {
+        const answer = await this.host.peer(unit.name, index).splitting(ADMIN, { op: "end", to });
+        if (isFailure(answer)) throw new Error(`shard ${index}: ${answer.error}: ${answer.detail}`);
+      },
+    );
+    await this.end(unit, to);
+  }
+
+  private allReported(unit: UnitConfig): boolean {
+    if (unit.shard !== 0) return false;
+    return (this.host.sql.first<{ n: number }>("SELECT count(*) AS n FROM split_reports")?.n ?? 0) >= unit.layout.shards;
+  }
+
+  private row(): SplitRow | undefined {
+    return this.host.sql.first<SplitRow>("SELECT split_to, cursor, moved, total, done, reported FROM split WHERE id = 1");
+  }
+}

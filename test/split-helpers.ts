@@ -1,0 +1,70 @@
+/**
+ * Helpers for the split tests: a unit's shards reached as objects, their rows read as they
+ * are stored, and a split held still or driven to its end through the shards' alarms.
+ * Alarms fire on their own in the test runtime too; a held split's old shards put their
+ * moves off (the wait a failed step takes), so a test sees the unit mid-split for as long
+ * as it needs.
+ */
+import { env } from "cloudflare:workers";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { shardName } from "../src/shards/layout";
+import type { StorageUnit } from "../src/unit/storage-unit";
+import { status } from "./queue-helpers";
+
+export function shardStub(unit: string, index: number) {
+  return env.STORAGE_UNIT.getByName(shardName(unit, index));
+}
+
+type Row = Record<string, unknown>;
+export interface ShardRows {
+  records: Row[];
+  queue: Row[];
+  refs: Row[];
+  outbox: Row[];
+  fills: Row[];
+  grants: Row[];
+}
+
+/** Every per-key row, fill and grant of one shard, as stored (the outbox without its local ids). */
+export function shardRows(unit: string, index: number): Promise<ShardRows> {
+  return runInDurableObject(shardStub(unit, index), (_instance: StorageUnit, state) => {
+    const all = (query: string) => state.storage.sql.exec(query).toArray() as Row[];
+    return {
+      records: all("SELECT key, scope, content, version, updated_at FROM records ORDER BY key, scope"),
+      queue: all("SELECT * FROM queue ORDER BY key, scope"),
+      refs: all("SELECT * FROM record_refs ORDER BY key, scope, via, ref_scope, ref_key"),
+      outbox: all(
+        "SELECT ref_scope, ref_key, hops, writer_scope, writer_key, after_scope, after_key FROM referrer_outbox ORDER BY ref_key, ref_scope, hops",
+      ),
+      fills: all("SELECT scope, prefix, since, cursor, hops, remaining FROM fills ORDER BY scope"),
+      grants: all("SELECT * FROM grants ORDER BY user_name"),
+    };
+  });
+}
+
+type Hold = { split: { retryAt: number } };
+
+/** The old shards put off their moves until {@link releaseSplit}. */
+export async function holdSplit(unit: string, shards: number): Promise<void> {
+  for (let index = 0; index < shards; index++)
+    await runInDurableObject(shardStub(unit, index), (instance: StorageUnit) => {
+      (instance as unknown as Hold).split.retryAt = Date.now() + 3_600_000;
+    });
+}
+
+export async function releaseSplit(unit: string, shards: number): Promise<void> {
+  for (let index = 0; index < shards; index++)
+    await runInDurableObject(shardStub(unit, index), (instance: StorageUnit) => {
+      (instance as unknown as Hold).split.retryAt = 0;
+    });
+}
+
+/** Runs the shards' alarms until the unit's status shows no split. */
+export async function driveSplit(unit: string, shards: number, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if ((await status(unit)).splitting === null) return;
+    if (Date.now() > until) throw new Error(`the split of ${unit} did not end: ${JSON.stringify((await status(unit)).splitting)}`);
+    for (let index = 0; index < shards; index++) await runDurableObjectAlarm(shardStub(unit, index));
+  }
+}

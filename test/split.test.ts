@@ -1,0 +1,232 @@
+/**
+ * Splitting a unit into more shards (API.md, "Sharded storage units"; README, "Splitting
+ * n → m"): everything a key has goes to its new shard, writes wait with 409 meanwhile,
+ * reads go on, and a split cut short resumes.
+ */
+import { runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { compareBytes, shardOf } from "../src/shards/layout";
+import { ADMIN } from "../src/unit/grants";
+import type { StorageUnit } from "../src/unit/storage-unit";
+import { call, createUnit, ndjson } from "./helpers";
+import { addMany, setPipelines, setSettings, status, waitFor, waitForStatus } from "./queue-helpers";
+import { createUser, grant } from "./security-helpers";
+import { driveSplit, holdSplit, releaseSplit, shardRows, shardStub, type ShardRows } from "./split-helpers";
+
+/** Items that fail for good before the split: outside the `reprocess/all` (prefix `k`), so they stay failed through it. */
+const FAILING = ["z-fail-a", "z-fail-b"];
+
+/** A unit of `shards` with `count` records processed once (an `index` scope written by its pipeline, two items failed), some tombstones and versions, reference rows, a grant, then a paused `reprocess/all`. */
+async function busyUnit(shards: number, count: number) {
+  const unit = await createUnit({ shards, contentProcessing: true, reprocessingQueue: true });
+  await setSettings(unit, { maxAttempts: 2, backoffMs: 10, maxBackoffMs: 10 });
+  await setPipelines(unit, {
+    raw: [
+      { module: "ScopeWriter", settings: { scope: "index" } },
+      { module: "Fault", settings: { failKeys: FAILING } },
+    ],
+  });
+  const keys = await addMany(unit, "raw", count);
+  const failing = ndjson(FAILING.map((key) => ({ action: "add", scope: "raw", key, content: {} })));
+  expect((await call("POST", `/transaction/batch/${unit}`, failing)).body.count).toBe(FAILING.length);
+  await waitForStatus(unit, (s) => s.pending === 0 && s.assigned === 0 && s.failed === FAILING.length, "the first run", 60_000);
+  // tombstones and versions
+  for (const key of ["k000001", "k000002", "k000003", "k000004"])
+    expect((await call("PUT", `/transaction/add/${unit}/extra`, { key, content: { v: 7 }, version: 7 })).status).toBe(200);
+  for (const key of ["k000001", "k000002", "k000003"])
+    expect((await call("PUT", `/transaction/execute/${unit}/extra`, { key, action: "delete", policy: "mustexist", version: 1e15 })).status).toBe(200);
+  await waitForStatus(unit, (s) => s.pending === 0 && s.assigned === 0, "the writes' items", 30_000);
+  // reference rows as a join leaves them, on the shard of the key they belong to
+  for (const key of ["k000010", "k000011", "k000012"]) {
+    await runInDurableObject(shardStub(unit, shardOf(key, shards)), (_instance: StorageUnit, state) => {
+      state.storage.sql.exec("INSERT INTO record_refs (scope, key, via, ref_scope, ref_key) VALUES ('raw', ?, 'author', 'raw', 'k000020')", key);
+    });
+  }
+  const user = await createUser();
+  await grant("rw", user.name, unit);
+  expect((await call("PUT", `/reprocess/pause/${unit}`)).status).toBe(200);
+  const started = await call("POST", `/reprocess/all/${unit}/raw?prefix=k`);
+  expect(started.body.queued).toBe(count);
+  return { unit, keys, user, runId: started.body.runId as string };
+}
+
+async function everyShard(unit: string, shards: number): Promise<ShardRows[]> {
+  const all: ShardRows[] = [];
+  for (let index = 0; index < shards; index++) all.push(await shardRows(unit, index));
+  return all;
+}
+
+/** The per-key rows of every shard, each with the shard it was found on. */
+function byKey(shards: ShardRows[]) {
+  const found: Array<{ table: string; key: string; shard: number; row: unknown }> = [];
+  shards.forEach((rows, shard) => {
+    for (const row of rows.records) found.push({ table: "records", key: String(row.key), shard, row });
+    for (const row of rows.queue) found.push({ table: "queue", key: String(row.key), shard, row });
+    for (const row of rows.refs) found.push({ table: "refs", key: String(row.key), shard, row });
+  });
+  return found;
+}
+
+describe("splitStorageUnit", () => {
+  for (const [from, to, count] of [
+    [1, 2, 6000],
+    [8, 16, 44_000],
+  ] as const) {
+    it(`moves every row of a key to its new shard, ${from} → ${to}, during a paused reprocess/all that then completes`, async () => {
+      const { unit, user, runId } = await busyUnit(from, count);
+      const before = await everyShard(unit, from);
+      expect(before.every((rows) => rows.fills.length === 1)).toBe(true);
+      const split = await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: to });
+      expect(split.body).toEqual({ message: "OK", splitting: true });
+      await driveSplit(unit, to, 120_000);
+
+      const after = await everyShard(unit, to);
+      const moved = byKey(after);
+      // every row is on its key's shard, once, as it was (the referrer outbox is the job's to drain, paused or not: where it is, it is on its key's shard)
+      for (const rows of after) for (const row of rows.outbox) expect(shardOf(String(row.ref_key), to)).toBe(after.indexOf(rows));
+      for (const entry of moved) expect(entry.shard, `${entry.table} ${entry.key}`).toBe(shardOf(entry.key, to));
+      const strip = (entries: ReturnType<typeof byKey>) => entries.map(({ table, row }) => JSON.stringify([table, row])).sort();
+      expect(strip(moved)).toEqual(strip(byKey(before)));
+      // each shard's fill goes on from where it stood, counting what is left there; every shard holds the grant
+      for (const rows of after) {
+        expect(rows.fills).toHaveLength(1);
+        expect(rows.grants.map((grant) => grant.user_name)).toEqual([user.name]);
+      }
+      const info = (await call("GET", `/admin/getStorageUnit/${unit}`)).body.storageUnit;
+      expect(info).toMatchObject({ shards: to, records: count + FAILING.length, splitting: null, queue: { failed: FAILING.length } });
+      const fetched = await call("GET", `/access/fetch/${unit}/k000004`, undefined, { token: user.token });
+      expect(fetched.body.content).toMatchObject({ raw: { n: 4 }, extra: { v: 7 } });
+      expect(fetched.body.meta.extra.version).toBe(7);
+      expect((await call("GET", `/access/fetch/${unit}/k000001/extra`)).body.message).toBe("KEY_NOT_FOUND");
+      expect((await call("GET", `/access/fetch/${unit}/k000001/index`)).body.content.index).toEqual({ n: 1 });
+
+      const processed = (await status(unit)).processed;
+      expect((await call("PUT", `/reprocess/resume/${unit}`)).status).toBe(200);
+      const done = await waitForStatus(unit, (s) => !s.filling && s.pending === 0 && s.assigned === 0, "the run after the split", 60_000);
+      expect(done.processed - processed).toBe(count);
+      expect(done.failed).toBe(FAILING.length);
+      // the run went with its items: one run, its total counted where its fill began, all of it processed on the new shards
+      const run = await waitFor(async () => {
+        const { body } = await call("GET", `/reprocess/run/${unit}/${runId}`);
+        return body.run?.state === "done" ? body.run : undefined;
+      }, "the run to be done");
+      expect(run).toMatchObject({ total: count, processed: count });
+      const perShard = (await call("GET", `/admin/getStorageUnit/${unit}`)).body.storageUnit.shardStats;
+      for (const shard of perShard) expect(shard).toMatchObject({ pending: 0, assigned: 0 });
+    }, 240_000);
+  }
+
+  it("answers writes 409 with Retry-After while it runs, line by line in a batch, and serves reads of moved and unmoved keys", async () => {
+    const unit = await createUnit({ shards: 2, contentProcessing: false, reprocessingQueue: true });
+    const keys = await addMany(unit, "raw", 2000);
+    expect((await call("PUT", `/reprocess/pause/${unit}`)).status).toBe(200);
+    await holdSplit(unit, 2);
+    // a start cut short: shard 1 has begun splitting into 4, shard 0 has not recorded it
+    await runInDurableObject(shardStub(unit, 1), (instance: StorageUnit) => instance.splitting(ADMIN, { op: "start", to: 4 }));
+    const lines = ["x1", "x2", "x3", "x4", "x5", "x6"].map((key) => ({ action: "add", scope: "raw", key, content: {} }));
+    const partial = await call("POST", `/transaction/batch/${unit}`, ndjson(lines));
+    expect(partial.body.message).toBe("COMPLETED_WITH_ERRORS");
+    const refusedKeys = lines.map((line) => line.key).filter((key) => shardOf(key, 2) === 1);
+    expect(refusedKeys.length).toBeGreaterThan(0);
+    expect(partial.body.count).toBe(lines.length - refusedKeys.length);
+    expect(partial.body.errors.map((error: { key: string; error: string }) => [error.key, error.error])).toEqual(
+      refusedKeys.map((key) => [key, "STORAGE_UNIT_SPLITTING"]),
+    );
+    const other = await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: 8 });
+    expect(other.status).toBe(409);
+    expect(other.body.detail).toContain('send {"shards":4}');
+    expect((await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: 4 })).body).toEqual({ message: "OK", splitting: true });
+    expect((await status(unit)).splitting).toEqual({ from: 2, to: 4, moved: 0, total: 2000 + lines.length - refusedKeys.length });
+
+    const write = await call("PUT", `/transaction/add/${unit}/raw`, { key: "new", content: {} });
+    expect(write.status).toBe(409);
+    expect(write.body.message).toBe("STORAGE_UNIT_SPLITTING");
+    expect(write.headers.get("retry-after")).toBe("5");
+    expect((await call("PUT", `/transaction/execute/${unit}/raw`, { key: keys[0], action: "delete" })).status).toBe(409);
+    const refused = await call("POST", `/transaction/batch/${unit}`, ndjson(lines));
+    expect(refused.status).toBe(409);
+    expect(refused.headers.get("retry-after")).toBe("5");
+    const second = await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: 16 });
+    expect(second.status).toBe(409);
+    expect(second.body.message).toBe("STORAGE_UNIT_SPLITTING");
+    expect(second.headers.get("retry-after")).toBe("5");
+
+    // one shard moves part of its keys: reads find moved and unmoved keys alike
+    await releaseSplit(unit, 1);
+    await runInDurableObject(shardStub(unit, 0), async (instance: StorageUnit) => {
+      const split = (instance as unknown as { split: { step(): Promise<void> } }).split;
+      await split.step();
+    });
+    const midway = (await status(unit)).splitting;
+    expect(midway?.moved).toBeGreaterThan(0);
+    const sample = keys.filter((_, index) => index % 37 === 0);
+    for (const key of sample) expect((await call("GET", `/access/fetch/${unit}/${key}`)).body.key).toBe(key);
+    const many = await call("POST", `/access/fetchMultiple/${unit}`, { keys: [...sample].reverse() });
+    expect(many.body.records.map((record: { key: string }) => record.key)).toEqual([...sample].reverse());
+    const seen: string[] = [];
+    let startId: string | undefined;
+    do {
+      const page = await call("GET", `/access/fetchPage/${unit}?batchSize=300${startId ? `&startId=${startId}` : ""}`);
+      seen.push(...page.body.records.map((record: { key: string }) => record.key));
+      startId = page.body.nextStartId;
+    } while (startId);
+    expect(seen).toEqual([...keys, ...lines.map((line) => line.key).filter((key) => !refusedKeys.includes(key))].sort(compareBytes));
+    expect((await call("POST", `/reprocess/keys/${unit}/raw`, { keys: sample })).body).toMatchObject({ queued: sample.length, missing: [] });
+
+    await releaseSplit(unit, 2);
+    await driveSplit(unit, 4);
+    expect((await call("GET", `/admin/getStorageUnit/${unit}`)).body.storageUnit).toMatchObject({ shards: 4, splitting: null });
+    expect((await call("PUT", `/transaction/add/${unit}/raw`, { key: "new", content: {} })).status).toBe(200);
+    expect((await status(unit)).pending).toBe(sample.length);
+  });
+
+  it("resumes a split cut short mid-way without losing or doubling a row", async () => {
+    const unit = await createUnit({ shards: 1, contentProcessing: false, reprocessingQueue: true });
+    const keys = await addMany(unit, "raw", 3000);
+    expect((await call("PUT", `/reprocess/pause/${unit}`)).status).toBe(200);
+    expect((await call("POST", `/reprocess/keys/${unit}/raw`, { keys: keys.slice(0, 500) })).status).toBe(200);
+    const before = await everyShard(unit, 1);
+    await holdSplit(unit, 1);
+    expect((await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: 4 })).status).toBe(200);
+    await releaseSplit(unit, 1);
+    // the object dies while its alarm moves keys: whatever batch was on its way is sent again
+    await runInDurableObject(shardStub(unit, 0), async (instance: StorageUnit, state) => {
+      void instance.alarm().catch(() => undefined);
+      for (;;) {
+        const [row] = state.storage.sql.exec<{ moved: number }>("SELECT moved FROM split").toArray();
+        if ((row?.moved ?? 0) > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      state.abort("killed mid-split");
+    }).catch(() => undefined);
+    const midway = (await status(unit)).splitting;
+    expect(midway?.moved).toBeGreaterThan(0);
+    expect(midway?.moved).toBeLessThan(3000);
+    await driveSplit(unit, 4);
+    const after = await everyShard(unit, 4);
+    const strip = (entries: ReturnType<typeof byKey>) => entries.map(({ table, row }) => JSON.stringify([table, row])).sort();
+    expect(strip(byKey(after))).toEqual(strip(byKey(before)));
+    for (const entry of byKey(after)) expect(entry.shard).toBe(shardOf(entry.key, 4));
+    expect((await call("GET", `/admin/getStorageUnit/${unit}`)).body.storageUnit).toMatchObject({
+      shards: 4,
+      records: 3000,
+      queue: { pending: 500 },
+    });
+  });
+
+  it("refuses counts that are not a greater power of two up to 256", async () => {
+    const unit = await createUnit({ shards: 4 });
+    for (const shards of [4, 2, 6, 512, 0]) {
+      const answer = await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards });
+      expect(answer.status, String(shards)).toBe(400);
+      expect(answer.body.message).toBe("INVALID_REQUEST");
+      expect(answer.body.detail).toContain("8, 16, 32, 64, 128, 256");
+    }
+    expect((await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: "8" })).status).toBe(400);
+    expect((await call("PUT", `/admin/splitStorageUnit/nope-${Date.now()}`, { shards: 8 })).status).toBe(404);
+    const full = await createUnit({ shards: 256 });
+    const answer = await call("PUT", `/admin/splitStorageUnit/${full}`, { shards: 512 });
+    expect(answer.status).toBe(400);
+    expect(answer.body.detail).toContain("cannot be split further");
+  });
+});
