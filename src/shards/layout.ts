@@ -70,3 +70,11 @@ export function compareBytes(a: string, b: string): number {
   }
   return a.length - b.length;
 }
+
+/** What a split of a unit of `shards` may ask for. */
+export function splitCounts(shards: number): string {
+  if (shards >= MAX_SHARDS) return `the unit has ${shards} shards, the most a unit may have; it cannot be split further`;
+  const allowed: number[] = [];
+  for (let count = shards * 2; count <= MAX_SHARDS; count *= 2) allowed.push(count);
+  return `shards must be a power of two greater than the unit's ${shards} and at most ${MAX_SHARDS}: one of ${allowed.join(", ")}`;
+}

@@ -23,7 +23,7 @@ import { runNotFound, type RunFilter, type RunRequest } from "../unit/run-contro
 import { combineRunLists, combineRuns, type Run, type RunPart } from "../unit/runs";
 import type { UnitMetrics } from "../unit/metrics";
 import { sumMetrics } from "../http/prometheus";
-import { isShardCount, MAX_SHARDS, ONE_SHARD, sameLayout, shardIndexes, type ShardLayout } from "./layout";
+import { isShardCount, ONE_SHARD, sameLayout, shardIndexes, splitCounts, type ShardLayout } from "./layout";
 import { combineInfo, combineStatus, inOrder, mergeFailed, mergeKeys, sum } from "./merge";
 
 type Line = { line: number; entry: BatchLine; bytes: number };
@@ -394,12 +394,4 @@ export class ShardedUnit extends ShardRouter {
 /** A shard's RUN_NOT_FOUND as "no share here", other failures as they are. */
 function unlessRunNotFound<T>(part: T | Failure): T | Failure | null {
   return isFailure(part) && part.error === "RUN_NOT_FOUND" ? null : part;
-}
-
-/** What a split of a unit of `shards` may ask for. */
-function splitCounts(shards: number): string {
-  if (shards >= MAX_SHARDS) return `the unit has ${shards} shards, the most a unit may have; it cannot be split further`;
-  const allowed: number[] = [];
-  for (let count = shards * 2; count <= MAX_SHARDS; count *= 2) allowed.push(count);
-  return `shards must be a power of two greater than the unit's ${shards} and at most ${MAX_SHARDS}: one of ${allowed.join(", ")}`;
 }
