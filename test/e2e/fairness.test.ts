@@ -44,8 +44,10 @@ describe.skipIf(kind !== "node" && !process.env.RESTAGE_E2E_FAIRNESS)("fairness 
   it("another unit's status stays fast while one unit runs a heavy synchronous pipeline", { timeout: 240_000 }, async () => {
     const heavy = uniqueUnit("heavy");
     const quiet = uniqueUnit("quiet");
-    await ok(call("PUT", `/admin/createStorageUnit/${heavy}`, { contentProcessing: true, reprocessingQueue: true }));
-    await ok(call("PUT", `/admin/createStorageUnit/${quiet}`, { contentProcessing: true, reprocessingQueue: true }));
+    // one shard each: this is the one process's yield budget between units (a unit's shards
+    // share that process too, and a join of a thousand records over 8 shards takes a call per shard)
+    await ok(call("PUT", `/admin/createStorageUnit/${heavy}`, { contentProcessing: true, reprocessingQueue: true, shards: 1 }));
+    await ok(call("PUT", `/admin/createStorageUnit/${quiet}`, { contentProcessing: true, reprocessingQueue: true, shards: 1 }));
     await ok(
       call("POST", `/admin/setContentProcessingModules/${heavy}`, {
         modules: {
