@@ -42,8 +42,6 @@ const SLICE_MS = 20_000;
 const MAX_RUN_MS = 14 * 60_000;
 /** A batch slower than this is logged. */
 export const SLOW_BATCH_MS = 1000;
-/** Which shard of its unit this object is; units have one shard until they can be split. */
-const SHARD = 0;
 
 export interface JobHost {
   queue: Queue;
@@ -100,7 +98,7 @@ export class Job {
     const outcomes = await Promise.allSettled(loops);
     this.runs--;
     const { batches, items } = slice;
-    log("info", "job-slice", { unit: config.name, shard: SHARD, batches, items, failed: slice.failed, ms: Date.now() - start });
+    log("info", "job-slice", { unit: config.name, shard: config.shard, batches, items, failed: slice.failed, ms: Date.now() - start });
     await this.rearm();
     const failed = outcomes.find((outcome) => outcome.status === "rejected");
     if (failed) throw failed.reason;
@@ -252,7 +250,7 @@ export class Job {
     slice.batches++;
     slice.items += claim.items.length;
     slice.failed += failures.size;
-    const about = { unit: config.name, shard: SHARD, scope: claim.scope, items: claim.items.length, ms };
+    const about = { unit: config.name, shard: config.shard, scope: claim.scope, items: claim.items.length, ms };
     if (lastError !== undefined) log("warn", "batch-failed", { ...about, failed: failures.size, error: lastError.slice(0, 500) });
     if (ms > SLOW_BATCH_MS) log("warn", "batch-slow", about);
   }

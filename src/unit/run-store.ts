@@ -50,7 +50,8 @@ export class RunStore {
   constructor(
     private readonly sql: Sql,
     private readonly rates: Pick<Rates, "perSecond" | "forget">,
-    private readonly unitName: () => string,
+    /** the unit and shard a log line names */
+    private readonly where: () => { unit: string; shard: number },
   ) {}
 
   /** Files a new run (filling until {@link settle} says otherwise); returns its seq. */
@@ -71,8 +72,7 @@ export class RunStore {
       this.rates.forget(old);
     }
     log("info", "run-started", {
-      unit: this.unitName(),
-      shard: 0,
+      ...this.where(),
       runId: run.id,
       scope: run.scope,
       prefix: run.prefix || null,
@@ -144,8 +144,7 @@ export class RunStore {
 
   private logEnd(row: RunRow): void {
     log("info", "run-ended", {
-      unit: this.unitName(),
-      shard: 0,
+      ...this.where(),
       runId: row.id,
       state: row.state as RunState,
       total: row.total,

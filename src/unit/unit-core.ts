@@ -76,7 +76,7 @@ export abstract class UnitCore extends DurableObject<Env> {
     this.grants = new GrantStore(this.sql);
     const rates = new Rates(this.sql);
     this.metrics = new Metrics(this.sql);
-    const runStore = new RunStore(this.sql, rates, () => this.config.get()?.name ?? "");
+    const runStore = new RunStore(this.sql, rates, () => ({ unit: this.config.get()?.name ?? "", shard: this.config.get()?.shard ?? 0 }));
     this.runs = new RunControl({ queue: this.queue, fills: this.fills, runs: runStore, rates, metrics: this.metrics });
     this.guard = new Guard({ config: () => this.config.get(), grants: this.grants });
     this.changes = new Changes(
