@@ -18,6 +18,7 @@ import { shardedUnit, type ShardedUnit } from "../shards/sharded-unit";
 import type { Env } from "../env";
 import type { UnitConfig } from "./config";
 import { ADMIN } from "./grants";
+import { shardName, shardOf } from "../shards/layout";
 import type { Queue } from "./queue";
 import type { RecordStore } from "./records";
 import type { Reference, ReferenceStore, Referrer } from "./references";
@@ -64,7 +65,52 @@ export class AcrossShards {
   }
 
   /** The JSON texts of `scope` for `keys` of every shard, with the rules of records.contentsJson. */
-  read(unit: UnitConfig, keys: string[], scope: string, maxBytes: number): Promise<{ contents: Array<string | undefined>; bytes: number }> {
+  async read(unit: UnitConfig, keys: string[], scope: string, maxBytes: number): Promise<{ contents: Array<string | undefined>; bytes: number }> {
+    const read = await this.readByLayout(unit, keys, scope, maxBytes);
+    return unit.layout.splitTo === null ? read : this.readMoved(unit, keys, scope, maxBytes, read);
+  }
+
+  /**
+   * During a split, a key not found on its old shard may have moved already: those keys are
+   * asked of their new shards (which hold the same layout), within the bytes left, so a join
+   * running meanwhile misses no record.
+   */
+  private async readMoved(
+    unit: UnitConfig,
+    keys: string[],
+    scope: string,
+    maxBytes: number,
+    read: { contents: Array<string | undefined>; bytes: number },
+  ): Promise<{ contents: Array<string | undefined>; bytes: number }> {
+    const splitTo = unit.layout.splitTo!;
+    const byShard = new Map<number, number[]>();
+    read.contents.forEach((content, position) => {
+      const key = keys[position]!;
+      const target = shardOf(key, splitTo);
+      if (content === undefined && target !== shardOf(key, unit.layout.shards)) byShard.set(target, [...(byShard.get(target) ?? []), position]);
+    });
+    let bytes = read.bytes;
+    for (const [target, positions] of byShard) {
+      if (bytes > maxBytes) break;
+      const shard = this.env.STORAGE_UNIT.getByName(shardName(unit.name, target));
+      const wanted = positions.map((position) => keys[position]!);
+      const found = await shard.readContents({ ...ADMIN, layout: unit.layout }, wanted, scope, maxBytes - bytes, []);
+      if (isFailure(found)) throw new Error(`reading scope '${scope}' on shard ${target}: ${found.error}: ${found.detail}`);
+      found.forEach((content, index) => {
+        if (content === null) return;
+        read.contents[positions[index]!] = content;
+        bytes += new TextEncoder().encode(content).length;
+      });
+    }
+    return { contents: read.contents, bytes };
+  }
+
+  private readByLayout(
+    unit: UnitConfig,
+    keys: string[],
+    scope: string,
+    maxBytes: number,
+  ): Promise<{ contents: Array<string | undefined>; bytes: number }> {
     const { records, references } = this;
     return readAcross(keys, maxBytes, async (positions, bytesLeft) => {
       const parts = await this.unit(unit).onShardsOf(
