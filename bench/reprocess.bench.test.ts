@@ -5,28 +5,13 @@
  * outside the unit. Same records, same machine, one run: it prints both side by side with
  * the ratio, and asserts only that every item was processed.
  */
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
+import { api } from "./api";
 
-const TOKEN = "bench-admin-token";
 const LINES_PER_BATCH = 10_000;
 const SHARD_COUNTS = [1, 8];
 const benchEnv = env as unknown as { BENCH_RECORDS: string; BENCH_BATCH_SIZE: string };
-
-async function api(method: string, path: string, body?: string | object): Promise<any> {
-  const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` };
-  if (body !== undefined) headers["content-type"] = typeof body === "string" ? "application/x-ndjson" : "application/json";
-  const response = await exports.default.fetch(
-    new Request(`https://restage.bench${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-    }),
-  );
-  const text = await response.text();
-  if (response.status !== 200) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return JSON.parse(text);
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const rate = (count: number, ms: number) => Math.round(count / (ms / 1000));
