@@ -25,6 +25,8 @@ export default defineConfig({
   ],
   test: {
     include: ["bench/**/*.bench.test.ts"],
+    // the job's routine log lines (one a slice) would bury the figures
+    setupFiles: ["./test/support/quiet-logs.ts"],
     testTimeout: 30 * 60_000,
     hookTimeout: 60_000,
   },
