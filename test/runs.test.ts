@@ -4,24 +4,9 @@
  * through `reprocess/cancel`; a throttled run shows a rate and an ETA close to its throttle.
  */
 import { describe, expect, it } from "vitest";
+import type { Run } from "../src/unit/runs";
 import { addRecord, call, createUnit, unitStub } from "./helpers";
 import { addMany, drain, onInstance, setPipelines, setSettings, status, waitFor } from "./queue-helpers";
-
-type RunBody = {
-  id: string;
-  scope: string;
-  prefix: string | null;
-  since: string | null;
-  trigger: string;
-  state: string;
-  total: number;
-  processed: number;
-  failed: number;
-  startedAt: string;
-  finishedAt: string | null;
-  itemsPerSecond: number;
-  etaSeconds: number | null;
-};
 
 const noop = { raw: [{ module: "Noop", settings: {} }] };
 
@@ -32,8 +17,8 @@ async function startRun(unit: string, query = ""): Promise<{ runId: string; queu
   return answer.body as { runId: string; queued: number };
 }
 
-async function runOf(unit: string, runId: string): Promise<RunBody> {
-  const answer = await call<{ run: RunBody }>("GET", `/reprocess/run/${unit}/${runId}`);
+async function runOf(unit: string, runId: string): Promise<Run> {
+  const answer = await call<{ run: Run }>("GET", `/reprocess/run/${unit}/${runId}`);
   expect(answer.status, JSON.stringify(answer.body)).toBe(200);
   return answer.body.run;
 }
@@ -78,9 +63,9 @@ describe("runs", () => {
       prefix: "k00001",
       since: "2020-01-01T00:00:00.000Z",
     });
-    const list = await call<{ runs: RunBody[] }>("GET", `/reprocess/runs/${unit}`);
+    const list = await call<{ runs: Run[] }>("GET", `/reprocess/runs/${unit}`);
     expect(list.body.runs.map((r) => r.id)).toEqual([second.runId, first.runId]);
-    expect((await call<{ runs: RunBody[] }>("GET", `/reprocess/runs/${unit}?limit=1`)).body.runs.map((r) => r.id)).toEqual([second.runId]);
+    expect((await call<{ runs: Run[] }>("GET", `/reprocess/runs/${unit}?limit=1`)).body.runs.map((r) => r.id)).toEqual([second.runId]);
   });
 
   it("a run that reaches no key is done at once", async () => {
@@ -152,7 +137,7 @@ describe("runs", () => {
     const set = await call("PUT", `/admin/setReprocessSchedule/${unit}`, { schedules: [{ scope: "raw", cron: "17 4 * * *" }] });
     await unitStub(unit).tick(Date.parse(set.body.schedules[0].nextRunAt));
     await drain(unit);
-    const runs = (await call<{ runs: RunBody[] }>("GET", `/reprocess/runs/${unit}`)).body.runs;
+    const runs = (await call<{ runs: Run[] }>("GET", `/reprocess/runs/${unit}`)).body.runs;
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ trigger: "schedule", state: "done", total: 4, processed: 4 });
   });
@@ -161,7 +146,7 @@ describe("runs", () => {
     const unit = await unitWith(1);
     const ids: string[] = [];
     for (let i = 0; i < 101; i++) ids.push((await startRun(unit, "?prefix=none")).runId);
-    const runs = (await call<{ runs: RunBody[] }>("GET", `/reprocess/runs/${unit}?limit=100`)).body.runs;
+    const runs = (await call<{ runs: Run[] }>("GET", `/reprocess/runs/${unit}?limit=100`)).body.runs;
     expect(runs.map((r) => r.id)).toEqual(ids.slice(1).reverse());
     expect((await call("GET", `/reprocess/run/${unit}/${ids[0]}`)).status).toBe(404);
   });

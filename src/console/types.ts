@@ -24,23 +24,8 @@ export interface Status {
   etaSeconds?: number | null;
 }
 
-export type RunState = "filling" | "running" | "done" | "cancelled" | "replaced";
-
-export interface Run {
-  id: string;
-  scope: string;
-  prefix: string | null;
-  since: string | null;
-  trigger: "api" | "schedule";
-  state: RunState;
-  total: number;
-  processed: number;
-  failed: number;
-  startedAt: string;
-  finishedAt: string | null;
-  itemsPerSecond: number | null;
-  etaSeconds: number | null;
-}
+/** Runs as the API answers them: the server's own types (src/unit/runs.ts, no imports of its own). */
+export type { Run, RunState } from "../unit/runs";
 
 export interface FailedItem {
   scope: string;

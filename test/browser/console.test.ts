@@ -1,25 +1,9 @@
-/**
- * The console (GET /dashboard) in a real browser (Debian's chromium driven by playwright-core)
- * against a self-hosted Node server: a wrong token is told so; with the admin token a
- * throttled `reprocess/all` is followed as it moves, paused and resumed (and, with the runs
- * routes, its percentage followed and the run cancelled); a failed item is shown and retried;
- * a user whose grant became read-only sees the API's 403 and then no write buttons; the page
- * fits 360 px; and nothing fails that the test did not provoke (no script error, no request
- * failing, no CSP violation). `npm run test:browser`; CHROMIUM_PATH overrides
- * /usr/bin/chromium. With RESTAGE_SCREENSHOTS=<dir>, console.png (mid-run, 1280 px; the
- * README's, from RESTAGE_SCREENSHOTS=docs) and console-360.png are written there.
- *
- * The steps that need the runs routes (API.md, "Runs, progress and metrics": a run's
- * percentage, cancel) ask the server first and skip themselves where it has none.
- */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Locator, type Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchServer, type ServerHandle } from "../e2e/servers";
+import type { ServerHandle } from "../e2e/servers";
+import { startBrowserSession, type BrowserSession } from "./session";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const TOKEN = `console-${Math.random().toString(36).slice(2)}`;
 /** the throttled unit: RECORDS items at THROTTLE per second take about 40 s */
 const RUNNING = "console-running";
@@ -28,11 +12,9 @@ const THROTTLE = 30;
 /** the unit whose one item always fails */
 const FAILING = "console-failing";
 
+let session: BrowserSession;
 let server: ServerHandle;
-let dataDir: string;
 let browser: Browser;
-/** whether the server has the runs routes: the steps that need them switch on by themselves */
-let runsAvailable = false;
 
 async function api(method: string, path: string, body?: unknown, token = TOKEN): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${server.url}${path}`, {
@@ -50,11 +32,8 @@ async function ok(method: string, path: string, body?: unknown): Promise<Record<
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
-  dataDir = mkdtempSync(join(tmpdir(), "restage-console-"));
-  server = await launchServer("node", { dataDir, token: TOKEN });
-  browser = await chromium.launch({ executablePath: CHROMIUM });
+  session = await startBrowserSession(TOKEN, "console");
+  ({ server, browser } = session);
 
   await ok("PUT", `/admin/createStorageUnit/${RUNNING}`, { contentProcessing: false, reprocessingQueue: true });
   await ok("POST", `/admin/setContentProcessingModules/${RUNNING}`, { modules: { raw: [{ module: "Noop", settings: {} }] } });
@@ -71,14 +50,10 @@ beforeAll(async () => {
   await ok("PUT", `/admin/setReprocessingSettings/${FAILING}`, { maxAttempts: 1 });
   await ok("PUT", `/transaction/add/${FAILING}/raw`, { key: "doomed/1", content: { n: 1 } });
   await ok("GET", `/reprocess/all/${FAILING}/raw`);
-
-  runsAvailable = (await api("GET", `/reprocess/runs/${RUNNING}`)).status === 200;
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await session?.stop();
 });
 
 interface Watched {
@@ -110,7 +85,6 @@ async function watchedPage(width: number): Promise<Watched> {
   page.on("pageerror", (error) => watched.problems.push(`page error: ${error.message}`));
   await page.exposeFunction("reportCspViolation", (directive: string, blocked: string) => watched.problems.push(`CSP: ${directive} ${blocked}`));
   await page.addInitScript(`document.addEventListener("securitypolicyviolation", (e) => reportCspViolation(e.violatedDirective, e.blockedURI));`);
-  if (!runsAvailable) watched.expected.add(`404 /reprocess/runs/${RUNNING}`).add(`404 /reprocess/runs/${FAILING}`);
   await page.goto(`${server.url}/dashboard`);
   return watched;
 }
@@ -213,9 +187,7 @@ describe("the console in a browser", () => {
     await page.context().close();
   });
 
-  // needs the runs routes: skipped, by itself, on a server without them
-  it("follows a run's percentage as it moves and cancels it: it stops short and says cancelled", async (context) => {
-    if (!runsAvailable) context.skip();
+  it("follows a run's percentage as it moves and cancels it: it stops short and says cancelled", async () => {
     const { page, problems } = await watchedPage(1280);
     await signIn(page, TOKEN);
     const { runId } = await ok("GET", `/reprocess/all/${RUNNING}/raw`);

@@ -1,40 +1,25 @@
-/**
- * GET /docs in a real browser (Debian's chromium driven by playwright-core) against a
- * self-hosted Node server: the reference renders the document's operations from this origin
- * alone (no request to another host, none failing, no console error, no CSP violation), and
- * its try-it sends a request with the token typed in its auth box to this server.
- * `npm run test:browser`; CHROMIUM_PATH overrides /usr/bin/chromium. With
- * RESTAGE_SCREENSHOTS=<dir>, screenshots at 1280 and 360 px wide are written there.
- */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchServer, type ServerHandle } from "../e2e/servers";
+import type { ServerHandle } from "../e2e/servers";
+import { startBrowserSession, type BrowserSession } from "./session";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const TOKEN = `browser-${Math.random().toString(36).slice(2)}`;
 
+let session: BrowserSession;
 let server: ServerHandle;
-let dataDir: string;
 let browser: Browser;
 /** the server's /openapi.json: an operation's summary is its heading on the page */
 let documentOf: { paths: Record<string, Record<string, { summary?: string; tags?: string[] }>> };
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
-  dataDir = mkdtempSync(join(tmpdir(), "restage-browser-"));
-  server = await launchServer("node", { dataDir, token: TOKEN });
+  session = await startBrowserSession(TOKEN, "browser");
+  ({ server, browser } = session);
   documentOf = await (await fetch(`${server.url}/openapi.json`)).json();
-  browser = await chromium.launch({ executablePath: CHROMIUM });
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await session?.stop();
 });
 
 interface Watched {
