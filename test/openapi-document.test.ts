@@ -48,6 +48,7 @@ describe("the OpenAPI document", () => {
 
   it("names in each 200 schema every field the real answer holds", async () => {
     const unit = await createUnit({ reprocessingQueue: true });
+    await call("POST", `/admin/setContentProcessingModules/${unit}`, { modules: { raw: [] } });
     await addRecord(unit, "raw", { key: "k1", content: { n: 1 } });
     const reads: Array<[method: string, path: string, url: string, body?: unknown]> = [
       ["get", "/reprocess/status/{unit}", `/reprocess/status/${unit}`],
