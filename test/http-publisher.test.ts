@@ -205,7 +205,9 @@ describe("HttpPublisher failing the batch", () => {
     await drain(unit);
     const [item] = await failedItems(unit);
     // Workers word a refused connection as a lost one ("Network connection lost"): the error names both, the URL, and what to check
-    expect(item!.lastError).toMatch(/^HttpPublisher: POST http:\/\/127\.0\.0\.1:1\/bulk: could not connect to http:\/\/127\.0\.0\.1:1, or the connection was lost/);
+    expect(item!.lastError).toMatch(
+      /^HttpPublisher: POST http:\/\/127\.0\.0\.1:1\/bulk: could not connect to http:\/\/127\.0\.0\.1:1, or the connection was lost/,
+    );
     expect(item!.lastError).toContain("check settings.url and that the endpoint is running");
   });
 

@@ -77,7 +77,10 @@ describe("reprocessing a scope the unit has no pipeline for", () => {
 describe("transaction/batch given one JSON array", () => {
   it.each([
     ["an array", '[{"action":"add","scope":"raw","key":"k1","content":{}}]'],
-    ["an array after whitespace", '\n  [{"action":"add","scope":"raw","key":"k1","content":{}},\n{"action":"add","scope":"raw","key":"k2","content":{}}]'],
+    [
+      "an array after whitespace",
+      '\n  [{"action":"add","scope":"raw","key":"k1","content":{}},\n{"action":"add","scope":"raw","key":"k2","content":{}}]',
+    ],
     ["an empty array", "[]"],
   ])("is 400 INVALID_REQUEST saying to send one object per line (%s), and applies nothing", async (_, body) => {
     const unit = await createUnit();

@@ -34,6 +34,8 @@ export function networkFailure(request: string, origin: string, error: unknown):
   const check = "check settings.url and that the endpoint is running and reachable from this server";
   if (/ECONNREFUSED|ConnectionRefused|connection refused/i.test(text))
     return `${request}: the connection was refused: nothing listens at ${origin}; ${check}`;
+  if (/bad port/i.test(text))
+    return `${request}: fetch refuses the port of ${origin} (a port the Fetch standard blocks); serve the endpoint on another port`;
   if (/ENOTFOUND|EAI_AGAIN|failed to lookup|dns/i.test(text)) return `${request}: the host name of ${origin} does not resolve; check settings.url`;
   const said = error instanceof Error ? error.message : String(error);
   return `${request}: could not connect to ${origin}, or the connection was lost before an answer (${said}); ${check}`;
