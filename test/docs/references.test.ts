@@ -33,7 +33,7 @@ const REPOSITORY = filesUnder("");
 const BASENAMES = new Set(REPOSITORY.map((path) => path.slice(path.lastIndexOf("/") + 1)));
 
 /** What a file names: documents (`*.md`), relative paths and Markdown link targets. */
-export function referencesIn(text: string, prose: boolean): string[] {
+function referencesIn(text: string, prose: boolean): string[] {
   const names = new Set<string>();
   // a document, bare or with its path; not part of a URL or of a longer path
   for (const match of text.matchAll(/(?<![\w/.:-])((?:\.{1,2}\/)*(?:[\w.-]+\/)*[\w.-]+\.md)\b/g)) names.add(match[1]!);
@@ -67,7 +67,9 @@ describe("references to files", () => {
   it("finds each kind of reference, and none in a URL path", () => {
     const text =
       'API.md, "Conventions"; see [DESIGN.md](DESIGN.md) and ../README.md; `src/unit/queue.ts`, test/sharded-*.test.ts and scripts/; curl http://127.0.0.1:8787/access/fetch/docs/doc-1 and /docs/raw; https://example.com/x/README.md';
-    expect(referencesIn(text, true).sort()).toEqual(["../README.md", "API.md", "DESIGN.md", "scripts/", "src/unit/queue.ts", "test/sharded-*.test.ts"].sort());
+    expect(referencesIn(text, true).sort()).toEqual(
+      ["../README.md", "API.md", "DESIGN.md", "scripts/", "src/unit/queue.ts", "test/sharded-*.test.ts"].sort(),
+    );
     expect(referencesIn(text, false).sort()).toEqual(["../README.md", "API.md", "DESIGN.md"].sort());
   });
 
