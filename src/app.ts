@@ -7,7 +7,7 @@ import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { ApiError, isOverloaded } from "./errors";
 import { PAGE_PATHS, pageSecurityHeaders } from "./http/page-headers";
-import { methodsAllowedFor, type App, type AppEnv } from "./http/route";
+import { methodsAllowedFor, resembledRoute, type App, type AppEnv } from "./http/route";
 import { log } from "./log";
 import { accessRoutes } from "./routes/access";
 import { adminRoutes } from "./routes/admin";
@@ -43,6 +43,17 @@ export function createApp() {
       return c.json({ message: "METHOD_NOT_ALLOWED", detail: `${c.req.method} is not allowed here; use ${allowed.join(" or ")}` }, 405, {
         allow: allowed.join(", "),
       });
+    }
+    const resembled = resembledRoute(app, c.req.path);
+    if (resembled) {
+      const what = resembled.namesKey ? "a key holding '/'" : "a path parameter holding '/'";
+      return c.json(
+        {
+          message: "NOT_FOUND",
+          detail: `no route ${c.req.method} ${c.req.path}: it has more segments than ${resembled.route}; ${what} must be percent-encoded (encodeURIComponent: 'a/b' travels as 'a%2Fb')`,
+        },
+        404,
+      );
     }
     return c.json({ message: "NOT_FOUND", detail: `no route ${c.req.method} ${c.req.path}; see GET /openapi.json for the API` }, 404);
   });

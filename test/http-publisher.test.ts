@@ -196,7 +196,7 @@ describe("HttpPublisher failing the batch", () => {
     });
   }
 
-  it("fails every item of the batch on a network error", async () => {
+  it("fails every item of the batch on a network error, saying it could not connect to the URL and what to check", async () => {
     const unit = await createUnit();
     await setReprocessing(unit, { maxAttempts: 1 });
     // port 1 on the loopback: nothing listens there, the connection is refused
@@ -204,7 +204,11 @@ describe("HttpPublisher failing the batch", () => {
     await changes(unit, { k1: {} });
     await drain(unit);
     const [item] = await failedItems(unit);
-    expect(item!.lastError).toMatch(/^HttpPublisher: POST http:\/\/127\.0\.0\.1:1\/bulk failed: /);
+    // Workers word a refused connection as a lost one ("Network connection lost"): the error names both, the URL, and what to check
+    expect(item!.lastError).toMatch(
+      /^HttpPublisher: POST http:\/\/127\.0\.0\.1:1\/bulk: could not connect to http:\/\/127\.0\.0\.1:1, or the connection was lost/,
+    );
+    expect(item!.lastError).toContain("check settings.url and that the endpoint is running");
   });
 
   it("succeeds when a retry finds the endpoint back after 503s", async () => {

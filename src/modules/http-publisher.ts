@@ -1,6 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import { log } from "../log";
 import { answerCode, buildRequests, entryFor, rejections, tooLargeToSend, type Entry, type PublishRequest } from "./http-formats";
+import { howToSetSecret } from "../secrets";
+import { networkFailure } from "./network-failure";
 import { defineModule, envValue } from "./types";
 
 // RFC 9110 token characters; a value must not smuggle a line break into the request
@@ -96,10 +98,10 @@ const RESERVED_SECRETS = new Map([["ADMIN_TOKEN", "the admin token"]]);
 function secretProblem(name: string, env: Record<string, unknown>): string | undefined {
   const reserved = RESERVED_SECRETS.get(name);
   if (reserved)
-    return `settings.authSecret: '${name}' is ${reserved} of this server and is never sent to an endpoint; store the endpoint's credential in a secret of its own (wrangler secret put SEARCH_AUTH)`;
+    return `settings.authSecret: '${name}' is ${reserved} of this server and is never sent to an endpoint; store the endpoint's credential in a secret of its own, e.g. SEARCH_AUTH: ${howToSetSecret("SEARCH_AUTH")}`;
   const value = envValue(env, name);
   if (typeof value === "string" && value.length > 0) return undefined;
-  return `settings.authSecret: no secret named '${name}' in the Worker's environment; add it with 'wrangler secret put ${name}' (or .dev.vars locally)`;
+  return `settings.authSecret: no secret named '${name}' in the server's environment; ${howToSetSecret(name)}`;
 }
 
 function requestHeaders(settings: HttpPublisherSettings, env: Record<string, unknown>): Record<string, string> {
@@ -137,7 +139,7 @@ async function send(
     if (error instanceof PublishError) throw error;
     const name = error instanceof Error ? error.name : "";
     if (name === "TimeoutError" || name === "AbortError") throw new PublishError(`${where} did not answer within ${timeoutMs} ms (timeoutMs)`);
-    throw new PublishError(`${where} failed: ${error instanceof Error ? error.message : String(error)}`);
+    throw new PublishError(networkFailure(where, new URL(request.url).origin, error));
   }
 }
 
