@@ -5,7 +5,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
-import { ApiError, isOverloaded } from "./errors";
+import { ApiError, isOverloaded, overloadedAnswer } from "./errors";
 import { PAGE_PATHS, pageSecurityHeaders } from "./http/page-headers";
 import { methodsAllowedFor, resembledRoute, type App, type AppEnv } from "./http/route";
 import { log } from "./log";
@@ -65,7 +65,8 @@ export function createApp() {
       return c.json({ message: "INVALID_REQUEST", detail: error.message || "the request could not be read" }, 400);
     }
     if (isOverloaded(error)) {
-      return c.json({ message: "OVERLOADED", detail: "the storage unit is overloaded; retry after a short wait" }, 503, { "retry-after": "1" });
+      const { detail, retryAfter } = overloadedAnswer(error);
+      return c.json({ message: "OVERLOADED", detail }, 503, { "retry-after": retryAfter });
     }
     log("error", "unhandled", { method: c.req.method, path: c.req.path, error: String(error), stack: (error as Error)?.stack });
     return c.json({ message: "INTERNAL_ERROR", detail: "an unexpected error occurred; it has been logged" }, 500);

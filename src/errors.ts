@@ -94,3 +94,16 @@ export function unwrap<R>(result: R): Success<R> {
 export function isOverloaded(error: unknown): boolean {
   return typeof error === "object" && error !== null && (error as { overloaded?: boolean }).overloaded === true;
 }
+
+/**
+ * The answer to an overloaded error: its own `detail` and `retryAfter` (seconds) when it
+ * carries them (a self-hosted server names what ran out: src/runtime/overloaded.ts), else
+ * those of an overloaded object on Workers.
+ */
+export function overloadedAnswer(error: unknown): { detail: string; retryAfter: string } {
+  const { detail, retryAfter } = error as { detail?: unknown; retryAfter?: unknown };
+  return {
+    detail: typeof detail === "string" ? detail : "the storage unit is overloaded; retry after a short wait",
+    retryAfter: typeof retryAfter === "number" ? String(retryAfter) : "1",
+  };
+}

@@ -71,6 +71,8 @@ export class StorageUnit extends UnitAdmin {
     maxBytes?: number,
   ): Promise<{ records: StoredRecord[]; remainingKeys?: string[] } | Failure> {
     return this.guard.withUnit(caller, "read", async () => {
+      // up to a list's room read at once: it waits its turn among the process's reads before, and counts after
+      await this.records.turn();
       const parts = await acrossSplit(
         this.split,
         keys,
