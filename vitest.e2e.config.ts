@@ -10,8 +10,9 @@ import { defineConfig } from "vitest/config";
  *   says which). `npm run test:e2e` runs `host` once, then `e2e` once per server kind;
  * - `browser`: /docs in chromium against a Node server of its own (`npm run test:browser`);
  * - `walkthrough`: the README's curl walkthroughs against a Node server of their own;
- * - `package`: `restage/client` packed, installed into a fresh project, compiled and run
- *   under Node, Bun and Deno against a Node server of its own (`npm run test:e2e` runs it).
+ * - `package`: what gets shipped: `restage/client` packed, installed into a fresh project,
+ *   compiled and run under Node, Bun and Deno against a Node server of its own, and the
+ *   Worker script's size as `wrangler deploy --dry-run` builds it (`npm run test:e2e` runs it).
  */
 export default defineConfig({
   test: {
@@ -35,7 +36,7 @@ export default defineConfig({
       { test: { name: "browser", include: ["test/browser/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 120_000 } },
       // `npm run test:walkthrough`: the README's curl walkthroughs, run as written against a Node server it starts
       { test: { name: "walkthrough", include: ["test/walkthrough/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 } },
-      // `npm run test:package`: packs, installs and builds a project of its own: minutes on a busy machine
+      // `npm run test:package`: packs, installs and compiles a project of its own: minutes on a busy machine
       { test: { name: "package", include: ["test/package/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 600_000 } },
     ],
   },

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// `npm run test:e2e` runs the tests of the self-hosted host (test/runtime), the typed
-// client as a package another project installs (test/package), then the end-to-end
-// suite (test/e2e) against each server in turn: wrangler dev, then the self-hosted Node,
-// Bun and Deno servers (all in plain Node: vitest.e2e.config.ts).
+// `npm run test:e2e` runs the tests of the self-hosted host (test/runtime), what gets
+// shipped (test/package: the typed client as another project installs it, the Worker
+// script's size), then the end-to-end suite (test/e2e) against each server in turn:
+// wrangler dev, then the self-hosted Node, Bun and Deno servers (all in plain Node:
+// vitest.e2e.config.ts).
 // `npm run test:e2e -- node deno` runs it against those only.
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -26,7 +27,7 @@ const runVitest = (project, env = {}) =>
 
 console.log("\n=== the self-hosted Durable Object host, on Node ===");
 const outcomes = [{ kind: "host", ok: runVitest("host") }];
-console.log("\n=== restage/client packed, installed and run by another project ===");
+console.log("\n=== what gets shipped: restage/client from another project, the Worker's size ===");
 outcomes.push({ kind: "package", ok: runVitest("package") });
 for (const kind of chosen.length > 0 ? chosen : KINDS) {
   console.log(`\n=== end-to-end suite against ${kind} ===`);

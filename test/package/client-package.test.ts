@@ -27,7 +27,7 @@ let server: ServerHandle;
 beforeAll(async () => {
   project = mkdtempSync(join(tmpdir(), "restage-consumer-"));
   const packed = await run("npm", ["pack", "--json", "--pack-destination", project], { cwd: join(ROOT, "packages/client"), env });
-  const [{ filename }] = JSON.parse(packed.stdout) as Array<{ filename: string }>;
+  const [{ filename }] = JSON.parse(packed.stdout) as [{ filename: string }];
   cpSync(join(ROOT, "test/package/consumer"), project, { recursive: true });
   writeFileSync(join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
   // the compiler and Node's types at the repository's versions: from npm's cache when it has them
@@ -48,6 +48,11 @@ describe("restage/client from another project", () => {
     expect(Object.keys(manifest.dependencies)).toEqual(["hono"]);
     const declarations = readFileSync(join(project, "node_modules/restage/dist/server-types.d.ts"), "utf8");
     expect(declarations).not.toMatch(/workers-types|DurableObject|jsx/i);
+  });
+
+  it("is the project the README shows", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    for (const file of ["main.ts", "tsconfig.json"]) expect(readme, file).toContain(readFileSync(join(ROOT, "test/package/consumer", file), "utf8"));
   });
 
   it("compiles under a strict nodenext tsconfig without skipLibCheck", async () => {
