@@ -20,7 +20,10 @@ export interface AssetFetcher {
   fetch(request: Request): Promise<Response>;
 }
 
-/** The files under `folder`, by the request's path. */
+/**
+ * The files under `folder`, by the request's path.
+ * @example const env = { ...vars, ASSETS: folderAssets("dist/assets") }; // GET /docs/scalar.js reads dist/assets/docs/scalar.js
+ */
 export function folderAssets(folder: string): AssetFetcher {
   const base = resolve(folder);
   return {
