@@ -41,7 +41,7 @@ export default defineConfig({
                 ...bindings,
                 // the publisher test server started by globalSetup, and a secret for its Authorization header
                 PUBLISHER_URL: `http://127.0.0.1:${inject("publisherPort")}`,
-                PUBLISHER_AUTH: "Bearer publisher-test-secret",
+                RESTAGE_PUBLISHER_AUTH: "Bearer publisher-test-secret",
               },
               // QueuePublisher tests: a real Queue, consumed by an auxiliary Worker the tests can ask
               queueProducers: { OUTBOX: { queueName: "restage-outbox" } },

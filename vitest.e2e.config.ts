@@ -5,6 +5,7 @@ import { defineConfig } from "vitest/config";
  * - `sqlite`: the unit's parts without a Durable Object (queue state machine, migrations on
  *   Node's SQLite; presence and cron tick on fakes), in milliseconds; `npm test` runs them
  *   after the Workers suite;
+ * - `docs`: the files the README, docs/ and the source name all exist (part of `npm test`);
  * - `host`: the self-hosted Durable Object host (src/runtime) on Node's SQLite;
  * - `e2e`: the end-to-end suite, over HTTP against a live server (test/e2e/global-setup.ts
  *   says which). `npm run test:e2e` runs `host` once, then `e2e` once per server kind;
@@ -21,6 +22,8 @@ export default defineConfig({
     projects: [
       // node:sqlite warns that it is experimental on every start, as `npm run serve:node` is told not to
       { test: { name: "sqlite", include: ["test/sqlite/**/*.test.ts"], execArgv: ["--disable-warning=ExperimentalWarning"] } },
+      // `docs`: every file the README, docs/ and src/ name exists; `npm test` runs it with `sqlite`
+      { test: { name: "docs", include: ["test/docs/**/*.test.ts"] } },
       { test: { name: "host", include: ["test/runtime/**/*.test.ts"], testTimeout: 30_000, execArgv: ["--disable-warning=ExperimentalWarning"] } },
       {
         test: {

@@ -9,7 +9,7 @@ declare namespace Cloudflare {
     CORS_ORIGINS?: string;
     /** the publisher test server (test/support/publisher-server.ts) */
     PUBLISHER_URL: string;
-    PUBLISHER_AUTH: string;
+    RESTAGE_PUBLISHER_AUTH: string;
     OUTBOX: Queue;
     /** the auxiliary Worker consuming OUTBOX (test/support/outbox-consumer.mjs) */
     OUTBOX_CONSUMER: Fetcher;

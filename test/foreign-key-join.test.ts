@@ -239,7 +239,7 @@ describe("ForeignKeyJoin", () => {
     await addRecord(unit, "books", { key: "b1", content: { authorId: "a1" } });
     await drain(unit);
     expect((await failedItems(unit))[0]!.lastError).toBe(
-      "ForeignKeyJoin: embedding 'authorId' at 'author': content is 1048582 bytes as JSON; a scope holds at most 1048576; join fewer or smaller records",
+      "ForeignKeyJoin: embedding 'authorId' at 'author': content is 1048582 bytes as JSON; a scope holds at most 1048576 bytes (1 MiB); join fewer or smaller records",
     );
   });
 });

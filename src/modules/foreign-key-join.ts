@@ -45,7 +45,7 @@ export const ForeignKeyJoin = defineModule({
       // reading stops once past the limit: a thousand large records must never be held at once
       const { contents, bytes } = await unit.readMany(keys, settings.scope, { maxBytes: LIMITS.contentBytes - own });
       if (own + bytes > LIMITS.contentBytes)
-        return tooLarge(`content is at least ${own + bytes} bytes as JSON; a scope holds at most ${LIMITS.contentBytes}`);
+        return tooLarge(`content is at least ${own + bytes} bytes as JSON; a scope holds at most ${LIMITS.contentBytes} bytes (1 MiB)`);
       const embedded: Document | Document[] | null = Array.isArray(value)
         ? contents.filter((content) => content !== undefined)
         : (contents[0] ?? null);

@@ -1,5 +1,6 @@
 /** Routes that hold no data and need no token: health, the OpenAPI document, the docs and dashboard pages. */
 import type { Schema } from "hono";
+import { apiDescription } from "../http/api-description";
 import { Ok } from "../http/answers";
 import { knowRoute, routes, type App } from "../http/route";
 import { FAVICON } from "./dashboard/assets";
@@ -23,7 +24,7 @@ export function metaRoutes<S extends Schema>(app: App<S>) {
     info: {
       title: "restage",
       version: "0.1.0",
-      description: "Content staging repository: store extracted content once, reprocess it through per-scope module pipelines.",
+      description: apiDescription(new URL(c.req.url).origin),
     },
     servers: [{ url: new URL(c.req.url).origin, description: "this server" }],
     tags: TAGS,

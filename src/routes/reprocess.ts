@@ -40,9 +40,13 @@ const RetryBody = z
 type Ctx = { env: Env; var: { caller: Caller } };
 
 const queueErrors = ["STORAGE_UNIT_DOESNT_EXIST", "REPROCESSING_QUEUE_DISABLED"] as const;
+/** The seed routes that name a scope refuse one the unit cannot reprocess (src/unit/pipeline-scope.ts). */
+const scopeRule =
+  "A scope that the unit's modules configuration does not name (no pipeline, not even an empty one) is 400 INVALID_REQUEST, whose detail names the scopes that have a pipeline; a scope with an empty pipeline is accepted.";
 const keyRoute = {
   path: "/reprocess/key/{unit}/{key}/{scope}",
   summary: "Queue one key of a scope for reprocessing",
+  description: scopeRule,
   tag,
   access: "write",
   params: z.object({ unit: UnitName, key: Key, scope: ScopeName }),
@@ -52,6 +56,7 @@ const keyRoute = {
 const allRoute = {
   path: "/reprocess/all/{unit}/{scope}",
   summary: "Queue every key that has the scope (optionally ?prefix= and ?since=)",
+  description: scopeRule,
   tag,
   access: "write",
   params: UnitScopeParam,
@@ -70,6 +75,7 @@ const resetRoute = {
 } as const;
 const keysRoute = {
   path: "/reprocess/keys/{unit}/{scope}",
+  description: scopeRule,
   tag,
   access: "write",
   params: UnitScopeParam,

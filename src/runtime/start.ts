@@ -40,6 +40,8 @@ export async function start(platform: Platform): Promise<void> {
     platform,
     dataDir: config.dataDir,
     hostDatabase,
+    maxLiveObjects: config.maxLiveObjects,
+    fileLimit: config.fileLimit,
     // the bindings of wrangler.toml; a module's Workers-only binding (a Queue) is absent here
     classes: { STORAGE_UNIT: StorageUnit as unknown as ObjectClass, REGISTRY: Registry as unknown as ObjectClass },
   });
@@ -56,7 +58,13 @@ export async function start(platform: Platform): Promise<void> {
     await ctx.settled();
   });
 
-  log("info", "listening", { runtime: platform.runtime, url: `http://${config.hostname}:${server.port}`, dataDir: config.dataDir });
+  log("info", "listening", {
+    runtime: platform.runtime,
+    url: `http://${config.hostname}:${server.port}`,
+    dataDir: config.dataDir,
+    maxLiveObjects: config.maxLiveObjects,
+    fileLimit: config.fileLimit ?? null,
+  });
   if (!env.ADMIN_TOKEN) log("warn", "no-admin-token", { detail: "ADMIN_TOKEN is not set: every guarded route answers 503 AUTH_NOT_CONFIGURED" });
 
   // a stray rejection in one unit's background work is logged, as Workers would, not fatal to every unit

@@ -11,7 +11,8 @@
  *   to run once more; failed starts over;
  * - claim ({@link lease}): pending and due → assigned, counting an attempt;
  * - success: removed, or, when queued again while it ran, started over ({@link startOver});
- * - fail or retry ({@link failOrRetry}), for a module's failure and an expired lease alike;
+ * - fail or retry ({@link failOrRetry}), for a module's failure, an expired lease and a run
+ *   that died with the unit's previous instance alike;
  * - reset ({@link unassign}): assigned → pending, the attempt not counted;
  * - retryFailed: failed → pending, started over like an enqueue of a failed item;
  * - purge: failed or pending rows deleted.
@@ -63,6 +64,8 @@ const FAILURES_PER_STATEMENT = 250;
 
 /** The error an item carries when its run outlived its lease. */
 export const LEASE_EXPIRED = "lease expired: the run did not finish within leaseMs";
+/** The error an item carries when its run died with the unit's instance (a restart, a crash, an eviction). */
+export const RUN_DIED = "run died: the instance of the unit that ran it ended (a restart, a crash or an eviction); due again at once";
 
 export interface QueueCounts {
   pending: number;
@@ -149,9 +152,24 @@ export class Queue {
    * not loop forever. They are due at once: the lease was the wait.
    */
   expireLeases(maxAttempts: number, now = Date.now()): { expired: number; finished: Finished } {
+    return this.failAssigned(q`next_run_at <= ${now}`, LEASE_EXPIRED, raw("next_run_at"), maxAttempts, now);
+  }
+
+  /**
+   * Every assigned item fails with {@link RUN_DIED}, due at once, whatever its lease. Called as
+   * the unit's instance starts: an object has one live instance, so an item assigned then
+   * was claimed by an instance that is gone, with its run; the result of that run, should it
+   * still arrive, is discarded by its token. An attempt, as an expired lease is: a run that
+   * keeps taking its runtime down must not loop forever.
+   */
+  releaseDeadRuns(maxAttempts: number, now = Date.now()): { expired: number; finished: Finished } {
+    return this.failAssigned(raw("true"), RUN_DIED, q`${now}`, maxAttempts, now);
+  }
+
+  /** The assigned items `which` selects fail with `error` (retried at `retryAt`, or failed for good). */
+  private failAssigned(which: Query, error: string, retryAt: Query, maxAttempts: number, now: number): { expired: number; finished: Finished } {
     const rows = this.sql.all<{ state: number; run: number | null }>(
-      q`UPDATE queue SET ${failOrRetry(q`${LEASE_EXPIRED}`, raw("next_run_at"), maxAttempts, now)}
-        WHERE ${stateIs(ASSIGNED)} AND next_run_at <= ${now} RETURNING state, run`,
+      q`UPDATE queue SET ${failOrRetry(q`${error}`, retryAt, maxAttempts, now)} WHERE ${stateIs(ASSIGNED)} AND ${which} RETURNING state, run`,
     );
     const tally = new Tally();
     const finished: Finished = new Map();

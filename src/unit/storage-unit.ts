@@ -16,6 +16,7 @@ import type { AddPolicy, DeletePolicy, Json, StoredRecord } from "./records";
 import type { BatchLineResult, UnitStatus } from "./answers";
 import { sum } from "../shards/merge";
 import { splitRefusal } from "./split";
+import { unconfiguredScope } from "./pipeline-scope";
 import { acrossSplit, recordsInOrder } from "./split-forward";
 
 /** When an alarm that was moving keys is due again if it dies on the way (it re-arms sooner when it ends). */
@@ -70,6 +71,8 @@ export class StorageUnit extends UnitAdmin {
     maxBytes?: number,
   ): Promise<{ records: StoredRecord[]; remainingKeys?: string[] } | Failure> {
     return this.guard.withUnit(caller, "read", async () => {
+      // up to a list's room read at once: it waits its turn among the process's reads before, and counts after
+      await this.records.turn();
       const parts = await acrossSplit(
         this.split,
         keys,
@@ -97,7 +100,9 @@ export class StorageUnit extends UnitAdmin {
   // ── reprocessing ─────────────────────────────────────────────────────────
 
   async reprocessKeys(caller: Caller, scope: string, keys: string[]): Promise<{ queued: number; missing: string[] } | Failure> {
-    return this.guard.withQueue(caller, "write", async () => {
+    return this.guard.withQueue(caller, "write", async (unit) => {
+      const refused = unconfiguredScope(unit, scope);
+      if (refused) return refused;
       const parts = await acrossSplit(
         this.split,
         [...new Set(keys)],
@@ -117,7 +122,9 @@ export class StorageUnit extends UnitAdmin {
 
   /** Starts this shard's share of the run `run.runId` (run-control.ts). */
   async reprocessAll(caller: Caller, scope: string, filter: RunFilter, run: RunRequest): Promise<{ queued: number } | Failure> {
-    return this.guard.withQueue(caller, "write", async () => {
+    return this.guard.withQueue(caller, "write", async (unit) => {
+      const refused = unconfiguredScope(unit, scope);
+      if (refused) return refused;
       const started = this.runs.start(scope, filter, run);
       await this.afterEnqueue();
       return started;
