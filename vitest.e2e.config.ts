@@ -10,7 +10,10 @@ import { defineConfig } from "vitest/config";
  * - `e2e`: the end-to-end suite, over HTTP against a live server (test/e2e/global-setup.ts
  *   says which). `npm run test:e2e` runs `host` once, then `e2e` once per server kind;
  * - `browser`: /docs in chromium against a Node server of its own (`npm run test:browser`);
- * - `walkthrough`: the README's curl walkthroughs against a Node server of their own.
+ * - `walkthrough`: the README's curl walkthroughs against a Node server of their own;
+ * - `package`: what gets shipped: `restage/client` packed, installed into a fresh project,
+ *   compiled and run under Node, Bun and Deno against a Node server of its own, and the
+ *   Worker script's size as `wrangler deploy --dry-run` builds it (`npm run test:e2e` runs it).
  */
 export default defineConfig({
   test: {
@@ -36,6 +39,8 @@ export default defineConfig({
       { test: { name: "browser", include: ["test/browser/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 120_000 } },
       // `npm run test:walkthrough`: the README's curl walkthroughs, run as written against a Node server it starts
       { test: { name: "walkthrough", include: ["test/walkthrough/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 } },
+      // `npm run test:package`: packs, installs and compiles a project of its own: minutes on a busy machine
+      { test: { name: "package", include: ["test/package/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 600_000 } },
     ],
   },
 });

@@ -3,6 +3,8 @@ declare namespace Cloudflare {
   interface Env {
     STORAGE_UNIT: DurableObjectNamespace<import("../src/unit/storage-unit").StorageUnit>;
     REGISTRY: DurableObjectNamespace<import("../src/registry/registry").Registry>;
+    /** the pages' static files (wrangler.toml [assets]) */
+    ASSETS: Fetcher;
     ADMIN_TOKEN?: string;
     CORS_ORIGINS?: string;
     /** the publisher test server (test/support/publisher-server.ts) */

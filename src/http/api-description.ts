@@ -67,7 +67,7 @@ ${errorRows()}
 
 ## Typed client
 
-\`restage/client\` types every path, parameter, body and answer from the same route definitions as this document, so a misspelt field fails \`tsc\`:
+\`restage/client\` types every path, parameter, body and answer from the same route definitions as this document, so a misspelt field fails \`tsc\`. It is an ES module with declarations for Node 22, Bun, Deno and browsers: \`npm pack\` in the repository's \`packages/client\`, then \`npm install\` the tarball (the README, "The client in another project"):
 
 \`\`\`ts
 import { data, restageClient } from "restage/client";
