@@ -31,3 +31,22 @@ export function percent(done: number, total: number): string {
   if (total <= 0) return "—";
   return `${decimal.format(Math.min(100, (done / total) * 100))} %`;
 }
+
+const UNITS = ["B", "KB", "MB", "GB", "TB"];
+
+/** Bytes in powers of 1000, as the platform states its limits (10 GB a Durable Object). */
+export function bytes(n: number): string {
+  let value = n;
+  let unit = 0;
+  while (value >= 1000 && unit < UNITS.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? integer.format(value) : decimal.format(value)} ${UNITS[unit]}`;
+}
+
+/** How far off a time is, in words: "in 3 min", "5 s ago". */
+export function relative(iso: string, now = Date.now()): string {
+  const seconds = (Date.parse(iso) - now) / 1000;
+  return seconds >= 0 ? `in ${duration(seconds)}` : `${duration(-seconds)} ago`;
+}

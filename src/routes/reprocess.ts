@@ -6,7 +6,17 @@
 import { z } from "@hono/zod-openapi";
 import { decodeBase64Url, encodeBase64Url } from "hono/utils/encode";
 import { ApiError, unwrap } from "../errors";
-import { FailedAnswer, HistoryAnswer, KeysQueuedAnswer, Ok, PurgedAnswer, RequeuedAnswer, RunStartedAnswer, StatusAnswer, UnassignedAnswer } from "../http/answers";
+import {
+  FailedAnswer,
+  HistoryAnswer,
+  KeysQueuedAnswer,
+  Ok,
+  PurgedAnswer,
+  RequeuedAnswer,
+  RunStartedAnswer,
+  StatusAnswer,
+  UnassignedAnswer,
+} from "../http/answers";
 import { routes, type App } from "../http/route";
 import type { Env } from "../env";
 import type { Caller } from "../unit/grants";
