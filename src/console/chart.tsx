@@ -3,7 +3,7 @@
  * with a y axis scaled to a round maximum and the times of the x axis in UTC. SVG drawn
  * from the answer, so a fresh page shows the last 24 h at once.
  */
-import { count } from "./format";
+import { count, decimal } from "./format";
 import type { HistoryPoint } from "./types";
 
 const W = 360;
@@ -60,7 +60,7 @@ export function Chart(props: { title: string; unit: string; times: string[]; ser
             <g>
               <line class="grid" x1={LEFT} x2={W - RIGHT} y1={y} y2={y} />
               <text class="axis" x={LEFT - 4} y={y + 3} text-anchor="end">
-                {count(tick)}
+                {decimal(tick)}
               </text>
             </g>
           );

@@ -1,13 +1,15 @@
 /** How the console writes numbers, rates, durations and times: separators, one time zone (UTC), labelled. */
 
 const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
-const decimal = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
+const fraction = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
 
 export const count = (n: number): string => integer.format(n);
+/** with one decimal where there is one: an axis's 0.5 */
+export const decimal = (n: number): string => fraction.format(n);
 
 export function rate(itemsPerSecond: number | null | undefined): string {
   if (itemsPerSecond === null || itemsPerSecond === undefined || !Number.isFinite(itemsPerSecond)) return "—";
-  return `${itemsPerSecond < 10 ? decimal.format(itemsPerSecond) : integer.format(itemsPerSecond)}/s`;
+  return `${itemsPerSecond < 10 ? fraction.format(itemsPerSecond) : integer.format(itemsPerSecond)}/s`;
 }
 
 export function duration(seconds: number | null | undefined): string {
@@ -29,7 +31,7 @@ export function time(iso: string | null | undefined): string {
 
 export function percent(done: number, total: number): string {
   if (total <= 0) return "—";
-  return `${decimal.format(Math.min(100, (done / total) * 100))} %`;
+  return `${fraction.format(Math.min(100, (done / total) * 100))} %`;
 }
 
 const UNITS = ["B", "KB", "MB", "GB", "TB"];
@@ -42,7 +44,7 @@ export function bytes(n: number): string {
     value /= 1000;
     unit++;
   }
-  return `${unit === 0 ? integer.format(value) : decimal.format(value)} ${UNITS[unit]}`;
+  return `${unit === 0 ? integer.format(value) : fraction.format(value)} ${UNITS[unit]}`;
 }
 
 /** How far off a time is, in words: "in 3 min", "5 s ago". */

@@ -10,7 +10,7 @@ import { bytes, count } from "./format";
 import { href, usePolled } from "./hooks";
 import { mayRead, type Session, useSession } from "./session";
 import type { HistoryPoint, Status, UnitInfo } from "./types";
-import { StateBadges, states, unitRate } from "./words";
+import { StateBadges, shardCount, states, unitRate } from "./words";
 
 const POLL_MS = 5_000;
 const AT_ONCE = 8;
@@ -135,7 +135,7 @@ export function Overview() {
                   <td data-label="State">
                     <StateBadges list={states(row.status, row.info?.settings, row.history)} />
                   </td>
-                  <td data-label="Shards">{row.info ? count(row.info.shards) : "—"}</td>
+                  <td data-label="Shards">{row.info ? shardCount(row.info) : "—"}</td>
                   <td data-label="Records">{row.info ? count(row.info.records) : "—"}</td>
                   <td data-label="Bytes">{totalBytes(row.info)}</td>
                   <td data-label="Pending">{count(row.status.pending)}</td>

@@ -1,6 +1,7 @@
 /** A unit's shards (getStorageUnit's shardStats) against the object limit, and a split's progress. */
 import { bytes, count, percent } from "./format";
 import type { UnitInfo } from "./types";
+import { shardCount } from "./words";
 
 /** What one Durable Object may store on Workers: the bar each shard's bytes are drawn against. */
 const OBJECT_LIMIT = 10_000_000_000;
@@ -10,7 +11,7 @@ export function Shards(props: { info: UnitInfo }) {
   return (
     <section class="panel shards" aria-labelledby="shards-title">
       <h3 id="shards-title">
-        Shards <span class="muted">({count(props.info.shards)})</span>
+        Shards <span class="muted">({shardCount(props.info)})</span>
       </h3>
       {splitting ? (
         <div class="split" role="status">

@@ -14,7 +14,7 @@ import { Runs } from "./runs";
 import { act, mayWrite, type Session, useSession } from "./session";
 import { Shards } from "./shards";
 import type { HistoryPoint, Status, UnitInfo } from "./types";
-import { StateBadges, states, throttled, unitRate } from "./words";
+import { StateBadges, shardCount, states, throttled, unitRate } from "./words";
 
 const POLL_MS = 2_000;
 
@@ -97,7 +97,7 @@ function Summary(props: { unit: UnitView }) {
     ["ETA", duration(status.etaSeconds), "until the queue is empty at this rate"],
     ["Job's next wake", nextWake(status), "when the job runs next; schedules are under Configuration"],
   ];
-  if (info) stats.unshift(["Records", count(info.records)], ["Shards", count(info.shards)]);
+  if (info) stats.unshift(["Records", count(info.records)], ["Shards", shardCount(info)]);
   const queueControls = write && status.enabled;
   return (
     <div class="summary">

@@ -2,8 +2,8 @@
  * What a unit is doing, in the words the console uses everywhere: the overview's states,
  * the unit page's badges and the rate, said the same way.
  */
-import { rate } from "./format";
-import type { HistoryPoint, Settings, Status } from "./types";
+import { count, rate } from "./format";
+import type { HistoryPoint, Settings, Status, UnitInfo } from "./types";
 
 /** the minutes of history a unit's recent state is judged on */
 const RECENT_MINUTES = 5;
@@ -50,6 +50,9 @@ export function states(status: Status, settings: Settings | undefined, history: 
     );
   return list;
 }
+
+/** "8", or "1 → 8" while a split runs. */
+export const shardCount = (info: UnitInfo) => (info.splitting ? `${count(info.splitting.from)} → ${count(info.splitting.to)}` : count(info.shards));
 
 /** The unit's rate, or why there is none. */
 export function unitRate(status: Status, history: HistoryPoint[] | undefined): string {

@@ -134,9 +134,12 @@ async function signIn(page: Page, token = TOKEN): Promise<void> {
   await page.getByRole("button", { name: "Use token" }).click();
 }
 
-async function screenshot(page: Page, name: string, width: number): Promise<void> {
+/** The whole page, or only `part` of it. */
+async function screenshot(page: Page, name: string, width: number, part?: Locator): Promise<void> {
   const folder = process.env.RESTAGE_SCREENSHOTS;
-  if (folder) await page.screenshot({ path: join(folder, `${name}${width === 1280 ? "" : `-${width}`}.png`), fullPage: true });
+  if (!folder) return;
+  const path = join(folder, `${name}${width === 1280 ? "" : `-${width}`}.png`);
+  await (part ? part.screenshot({ path }) : page.screenshot({ path, fullPage: true }));
 }
 
 /** Nothing scrolls sideways, and `control` lies inside the window. */
@@ -151,7 +154,8 @@ async function fits(page: Page, width: number, control?: Locator): Promise<void>
 }
 
 const unitPage = (page: Page, unit: string): Locator => page.locator(`article.unit[data-unit="${unit}"]`);
-const stat = (scope: Locator, name: string): Locator => scope.locator(".stats div", { has: scope.page().locator(`dt:text-is("${name}")`) }).locator("dd");
+const stat = (scope: Locator, name: string): Locator =>
+  scope.locator(".stats div", { has: scope.page().locator(`dt:text-is("${name}")`) }).locator("dd");
 
 describe("the console", () => {
   it("tells a wrong token it was refused, and shows nothing", async () => {
@@ -277,8 +281,10 @@ describe.each(WIDTHS)("the console at %i px", (width) => {
     await expect.poll(() => item.locator(".item-error pre").textContent(), { timeout: 10_000 }).toBe("the publisher refused it");
     const content = item.locator('.scope[data-scope="raw"] pre.content');
     await expect.poll(() => content.textContent(), { timeout: 10_000 }).toContain('"title": "A doomed document"');
-    expect(await item.locator('.scope[data-scope="raw"] .scope-head').textContent()).toMatch(/version \d+ · written \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
-    await screenshot(page, "console-item", width);
+    expect(await item.locator('.scope[data-scope="raw"] .scope-head').textContent()).toMatch(
+      /version \d+ · written \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/,
+    );
+    await screenshot(page, "console-item", width, unit.locator("section.failed"));
     await fits(page, width, unit.getByRole("button", { name: "Retry doomed/1 (raw)" }));
 
     const retried = page.waitForResponse((response) => response.url().endsWith(`/reprocess/retryFailed/${FAILING}`));
@@ -305,11 +311,16 @@ describe.each(WIDTHS)("the console at %i px", (width) => {
       .poll(() => split.locator("p").textContent(), { timeout: 10_000 })
       .toMatch(/^Splitting from 1 to 8 shards: [\d,]+ of 20,000 keys gone through/);
     expect(await unitPage(page, unit).locator(".unit-head .badges").textContent()).toContain("splitting");
+    await expect.poll(() => stat(unitPage(page, unit), "Shards").textContent()).toBe("1 → 8");
     await expect.poll(() => unitPage(page, unit).locator("tr[data-shard]").count(), { timeout: 10_000 }).toBe(8);
     await screenshot(page, "console-split", width);
     await fits(page, width);
     // the queue is disabled on this unit: no Pause, Reset or run form to refuse
-    expect(await unitPage(page, unit).getByRole("button", { name: /^(Pause|Reset|Start run)/ }).count()).toBe(0);
+    expect(
+      await unitPage(page, unit)
+        .getByRole("button", { name: /^(Pause|Reset|Start run)/ })
+        .count(),
+    ).toBe(0);
     // it ends: the bar goes, the records are all there, spread over the 8 shards
     await expect.poll(() => split.count(), { timeout: 60_000 }).toBe(0);
     const records = await unitPage(page, unit).locator('tr[data-shard] td[data-label="Records"]').allTextContents();
