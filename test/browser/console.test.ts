@@ -144,7 +144,7 @@ async function screenshot(page: Page, name: string, width: number, part?: Locato
 
 /** Nothing scrolls sideways, and `control` lies inside the window. */
 async function fits(page: Page, width: number, control?: Locator): Promise<void> {
-  const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  const scrollWidth = await page.evaluate("document.documentElement.scrollWidth");
   expect(scrollWidth).toBeLessThanOrEqual(width);
   if (!control) return;
   const box = await control.boundingBox();
