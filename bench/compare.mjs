@@ -43,12 +43,16 @@ function checkout(commit) {
 
 /** One in-process run in checkout `root`: its own benchmark file and configuration. */
 function inProcess(root) {
-  const run = spawnSync(process.execPath, ["node_modules/vitest/vitest.mjs", "run", "--config", "vitest.bench.config.ts", "bench/reprocess.bench.test.ts"], {
-    cwd: root,
-    env: { ...process.env, BENCH_RECORDS: INPROCESS_RECORDS },
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const run = spawnSync(
+    process.execPath,
+    ["node_modules/vitest/vitest.mjs", "run", "--config", "vitest.bench.config.ts", "bench/reprocess.bench.test.ts"],
+    {
+      cwd: root,
+      env: { ...process.env, BENCH_RECORDS: INPROCESS_RECORDS },
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   const output = `${run.stdout}${run.stderr}`;
   const figures = {};
   for (const [name, patterns] of Object.entries(INPROCESS_FIGURES)) {
@@ -84,13 +88,22 @@ const format = (n) => Math.round(n).toLocaleString("en-US");
 const base = checkout(ref);
 const figures = { tree: {}, ref: {} };
 const note = (side, values) => {
-  for (const [name, value] of Object.entries(values)) (figures[side][name] ??= []).push(value);
+  for (const [name, value] of Object.entries(values)) figures[side][name] = [...(figures[side][name] ?? []), value];
 };
 try {
   for (let round = 1; round <= ROUNDS; round++) {
     console.log(`round ${round} of ${ROUNDS}`);
     // the order within a round alternates too
-    const sides = round % 2 ? [["ref", base], ["tree", HERE]] : [["tree", HERE], ["ref", base]];
+    const sides =
+      round % 2
+        ? [
+            ["ref", base],
+            ["tree", HERE],
+          ]
+        : [
+            ["tree", HERE],
+            ["ref", base],
+          ];
     if (KINDS.includes("http")) {
       const [first, second] = http(sides.map(([, root]) => root));
       note(sides[0][0], first);
