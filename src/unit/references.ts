@@ -225,6 +225,8 @@ export class ReferenceStore {
    * cursors on, in one transaction. Returns whether work is left.
    */
   queueReferrers(scopes: string[], limit = REFERRERS_PER_STEP, now = Date.now()): boolean {
+    // nothing noted (the usual case after a client's write): one read, not a transaction of empty steps
+    if (!this.waiting()) return false;
     return this.sql.transaction(() => {
       const steps = this.nextReferrers(scopes, limit);
       for (const step of steps) this.queue.enqueueItems(step.referrers, step.hops, now);
@@ -241,10 +243,12 @@ export class ReferenceStore {
    * once their referrers are queued.
    */
   nextReferrers(scopes: string[], limit = REFERRERS_PER_STEP): ReferrerStep[] {
+    const changes = this.sql.all<OutboxRow>("SELECT * FROM referrer_outbox ORDER BY id LIMIT ?", limit);
+    // no change noted: no step to mark, and no transaction to open for it
+    if (changes.length === 0) return [];
     return this.sql.transaction(() => {
       let left = limit;
       const steps: ReferrerStep[] = [];
-      const changes = this.sql.all<OutboxRow>("SELECT * FROM referrer_outbox ORDER BY id LIMIT ?", limit);
       for (const change of changes) {
         if (left <= 0) break;
         const referrers = this.sql.all<{ scope: string; key: string }>(
@@ -272,6 +276,7 @@ export class ReferenceStore {
 
   /** Moves the changes' cursors past the referrers their step queued; a change with none left goes. */
   advance(steps: ReferrerStep[]): void {
+    if (steps.length === 0) return;
     this.sql.transaction(() => {
       for (const step of steps) {
         const last = step.referrers[step.referrers.length - 1];
