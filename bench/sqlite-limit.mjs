@@ -10,7 +10,8 @@
  * - ingest: one upsert per record (as `transaction/batch` adds a record);
  * - queue insert / claim update / delete by key list: one statement per batch (json_each);
  * - drain cycle: per batch, read the records' content, insert their queue rows under a
- *   lease, delete them at completion (the least a drain of `reprocess/all` does in SQL).
+ *   lease, delete them at completion (the least a drain of `reprocess/all` does in SQL);
+ * - drain read only: the same reads alone, as if a batch were leased as one key range.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
@@ -88,6 +89,15 @@ function measureRound() {
       db.exec("BEGIN");
       remove.run(keys);
       db.exec("COMMIT");
+    }
+  });
+  // what a drain would cost with a fill's batch leased as a key range (one row) rather than a row per item
+  figures["drain read only (range lease)"] = timed(() => {
+    let cursor = "";
+    for (let start = 0; start < RECORDS; start += BATCH) {
+      const rows = read.all(cursor, BATCH);
+      for (const row of rows) JSON.parse(row.content);
+      cursor = rows.at(-1).key;
     }
   });
   db.close();
