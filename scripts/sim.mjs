@@ -13,11 +13,7 @@ import { root } from "./node-bundle.mjs";
 const noPages = {
   name: "no-pages",
   setup(build) {
-    build.onResolve({ filter: /standalone\.js$|dist\/console\/assets\.js$/ }, (args) => ({ path: args.path, namespace: "no-pages" }));
-    build.onLoad({ filter: /.*/, namespace: "no-pages" }, () => ({
-      contents: 'export default ""; export const CONSOLE_SCRIPT = ""; export const CONSOLE_STYLES = "";',
-      loader: "js",
-    }));
+    build.onResolve({ filter: /standalone\.js$|dist\/console\/assets\.js$/ }, () => ({ path: join(root, "test/sim/no-pages.ts") }));
   },
 };
 

@@ -208,12 +208,13 @@ export class Clients {
   // ── settling ─────────────────────────────────────────────────────────────
 
   /** Waits (virtual time) until the unit has no split, queue or fill in progress; false when it never got there. */
-  async settle(maxPolls = 120): Promise<boolean> {
+  async settle(maxPolls = 40): Promise<boolean> {
     for (let poll = 0; poll < maxPolls; poll++) {
       const status = await this.request("GET", `/reprocess/status/${this.unit}`);
       const b = status.body;
       if (status.status === 200 && !b.splitting && !b.filling && b.pending === 0 && b.assigned === 0) return true;
-      await this.sleep(1_000);
+      // a unit that is not there yet is most often one lease or backoff away: the polls space out
+      await this.sleep(Math.min(500 * 2 ** poll, 10_000));
     }
     return false;
   }
