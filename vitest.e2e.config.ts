@@ -30,7 +30,14 @@ export default defineConfig({
           ],
         },
         // its seeds are split over two files that run at once, one per core
-        test: { name: "sim", include: ["test/sim/**/*.test.ts"], fileParallelism: true, maxWorkers: 2, testTimeout: 180_000, execArgv: ["--disable-warning=ExperimentalWarning"] },
+        test: {
+          name: "sim",
+          include: ["test/sim/**/*.test.ts"],
+          fileParallelism: true,
+          maxWorkers: 2,
+          testTimeout: 180_000,
+          execArgv: ["--disable-warning=ExperimentalWarning"],
+        },
       },
       { test: { name: "host", include: ["test/runtime/**/*.test.ts"], testTimeout: 30_000, execArgv: ["--disable-warning=ExperimentalWarning"] } },
       {

@@ -122,7 +122,9 @@ export function writesKept(world: World, unit: string, model: KeyModel): string[
     const [row] = rows(world.shardDb(unit, shardOf(key, layout.shards)), "SELECT content FROM records WHERE key = ? AND scope = ?", key, scope);
     const held = row?.content == null ? GONE : String(row.content);
     if (!allowed.has(held))
-      problems.push(`acknowledged write lost: ${scope}/${key} holds ${held.slice(0, 60)}, expected one of ${[...allowed].map((c) => c.slice(0, 60)).join(" | ")}`);
+      problems.push(
+        `acknowledged write lost: ${scope}/${key} holds ${held.slice(0, 60)}, expected one of ${[...allowed].map((c) => c.slice(0, 60)).join(" | ")}`,
+      );
   }
   return problems.slice(0, 20);
 }
@@ -130,7 +132,9 @@ export function writesKept(world: World, unit: string, model: KeyModel): string[
 /** No deletion published (to the Recorder) for a key no client ever deleted. */
 export function noFalseDeletions(unit: string, model: KeyModel): string[] {
   return recordedCalls
-    .filter((call) => call.unit === unit && call.event === "process" && call.kind === "delete" && call.key !== undefined && !model.deleted.has(call.key))
+    .filter(
+      (call) => call.unit === unit && call.event === "process" && call.kind === "delete" && call.key !== undefined && !model.deleted.has(call.key),
+    )
     .map((call) => `deletion published for live key ${call.scope}/${call.key} at ${call.at}`)
     .slice(0, 10);
 }

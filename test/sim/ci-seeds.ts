@@ -21,7 +21,9 @@ export function ciSeeds(part: number, parts: number): void {
       const chosen = CI_SCENARIOS[seed % CI_SCENARIOS.length]!;
       const result = await runSeed(seed, chosen);
       if (result.violations.length > 0)
-        failures.push(`seed ${seed} (${chosen.name}): ${result.violations[0]} — replay: npm run sim -- --from ${seed} --seeds 1 --scenario ${chosen.name}`);
+        failures.push(
+          `seed ${seed} (${chosen.name}): ${result.violations[0]} — replay: npm run sim -- --from ${seed} --seeds 1 --scenario ${chosen.name}`,
+        );
       if (failures.length >= 5) break;
     }
     expect(failures).toEqual([]);

@@ -37,7 +37,8 @@ export async function main(args: string[]): Promise<number> {
   for (let seed = from; seed < from + seeds; seed++) {
     const chosen = scenarios[seed % scenarios.length]!;
     const result = await runSeed(seed, chosen);
-    if (args.includes("--verbose")) console.log(`seed ${seed} ${chosen.name}: ${result.steps} steps, ${result.crashes} crashes, ${result.violations.length} violations`);
+    if (args.includes("--verbose"))
+      console.log(`seed ${seed} ${chosen.name}: ${result.steps} steps, ${result.crashes} crashes, ${result.violations.length} violations`);
     if (args.includes("--dump")) for (const line of result.trace) console.log(`  ${line}`);
     if (result.violations.length === 0) continue;
     failures++;
@@ -57,6 +58,7 @@ export async function main(args: string[]): Promise<number> {
   const seconds = (performance.now() - started) / 1000;
   const ran = failures > 0 && !keepGoing ? "stopped at the first failure" : `${seeds} seeds`;
   console.log(`${ran} in ${seconds.toFixed(1)} s; scenarios: ${scenarios.map((s) => s.name).join(", ")}`);
-  for (const [name, list] of failedBy) console.log(`  ${name}: ${list.length} failing seeds (${list.slice(0, 12).join(", ")}${list.length > 12 ? ", …" : ""})`);
+  for (const [name, list] of failedBy)
+    console.log(`  ${name}: ${list.length} failing seeds (${list.slice(0, 12).join(", ")}${list.length > 12 ? ", …" : ""})`);
   return failures > 0 ? 1 : 0;
 }

@@ -46,6 +46,11 @@ export class Clients {
     return new Promise((resolve) => setTimeout(resolve, ms));
   }
 
+  /** Lets about `steps` other steps happen first (each wait is one step among the pending ones), with no time passing. */
+  async yieldSteps(steps: number): Promise<void> {
+    for (let i = 0; i < steps; i++) await this.sleep(0);
+  }
+
   now(): number {
     return this.world.scheduler.now;
   }
@@ -119,7 +124,12 @@ export class Clients {
       else
         await this.batch([
           { action: "add", scope, key, content },
-          { action: this.rng.chance(0.5) ? "add" : "delete", scope: "books", key: this.rng.pick(keys), content: { title: `${name}#${op}`, authorId: this.rng.pick(authors) } },
+          {
+            action: this.rng.chance(0.5) ? "add" : "delete",
+            scope: "books",
+            key: this.rng.pick(keys),
+            content: { title: `${name}#${op}`, authorId: this.rng.pick(authors) },
+          },
         ]);
       if (this.rng.chance(0.5)) await this.sleep(this.rng.int(300));
     }
@@ -157,7 +167,10 @@ export class Clients {
     if (!seen) return;
     const have = new Set(seen);
     const missed = this.stableKeys.filter((key) => !have.has(key));
-    if (missed.length > 0) this.violations.push(`fetchPage walk (batchSize ${batchSize}) skipped ${missed.length} keys that existed throughout: ${missed.slice(0, 5).join(", ")}`);
+    if (missed.length > 0)
+      this.violations.push(
+        `fetchPage walk (batchSize ${batchSize}) skipped ${missed.length} keys that existed throughout: ${missed.slice(0, 5).join(", ")}`,
+      );
   }
 
   // ── security ──────────────────────────────────────────────────────────────

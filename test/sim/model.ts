@@ -35,8 +35,8 @@ export class KeyModel {
 
   private slot(key: string, scope: string): Set<string> {
     const id = `${key}\u0000${scope}`;
-    let state = this.states.get(id);
-    if (!state) this.states.set(id, (state = new Set([GONE])));
+    const state = this.states.get(id) ?? new Set([GONE]);
+    this.states.set(id, state);
     return state;
   }
 

@@ -65,7 +65,14 @@ export async function runSeed(seed: number, scenario: Scenario): Promise<SeedRes
       ...reprocessReached(clients),
     );
   }
-  const result = { seed, scenario: scenario.name, violations, steps: world.scheduler.trace.length, crashes: world.host.crashes, trace: world.scheduler.trace };
+  const result = {
+    seed,
+    scenario: scenario.name,
+    violations,
+    steps: world.scheduler.trace.length,
+    crashes: world.host.crashes,
+    trace: world.scheduler.trace,
+  };
   world.close();
   return result;
 }
@@ -82,7 +89,9 @@ function reprocessReached(clients: Clients): string[] {
     recordedCalls.filter((call) => call.unit === clients.unit && call.event === "process" && call.at >= since.at && call.key).map((call) => call.key),
   );
   const missed = since.keys.filter((key) => !reached.has(key));
-  return missed.length === 0 ? [] : [`reprocess/all answered OK at ${since.at} but ${missed.length} keys never reached the pipeline: ${missed.slice(0, 5).join(", ")}`];
+  return missed.length === 0
+    ? []
+    : [`reprocess/all answered OK at ${since.at} but ${missed.length} keys never reached the pipeline: ${missed.slice(0, 5).join(", ")}`];
 }
 
 /** Before a step, with the scenario's chance: a busy shard of the unit crashes. */

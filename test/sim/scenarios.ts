@@ -6,7 +6,7 @@
  * test runs the others. Once those fixes land, each pending scenario is to pass and move
  * to CI (drop its `pending`).
  */
-import { Clients } from "./clients";
+import type { Clients } from "./clients";
 
 export interface Scenario {
   name: string;
@@ -68,7 +68,8 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: "access",
-    about: "grant, revoke and token rotation while users read, on a unit of 1, 2 or 8 shards: a revoked or rotated-out token reads nothing once the change answered OK",
+    about:
+      "grant, revoke and token rotation while users read, on a unit of 1, 2 or 8 shards: a revoked or rotated-out token reads nothing once the change answered OK",
     crashRate: 0.002,
     async run(clients) {
       await setUp(clients, pick(clients, [1, 1, 2, 2, 8]), 2);
@@ -77,18 +78,23 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: "split",
-    about: "a split 1 → 2 → 8 of a unit with records, a join and stable keys, writers retrying after 409 (issue 17: a split that never ends; a report answered OK before shard 0 recorded the split)",
+    about:
+      "a split 1 → 2 → 8 of a unit with records, a join and stable keys, writers retrying after 409 (issue 17: a split that never ends; a report answered OK before shard 0 recorded the split)",
     pending: true,
     crashRate: 0.002,
     async run(clients) {
       await setUp(clients, 1, 6);
-      await together(splitTo(clients, 2).then(() => splitTo(clients, 8)), clients.writer("w0", 4, ["a-stable", "w0-0"]));
+      await together(
+        splitTo(clients, 2).then(() => splitTo(clients, 8)),
+        clients.writer("w0", 4, ["a-stable", "w0-0"]),
+      );
       await clients.settle();
     },
   },
   {
     name: "writes-during-split",
-    about: "writes sent while a split runs are accepted (the contract's 'writes keep working during a split'; main answers 409 STORAGE_UNIT_SPLITTING)",
+    about:
+      "writes sent while a split runs are accepted (the contract's 'writes keep working during a split'; main answers 409 STORAGE_UNIT_SPLITTING)",
     pending: true,
     crashRate: 0,
     async run(clients) {
@@ -117,7 +123,7 @@ export const SCENARIOS: Scenario[] = [
     crashRate: 0,
     async run(clients) {
       const from = pick(clients, [1, 2]);
-      await setUp(clients, from, 3);
+      await setUp(clients, from, 8);
       await accessRace(clients, () => split(clients, from * 4));
     },
   },
@@ -129,7 +135,11 @@ export const SCENARIOS: Scenario[] = [
     async run(clients) {
       const from = pick(clients, [1, 2]);
       await setUp(clients, from, 12);
-      await together(split(clients, 8), clients.checkedWalk(pick(clients, [1, 2, 3])), clients.sleep(clients.rng.int(500)).then(() => clients.checkedWalk(2)));
+      await together(
+        split(clients, 8),
+        clients.checkedWalk(pick(clients, [1, 2, 3])),
+        clients.yieldSteps(clients.rng.int(40)).then(() => clients.checkedWalk(2)),
+      );
       await clients.settle();
     },
   },
@@ -144,7 +154,7 @@ export const SCENARIOS: Scenario[] = [
       let startedAt: number | undefined;
       await together(
         split(clients, 8),
-        clients.sleep(clients.rng.int(400)).then(async () => {
+        clients.yieldSteps(clients.rng.int(40)).then(async () => {
           const answer = await clients.request("POST", `/reprocess/all/${clients.unit}/books`);
           if (answer.status === 200) startedAt = clients.now();
         }),
@@ -160,9 +170,11 @@ export const SCENARIOS: Scenario[] = [
     crashRate: 0,
     async run(clients) {
       const [a, b] = await Promise.all([clients.create(2), clients.create(8)]);
-      if (a.status !== 200 && b.status !== 200) clients.violations.push(`both creates refused: ${a.status} ${a.body.message}, ${b.status} ${b.body.message}`);
+      if (a.status !== 200 && b.status !== 200)
+        clients.violations.push(`both creates refused: ${a.status} ${a.body.message}, ${b.status} ${b.body.message}`);
       const modules = await clients.setModules(true);
-      if (modules.status !== 200) clients.violations.push(`the unit is unusable after the creates: modules answered ${modules.status} ${modules.body.message}`);
+      if (modules.status !== 200)
+        clients.violations.push(`the unit is unusable after the creates: modules answered ${modules.status} ${modules.body.message}`);
       await clients.writer("w0", 4, ["w0-0"]);
       const info = await clients.request("GET", `/admin/getStorageUnit/${clients.unit}`);
       if (info.status !== 200) clients.violations.push(`getStorageUnit answered ${info.status} ${info.body.message} after the creates`);
@@ -185,12 +197,12 @@ async function accessRace(clients: Clients, during: () => Promise<unknown>): Pro
   let done = false;
   await together(
     (async () => {
-      await clients.sleep(clients.rng.int(300));
+      await clients.yieldSteps(clients.rng.int(30));
       const answer = await clients.revoke("victim");
       if (answer.status === 200) revokedAt = clients.now();
     })(),
     (async () => {
-      await clients.sleep(clients.rng.int(300));
+      await clients.yieldSteps(clients.rng.int(30));
       const token = await clients.rotate("rotor");
       if (token) {
         rotor = token;
@@ -198,8 +210,18 @@ async function accessRace(clients: Clients, during: () => Promise<unknown>): Pro
       }
     })(),
     during(),
-    clients.readAs("victim", () => victim, () => revokedAt, () => done),
-    clients.readAs("rotor's old token", () => oldRotor, () => rotatedAt, () => done),
+    clients.readAs(
+      "victim",
+      () => victim,
+      () => revokedAt,
+      () => done,
+    ),
+    clients.readAs(
+      "rotor's old token",
+      () => oldRotor,
+      () => rotatedAt,
+      () => done,
+    ),
     clients.sleep(800).then(() => (done = true)),
   );
   await clients.settle();

@@ -57,6 +57,8 @@ export class Scheduler {
   private seq = 0;
   private ready: Pending[] = [];
   private timers = new Map<number, Timer>();
+  /** names what runs now (the object whose event it is), for the labels of the timers it sets */
+  runningNow: () => string | undefined = () => undefined;
   /** called before each pick; may act on the world (crash an object) and say what it did */
   beforePick: (() => string | undefined) | undefined;
 
@@ -71,6 +73,8 @@ export class Scheduler {
 
   setTimer(run: () => void, ms: number, label: string, background = false): number {
     const seq = this.seq++;
+    const owner = this.runningNow();
+    if (owner) label = `${label} (${owner})`;
     this.timers.set(seq, { seq, label, run, at: this.now + Math.max(0, Number(ms) || 0), background });
     return seq;
   }

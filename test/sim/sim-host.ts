@@ -40,6 +40,10 @@ export class SimHost extends ObjectHost {
     private readonly scheduler: Scheduler,
   ) {
     super(options);
+    scheduler.runningNow = () => {
+      const now = running.getStore();
+      return now && nameOf(now.key);
+    };
     const self = this as unknown as { object(binding: string, id: ObjectId): Live };
     const build = self.object.bind(this);
     self.object = (binding, id) => {

@@ -39,9 +39,12 @@ describe("the simulation itself", () => {
     expect(writesKept(world, "u-check", clients.model)).toEqual([]);
     // the row moves to the other shard, as a split that lost track of it would leave it
     const [owner, other] = world.shardDb("u-check", 0)?.prepare("SELECT 1 FROM records WHERE key = 'k1'").get() ? [0, 1] : [1, 0];
-    const row = world.shardDb("u-check", owner)!.prepare("SELECT * FROM records WHERE key = 'k1'").get() as Record<string, never>;
+    const row = world.shardDb("u-check", owner)!.prepare("SELECT * FROM records WHERE key = 'k1'").get() as { key: string; scope: string; content: string; version: number; updated_at: number };
     world.shardDb("u-check", owner)!.prepare("DELETE FROM records WHERE key = 'k1'").run();
-    world.shardDb("u-check", other)!.prepare("INSERT INTO records (key, scope, content, version, updated_at) VALUES (?, ?, ?, ?, ?)").run(row.key, row.scope, row.content, row.version, row.updated_at);
+    world
+      .shardDb("u-check", other)!
+      .prepare("INSERT INTO records (key, scope, content, version, updated_at) VALUES (?, ?, ?, ?, ?)")
+      .run(row.key, row.scope, row.content, row.version, row.updated_at);
     expect(rowsOnOwners(world, "u-check")).toEqual([`records row of 'k1' on shard ${other}; its owner is shard ${owner} of 2`]);
     expect(writesKept(world, "u-check", clients.model)[0]).toMatch(/^acknowledged write lost: books\/k1 holds ∅/);
     world.close();

@@ -38,7 +38,7 @@ const saved = {
   clearImmediate: globalThis.clearImmediate,
   random: Math.random,
 };
-const webCrypto = globalThis.crypto;
+const webCrypto = (globalThis as unknown as { crypto: object }).crypto;
 const cryptoOwn = ["randomUUID", "getRandomValues", "subtle"] as const;
 
 type HmacKey = { type: "secret"; algorithm: { name: "HMAC" }; raw: Buffer };
@@ -87,7 +87,8 @@ export function installVirtualGlobals(scheduler: Scheduler): () => void {
     if (timer !== undefined && timer !== null) scheduler.clearTimer(Number(timer));
   };
   g.Date = VirtualDate;
-  g.setTimeout = (fn: Callback, ms?: number, ...args: unknown[]) => new VirtualTimer(scheduler.setTimer(() => fn(...args), ms ?? 0, `timer ${ms ?? 0}ms`));
+  g.setTimeout = (fn: Callback, ms?: number, ...args: unknown[]) =>
+    new VirtualTimer(scheduler.setTimer(() => fn(...args), ms ?? 0, `timer ${ms ?? 0}ms`));
   g.clearTimeout = clear;
   g.setImmediate = (fn: Callback, ...args: unknown[]) => new VirtualTimer(scheduler.setTimer(() => fn(...args), 0, "immediate"));
   g.clearImmediate = clear;

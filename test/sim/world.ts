@@ -22,7 +22,6 @@ export const ADMIN = "sim-admin-token";
 
 export interface Answer {
   status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: an answer's fields are read by each check as it needs them
   body: Record<string, any>;
   /** objects crashed while the request ran: a 500 then may be the crash's, not a bug */
   crashed: boolean;
