@@ -34,6 +34,8 @@ export async function main(args: string[]): Promise<number> {
   const started = performance.now();
   let failures = 0;
   const failedBy = new Map<string, number[]>();
+  /** with --keep-going: each kind of violation, per scenario, with the seeds that showed it */
+  const kinds = new Map<string, number[]>();
   for (let seed = from; seed < from + seeds; seed++) {
     const chosen = scenarios[seed % scenarios.length]!;
     const result = await runSeed(seed, chosen);
@@ -46,6 +48,8 @@ export async function main(args: string[]): Promise<number> {
     const replay = `npm run sim -- --from ${seed} --seeds 1 --scenario ${chosen.name}`;
     if (keepGoing) {
       console.log(`seed ${seed} (${chosen.name}) FAILED: ${result.violations[0]}`);
+      for (const kind of new Set(result.violations.map((violation) => `${chosen.name}: ${kindOf(violation)}`)))
+        kinds.set(kind, [...(kinds.get(kind) ?? []), seed]);
       continue;
     }
     console.log(`seed ${seed} FAILED: scenario ${chosen.name} (${result.steps} steps, ${result.crashes} crashes)`);
@@ -60,5 +64,17 @@ export async function main(args: string[]): Promise<number> {
   console.log(`${ran} in ${seconds.toFixed(1)} s; scenarios: ${scenarios.map((s) => s.name).join(", ")}`);
   for (const [name, list] of failedBy)
     console.log(`  ${name}: ${list.length} failing seeds (${list.slice(0, 12).join(", ")}${list.length > 12 ? ", …" : ""})`);
+  if (kinds.size > 0) console.log("violations by kind:");
+  for (const [kind, list] of [...kinds].sort())
+    console.log(`  ${list.length} × ${kind} (seeds ${list.slice(0, 8).join(", ")}${list.length > 8 ? ", …" : ""})`);
   return failures > 0 ? 1 : 0;
+}
+
+/** A violation without its particulars (numbers, keys, paths), to count the kinds. */
+function kindOf(violation: string): string {
+  return violation
+    .replace(/'[^']*'/g, "'…'")
+    .replace(/\/[^\s]*/g, "/…")
+    .replace(/\b(s|w\d-)\d+\b/g, "K")
+    .replace(/\d+/g, "N");
 }

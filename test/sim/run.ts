@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { recordedCalls } from "../../src/modules/recorder";
+import { shardName } from "../../src/shards/layout";
 import { answersInContract, grantsEverywhere, noFalseDeletions, rowsOnOwners, splitsEnded, writesKept } from "./checks";
 import { Clients } from "./clients";
 import { SchedulerStuck } from "./scheduler";
@@ -94,21 +95,12 @@ function reprocessReached(clients: Clients): string[] {
     : [`reprocess/all answered OK at ${since.at} but ${missed.length} keys never reached the pipeline: ${missed.slice(0, 5).join(", ")}`];
 }
 
-/** Before a step, with the scenario's chance: a busy shard of the unit crashes. */
+/** Before a step, with the scenario's chance: one of the unit's busy shards crashes. */
 function maybeCrash(world: World, unit: string, rate: number): string | undefined {
   if (rate === 0 || !world.scheduler.rng.chance(rate)) return undefined;
-  const busy: string[] = [];
-  for (let index = 0; index < 16; index++) {
-    const key = world.shardKey(unit, index);
-    if (world.host.isBusy(key)) busy.push(key);
-  }
+  const busy = Array.from({ length: 16 }, (_, index) => index).filter((index) => world.host.isBusy(world.shardKey(unit, index)));
   if (busy.length === 0) return undefined;
-  const key = world.scheduler.rng.pick(busy);
-  world.host.crash(key);
-  return `CRASH ${key === world.shardKey(unit, 0) ? unit : busy.indexOf(key) >= 0 ? shardLabel(world, unit, key) : key}`;
-}
-
-function shardLabel(world: World, unit: string, key: string): string {
-  for (let index = 0; index < 16; index++) if (world.shardKey(unit, index) === key) return `${unit}#${index}`;
-  return key;
+  const index = world.scheduler.rng.pick(busy);
+  world.host.crash(world.shardKey(unit, index));
+  return `CRASH ${shardName(unit, index)}`;
 }

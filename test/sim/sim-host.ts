@@ -69,11 +69,6 @@ export class SimHost extends ObjectHost {
     }
   }
 
-  /** The live objects whose name matches, busy ones first in the list's order. */
-  liveNames(binding: string): string[] {
-    return [...this.liveMap().keys()].filter((key) => key.startsWith(`${binding}:`));
-  }
-
   /** Drops the live instance at `key` as a crash would; false when there was none. */
   crash(key: string): boolean {
     const live = this.liveMap();

@@ -39,7 +39,13 @@ describe("the simulation itself", () => {
     expect(writesKept(world, "u-check", clients.model)).toEqual([]);
     // the row moves to the other shard, as a split that lost track of it would leave it
     const [owner, other] = world.shardDb("u-check", 0)?.prepare("SELECT 1 FROM records WHERE key = 'k1'").get() ? [0, 1] : [1, 0];
-    const row = world.shardDb("u-check", owner)!.prepare("SELECT * FROM records WHERE key = 'k1'").get() as { key: string; scope: string; content: string; version: number; updated_at: number };
+    const row = world.shardDb("u-check", owner)!.prepare("SELECT * FROM records WHERE key = 'k1'").get() as {
+      key: string;
+      scope: string;
+      content: string;
+      version: number;
+      updated_at: number;
+    };
     world.shardDb("u-check", owner)!.prepare("DELETE FROM records WHERE key = 'k1'").run();
     world
       .shardDb("u-check", other)!
