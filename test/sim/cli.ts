@@ -73,6 +73,7 @@ export async function main(args: string[]): Promise<number> {
 /** A violation without its particulars (numbers, keys, paths), to count the kinds. */
 function kindOf(violation: string): string {
   return violation
+    .replace(/\[[^\]]*\]/g, "[…]")
     .replace(/'[^']*'/g, "'…'")
     .replace(/\/[^\s]*/g, "/…")
     .replace(/\b(s|w\d-)\d+\b/g, "K")
