@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 /**
@@ -7,6 +8,8 @@ import { defineConfig } from "vitest/config";
  *   after the Workers suite;
  * - `docs`: the files the README, docs/ and the source name all exist (part of `npm test`);
  * - `host`: the self-hosted Durable Object host (src/runtime) on Node's SQLite;
+ * - `sim`: the shard protocol's deterministic simulation (test/sim) over that host, the
+ *   Worker and the unit objects as they are; `npm test` runs it after `sqlite`;
  * - `e2e`: the end-to-end suite, over HTTP against a live server (test/e2e/global-setup.ts
  *   says which). `npm run test:e2e` runs `host` once, then `e2e` once per server kind;
  * - `browser`: /docs in chromium against a Node server of its own (`npm run test:browser`);
@@ -24,6 +27,24 @@ export default defineConfig({
       { test: { name: "sqlite", include: ["test/sqlite/**/*.test.ts"], execArgv: ["--disable-warning=ExperimentalWarning"] } },
       // `docs`: every file the README, docs/ and src/ name exists; `npm test` runs it with `sqlite`
       { test: { name: "docs", include: ["test/docs/**/*.test.ts"] } },
+      {
+        // the app as the self-hosted bundles see it: "cloudflare:workers" is the host's shim, the pages' browser files are left out
+        resolve: {
+          alias: [
+            { find: "cloudflare:workers", replacement: fileURLToPath(new URL("src/runtime/shim.ts", import.meta.url)) },
+            { find: /^.*(standalone\.js|dist\/console\/assets\.js)$/, replacement: fileURLToPath(new URL("test/sim/no-pages.ts", import.meta.url)) },
+          ],
+        },
+        // its seeds are split over two files that run at once, one per core
+        test: {
+          name: "sim",
+          include: ["test/sim/**/*.test.ts"],
+          fileParallelism: true,
+          maxWorkers: 2,
+          testTimeout: 180_000,
+          execArgv: ["--disable-warning=ExperimentalWarning"],
+        },
+      },
       { test: { name: "host", include: ["test/runtime/**/*.test.ts"], testTimeout: 30_000, execArgv: ["--disable-warning=ExperimentalWarning"] } },
       {
         test: {

@@ -16,7 +16,7 @@ const ACCESS_RULES: Array<[RegExp, Access]> = [
   [/^\/security\/whoami$/, "token"],
   [/^\/((admin|security)\/|metrics$)/, "admin"],
   [/^\/access\//, "read"],
-  [/^\/reprocess\/(status|failed|runs|run)\//, "read"],
+  [/^\/reprocess\/(status|failed|runs|run|history)\//, "read"],
   [/^\/(transaction|reprocess)\//, "write"],
 ];
 

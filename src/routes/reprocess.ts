@@ -6,7 +6,17 @@
 import { z } from "@hono/zod-openapi";
 import { decodeBase64Url, encodeBase64Url } from "hono/utils/encode";
 import { ApiError, unwrap } from "../errors";
-import { FailedAnswer, KeysQueuedAnswer, Ok, PurgedAnswer, RequeuedAnswer, RunStartedAnswer, StatusAnswer, UnassignedAnswer } from "../http/answers";
+import {
+  FailedAnswer,
+  HistoryAnswer,
+  KeysQueuedAnswer,
+  Ok,
+  PurgedAnswer,
+  RequeuedAnswer,
+  RunStartedAnswer,
+  StatusAnswer,
+  UnassignedAnswer,
+} from "../http/answers";
 import { routes, type App } from "../http/route";
 import type { Env } from "../env";
 import type { Caller } from "../unit/grants";
@@ -17,6 +27,7 @@ import { keysFromQuery } from "../http/keys-query";
 import { shardedUnit } from "../shards/sharded-unit";
 import { etaSeconds } from "../unit/runs";
 import { ok } from "./units";
+import { KEPT_MINUTES } from "../unit/history";
 
 const tag = "Reprocess";
 
@@ -31,6 +42,15 @@ const AllQuery = z.object({
 const FailedQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().optional().openapi({ description: "the nextCursor of the previous page" }),
+});
+const HistoryQuery = z.object({
+  minutes: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(KEPT_MINUTES)
+    .default(60)
+    .openapi({ description: `how many minutes back, 1 to ${KEPT_MINUTES} (24 h, what is kept)` }),
 });
 const RetryBody = z
   .object({ keys: z.array(Key).min(1).max(LIMITS.reprocessKeys).optional() })
@@ -161,6 +181,24 @@ export function reprocessRoutes<S extends Schema>(app: App<S>) {
         errors: ["STORAGE_UNIT_DOESNT_EXIST"],
       },
       async (c) => ok(c, await statusOf(c, c.req.valid("param").unit)),
+    )
+    .add(
+      {
+        method: "get",
+        path: "/reprocess/history/{unit}",
+        operationId: "history",
+        summary: "The queue per minute: items processed and failed, and pending at the minute's end (kept 24 h)",
+        tag,
+        access: "read",
+        params: UnitParam,
+        query: HistoryQuery,
+        answer: HistoryAnswer,
+        errors: ["STORAGE_UNIT_DOESNT_EXIST"],
+      },
+      async (c) => {
+        const { minutes } = c.req.valid("query");
+        return ok(c, { points: unwrap(await shardedUnit(c.env, c.req.valid("param").unit).history(c.var.caller, minutes)) });
+      },
     )
     .add(
       {

@@ -28,6 +28,7 @@
  * nothing. Every statement is set-based: key lists travel as one JSON parameter (`json_each`).
  */
 import type { ReprocessingSettings } from "../schemas";
+import type { HistoryPoint } from "./history";
 import { QueueCounters, Tally, type Finished } from "./queue-counters";
 import { q, raw, type Query, type Sql } from "./sql";
 import { ASSIGNED, FAILED, PENDING } from "./queue-states";
@@ -182,7 +183,7 @@ export class Queue {
   private failedOrRetried(tally: Tally, finished: Finished, row: { state: number; run: number | null }): void {
     tally.move(ASSIGNED, row.state, 1);
     if (row.state !== FAILED) return;
-    tally.run(row.run, { open: -1, failed: 1 });
+    tally.run(row.run, { open: -1, failed: 1 }).finished(0, 1);
     addFinished(finished, row.run, 0, 1);
   }
 
@@ -268,7 +269,7 @@ export class Queue {
       again = this.sql.run(q`UPDATE queue SET ${set(startOver(q`${now}`), RELEASE)} WHERE ${mine}`);
       tally.move(ASSIGNED, PENDING, again);
     }
-    this.counters.apply(tally);
+    this.counters.apply(tally.finished(done + again, 0));
     return { processed: done + again, failed: failedForGood, finished };
   }
 
@@ -277,6 +278,11 @@ export class Queue {
     const n = this.sql.run(q`UPDATE queue SET ${set(unassign(now))} WHERE ${stateIs(ASSIGNED)}`);
     this.counters.apply(new Tally().move(ASSIGNED, PENDING, n));
     return n;
+  }
+
+  /** The last `minutes` minutes of the queue's history (history.ts), oldest first. */
+  history(minutes: number, now = Date.now()): HistoryPoint[] {
+    return this.counters.history.points(minutes, this.counts().pending, now);
   }
 
   /** Items per state, from the counters (queue-counters.ts): no count over the queue. */

@@ -220,7 +220,8 @@ export class RecordStore {
     let bytes = 0;
     // one key first, then as many as keep a chunk near READ_STEP_BYTES: a page of large records is many steps
     let perRead = 1;
-    for (let start = 0; start < keys.length; start += perRead) {
+    let start = 0;
+    while (start < keys.length) {
       const before = bytes;
       const chunk = keys.slice(start, start + perRead);
       const byKey = groupByKey(
@@ -243,12 +244,13 @@ export class RecordStore {
         records.push(assemble(key, group));
       }
       this.reads.count(bytes - before);
-      perRead = Math.max(1, Math.min(KEYS_PER_READ, Math.floor((chunk.length * READ_STEP_BYTES) / Math.max(1, bytes - before))));
       if (stoppedAt !== undefined) {
         yield { records, stoppedAt };
         return;
       }
       yield { records };
+      start += chunk.length;
+      perRead = Math.max(1, Math.min(KEYS_PER_READ, Math.floor((chunk.length * READ_STEP_BYTES) / Math.max(1, bytes - before))));
     }
   }
 

@@ -10,6 +10,7 @@ import type { BatchLine } from "../schemas";
 import type { AdminCaller, Caller } from "./grants";
 import type { UnitMetrics } from "./metrics";
 import type { FailedItem } from "./queue";
+import type { HistoryPoint } from "./history";
 import type { RunFilter, RunRequest } from "./run-control";
 import type { RunPart } from "./runs";
 import type { AddPolicy, DeletePolicy, Json, StoredRecord } from "./records";
@@ -177,6 +178,11 @@ export class StorageUnit extends UnitAdmin {
       lastError: unit.lastError,
       splitting: this.split.progress(unit),
     }));
+  }
+
+  /** The queue per minute over the last `minutes` up to the minute of `now` (given by the caller, so every shard answers the same minutes). */
+  async history(caller: Caller, minutes: number, now: number): Promise<HistoryPoint[] | Failure> {
+    return this.guard.withUnit(caller, "read", () => this.queue.history(minutes, now));
   }
 
   async setPaused(caller: Caller, paused: boolean): Promise<{ ok: true } | Failure> {

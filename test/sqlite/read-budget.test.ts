@@ -63,6 +63,14 @@ describe("a page of large records", () => {
     expect(order).toEqual(["other", "page"]);
   });
 
+  it("reads every key of a list that mixes small and large records, in order, whatever the size of each step", async () => {
+    for (let n = 0; n < 30; n++) records.add(`s${String(n).padStart(2, "0")}`, "raw", { n }, "overwrite", 1);
+    records.add("s15", "raw", large(15), "overwrite", 2);
+    const keys = [...Array.from({ length: 30 }, (_, n) => `s${String(n).padStart(2, "0")}`), "k0", "k1"];
+    expect((await records.page("s", 100)).records.map((record) => record.key)).toEqual(keys.slice(0, 30));
+    expect(records.getMany(keys).records.map((record) => record.key)).toEqual(keys);
+  });
+
   it("a list that cannot wait between its chunks (fetchMultiple) counts its bytes, so the next read waits", async () => {
     const { records: found } = records.getMany(["k1", "k2", "k3"]);
     expect(found).toHaveLength(3);
