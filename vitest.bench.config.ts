@@ -6,7 +6,8 @@ const worker = workerFromWrangler();
 
 /**
  * `npm run bench`: benchmarks in the Workers runtime (workerd), kept apart from `npm test`.
- * BENCH_RECORDS sets how many records the reprocessing benchmark fills (default 1,000,000).
+ * BENCH_RECORDS sets how many records the reprocessing benchmark fills (default 1,000,000),
+ * BENCH_JOIN_RECORDS how many books the join benchmark drains (default 20,000).
  */
 export default defineConfig({
   plugins: [
@@ -19,6 +20,7 @@ export default defineConfig({
           ADMIN_TOKEN: "bench-admin-token",
           BENCH_RECORDS: process.env.BENCH_RECORDS ?? "1000000",
           BENCH_BATCH_SIZE: process.env.BENCH_BATCH_SIZE ?? "1000",
+          BENCH_JOIN_RECORDS: process.env.BENCH_JOIN_RECORDS ?? "20000",
         },
       },
     }),

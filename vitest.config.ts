@@ -41,7 +41,7 @@ export default defineConfig({
                 ...bindings,
                 // the publisher test server started by globalSetup, and a secret for its Authorization header
                 PUBLISHER_URL: `http://127.0.0.1:${inject("publisherPort")}`,
-                PUBLISHER_AUTH: "Bearer publisher-test-secret",
+                RESTAGE_PUBLISHER_AUTH: "Bearer publisher-test-secret",
               },
               // QueuePublisher tests: a real Queue, consumed by an auxiliary Worker the tests can ask
               queueProducers: { OUTBOX: { queueName: "restage-outbox" } },
@@ -63,8 +63,17 @@ export default defineConfig({
           globalSetup: ["./test/support/publisher-server.ts"],
           setupFiles: ["./test/support/quiet-logs.ts"],
           include: ["test/**/*.test.ts"],
-          // these run in plain Node (vitest.e2e.config.ts; test/browser and test/walkthrough against a live server), or under a shard cap (below)
-          exclude: ["test/e2e/**", "test/runtime/**", "test/sqlite/**", "test/browser/**", "test/walkthrough/**", ...CAPPED_FILES],
+          // these run in plain Node (vitest.e2e.config.ts: test/sqlite and test/docs in npm test; test/browser, test/walkthrough and test/package against a live server), or under a shard cap (below)
+          exclude: [
+            "test/e2e/**",
+            "test/runtime/**",
+            "test/sqlite/**",
+            "test/docs/**",
+            "test/browser/**",
+            "test/walkthrough/**",
+            "test/package/**",
+            ...CAPPED_FILES,
+          ],
           testTimeout: 30_000,
         },
       },

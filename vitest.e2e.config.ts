@@ -6,13 +6,17 @@ import { defineConfig } from "vitest/config";
  * - `sqlite`: the unit's parts without a Durable Object (queue state machine, migrations on
  *   Node's SQLite; presence and cron tick on fakes), in milliseconds; `npm test` runs them
  *   after the Workers suite;
+ * - `docs`: the files the README, docs/ and the source name all exist (part of `npm test`);
  * - `host`: the self-hosted Durable Object host (src/runtime) on Node's SQLite;
  * - `sim`: the shard protocol's deterministic simulation (test/sim) over that host, the
  *   Worker and the unit objects as they are; `npm test` runs it after `sqlite`;
  * - `e2e`: the end-to-end suite, over HTTP against a live server (test/e2e/global-setup.ts
  *   says which). `npm run test:e2e` runs `host` once, then `e2e` once per server kind;
  * - `browser`: /docs in chromium against a Node server of its own (`npm run test:browser`);
- * - `walkthrough`: the README's curl walkthroughs against a Node server of their own.
+ * - `walkthrough`: the README's curl walkthroughs against a Node server of their own;
+ * - `package`: what gets shipped: `restage/client` packed, installed into a fresh project,
+ *   compiled and run under Node, Bun and Deno against a Node server of its own, and the
+ *   Worker script's size as `wrangler deploy --dry-run` builds it (`npm run test:e2e` runs it).
  */
 export default defineConfig({
   test: {
@@ -21,6 +25,8 @@ export default defineConfig({
     projects: [
       // node:sqlite warns that it is experimental on every start, as `npm run serve:node` is told not to
       { test: { name: "sqlite", include: ["test/sqlite/**/*.test.ts"], execArgv: ["--disable-warning=ExperimentalWarning"] } },
+      // `docs`: every file the README, docs/ and src/ name exists; `npm test` runs it with `sqlite`
+      { test: { name: "docs", include: ["test/docs/**/*.test.ts"] } },
       {
         // the app as the self-hosted bundles see it: "cloudflare:workers" is the host's shim, the pages' browser files are left out
         resolve: {
@@ -55,6 +61,8 @@ export default defineConfig({
       { test: { name: "browser", include: ["test/browser/**/*.test.ts"], testTimeout: 60_000, hookTimeout: 120_000 } },
       // `npm run test:walkthrough`: the README's curl walkthroughs, run as written against a Node server it starts
       { test: { name: "walkthrough", include: ["test/walkthrough/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 120_000 } },
+      // `npm run test:package`: packs, installs and compiles a project of its own: minutes on a busy machine
+      { test: { name: "package", include: ["test/package/**/*.test.ts"], testTimeout: 120_000, hookTimeout: 600_000 } },
     ],
   },
 });

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// `npm run test:e2e` runs the tests of the self-hosted host (test/runtime), then the
-// end-to-end suite (test/e2e) against each server in turn: wrangler dev, then the
-// self-hosted Node, Bun and Deno servers (both in plain Node: vitest.e2e.config.ts).
+// `npm run test:e2e` runs the tests of the self-hosted host (test/runtime), what gets
+// shipped (test/package: the typed client as another project installs it, the Worker
+// script's size), then the end-to-end suite (test/e2e) against each server in turn:
+// wrangler dev, then the self-hosted Node, Bun and Deno servers (all in plain Node:
+// vitest.e2e.config.ts).
 // `npm run test:e2e -- node deno` runs it against those only.
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -25,6 +27,8 @@ const runVitest = (project, env = {}) =>
 
 console.log("\n=== the self-hosted Durable Object host, on Node ===");
 const outcomes = [{ kind: "host", ok: runVitest("host") }];
+console.log("\n=== what gets shipped: restage/client from another project, the Worker's size ===");
+outcomes.push({ kind: "package", ok: runVitest("package") });
 for (const kind of chosen.length > 0 ? chosen : KINDS) {
   console.log(`\n=== end-to-end suite against ${kind} ===`);
   outcomes.push({ kind, ok: runVitest("e2e", { RESTAGE_E2E_SERVER: kind }) });

@@ -5,9 +5,9 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
-import { ApiError, isOverloaded } from "./errors";
+import { ApiError, isOverloaded, overloadedAnswer } from "./errors";
 import { PAGE_PATHS, pageSecurityHeaders } from "./http/page-headers";
-import { methodsAllowedFor, type App, type AppEnv } from "./http/route";
+import { methodsAllowedFor, resembledRoute, type App, type AppEnv } from "./http/route";
 import { log } from "./log";
 import { accessRoutes } from "./routes/access";
 import { adminRoutes } from "./routes/admin";
@@ -44,6 +44,17 @@ export function createApp() {
         allow: allowed.join(", "),
       });
     }
+    const resembled = resembledRoute(app, c.req.path);
+    if (resembled) {
+      const what = resembled.namesKey ? "a key holding '/'" : "a path parameter holding '/'";
+      return c.json(
+        {
+          message: "NOT_FOUND",
+          detail: `no route ${c.req.method} ${c.req.path}: it has more segments than ${resembled.route}; ${what} must be percent-encoded (encodeURIComponent: 'a/b' travels as 'a%2Fb')`,
+        },
+        404,
+      );
+    }
     return c.json({ message: "NOT_FOUND", detail: `no route ${c.req.method} ${c.req.path}; see GET /openapi.json for the API` }, 404);
   });
 
@@ -54,7 +65,8 @@ export function createApp() {
       return c.json({ message: "INVALID_REQUEST", detail: error.message || "the request could not be read" }, 400);
     }
     if (isOverloaded(error)) {
-      return c.json({ message: "OVERLOADED", detail: "the storage unit is overloaded; retry after a short wait" }, 503, { "retry-after": "1" });
+      const { detail, retryAfter } = overloadedAnswer(error);
+      return c.json({ message: "OVERLOADED", detail }, 503, { "retry-after": retryAfter });
     }
     log("error", "unhandled", { method: c.req.method, path: c.req.path, error: String(error), stack: (error as Error)?.stack });
     return c.json({ message: "INTERNAL_ERROR", detail: "an unexpected error occurred; it has been logged" }, 500);

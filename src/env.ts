@@ -5,6 +5,8 @@ import type { StorageUnit } from "./unit/storage-unit";
 export interface Env {
   STORAGE_UNIT: DurableObjectNamespace<StorageUnit>;
   REGISTRY: DurableObjectNamespace<Registry>;
+  /** the pages' static files, dist/assets (wrangler.toml [assets]; on the self-hosted servers, src/runtime/assets.ts) */
+  ASSETS: Fetcher;
   /** the admin bearer token; with none set, guarded routes answer 503 AUTH_NOT_CONFIGURED */
   ADMIN_TOKEN?: string;
   /** the secret behind the MAC of user tokens (src/http/user-tokens.ts); unset: derived from ADMIN_TOKEN */

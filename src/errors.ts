@@ -72,6 +72,18 @@ export class ApiError extends Error {
 /** What is left of a result once its failure case is taken out (RPC results carry extra brands, hence the conditional). */
 export type Success<R> = R extends { error: ErrorCode; detail: string } ? never : R;
 
+/**
+ * STORAGE_UNIT_DOESNT_EXIST as a client is told it: a shard that was never created cannot
+ * know the name it was reached by, so the route, which does, names the unit.
+ * @example throw unknownUnit("docs")
+ */
+export function unknownUnit(name: string): ApiError {
+  return new ApiError(
+    "STORAGE_UNIT_DOESNT_EXIST",
+    `no storage unit '${name}'; check the name (GET /admin/listStorageUnits lists them) or create it with PUT /admin/createStorageUnit/${name}`,
+  );
+}
+
 /** Returns the value, or throws the unit's failure as an {@link ApiError}. */
 export function unwrap<R>(result: R): Success<R> {
   if (isFailure(result)) throw new ApiError(result.error, result.detail);
@@ -81,4 +93,17 @@ export function unwrap<R>(result: R): Success<R> {
 /** Durable Objects flag errors from an overloaded object with `.overloaded`: the client should retry after a short wait. */
 export function isOverloaded(error: unknown): boolean {
   return typeof error === "object" && error !== null && (error as { overloaded?: boolean }).overloaded === true;
+}
+
+/**
+ * The answer to an overloaded error: its own `detail` and `retryAfter` (seconds) when it
+ * carries them (a self-hosted server names what ran out: src/runtime/overloaded.ts), else
+ * those of an overloaded object on Workers.
+ */
+export function overloadedAnswer(error: unknown): { detail: string; retryAfter: string } {
+  const { detail, retryAfter } = error as { detail?: unknown; retryAfter?: unknown };
+  return {
+    detail: typeof detail === "string" ? detail : "the storage unit is overloaded; retry after a short wait",
+    retryAfter: typeof retryAfter === "number" ? String(retryAfter) : "1",
+  };
 }

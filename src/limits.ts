@@ -24,8 +24,11 @@ export function jsonBytes(json: string): number {
   return utf8.encode(json).length;
 }
 
+/** What a client does with a document over the content limit: more or smaller requests would not help. */
+export const CONTENT_ADVICE = "store less in that scope, or split the content across scopes or keys";
+
 /** Why a scope's content is too large, or undefined when it fits the limit. */
 export function contentTooLarge(json: string): string | undefined {
   const bytes = jsonBytes(json);
-  return bytes > LIMITS.contentBytes ? `content is ${bytes} bytes as JSON; a scope holds at most ${LIMITS.contentBytes}` : undefined;
+  return bytes > LIMITS.contentBytes ? `content is ${bytes} bytes as JSON; a scope holds at most ${LIMITS.contentBytes} bytes (1 MiB)` : undefined;
 }

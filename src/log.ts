@@ -17,6 +17,12 @@ export interface LogEvents {
   "alarm-failed": { namespace: string; name: string | null; retryCount: number; error: string };
   /** work handed to `waitUntil` failed */
   "wait-until-failed": { error: string };
+  /** a self-hosted server could not open a file for want of file handles: the event was refused 503 OVERLOADED */
+  "open-files-exhausted": { error: string; live: number; maxLive: number; fileLimit: number | null };
+  /** a self-hosted object's file could not be closed (it is dropped all the same) */
+  "object-close-failed": { error: string };
+  /** the self-hosted HTTP server reported an error after it started listening (EMFILE on accept) */
+  "server-error": { error: string };
   /** the self-hosted cron tick failed */
   "cron-failed": { error: string };
   /** the cron trigger could not visit one unit */
@@ -29,7 +35,7 @@ export interface LogEvents {
   "split-step-failed": { unit: string; shard: number; error: string };
   /** self-hosted server lifecycle */
   "start-failed": { error: string };
-  listening: { runtime: string; url: string; dataDir: string };
+  listening: { runtime: string; url: string; dataDir: string; maxLiveObjects: number; fileLimit: number | null };
   "no-admin-token": { detail: string };
   "unhandled-rejection": { error: string };
   stopped: { signal: string };

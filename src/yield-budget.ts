@@ -91,3 +91,10 @@ export class YieldBudget {
     this.spent += bytes;
   }
 }
+
+/**
+ * The budget of the lists users read (`fetchPage`, `fetchMultiple`): one per process, since
+ * the units of a self-hosted server share its event loop, so that readers of large pages take
+ * turns with every other unit's calls. Counted in bytes read on every runtime.
+ */
+export const READS = new YieldBudget();

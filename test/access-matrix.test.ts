@@ -16,7 +16,7 @@ const ACCESS_RULES: Array<[RegExp, Access]> = [
   [/^\/security\/whoami$/, "token"],
   [/^\/((admin|security)\/|metrics$)/, "admin"],
   [/^\/access\//, "read"],
-  [/^\/reprocess\/(status|failed|runs|run)\//, "read"],
+  [/^\/reprocess\/(status|failed|runs|run|history)\//, "read"],
   [/^\/(transaction|reprocess)\//, "write"],
 ];
 
@@ -56,6 +56,7 @@ let operations: Operation[];
 
 beforeAll(async () => {
   unit = await createUnit({ reprocessingQueue: true });
+  await call("POST", `/admin/setContentProcessingModules/${unit}`, { modules: { raw: [] } });
   expect((await call("PUT", `/transaction/add/${unit}/raw`, { key: "k1", content: { n: 1 } })).status).toBe(200);
   const [none, reader, writer, both, target] = await Promise.all([createUser(), createUser(), createUser(), createUser(), createUser()]);
   await grant("r", reader.name, unit);
@@ -99,7 +100,8 @@ async function prepare(operation: Operation): Promise<Prepared> {
 
 /** Request bodies of the routes that need one. */
 const BODIES: Record<string, unknown> = {
-  "POST /admin/setContentProcessingModules/{unit}": { modules: {} },
+  // keeps raw's (empty) pipeline, which the reprocess routes need
+  "POST /admin/setContentProcessingModules/{unit}": { modules: { raw: [] } },
   "PUT /admin/setReprocessingSettings/{unit}": { batchSize: 20 },
   "PUT /admin/splitStorageUnit/{unit}": { shards: 2 },
   "PUT /admin/setReprocessSchedule/{unit}": { schedules: [] },

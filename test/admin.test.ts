@@ -193,6 +193,7 @@ describe("admin/getStorageUnit", () => {
 describe("admin/enableReprocessingQueue and admin/enableContentProcessing", () => {
   it("enableReprocessingQueue opens and closes the reprocess routes", async () => {
     const unit = await createUnit();
+    await call("POST", `/admin/setContentProcessingModules/${unit}`, { modules: { raw: [] } });
     await addRecord(unit, "raw", { key: "k", content: {} });
     const closed = await call("POST", `/reprocess/all/${unit}/raw`);
     expect(closed.status).toBe(409);

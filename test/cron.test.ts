@@ -92,6 +92,7 @@ describe("a lost alarm", () => {
 describe("the registry's list of units to visit", () => {
   it("holds a unit while it has work and drops it once a visit finds it idle", async () => {
     const unit = await createUnit({ reprocessingQueue: true, contentProcessing: false });
+    await setPipelines(unit, { raw: [] });
     await addMany(unit, "raw", 3);
     await call("GET", `/reprocess/all/${unit}/raw`);
     await listed(unit);

@@ -239,7 +239,48 @@ describe("ForeignKeyJoin", () => {
     await addRecord(unit, "books", { key: "b1", content: { authorId: "a1" } });
     await drain(unit);
     expect((await failedItems(unit))[0]!.lastError).toBe(
-      "ForeignKeyJoin: embedding 'authorId' at 'author': content is 1048582 bytes as JSON; a scope holds at most 1048576; join fewer or smaller records",
+      "ForeignKeyJoin: embedding 'authorId' at 'author': content is 1048582 bytes as JSON; a scope holds at most 1048576 bytes (1 MiB); join fewer or smaller records",
     );
+  });
+  it("joins a batch of items referencing one record, each embedding it whole, and queues them all when it changes", async () => {
+    const unit = await createUnit({ reprocessingQueue: true });
+    // FieldMapping after the join changes what each item embeds
+    await setModules(unit, {
+      books: [
+        { module: "ForeignKeyJoin", settings: { field: "authorId", scope: "authors", as: "author" } },
+        { module: "FieldMapping", settings: { set: { "author.seen": true } } },
+        { module: "Recorder", settings: { tag: unit } },
+      ],
+    });
+    await setReprocessing(unit, { batchSize: 10 });
+    await addRecord(unit, "authors", { key: "a1", content: { name: "Ada" } });
+    for (const key of ["b1", "b2", "b3"]) await addRecord(unit, "books", { key, content: { authorId: "a1" } });
+    await drain(unit);
+    for (const key of ["b1", "b2", "b3"]) expect(lastSeen(unit, key)).toEqual({ authorId: "a1", author: { name: "Ada", seen: true } });
+
+    await addRecord(unit, "authors", { key: "a1", content: { name: "Ada Lovelace" } });
+    await drain(unit);
+    for (const key of ["b1", "b2", "b3"]) expect(lastSeen(unit, key)).toMatchObject({ author: { name: "Ada Lovelace" } });
+  });
+
+  it("joins on a field an earlier module sets, reading what the batch's start could not know", async () => {
+    const unit = await createUnit({ reprocessingQueue: true });
+    await setModules(unit, {
+      books: [
+        { module: "FieldMapping", settings: { rename: { writer: "authorId" } } },
+        { module: "ForeignKeyJoin", settings: { field: "authorId", scope: "authors", as: "author" } },
+        { module: "Recorder", settings: { tag: unit } },
+      ],
+    });
+    await addRecord(unit, "authors", { key: "a1", content: { name: "Ada" } });
+    await addRecord(unit, "books", { key: "b1", content: { writer: "a1" } });
+    await drain(unit);
+    expect(lastSeen(unit, "b1")).toEqual({ authorId: "a1", author: { name: "Ada" } });
+
+    // the reference recorded is the one the item ended up with
+    await addRecord(unit, "authors", { key: "a1", content: { name: "Ada Lovelace" } });
+    expect(await status(unit)).toMatchObject({ pending: 1 });
+    await drain(unit);
+    expect(lastSeen(unit, "b1")).toMatchObject({ author: { name: "Ada Lovelace" } });
   });
 });

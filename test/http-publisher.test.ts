@@ -120,16 +120,18 @@ describe("HttpPublisher, json format", () => {
   it("sends the headers and the authSecret secret as Authorization", async () => {
     const unit = await createUnit();
     await setModules(unit, {
-      index: [publisher(unit, "json", { headers: { "X-Tenant": "t1", Authorization: "replaced by the secret" }, authSecret: "PUBLISHER_AUTH" })],
+      index: [
+        publisher(unit, "json", { headers: { "X-Tenant": "t1", Authorization: "replaced by the secret" }, authSecret: "RESTAGE_PUBLISHER_AUTH" }),
+      ],
     });
     await changes(unit, { k1: {} });
     await drain(unit);
     const [request] = await received(unit);
     expect(request!.headers["x-tenant"]).toBe("t1");
-    expect(request!.headers.authorization).toBe(env.PUBLISHER_AUTH);
+    expect(request!.headers.authorization).toBe(env.RESTAGE_PUBLISHER_AUTH);
   });
 
-  it("never sends the admin token, even from a pipeline stored before it was refused", async () => {
+  it("never sends a variable not meant for publishers, even from a pipeline stored before it was refused", async () => {
     const unit = await createUnit();
     await setReprocessing(unit, { maxAttempts: 1 });
     const settings = {
@@ -145,7 +147,9 @@ describe("HttpPublisher, json format", () => {
     await changes(unit, { k1: {} });
     await drain(unit);
     expect(await received(unit)).toEqual([]);
-    expect((await failedItems(unit))[0]!.lastError).toMatch(/^HttpPublisher: settings\.authSecret: 'ADMIN_TOKEN' is the admin token/);
+    expect((await failedItems(unit))[0]!.lastError).toMatch(
+      /^HttpPublisher: settings\.authSecret: 'ADMIN_TOKEN' is not a secret meant for publishers/,
+    );
   });
 
   it("publishes only items no module has failed, at its place in the pipeline", async () => {
@@ -196,7 +200,7 @@ describe("HttpPublisher failing the batch", () => {
     });
   }
 
-  it("fails every item of the batch on a network error", async () => {
+  it("fails every item of the batch on a network error, saying it could not connect to the URL and what to check", async () => {
     const unit = await createUnit();
     await setReprocessing(unit, { maxAttempts: 1 });
     // port 1 on the loopback: nothing listens there, the connection is refused
@@ -204,7 +208,11 @@ describe("HttpPublisher failing the batch", () => {
     await changes(unit, { k1: {} });
     await drain(unit);
     const [item] = await failedItems(unit);
-    expect(item!.lastError).toMatch(/^HttpPublisher: POST http:\/\/127\.0\.0\.1:1\/bulk failed: /);
+    // Workers word a refused connection as a lost one ("Network connection lost"): the error names both, the URL, and what to check
+    expect(item!.lastError).toMatch(
+      /^HttpPublisher: POST http:\/\/127\.0\.0\.1:1\/bulk: could not connect to http:\/\/127\.0\.0\.1:1, or the connection was lost/,
+    );
+    expect(item!.lastError).toContain("check settings.url and that the endpoint is running");
   });
 
   it("succeeds when a retry finds the endpoint back after 503s", async () => {

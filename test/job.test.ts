@@ -200,7 +200,8 @@ describe("settings in force", () => {
 describe("a worker that throws", () => {
   it("ends the run only once every other worker's batch has ended, then reports the error", async () => {
     const unit = await createUnit({ reprocessingQueue: true, contentProcessing: false });
-    await setPipelines(unit, { raw: [{ module: "Fault", settings: { stallKeys: ["slow000000"], stallMs: 300 } }] });
+    // "other" has an empty pipeline: its item completes at once, where the failing write is
+    await setPipelines(unit, { raw: [{ module: "Fault", settings: { stallKeys: ["slow000000"], stallMs: 300 } }], other: [] });
     await setSettings(unit, { workers: 2, batchSize: 1 });
     await call("PUT", `/reprocess/pause/${unit}`);
     await addMany(unit, "raw", 1, "slow");

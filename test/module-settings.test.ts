@@ -38,7 +38,7 @@ describe("module settings", () => {
     ["HttpPublisher", { url: "https://example.com", maxRequestBytes: 1023 }, "settings.maxRequestBytes"],
     ["HttpPublisher", { url: "https://example.com", maxRequestBytes: 100 * 1024 * 1024 + 1 }, "settings.maxRequestBytes"],
     ["HttpPublisher", { url: "https://example.com", headers: { "x-a": "1\r\nx-b: 2" } }, "settings.headers"],
-    ["HttpPublisher", { url: "https://example.com", authSecret: "NOT_SET_ANYWHERE" }, "settings.authSecret"],
+    ["HttpPublisher", { url: "https://example.com", authSecret: "RESTAGE_PUBLISHER_NOT_SET" }, "settings.authSecret"],
     ["QueuePublisher", { binding: "NO_SUCH_QUEUE" }, "settings.binding"],
     ["QueuePublisher", { binding: "STORAGE_UNIT" }, "settings.binding"],
   ];
@@ -55,15 +55,19 @@ describe("module settings", () => {
     });
   }
 
-  it("refuses ADMIN_TOKEN as HttpPublisher's authSecret, saying why", async () => {
-    const unit = await createUnit();
-    const answer = await setPipeline(unit, "HttpPublisher", { url: "https://example.com", authSecret: "ADMIN_TOKEN" });
-    expect(answer.status).toBe(400);
-    expect(answer.body.message).toBe("INVALID_MODULE_SETTINGS");
-    expect(answer.body.detail).toContain("settings.authSecret");
-    expect(answer.body.detail).toContain("admin token");
-    expect((await call("GET", `/admin/getContentProcessingModules/${unit}`)).body).toMatchObject({ modules: {} });
-  });
+  // set in the tests' environment but not meant for a publisher (TOKEN_SECRET is refused by its name, set or not)
+  for (const name of ["ADMIN_TOKEN", "TOKEN_SECRET", "RESTAGE_TEST_MODULES", "PUBLISHER_URL", "RESTAGE_PUBLISHER_"]) {
+    it(`refuses ${name} as HttpPublisher's authSecret, saying which variables a publisher may name`, async () => {
+      const unit = await createUnit();
+      const answer = await setPipeline(unit, "HttpPublisher", { url: "https://example.com", authSecret: name });
+      expect(answer.status).toBe(400);
+      expect(answer.body.message).toBe("INVALID_MODULE_SETTINGS");
+      expect(answer.body.detail).toContain("settings.authSecret");
+      expect(answer.body.detail).toContain(`'${name}' is not a secret meant for publishers`);
+      expect(answer.body.detail).toContain("a publisher may name only variables starting with RESTAGE_PUBLISHER_");
+      expect((await call("GET", `/admin/getContentProcessingModules/${unit}`)).body).toMatchObject({ modules: {} });
+    });
+  }
 
   it("stores each module's settings with its defaults filled in", async () => {
     const unit = await createUnit();

@@ -4,7 +4,7 @@
  * `npm run lint:openapi` runs Redocly's recommended rules on the same document.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { addRecord, call, createUnit } from "./helpers";
+import { addRecord, call, createUnit, uniqueUnit } from "./helpers";
 
 type Doc = { paths: Record<string, Record<string, any>>; components: { schemas: Record<string, any> }; servers: Array<{ url: string }> };
 let doc: Doc;
@@ -48,6 +48,7 @@ describe("the OpenAPI document", () => {
 
   it("names in each 200 schema every field the real answer holds", async () => {
     const unit = await createUnit({ reprocessingQueue: true });
+    await call("POST", `/admin/setContentProcessingModules/${unit}`, { modules: { raw: [] } });
     await addRecord(unit, "raw", { key: "k1", content: { n: 1 } });
     const reads: Array<[method: string, path: string, url: string, body?: unknown]> = [
       ["get", "/reprocess/status/{unit}", `/reprocess/status/${unit}`],
@@ -67,6 +68,57 @@ describe("the OpenAPI document", () => {
       const schema = answerSchema(path, method);
       expect(Object.keys(schema.properties), path).toEqual(expect.arrayContaining(Object.keys(answer.body)));
       expect(Object.keys(answer.body), path).toEqual(expect.arrayContaining(schema.required ?? []));
+    }
+  });
+});
+
+describe("the document's description, the first thing /docs shows", () => {
+  type Info = { info: { description: string } };
+
+  it("gives a quick start, the bearer token, the error shape with every code a client can get, and the typed client", async () => {
+    const { description } = (await call<Info>("GET", "/openapi.json", undefined, { token: null })).body.info;
+    for (const part of [
+      "## Quick start",
+      "npm ci",
+      "npm run dev",
+      "Authorization: Bearer <token>",
+      "## Errors",
+      '{"message":"<CODE>","detail":',
+      "## Typed client",
+    ])
+      expect(description).toContain(part);
+    for (const code of [
+      "INVALID_REQUEST",
+      "UNAUTHORIZED",
+      "STORAGE_UNIT_DOESNT_EXIST",
+      "NOT_FOUND",
+      "PAYLOAD_TOO_LARGE",
+      "STORAGE_FULL",
+      "OVERLOADED",
+    ])
+      expect(description).toContain(`\`${code}\``);
+    // a shard's answer to a stale route: the Worker handles it, no client ever sees it
+    expect(description).not.toContain("MOVED");
+    expect(description).toContain('import { data, restageClient } from "restage/client"');
+    expect(description).toContain('restageClient({ baseUrl: "https://restage.test"');
+  });
+
+  it("shows a curl round trip at this server that answers as written", async () => {
+    const { description } = (await call<Info>("GET", "/openapi.json", undefined, { token: null })).body.info;
+    const unit = uniqueUnit("quick");
+    const commands = [
+      ...description.matchAll(/curl -s (?:-X (\w+) )?[^\n]*?(?:\\\n\s*)?https:\/\/restage\.test(\/\S+)(?: -d '([^']*)')?\n# (\{.*\})/g),
+    ];
+    expect(commands).toHaveLength(3);
+    for (const [, method = "GET", path, body, shown] of commands) {
+      const answer = await call(method, path!.replace("/docs", `/${unit}`), body === undefined ? undefined : JSON.parse(body));
+      const pattern = new RegExp(
+        `^${shown!
+          .split("...")
+          .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+          .join(".*")}$`,
+      );
+      expect(JSON.stringify(answer.body).replaceAll(unit, "docs"), `${method} ${path}`).toMatch(pattern);
     }
   });
 });

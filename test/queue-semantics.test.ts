@@ -3,12 +3,14 @@
  * out: dedup, rerun while assigned, leases, reset, backoff and failure, and deletes (what
  * writes queue: test/ingestion-queue.test.ts). Each transition of the state machine on its
  * own is tested on plain SQLite (test/sqlite/queue-state-machine.test.ts). A few tests here reach into the unit
- * (runInDurableObject) to claim a batch and abandon it, as a run that dies would; the rest
+ * (runInDurableObject) to claim a batch and abandon it, as a run that dies would (and evict the
+ * instance, as a runtime that dies with its run would); the rest
  * go through HTTP only.
  */
+import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { FILL_CHUNK } from "../src/unit/fills";
-import { addRecord, call, createUnit } from "./helpers";
+import { addRecord, call, createUnit, unitStub } from "./helpers";
 import {
   addMany,
   drain,
@@ -138,6 +140,29 @@ describe("leases and run tokens", () => {
     // the alarm waits for the lease, then the abandoned items are due again
     const done = await waitForStatus(unit, (s) => s.processed === 3 && s.assigned === 0 && s.pending === 0, "the abandoned items to be recovered");
     expect(done.failed).toBe(0);
+    expect(
+      recorded(unit, "process")
+        .map((c) => c.key)
+        .sort(),
+    ).toEqual(["k000000", "k000001", "k000002"]);
+  });
+
+  it("a run that died with the unit's instance: its items are due at once when the next instance starts", async () => {
+    const unit = await unitWith((u) => [recorder(u)], { paused: true });
+    await addMany(unit, "raw", 3);
+    const { runId } = (await call("GET", `/reprocess/all/${unit}/raw`)).body;
+    // claimed under the default lease of a minute, then the instance is gone with its run
+    const dead = await onInstance(unit, (u) => u.queue.claim(2, 60_000)!);
+    expect(dead.items).toHaveLength(2);
+    await evictDurableObject(unitStub(unit));
+    expect(await status(unit)).toMatchObject({ pending: 3, assigned: 0, failed: 0, lastError: expect.stringContaining("run died") });
+    // a result of the dead run that arrives late is discarded by its token
+    const late = await onInstance(unit, (u) => u.queue.complete(dead, new Map(), u.config.get()!.settings).processed);
+    expect(late).toBe(0);
+    await call("PUT", `/reprocess/resume/${unit}`);
+    // well within the lease: drain gives up after 30 s
+    expect(await drain(unit)).toMatchObject({ processed: 3, pending: 0, assigned: 0, failed: 0 });
+    expect((await call("GET", `/reprocess/run/${unit}/${runId}`)).body.run).toMatchObject({ state: "done", total: 3, processed: 3, failed: 0 });
     expect(
       recorded(unit, "process")
         .map((c) => c.key)

@@ -38,6 +38,7 @@ describe("reprocess/key", () => {
       const unit = await pausedUnit();
       await addRecord(unit, "raw", { key: "k1", content: {} });
       expectError(await call(method, `/reprocess/key/${unit}/missing/raw`), 404, "KEY_NOT_FOUND");
+      await setPipelines(unit, { raw: [recorder(unit)], other: [] });
       expectError(await call(method, `/reprocess/key/${unit}/k1/other`), 404, "KEY_NOT_FOUND");
       await call("POST", `/transaction/execute/${unit}/raw`, { key: "k1", action: "delete" });
       expectError(await call(method, `/reprocess/key/${unit}/k1/raw`), 404, "KEY_NOT_FOUND");
@@ -182,6 +183,7 @@ describe("a disabled queue", () => {
 
   it("accepts them again once enabled, and refuses them once disabled", async () => {
     const unit = await createUnit({ reprocessingQueue: false });
+    await setPipelines(unit, { raw: [] });
     await addRecord(unit, "raw", { key: "k1", content: {} });
     expect((await call("PUT", `/admin/enableReprocessingQueue/${unit}/true`)).status).toBe(200);
     expect((await status(unit)).enabled).toBe(true);

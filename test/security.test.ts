@@ -187,6 +187,7 @@ describe("user tokens on guarded routes", () => {
 
   it("a user may write and read through every data route its grant covers", async () => {
     const unit = await createUnit({ reprocessingQueue: true });
+    await call("POST", `/admin/setContentProcessingModules/${unit}`, { modules: { raw: [] } });
     const alice = await createUser();
     await grant("rw", alice.name, unit);
     const as = { token: alice.token };

@@ -118,6 +118,7 @@ describe("splitStorageUnit", () => {
 
   it("answers writes 409 with Retry-After while it runs, line by line in a batch, and serves reads of moved and unmoved keys", async () => {
     const unit = await createUnit({ shards: 2, contentProcessing: false, reprocessingQueue: true });
+    await setPipelines(unit, { raw: [] });
     const keys = await addMany(unit, "raw", 2000);
     expect((await call("PUT", `/reprocess/pause/${unit}`)).status).toBe(200);
     await holdSplit(unit, 2);
@@ -182,6 +183,7 @@ describe("splitStorageUnit", () => {
 
   it("resumes a split cut short mid-way without losing or doubling a row", async () => {
     const unit = await createUnit({ shards: 1, contentProcessing: false, reprocessingQueue: true });
+    await setPipelines(unit, { raw: [] });
     const keys = await addMany(unit, "raw", 3000);
     expect((await call("PUT", `/reprocess/pause/${unit}`)).status).toBe(200);
     expect((await call("POST", `/reprocess/keys/${unit}/raw`, { keys: keys.slice(0, 500) })).status).toBe(200);

@@ -1,6 +1,6 @@
 /** Turning the typed client's responses into their 200 bodies, or a {@link RestageError}. */
 import type { ClientResponse } from "hono/client";
-import type { ErrorCode } from "../errors";
+import type { ErrorCode } from "./server-types.js";
 
 /** An error answer of the API: `{message: code, detail}` with its status. */
 export class RestageError extends Error {

@@ -1,26 +1,33 @@
 /**
- * `restage/client`: a typed client of the API. `api` is Hono's `hc` over the app's own type
- * (src/app.ts `AppType`), so every path, parameter, body and answer is typed from the same
- * route definitions that validate and document them; a misspelt field fails `tsc`. It adds
- * the token, a retry on 503 OVERLOADED (retry.ts), keys percent-encoded in paths, and an
- * NDJSON ingest split into `transaction/batch` calls within the limits (ingest.ts).
+ * `restage/client`: a typed client of the API. `api` is Hono's `hc` over the app's routes
+ * (src/app.ts `AppType`, as the schema of server-types.ts), so every path, parameter, body
+ * and answer is typed from the same route definitions that validate and document them; a
+ * misspelt field fails `tsc`. It adds the token, a retry on 503 OVERLOADED (retry.ts), keys
+ * percent-encoded in paths, and an NDJSON ingest split into `transaction/batch` calls
+ * within the limits (ingest.ts). Published built, as JavaScript with declarations
+ * (scripts/build-client.mjs, packages/client); relative imports name their `.js` file, as
+ * Node's ES modules want of the built files.
  * @example
  * const restage = restageClient({ baseUrl: "http://127.0.0.1:8787", token: process.env.ADMIN_TOKEN! });
  * const status = await data(restage.api.reprocess.status[":unit"].$get({ param: { unit: "docs" } }));
  * status.pending; // number
  */
+import type { Hono } from "hono";
 import { hc } from "hono/client";
-import type { AppType } from "../app";
-import type { ChunkLimits } from "../chunks";
-import { ingest, type BatchLineInput, type IngestResult } from "./ingest";
-import { retryingFetch, type RetryOptions } from "./retry";
+import type { BlankEnv } from "hono/types";
+import { ingest, type IngestResult } from "./ingest.js";
+import { retryingFetch, type RetryOptions } from "./retry.js";
+import type { ApiSchema, BatchLineInput, ChunkLimits } from "./server-types.js";
 
-export { data, RestageError, type OkBody } from "./answers";
-export { IngestError, BATCH_LIMITS, type BatchLineInput, type IngestResult } from "./ingest";
-export type { RetryOptions } from "./retry";
-export type { AppType } from "../app";
+export { data, RestageError, type OkBody } from "./answers.js";
+export { IngestError, BATCH_LIMITS, type BatchLineInput, type IngestResult } from "./ingest.js";
+export type { RetryOptions } from "./retry.js";
+export type { ApiSchema, ChunkLimits, ErrorCode } from "./server-types.js";
 
-export type RestageApi = ReturnType<typeof hc<AppType>>;
+/** The API as an app type for `hc`: its routes only, without the server's bindings. */
+type ApiApp = Hono<BlankEnv, ApiSchema, "/">;
+
+export type RestageApi = ReturnType<typeof hc<ApiApp>>;
 
 export interface RestageClientOptions {
   /** e.g. `http://127.0.0.1:8787` */
@@ -45,7 +52,7 @@ export interface RestageClient {
 export function restageClient(options: RestageClientOptions): RestageClient {
   const send = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   const api = encodingParams(
-    hc<AppType>(options.baseUrl, {
+    hc<ApiApp>(options.baseUrl, {
       fetch: retryingFetch(send, options.retry),
       headers: { authorization: `Bearer ${options.token}` },
       buildSearchParams: commaLists,

@@ -4,15 +4,13 @@
  * at a time, and the per-line errors come back numbered by the line's place in the whole
  * ingest (1 = the first line given), not in its call.
  */
-import type { z } from "@hono/zod-openapi";
-import { Chunker, type ChunkLimits } from "../chunks";
+import { Chunker } from "../chunks";
 import { LIMITS } from "../limits";
-import type { BatchLine } from "../schemas";
-import { data, RestageError } from "./answers";
-import type { RestageApi } from "./index";
+import { data, RestageError } from "./answers.js";
+import type { RestageApi } from "./index.js";
+import type { BatchLineInput, ChunkLimits } from "./server-types.js";
 
-/** One NDJSON line as the client sends it (policy and version optional). */
-export type BatchLineInput = z.input<typeof BatchLine>;
+export type { BatchLineInput } from "./server-types.js";
 
 export interface IngestResult {
   /** lines applied */

@@ -1,13 +1,15 @@
 /** How the console writes numbers, rates, durations and times: separators, one time zone (UTC), labelled. */
 
 const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
-const decimal = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
+const fraction = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
 
 export const count = (n: number): string => integer.format(n);
+/** with one decimal where there is one: an axis's 0.5 */
+export const decimal = (n: number): string => fraction.format(n);
 
 export function rate(itemsPerSecond: number | null | undefined): string {
   if (itemsPerSecond === null || itemsPerSecond === undefined || !Number.isFinite(itemsPerSecond)) return "—";
-  return `${itemsPerSecond < 10 ? decimal.format(itemsPerSecond) : integer.format(itemsPerSecond)}/s`;
+  return `${itemsPerSecond < 10 ? fraction.format(itemsPerSecond) : integer.format(itemsPerSecond)}/s`;
 }
 
 export function duration(seconds: number | null | undefined): string {
@@ -29,5 +31,24 @@ export function time(iso: string | null | undefined): string {
 
 export function percent(done: number, total: number): string {
   if (total <= 0) return "—";
-  return `${decimal.format(Math.min(100, (done / total) * 100))} %`;
+  return `${fraction.format(Math.min(100, (done / total) * 100))} %`;
+}
+
+const UNITS = ["B", "KB", "MB", "GB", "TB"];
+
+/** Bytes in powers of 1000, as the platform states its limits (10 GB a Durable Object). */
+export function bytes(n: number): string {
+  let value = n;
+  let unit = 0;
+  while (value >= 1000 && unit < UNITS.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? integer.format(value) : fraction.format(value)} ${UNITS[unit]}`;
+}
+
+/** How far off a time is, in words: "in 3 min", "5 s ago". */
+export function relative(iso: string, now = Date.now()): string {
+  const seconds = (Date.parse(iso) - now) / 1000;
+  return seconds >= 0 ? `in ${duration(seconds)}` : `${duration(-seconds)} ago`;
 }

@@ -1,46 +1,55 @@
-/** What the parts of the console share: the API with the token, the notices, and what the server and the token allow. */
+/**
+ * What every view shares: the API with the token, whoami's answer, the notices, and a
+ * runner for a user's actions (ask first when asked to, say what happened, poll again).
+ */
+import { createContext, useContext } from "hono/jsx/dom";
 import { type Api, ApiFailure } from "./api";
-import { h } from "./dom";
-import type { Notices } from "./notices";
+import type { Whoami } from "./types";
+
+export interface Notices {
+  error(text: string): void;
+  confirm(text: string): void;
+}
 
 export interface Session {
-  readonly api: Api;
-  readonly notices: Notices;
-  /** whether this server has the runs routes (API.md, "Runs, progress and metrics"); undefined until asked */
-  runsAvailable: boolean | undefined;
-  /** polls again now */
+  api: Api;
+  whoami: Whoami;
+  notices: Notices;
+  /** asks whoami again (a refusal may mean a grant was taken away) and polls every view again */
   refresh(): void;
-  /** asks whoami again: a refusal means the token's grants changed */
-  accessChanged(): void;
+  /** bumped by refresh(): views that poll read it to poll again at once */
+  tick: number;
+}
+
+export const SessionContext = createContext<Session | null>(null);
+
+export function useSession(): Session {
+  const session = useContext(SessionContext);
+  if (!session) throw new Error("no session: views render inside <SessionContext.Provider>");
+  return session;
+}
+
+export const mayRead = (whoami: Whoami, unit: string) => whoami.admin || (whoami.grants[unit] ?? "").includes("r");
+export const mayWrite = (whoami: Whoami, unit: string) => whoami.admin || (whoami.grants[unit] ?? "").includes("w");
+
+/** The text of an error as the user should read it: the API's status, code and detail. */
+export function describe(error: unknown): string {
+  return error instanceof ApiFailure ? `${error.status} ${error.code}: ${error.detail}` : String(error);
 }
 
 /**
- * Runs a user's action: asks for confirmation first when `question` is given, disables the
- * button meanwhile, says what happened (the API's code and detail on failure, kept until
- * dismissed) and polls again so the page shows the result.
+ * Runs a user's action named `what`: asks `question` first when given, says what it did (or
+ * the API's error, kept until dismissed), then polls again. Answers whether it succeeded.
  */
-export async function act(session: Session, button: HTMLButtonElement, question: string | null, action: () => Promise<string>): Promise<void> {
-  if (question !== null && !window.confirm(question)) return;
-  button.disabled = true;
+export async function act(session: Session, what: string, question: string | null, action: () => Promise<string>): Promise<boolean> {
+  if (question !== null && !window.confirm(question)) return false;
   try {
     session.notices.confirm(await action());
+    return true;
   } catch (error) {
-    const what = button.dataset.action ?? button.textContent ?? "action";
-    if (error instanceof ApiFailure) {
-      session.notices.error(`${what} failed: ${error.status} ${error.code}: ${error.detail}`);
-      if (error.status === 401 || error.status === 403) session.accessChanged();
-    } else session.notices.error(`${what} failed: ${String(error)}`);
+    session.notices.error(`${what} failed: ${describe(error)}`);
+    return false;
   } finally {
-    button.disabled = false;
     session.refresh();
   }
-}
-
-/** A button that starts an action; `label` for screen readers and errors names its unit. */
-export function actionButton(text: string, label: string, onClick: (button: HTMLButtonElement) => void): HTMLButtonElement {
-  const button = h("button", { type: "button", textContent: text });
-  button.dataset.action = label;
-  button.setAttribute("aria-label", label);
-  button.addEventListener("click", () => onClick(button));
-  return button;
 }

@@ -129,6 +129,19 @@ export const FailedAnswer = okWith({
   nextCursor: z.string().nullable(),
 }).openapi("FailedAnswer");
 
+export const HistoryAnswer = okWith({
+  points: z
+    .array(
+      z.object({
+        at: IsoTime.openapi({ description: "the minute's start" }),
+        processed: Count.openapi({ description: "items completed in that minute" }),
+        failed: Count.openapi({ description: "items failed for good in that minute" }),
+        pending: Count.openapi({ description: "items pending at the minute's end (now, for the current minute)" }),
+      }),
+    )
+    .openapi({ description: "one point per minute, oldest first, the last the current minute" }),
+}).openapi("HistoryAnswer");
+
 export const RunStartedAnswer = okWith({
   queued: Count,
   runId: z.string().openapi({ description: "follow it at GET /reprocess/run/<unit>/<runId>" }),

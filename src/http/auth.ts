@@ -9,6 +9,7 @@ import type { Context } from "hono";
 import { timingSafeEqual } from "hono/utils/buffer";
 import type { Env } from "../env";
 import { ApiError } from "../errors";
+import { howToSetSecret } from "../secrets";
 import type { Caller } from "../unit/grants";
 import { refusalFor, unauthorized } from "./user-access";
 import { isIssuedToken, tokenHash } from "./user-tokens";
@@ -35,10 +36,7 @@ export async function authorize(c: Pick<Context<{ Bindings: Env }>, "env" | "req
   if (access === "public") return undefined;
   const adminToken = c.env.ADMIN_TOKEN;
   if (!adminToken) {
-    throw new ApiError(
-      "AUTH_NOT_CONFIGURED",
-      "no ADMIN_TOKEN is configured: set it with `wrangler secret put ADMIN_TOKEN` (or in .dev.vars locally)",
-    );
+    throw new ApiError("AUTH_NOT_CONFIGURED", `no ADMIN_TOKEN is configured, so every guarded route is closed: ${howToSetSecret("ADMIN_TOKEN")}`);
   }
   const token = bearerToken(c);
   if (!token) throw new ApiError("UNAUTHORIZED", "send `Authorization: Bearer <token>`");

@@ -3,17 +3,17 @@
  * the stream is read, so a lying or missing `content-length` cannot get past it.
  */
 import { ApiError } from "../errors";
-import { LIMITS } from "../limits";
+import { CONTENT_ADVICE, LIMITS } from "../limits";
 
 /** What reading a body needs of a request's context. */
 type WithBody = { req: { header(name: string): string | undefined; raw: Request } };
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
-/** The body as text; 413 past `limitBytes`, 400 for bytes that are not UTF-8. */
-export async function readText(c: WithBody, limitBytes: number): Promise<string> {
+/** The body as text; 413 past `limitBytes` (its detail ending with `advice`), 400 for bytes that are not UTF-8. */
+export async function readText(c: WithBody, limitBytes: number, advice: string): Promise<string> {
   const declared = Number(c.req.header("content-length") ?? "0");
-  if (declared > limitBytes) throw tooLarge(limitBytes);
+  if (declared > limitBytes) throw tooLarge(limitBytes, advice);
   const stream = c.req.raw.body;
   if (!stream) return "";
   const chunks: Uint8Array[] = [];
@@ -25,7 +25,7 @@ export async function readText(c: WithBody, limitBytes: number): Promise<string>
     size += value.byteLength;
     if (size > limitBytes) {
       await reader.cancel().catch(() => undefined);
-      throw tooLarge(limitBytes);
+      throw tooLarge(limitBytes, advice);
     }
     chunks.push(value);
   }
@@ -60,9 +60,15 @@ export function parseJson(text: string, where = "body"): unknown {
   return value;
 }
 
+/**
+ * What to do with a JSON body over its limit: the limit is one scope's content and its
+ * envelope, so a single document that large cannot be sent in pieces; it must shrink.
+ */
+const JSON_BODY_ADVICE = `a JSON body holds one scope's content of at most ${LIMITS.contentBytes} bytes (1 MiB) as JSON and its envelope: ${CONTENT_ADVICE} (a list of keys: send fewer per call)`;
+
 /** The body as JSON, or `undefined` when it is empty. Any content type is read as JSON. */
 export async function readJson(c: WithBody, limitBytes: number = LIMITS.jsonBodyBytes): Promise<unknown> {
-  const text = await readText(c, limitBytes);
+  const text = await readText(c, limitBytes, JSON_BODY_ADVICE);
   if (text.trim() === "") return undefined;
   return parseJson(text);
 }
@@ -122,6 +128,6 @@ function pathOf(parent: Step | undefined, key: string | number | undefined): str
   return path === "" ? "the top level" : path;
 }
 
-function tooLarge(limitBytes: number): ApiError {
-  return new ApiError("PAYLOAD_TOO_LARGE", `the body is larger than ${limitBytes} bytes; split it into smaller requests`);
+function tooLarge(limitBytes: number, advice: string): ApiError {
+  return new ApiError("PAYLOAD_TOO_LARGE", `the body is larger than ${limitBytes} bytes; ${advice}`);
 }

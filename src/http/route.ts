@@ -15,7 +15,7 @@ import type { Handler, Schema, ToSchema } from "hono";
 import type { BlankSchema } from "hono/types";
 import { type OpenAPIHono, z, type RouteConfigToTypedResponse, type RouteHandler } from "@hono/zod-openapi";
 import type { Env } from "../env";
-import type { ERROR_STATUS } from "../errors";
+import { ApiError, unknownUnit, type ERROR_STATUS } from "../errors";
 import type { AdminCaller, Caller } from "../unit/grants";
 import type { ErrorAnswer } from "./answers";
 import { authorize, type Access } from "./auth";
@@ -32,7 +32,7 @@ export type Method = Operation["method"];
 
 /** Every registered (method, path pattern) per app, so an unmatched request can be told 405 rather than 404. */
 // biome-ignore lint/suspicious/noExplicitAny: an app of any schema: the schema only types handlers and clients
-const knownRoutes = new WeakMap<App<any>, Array<{ method: string; pattern: RegExp }>>();
+const knownRoutes = new WeakMap<App<any>, Array<{ method: string; path: string; pattern: RegExp }>>();
 
 /**
  * Records a route served outside {@link Routes.add} (the OpenAPI document, page files), so a
@@ -42,7 +42,7 @@ const knownRoutes = new WeakMap<App<any>, Array<{ method: string; pattern: RegEx
 // biome-ignore lint/suspicious/noExplicitAny: an app of any schema
 export function knowRoute(app: App<any>, method: Method, path: string): void {
   if (!knownRoutes.has(app)) knownRoutes.set(app, []);
-  knownRoutes.get(app)!.push({ method, pattern: new RegExp(`^${path.replace(/[.$]/g, "\\$&").replace(/\{\w+\}/g, "[^/]+")}$`) });
+  knownRoutes.get(app)!.push({ method, path, pattern: new RegExp(`^${path.replace(/[.$]/g, "\\$&").replace(/\{\w+\}/g, "[^/]+")}$`) });
 }
 
 /** The methods registered for a path, upper case (empty: no route has that path). */
@@ -50,6 +50,31 @@ export function knowRoute(app: App<any>, method: Method, path: string): void {
 export function methodsAllowedFor(app: App<any>, path: string): string[] {
   const routes = knownRoutes.get(app) ?? [];
   return [...new Set(routes.filter((route) => route.pattern.test(path)).map((route) => route.method.toUpperCase()))];
+}
+
+/**
+ * The route a path with more segments than any route of its kind resembles: the longest
+ * route with a parameter whose segments match the start of the path (each literal as it
+ * is, each parameter any one segment), as `METHOD|METHOD /its/{path}`. Undefined when none
+ * does. Such a path is most often a key sent with an unencoded `/`.
+ * @example resembledRoute(app, "/access/fetch/docs/a/b/raw") // "GET|POST /access/fetch/{unit}/{key}/{scope}"
+ */
+// biome-ignore lint/suspicious/noExplicitAny: an app of any schema
+export function resembledRoute(app: App<any>, path: string): { route: string; namesKey: boolean } | undefined {
+  const segments = path.split("/").slice(1);
+  if (segments.some((segment) => segment === "")) return undefined;
+  let best: { path: string; length: number; methods: string[] } | undefined;
+  for (const route of knownRoutes.get(app) ?? []) {
+    const parts = route.path.split("/").slice(1);
+    const matches =
+      parts.length < segments.length &&
+      parts.some((part) => part.startsWith("{")) &&
+      parts.every((part, index) => part.startsWith("{") || part === segments[index]);
+    if (!matches) continue;
+    if (best?.path === route.path) best.methods.push(route.method.toUpperCase());
+    else if (!best || parts.length > best.length) best = { path: route.path, length: parts.length, methods: [route.method.toUpperCase()] };
+  }
+  return best && { route: `${[...new Set(best.methods)].join("|")} ${best.path}`, namesKey: best.path.includes("{key}") };
 }
 
 // ── the types an operation gives its handler and the client ─────────────────────────
@@ -124,7 +149,13 @@ function register(app: App<any>, operation: Operation, handler: Handler<AppEnv>)
       c.req.addValidatedData("query", validate(operation.query ?? EmptyObject, c.req.query(), "query"));
       if (operation.body)
         c.req.addValidatedData("json", validate(operation.body, method === "get" ? undefined : await readJson(c), "body") as object);
-      return (await handler(c, next)) as Response;
+      try {
+        return (await handler(c, next)) as Response;
+      } catch (error) {
+        // every "no such unit" on a route that names one is about that unit
+        const unit = c.req.param("unit");
+        throw error instanceof ApiError && error.code === "STORAGE_UNIT_DOESNT_EXIST" && unit ? unknownUnit(unit) : error;
+      }
     };
     // a "token" route names no unit: it answers for the token itself
     if (caller?.kind !== "user" || access === "token") return run();

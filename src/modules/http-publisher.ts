@@ -1,11 +1,20 @@
 import { z } from "@hono/zod-openapi";
 import { log } from "../log";
 import { answerCode, buildRequests, entryFor, rejections, tooLargeToSend, type Entry, type PublishRequest } from "./http-formats";
+import { howToSetSecret } from "../secrets";
+import { networkFailure } from "./network-failure";
 import { defineModule, envValue } from "./types";
 
 // RFC 9110 token characters; a value must not smuggle a line break into the request
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[^\r\n\0]*$/;
+/**
+ * The variables a publisher may send to an endpoint: those named for it. Any other variable
+ * (ADMIN_TOKEN, TOKEN_SECRET, whatever else the service holds) stays inside the service,
+ * whoever sets the pipeline.
+ */
+export const PUBLISHER_SECRET_PREFIX = "RESTAGE_PUBLISHER_";
+const PUBLISHER_SECRET = new RegExp(`^${PUBLISHER_SECRET_PREFIX}[A-Za-z0-9_]{1,110}$`);
 /** How much of an error answer goes to the log (never to the items: see {@link refused}). */
 const LOGGED_ANSWER_CHARS = 4000;
 
@@ -21,10 +30,10 @@ const HttpPublisherSettings = z
         z.string().max(8192).regex(HEADER_VALUE, "a header value without line breaks"),
       )
       .default({}),
-    /** the name of a Worker secret sent as the Authorization header */
+    /** the name of a secret meant for publishers ({@link PUBLISHER_SECRET_PREFIX}), sent as the Authorization header; checked by {@link secretProblem} */
     authSecret: z
       .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "the name of a Worker secret (letters, digits, '_')")
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, `the name of a secret (letters, digits, '_'), starting with ${PUBLISHER_SECRET_PREFIX}`)
       .optional(),
     timeoutMs: z.number().int().min(100).max(300_000).default(10_000),
     /** a batch is sent in as many requests as it takes to keep each body within this size */
@@ -55,7 +64,7 @@ type HttpPublisherSettings = z.infer<typeof HttpPublisherSettings>;
  * fail alone. Any other 4xx, a 5xx, a timeout or a network error throws: the whole
  * batch is retried by the queue.
  *
- * @example {"module":"HttpPublisher","settings":{"url":"https://search.example.com","format":"elasticsearch","index":"docs","authSecret":"SEARCH_AUTH"}}
+ * @example {"module":"HttpPublisher","settings":{"url":"https://search.example.com","format":"elasticsearch","index":"docs","authSecret":"RESTAGE_PUBLISHER_SEARCH_AUTH"}}
  */
 export const HttpPublisher = defineModule({
   name: "HttpPublisher",
@@ -89,17 +98,17 @@ export const HttpPublisher = defineModule({
   },
 });
 
-/** Secrets a publisher must never send elsewhere. */
-const RESERVED_SECRETS = new Map([["ADMIN_TOKEN", "the admin token"]]);
-
-/** What is wrong with `authSecret` naming `name`: a reserved secret, or one that is not set. */
+/**
+ * What is wrong with `authSecret` naming `name`: not a secret meant for publishers, or one
+ * that is not set. Checked again before each send: a pipeline stored before the rule must
+ * not send another variable either.
+ */
 function secretProblem(name: string, env: Record<string, unknown>): string | undefined {
-  const reserved = RESERVED_SECRETS.get(name);
-  if (reserved)
-    return `settings.authSecret: '${name}' is ${reserved} of this server and is never sent to an endpoint; store the endpoint's credential in a secret of its own (wrangler secret put SEARCH_AUTH)`;
+  if (!PUBLISHER_SECRET.test(name))
+    return `settings.authSecret: '${name}' is not a secret meant for publishers and is never sent to an endpoint: a publisher may name only variables starting with ${PUBLISHER_SECRET_PREFIX}; store the endpoint's credential in one and name that: ${howToSetSecret(`${PUBLISHER_SECRET_PREFIX}SEARCH_AUTH`)}`;
   const value = envValue(env, name);
   if (typeof value === "string" && value.length > 0) return undefined;
-  return `settings.authSecret: no secret named '${name}' in the Worker's environment; add it with 'wrangler secret put ${name}' (or .dev.vars locally)`;
+  return `settings.authSecret: no secret named '${name}' in the server's environment; ${howToSetSecret(name)}`;
 }
 
 function requestHeaders(settings: HttpPublisherSettings, env: Record<string, unknown>): Record<string, string> {
@@ -137,7 +146,7 @@ async function send(
     if (error instanceof PublishError) throw error;
     const name = error instanceof Error ? error.name : "";
     if (name === "TimeoutError" || name === "AbortError") throw new PublishError(`${where} did not answer within ${timeoutMs} ms (timeoutMs)`);
-    throw new PublishError(`${where} failed: ${error instanceof Error ? error.message : String(error)}`);
+    throw new PublishError(networkFailure(where, new URL(request.url).origin, error));
   }
 }
 

@@ -52,6 +52,14 @@ export function hasPipeline(config: ModulesConfig, scope: string): boolean {
 }
 
 /**
+ * The scopes the configuration names, in its order: every one, or with `withModules` only
+ * those whose pipeline has a module (an empty pipeline is configured but runs nothing).
+ */
+export function configuredScopes(config: ModulesConfig, { withModules = false } = {}): string[] {
+  return Object.keys(config.modules).filter((scope) => !withModules || hasPipeline(config, scope));
+}
+
+/**
  * The modules of `scope`, by own property only: `constructor`, `toString` and the like are
  * valid scope names, and a plain lookup would find `Object.prototype`'s members instead.
  */

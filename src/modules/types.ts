@@ -59,6 +59,13 @@ export interface UnitAccess {
    * written or deleted with content processing on, the item is queued again.
    */
   references(item: PipelineItem, scope: string, keys: string[], via: string): void;
+  /**
+   * {@link references} for many items at once, in one write (what a module that works per
+   * batch calls in `batchStart`). Returns, in the order of `entries`, why an item's
+   * references were refused (its record moved to another shard in a split: the item runs
+   * again there), or undefined where they were recorded.
+   */
+  referencesMany(scope: string, via: string, entries: Array<{ item: PipelineItem; keys: string[] }>): Array<string | undefined>;
 }
 
 export interface ModuleContext<S> {

@@ -1,12 +1,9 @@
 /**
  * GET /docs: Scalar's API reference over /openapi.json. Scalar's self-contained browser
- * build is bundled into the Worker (and the self-hosted servers) as text, and served from
- * this origin: no CDN, so the page works offline and under the page's own CSP
- * (src/http/page-headers.ts).
+ * build is a static file of this origin (/docs/scalar.js, from dist/assets: see
+ * scripts/build-assets.mjs): no CDN, so the page works offline and under the page's own
+ * CSP (src/http/page-headers.ts).
  */
-// a Text module: wrangler.toml's [[rules]], the esbuild loader of scripts/build-selfhost.mjs
-// and the vitest pool's module rules all read this one file as a string
-import scalarBundle from "../../node_modules/@scalar/api-reference/dist/browser/standalone.js";
 
 export function docsPage(): string {
   return `<!doctype html>
@@ -19,9 +16,6 @@ export function docsPage(): string {
 <script src="/docs/app.js"></script>
 </body></html>`;
 }
-
-/** Scalar's bundle, without its source-map comment: the map is not served, so a browser's devtools would only ask for it in vain. */
-export const SCALAR_SCRIPT = scalarBundle.replace(/\n\/\/# sourceMappingURL=\S+\s*$/, "\n");
 
 /**
  * The page's own script (a file, so the CSP needs no inline script): Scalar configured to

@@ -1,10 +1,11 @@
 /** Routes that hold no data and need no token: health, the OpenAPI document, the docs and dashboard pages. */
 import type { Schema } from "hono";
+import { apiDescription } from "../http/api-description";
 import { Ok } from "../http/answers";
 import { knowRoute, routes, type App } from "../http/route";
-import { CONSOLE_SCRIPT, CONSOLE_STYLES, FAVICON } from "./dashboard/assets";
+import { FAVICON } from "./dashboard/assets";
 import { dashboardPage } from "./dashboard/page";
-import { DOCS_SCRIPT, docsPage, SCALAR_SCRIPT } from "./docs-page";
+import { DOCS_SCRIPT, docsPage } from "./docs-page";
 import { ok } from "./units";
 
 const TAGS = [
@@ -23,7 +24,7 @@ export function metaRoutes<S extends Schema>(app: App<S>) {
     info: {
       title: "restage",
       version: "0.1.0",
-      description: "Content staging repository: store extracted content once, reprocess it through per-scope module pipelines.",
+      description: apiDescription(new URL(c.req.url).origin),
     },
     servers: [{ url: new URL(c.req.url).origin, description: "this server" }],
     tags: TAGS,
@@ -36,14 +37,20 @@ export function metaRoutes<S extends Schema>(app: App<S>) {
   knowRoute(app, "get", "/openapi.json");
 
   const files: Array<[path: string, body: string, type: string]> = [
-    ["/dashboard/app.js", CONSOLE_SCRIPT, "text/javascript"],
-    ["/dashboard/app.css", CONSOLE_STYLES, "text/css"],
     ["/favicon.ico", FAVICON, "image/svg+xml"],
-    ["/docs/scalar.js", SCALAR_SCRIPT, "text/javascript"],
     ["/docs/app.js", DOCS_SCRIPT, "text/javascript"],
   ];
   for (const [path, body, type] of files) {
     app.get(path, (c) => c.body(body, 200, { "content-type": `${type}; charset=utf-8` }));
+    knowRoute(app, "get", path);
+  }
+  // the built files (dist/assets: scripts/build-assets.mjs), from Workers Static Assets or the self-hosted servers' folder
+  for (const path of ["/docs/scalar.js", "/dashboard/app.js", "/dashboard/app.css"]) {
+    app.get(path, async (c) => {
+      const file = await c.env.ASSETS.fetch(c.req.raw);
+      // a copy: a fetched answer's headers are immutable, and the pages' middleware adds its own
+      return new Response(file.body, file);
+    });
     knowRoute(app, "get", path);
   }
 

@@ -6,7 +6,17 @@
 import { z } from "@hono/zod-openapi";
 import { decodeBase64Url, encodeBase64Url } from "hono/utils/encode";
 import { ApiError, unwrap } from "../errors";
-import { FailedAnswer, KeysQueuedAnswer, Ok, PurgedAnswer, RequeuedAnswer, RunStartedAnswer, StatusAnswer, UnassignedAnswer } from "../http/answers";
+import {
+  FailedAnswer,
+  HistoryAnswer,
+  KeysQueuedAnswer,
+  Ok,
+  PurgedAnswer,
+  RequeuedAnswer,
+  RunStartedAnswer,
+  StatusAnswer,
+  UnassignedAnswer,
+} from "../http/answers";
 import { routes, type App } from "../http/route";
 import type { Env } from "../env";
 import type { Caller } from "../unit/grants";
@@ -17,6 +27,7 @@ import { keysFromQuery } from "../http/keys-query";
 import { shardedUnit } from "../shards/sharded-unit";
 import { etaSeconds } from "../unit/runs";
 import { ok } from "./units";
+import { KEPT_MINUTES } from "../unit/history";
 
 const tag = "Reprocess";
 
@@ -32,6 +43,15 @@ const FailedQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().optional().openapi({ description: "the nextCursor of the previous page" }),
 });
+const HistoryQuery = z.object({
+  minutes: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(KEPT_MINUTES)
+    .default(60)
+    .openapi({ description: `how many minutes back, 1 to ${KEPT_MINUTES} (24 h, what is kept)` }),
+});
 const RetryBody = z
   .object({ keys: z.array(Key).min(1).max(LIMITS.reprocessKeys).optional() })
   .strict()
@@ -40,9 +60,13 @@ const RetryBody = z
 type Ctx = { env: Env; var: { caller: Caller } };
 
 const queueErrors = ["STORAGE_UNIT_DOESNT_EXIST", "REPROCESSING_QUEUE_DISABLED"] as const;
+/** The seed routes that name a scope refuse one the unit cannot reprocess (src/unit/pipeline-scope.ts). */
+const scopeRule =
+  "A scope that the unit's modules configuration does not name (no pipeline, not even an empty one) is 400 INVALID_REQUEST, whose detail names the scopes that have a pipeline; a scope with an empty pipeline is accepted.";
 const keyRoute = {
   path: "/reprocess/key/{unit}/{key}/{scope}",
   summary: "Queue one key of a scope for reprocessing",
+  description: scopeRule,
   tag,
   access: "write",
   params: z.object({ unit: UnitName, key: Key, scope: ScopeName }),
@@ -52,6 +76,7 @@ const keyRoute = {
 const allRoute = {
   path: "/reprocess/all/{unit}/{scope}",
   summary: "Queue every key that has the scope (optionally ?prefix= and ?since=)",
+  description: scopeRule,
   tag,
   access: "write",
   params: UnitScopeParam,
@@ -70,6 +95,7 @@ const resetRoute = {
 } as const;
 const keysRoute = {
   path: "/reprocess/keys/{unit}/{scope}",
+  description: scopeRule,
   tag,
   access: "write",
   params: UnitScopeParam,
@@ -155,6 +181,24 @@ export function reprocessRoutes<S extends Schema>(app: App<S>) {
         errors: ["STORAGE_UNIT_DOESNT_EXIST"],
       },
       async (c) => ok(c, await statusOf(c, c.req.valid("param").unit)),
+    )
+    .add(
+      {
+        method: "get",
+        path: "/reprocess/history/{unit}",
+        operationId: "history",
+        summary: "The queue per minute: items processed and failed, and pending at the minute's end (kept 24 h)",
+        tag,
+        access: "read",
+        params: UnitParam,
+        query: HistoryQuery,
+        answer: HistoryAnswer,
+        errors: ["STORAGE_UNIT_DOESNT_EXIST"],
+      },
+      async (c) => {
+        const { minutes } = c.req.valid("query");
+        return ok(c, { points: unwrap(await shardedUnit(c.env, c.req.valid("param").unit).history(c.var.caller, minutes)) });
+      },
     )
     .add(
       {

@@ -6,7 +6,7 @@ import { BatchAnswer, Ok } from "../http/answers";
 import { routes, type App } from "../http/route";
 import type { Env } from "../env";
 import type { Schema } from "hono";
-import { contentTooLarge, jsonBytes, LIMITS } from "../limits";
+import { CONTENT_ADVICE, contentTooLarge, jsonBytes, LIMITS } from "../limits";
 import { AddBody, BatchLine, ExecuteBody, ScopeOrRecord, UnitName, UnitParam, UnitScopeParam } from "../schemas";
 import type { BatchLineResult } from "../unit/answers";
 import { describeIssues } from "../zod-issues";
@@ -45,7 +45,7 @@ export function transactionRoutes<S extends Schema>(app: App<S>) {
   } as const;
   const addHandler = async (c: Ctx, params: { unit: string; scope: string }, body: z.output<typeof AddBody>) => {
     const tooLarge = contentTooLarge(JSON.stringify(body.content));
-    if (tooLarge) throw new ApiError("PAYLOAD_TOO_LARGE", tooLarge);
+    if (tooLarge) throw new ApiError("PAYLOAD_TOO_LARGE", `${tooLarge}: ${CONTENT_ADVICE}`);
     unwrap(await shardedUnit(c.env, params.unit).add(c.var.caller, params.scope, body));
   };
   const executeHandler = async (c: Ctx, params: { unit: string; scope: string }, body: z.output<typeof ExecuteBody>) => {
@@ -74,7 +74,7 @@ export function transactionRoutes<S extends Schema>(app: App<S>) {
         path: "/transaction/batch/{unit}",
         operationId: "batch",
         summary: "Apply NDJSON lines of adds and deletes, each on its own",
-        description: `The body is NDJSON whatever its content type: at most ${LIMITS.batchLines} lines and ${LIMITS.batchBytes} bytes.`,
+        description: `The body is NDJSON whatever its content type: at most ${LIMITS.batchLines} lines and ${LIMITS.batchBytes} bytes. A body that is one JSON array (it starts with \`[\`) is 400 INVALID_REQUEST: send one object per line.`,
         tag,
         access: "write",
         params: UnitParam,
@@ -93,7 +93,14 @@ type Ctx = { env: Env; var: { caller: Caller }; req: { header(name: string): str
 
 async function applyBatch(c: Ctx, unit: string): Promise<z.output<typeof BatchAnswer>> {
   const caller = c.var.caller;
-  const text = await readText(c, LIMITS.batchBytes);
+  const text = await readText(c, LIMITS.batchBytes, "split the lines into several batches");
+  if (text.trimStart().startsWith("[")) {
+    // a JSON array would read as one line that is not an object: refuse it whole rather than answer "0 applied"
+    throw new ApiError(
+      "INVALID_REQUEST",
+      "the body is one JSON array, but transaction/batch reads NDJSON: send one JSON object per line, with no enclosing [ ] (`jq -c '.[]'` turns an array into such lines)",
+    );
+  }
   const lines = text.split("\n");
   if (lines.filter((line) => line.trim() !== "").length > LIMITS.batchLines) {
     throw new ApiError("PAYLOAD_TOO_LARGE", `a batch holds at most ${LIMITS.batchLines} lines; split it`);
@@ -107,7 +114,7 @@ async function applyBatch(c: Ctx, unit: string): Promise<z.output<typeof BatchAn
       const parsed = BatchLine.safeParse(parseJson(raw, `line ${line}`));
       if (!parsed.success) throw new ApiError("INVALID_REQUEST", describeIssues(parsed.error, `line ${line}`));
       const tooLarge = parsed.data.action === "add" ? contentTooLarge(JSON.stringify(parsed.data.content)) : undefined;
-      if (tooLarge) throw new ApiError("PAYLOAD_TOO_LARGE", `line ${line}: ${tooLarge}`);
+      if (tooLarge) throw new ApiError("PAYLOAD_TOO_LARGE", `line ${line}: ${tooLarge}: ${CONTENT_ADVICE}`);
       valid.push({ line, entry: parsed.data, bytes: jsonBytes(raw) });
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;

@@ -5,7 +5,13 @@
  *
  * Invariants: at most one instance per (namespace, id) in this process; one idle for
  * `idleEvictMs` is dropped (its file closed) and built anew by the next event, as Workers
- * evicts idle objects, so a server with thousands of units keeps few files open. Arguments and results
+ * evicts idle objects, so a server with thousands of units keeps few files open. At most
+ * `maxLiveObjects` are live at once (each holds {@link FILES_PER_OBJECT} files): to build one
+ * more, the least recently used idle one is closed; an object with an event in progress (a
+ * call, its alarm, its `waitUntil` work) is never closed, and while every live one is busy an
+ * event for another object waits for room, up to `roomWaitMs`. What the server runs out of
+ * (room, or open files when the process's limit is lower than the cap allows for) refuses
+ * the event with {@link HostOverloaded} (503 `OVERLOADED`), never more. Arguments and results
  * cross a stub by structured clone, as RPC copies them; events reach an instance through
  * its input gate (./input-gate.ts). Each object keeps its SQLite file at
  * `<dataDir>/<namespace>/<id>.sqlite`, where the id is derived from the name as on Workers
@@ -16,9 +22,18 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { AlarmStore, ObjectAlarm, type AlarmInvocationInfo } from "./alarms";
 import { InputGate } from "./input-gate";
+import { FILES_PER_OBJECT, openFailure } from "./open-files";
+import { HostOverloaded, overloadFields } from "./overloaded";
 import type { Platform, SqliteDatabase } from "./platform";
 import { SqlStorage } from "./sql-storage";
 import { log } from "../log";
+
+/** Live objects at most, when the host is not told. */
+const DEFAULT_MAX_LIVE = 256;
+/** How long an event waits for room among the live objects while every one is busy. */
+const DEFAULT_ROOM_WAIT_MS = 20_000;
+/** A waiting event looks for room again this often, besides whenever an event ends. */
+const ROOM_POLL_MS = 100;
 
 /** A Durable Object class as the host constructs it. */
 export type ObjectClass = new (ctx: never, env: never) => object;
@@ -73,6 +88,12 @@ export interface ObjectHostOptions {
   hostDatabase: SqliteDatabase;
   /** how long an object with no event in progress stays in memory (default one minute) */
   idleEvictMs?: number;
+  /** the most objects in memory at once, each with its files open (default 256) */
+  maxLiveObjects?: number;
+  /** how long an event waits for room among them while all are busy before it is refused (default 20 s) */
+  roomWaitMs?: number;
+  /** the process's limit of open files, when known: the details of a refusal name it */
+  fileLimit?: number;
 }
 
 export class ObjectHost {
@@ -80,12 +101,21 @@ export class ObjectHost {
   readonly namespaces: Record<string, ObjectNamespace> = {};
   private readonly alarmStore: AlarmStore;
   private readonly alarms = new Map<string, ObjectAlarm>();
+  /** the live objects, least recently used first */
   private readonly live = new Map<string, LiveObject>();
+  /** objects being built, so that two events for one object build it once */
+  private readonly starting = new Map<string, Promise<LiveObject>>();
+  /** places among the live objects taken by objects being built */
+  private reserved = 0;
+  /** events waiting for room, woken whenever an event ends */
+  private waiting = new Set<() => void>();
+  private readonly maxLive: number;
   private env: Record<string, unknown> = {};
   private sweeper: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly options: ObjectHostOptions) {
     this.alarmStore = new AlarmStore(options.hostDatabase);
+    this.maxLive = Math.max(1, options.maxLiveObjects ?? DEFAULT_MAX_LIVE);
     for (const binding of Object.keys(options.classes)) {
       mkdirSync(join(options.dataDir, binding), { recursive: true });
       this.namespaces[binding] = new ObjectNamespace(this, binding);
@@ -107,18 +137,24 @@ export class ObjectHost {
   stop(): void {
     clearInterval(this.sweeper);
     for (const alarm of this.alarms.values()) alarm.stop();
-    for (const object of this.live.values()) object.storage.close();
+    for (const object of this.live.values()) object.close();
     this.live.clear();
+  }
+
+  /** How many objects are in memory now. */
+  get liveCount(): number {
+    return this.live.size;
   }
 
   /** An RPC call through a stub: copies in, one event through the gate, copies out. */
   async call(binding: string, id: ObjectId, method: string, args: unknown[]): Promise<unknown> {
     const payload = structuredClone(args);
     try {
-      const result = await this.object(binding, id).deliver(method, payload);
+      const object = await this.object(binding, id);
+      const result = await object.deliver(method, payload);
       return structuredClone(result);
     } catch (error) {
-      throw copyError(error);
+      throw this.crossing(error);
     }
   }
 
@@ -126,15 +162,113 @@ export class ObjectHost {
   private evictIdle(idleMs: number, now = Date.now()): void {
     for (const [key, object] of this.live) {
       if (object.idleSince() > now - idleMs) continue;
-      this.live.delete(key);
-      object.storage.close();
+      this.drop(key, object);
     }
   }
 
-  private object(binding: string, id: ObjectId): LiveObject {
+  /** The live object, built if it is not (once room is made for it), now the most recently used. */
+  private async object(binding: string, id: ObjectId): Promise<LiveObject> {
     const key = `${binding}:${id}`;
-    let object = this.live.get(key);
-    if (object) return object;
+    const object = this.live.get(key);
+    if (object) {
+      this.live.delete(key);
+      this.live.set(key, object);
+      return object;
+    }
+    let starting = this.starting.get(key);
+    if (!starting) {
+      starting = this.startObject(binding, id, key).finally(() => this.starting.delete(key));
+      this.starting.set(key, starting);
+    }
+    return starting;
+  }
+
+  private async startObject(binding: string, id: ObjectId, key: string): Promise<LiveObject> {
+    await this.makeRoom();
+    try {
+      let object: LiveObject;
+      try {
+        object = this.build(binding, id, key);
+      } catch (error) {
+        if (openFailure(error) === undefined) throw error;
+        // the process is at its limit of open files: give back what idle objects hold and try once more
+        this.closeIdle();
+        object = this.build(binding, id, key);
+      }
+      this.live.set(key, object);
+      return object;
+    } finally {
+      this.reserved--;
+    }
+  }
+
+  /**
+   * Takes a place among the live objects, closing the least recently used idle one when they
+   * are all taken; while every one is busy, waits for an event to end, up to `roomWaitMs`.
+   */
+  private async makeRoom(): Promise<void> {
+    const deadline = Date.now() + (this.options.roomWaitMs ?? DEFAULT_ROOM_WAIT_MS);
+    while (this.live.size + this.reserved >= this.maxLive) {
+      if (this.closeLeastRecentlyUsed()) continue;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new HostOverloaded(
+          `the server holds its limit of ${this.maxLive} storage objects in memory (RESTAGE_MAX_LIVE_OBJECTS) and every one is busy; retry after a short wait`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.waiting.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, Math.min(left, ROOM_POLL_MS));
+        this.waiting.add(wake);
+      });
+    }
+    this.reserved++;
+  }
+
+  private closeLeastRecentlyUsed(): boolean {
+    for (const [key, object] of this.live) {
+      if (object.idleSince() === Number.POSITIVE_INFINITY) continue;
+      this.drop(key, object);
+      return true;
+    }
+    return false;
+  }
+
+  /** Closes every live object with no event in progress. */
+  private closeIdle(): void {
+    for (const [key, object] of this.live) if (object.idleSince() !== Number.POSITIVE_INFINITY) this.drop(key, object);
+  }
+
+  private drop(key: string, object: LiveObject): void {
+    if (this.live.get(key) === object) this.live.delete(key);
+    object.close();
+    this.roomFreed();
+  }
+
+  /** An event ended or an object left: the events waiting for room look again. */
+  private roomFreed(): void {
+    for (const wake of [...this.waiting]) wake();
+  }
+
+  /** What an error becomes on the caller's side: a refusal when a file could not be opened, else a copy (./overloaded.ts). */
+  private crossing(error: unknown): unknown {
+    const failed = overloadFields(error) === undefined ? openFailure(error) : undefined;
+    if (failed === undefined) return copyError(error);
+    const live = this.live.size;
+    log("warn", "open-files-exhausted", { error: String(error), live, maxLive: this.maxLive, fileLimit: this.options.fileLimit ?? null });
+    // the files idle objects hold are what can be given back now, for the caller's next try
+    this.closeIdle();
+    const limit = this.options.fileLimit === undefined ? "" : ` of ${this.options.fileLimit}`;
+    return new HostOverloaded(
+      `the server is at its limit${limit} open files: ${failed}, with ${live} storage objects open (${FILES_PER_OBJECT} files each, at most ${this.maxLive}: RESTAGE_MAX_LIVE_OBJECTS); retry after a short wait, or raise the limit (ulimit -n) or lower RESTAGE_MAX_LIVE_OBJECTS`,
+    );
+  }
+
+  private build(binding: string, id: ObjectId, key: string): LiveObject {
     const path = join(this.options.dataDir, binding, `${id}.sqlite`);
     const platform = this.options.platform;
     // the file is created by the object's first write: a unit only asked about leaves none
@@ -142,17 +276,24 @@ export class ObjectHost {
       exists: () => existsSync(path),
       openEmpty: () => platform.openDatabase(":memory:"),
     });
+    let object: LiveObject | undefined;
     const onBroken = () => {
-      if (this.live.get(key)?.storage === storage) this.live.delete(key);
+      if (object && this.live.get(key) === object) this.live.delete(key);
       storage.close();
+      this.roomFreed();
     };
     try {
-      object = new LiveObject(this.options.classes[binding]!, id, this.env, { storage, path, alarm: this.alarmOf(binding, id), onBroken });
+      object = new LiveObject(this.options.classes[binding]!, id, this.env, {
+        storage,
+        path,
+        alarm: this.alarmOf(binding, id),
+        onBroken,
+        onEventEnd: () => this.roomFreed(),
+      });
     } catch (error) {
       storage.close();
       throw error;
     }
-    this.live.set(key, object);
     return object;
   }
 
@@ -161,7 +302,13 @@ export class ObjectHost {
     let alarm = this.alarms.get(key);
     if (!alarm) {
       const owner = { namespace: binding, id: id.toString(), name: id.name ?? null };
-      alarm = new ObjectAlarm(this.alarmStore, owner, (info) => this.object(binding, id).deliverAlarm(info));
+      alarm = new ObjectAlarm(this.alarmStore, owner, async (info) => {
+        try {
+          await (await this.object(binding, id)).deliverAlarm(info);
+        } catch (error) {
+          throw this.crossing(error);
+        }
+      });
       this.alarms.set(key, alarm);
     }
     return alarm;
@@ -174,6 +321,8 @@ interface LiveObjectParts {
   alarm: ObjectAlarm;
   /** the constructor's `blockConcurrencyWhile` failed: the instance is dropped, the next event builds a new one */
   onBroken(): void;
+  /** an event (or `waitUntil` work) ended */
+  onEventEnd(): void;
 }
 
 /** One instance of a Durable Object class with its storage, alarm and input gate. */
@@ -186,8 +335,11 @@ class LiveObject {
   private active = 0;
   private lastActive = Date.now();
 
+  private readonly onEventEnd: () => void;
+
   constructor(Class: ObjectClass, id: ObjectId, env: Record<string, unknown>, parts: LiveObjectParts) {
     this.storage = parts.storage;
+    this.onEventEnd = parts.onEventEnd;
     const { storage, alarm, path } = parts;
     const gate = this.gate;
     const ctx = {
@@ -216,7 +368,11 @@ class LiveObject {
           parts.onBroken();
           throw error;
         }),
-      waitUntil: (promise: Promise<unknown>) => void promise.catch((error: unknown) => log("error", "wait-until-failed", { error: String(error) })),
+      // work the object goes on with after an event: it keeps the object (and its file) live
+      waitUntil: (promise: Promise<unknown>) => {
+        this.active++;
+        void promise.catch((error: unknown) => log("error", "wait-until-failed", { error: String(error) })).finally(() => this.ended());
+      },
     };
     this.instance = new Class(ctx as never, env as never) as Record<string, unknown>;
   }
@@ -233,10 +389,23 @@ class LiveObject {
         }
         return target.apply(this.instance, args);
       })
-      .finally(() => {
-        this.active--;
-        this.lastActive = Date.now();
-      });
+      .finally(() => this.ended());
+  }
+
+  private ended(): void {
+    this.active--;
+    this.lastActive = Date.now();
+    this.onEventEnd();
+  }
+
+  /** Closes the object's file; an event that still comes to it fails. */
+  close(): void {
+    try {
+      this.storage.close();
+    } catch (error) {
+      // a timer's close must never take the process down
+      log("error", "object-close-failed", { error: String(error) });
+    }
   }
 
   /** When the object last had no event in progress and its gate open; Infinity while busy. */
@@ -265,10 +434,16 @@ function createStub(host: ObjectHost, binding: string, id: ObjectId): object {
 }
 
 /** Opens an object's SQLite file the way Durable Objects keep theirs: WAL, foreign keys on. */
-function openObjectDatabase(platform: Platform, path: string): SqliteDatabase {
+export function openObjectDatabase(platform: Platform, path: string): SqliteDatabase {
   const db = platform.openDatabase(path);
-  // NORMAL loses nothing when the process dies, only (the last commits) if the machine does
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
+  try {
+    // NORMAL loses nothing when the process dies, only (the last commits) if the machine does
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
+  } catch (error) {
+    // WAL opens two more files: when they cannot be opened, the handle must not stay open behind the error
+    db.close();
+    throw error;
+  }
   return db;
 }
 
@@ -276,11 +451,14 @@ function removeDatabaseFiles(path: string): void {
   for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
 }
 
-/** Errors cross RPC as copies, as on Workers; what cannot be copied arrives as its text. */
+/** Errors cross RPC as copies, as on Workers; what cannot be copied arrives as its text. An overloaded error stays one. */
 function copyError(error: unknown): unknown {
+  let copy: unknown;
   try {
-    return structuredClone(error);
+    copy = structuredClone(error);
   } catch {
-    return new Error(String(error));
+    copy = new Error(String(error));
   }
+  const overloaded = overloadFields(error);
+  return overloaded && typeof copy === "object" && copy !== null ? Object.assign(copy, overloaded) : copy;
 }

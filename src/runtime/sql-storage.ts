@@ -113,6 +113,8 @@ export class SqlStorage {
   reopen(between: () => void): void {
     if (this.depth > 0) throw new Error("deleteAll() cannot run inside transactionSync()");
     this.db.close();
+    // until the file is open again (should opening it fail), statements fail and close() has nothing to close
+    this.db = NOT_OPEN;
     between();
     this.db = this.openCurrent();
   }
@@ -122,6 +124,7 @@ export class SqlStorage {
     if (this.closed) return;
     this.closed = true;
     this.db.close();
+    this.db = NOT_OPEN;
   }
 
   private openCurrent(): SqliteDatabase {
@@ -142,13 +145,26 @@ export class SqlStorage {
     } catch (error) {
       if (!this.standIn || !isWriteRefusal(error)) throw error;
     }
+    // the file first: should it fail to open (no file handle left), the stand-in stays, open, and the object with it
+    const file = this.open();
     this.db.close();
-    this.db = this.open();
+    this.db = file;
     this.standIn = false;
     for (let level = 0; level < this.depth; level++) this.db.exec(`SAVEPOINT restage_tx_${level}`);
     return statement(this.db);
   }
 }
+
+/** Where a closed database was: a statement fails saying so, a close does nothing. */
+const NOT_OPEN: SqliteDatabase = {
+  query() {
+    throw new Error("the object's database is not open");
+  },
+  exec() {
+    throw new Error("the object's database is not open");
+  },
+  close() {},
+};
 
 /** SQLITE_READONLY, as node:sqlite (Node, Deno) and bun:sqlite report it. */
 function isWriteRefusal(error: unknown): boolean {

@@ -4,10 +4,12 @@
  * process, on one machine: every unit is one instance here, with its SQLite file under
  * RESTAGE_DATA_DIR.
  */
+import { fileURLToPath } from "node:url";
 import process from "node:process";
 import type { Env } from "../env";
 import worker, { Registry, StorageUnit } from "../index";
 import { log } from "../log";
+import { folderAssets } from "./assets";
 import { readServerConfig, workerVariables } from "./config";
 import { CRON, everyMinute } from "./cron";
 import { openDataDir } from "./data-dir";
@@ -16,6 +18,9 @@ import type { Platform } from "./platform";
 
 /** How long a shutdown waits for open connections before it closes the files anyway. */
 const SHUTDOWN_GRACE_MS = 2_000;
+
+/** The pages' static files: this code runs bundled as dist/selfhost/<runtime>.mjs, whose build fills dist/assets. */
+const ASSETS_FOLDER = fileURLToPath(new URL("../assets/", import.meta.url));
 
 /** The entry of a bundle: starts the server, or says why it cannot and exits with 1. */
 export async function main(platform: Platform): Promise<void> {
@@ -35,10 +40,12 @@ export async function start(platform: Platform): Promise<void> {
     platform,
     dataDir: config.dataDir,
     hostDatabase,
+    maxLiveObjects: config.maxLiveObjects,
+    fileLimit: config.fileLimit,
     // the bindings of wrangler.toml; a module's Workers-only binding (a Queue) is absent here
     classes: { STORAGE_UNIT: StorageUnit as unknown as ObjectClass, REGISTRY: Registry as unknown as ObjectClass },
   });
-  const env = { ...workerVariables(process.env), ...host.namespaces } as unknown as Env;
+  const env = { ...workerVariables(process.env), ...host.namespaces, ASSETS: folderAssets(ASSETS_FOLDER) } as unknown as Env;
   host.start(env as unknown as Record<string, unknown>);
 
   const server = await platform.serve(
@@ -51,7 +58,13 @@ export async function start(platform: Platform): Promise<void> {
     await ctx.settled();
   });
 
-  log("info", "listening", { runtime: platform.runtime, url: `http://${config.hostname}:${server.port}`, dataDir: config.dataDir });
+  log("info", "listening", {
+    runtime: platform.runtime,
+    url: `http://${config.hostname}:${server.port}`,
+    dataDir: config.dataDir,
+    maxLiveObjects: config.maxLiveObjects,
+    fileLimit: config.fileLimit ?? null,
+  });
   if (!env.ADMIN_TOKEN) log("warn", "no-admin-token", { detail: "ADMIN_TOKEN is not set: every guarded route answers 503 AUTH_NOT_CONFIGURED" });
 
   // a stray rejection in one unit's background work is logged, as Workers would, not fatal to every unit

@@ -5,6 +5,7 @@
  */
 import type { ShardInfo, UnitStatus } from "../unit/answers";
 import type { FailedItem } from "../unit/queue";
+import type { HistoryPoint } from "../unit/history";
 import type { StoredRecord } from "../unit/records";
 import type { SplitProgress } from "../unit/split";
 import { compareBytes } from "./layout";
@@ -119,4 +120,15 @@ export function mergeFailed(
   const last = items[items.length - 1];
   const more = all.length > limit || pages.some((page) => page.nextCursor !== undefined);
   return more && last ? { items, nextCursor: { scope: last.scope, key: last.key } } : { items };
+}
+
+/** The unit's history: each minute's figures summed over the shards (each answered the same minutes, asked with one `now`). */
+export function sumHistory(parts: HistoryPoint[][]): HistoryPoint[] {
+  const [first = []] = parts;
+  return first.map((point, index) => ({
+    at: point.at,
+    processed: sum(parts.map((part) => part[index]?.processed ?? 0)),
+    failed: sum(parts.map((part) => part[index]?.failed ?? 0)),
+    pending: sum(parts.map((part) => part[index]?.pending ?? 0)),
+  }));
 }

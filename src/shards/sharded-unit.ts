@@ -24,7 +24,8 @@ import { combineRunLists, combineRuns, type Run, type RunPart } from "../unit/ru
 import type { UnitMetrics } from "../unit/metrics";
 import { sumMetrics } from "../http/prometheus";
 import { isShardCount, ONE_SHARD, sameLayout, shardIndexes, splitCounts, type ShardLayout } from "./layout";
-import { combineInfo, combineStatus, inOrder, mergeFailed, mergeKeys, sum } from "./merge";
+import { combineInfo, combineStatus, inOrder, mergeFailed, mergeKeys, sum, sumHistory } from "./merge";
+import type { HistoryPoint } from "../unit/history";
 
 type Line = { line: number; entry: BatchLine; bytes: number };
 
@@ -322,6 +323,12 @@ export class ShardedUnit extends ShardRouter {
   async status(caller: Caller): Promise<UnitStatus | Failure> {
     const parts = await this.everyShard<UnitStatus>(caller, (shard, routed) => shard.status(routed));
     return isFailure(parts) ? parts : combineStatus(parts);
+  }
+
+  /** One `now` for every shard, so that they answer the same minutes. */
+  async history(caller: Caller, minutes: number, now = Date.now()): Promise<HistoryPoint[] | Failure> {
+    const parts = await this.everyShard<HistoryPoint[]>(caller, (shard, routed) => shard.history(routed, minutes, now));
+    return isFailure(parts) ? parts : sumHistory(parts);
   }
 
   setPaused(caller: Caller, paused: boolean) {

@@ -12,7 +12,7 @@
  * A unit of one shard does all of it locally, as it always did: no call leaves the object.
  */
 import { isFailure, type Failure } from "../errors";
-import { hasPipeline } from "../modules/pipeline";
+import { configuredScopes } from "../modules/pipeline";
 import { readAcross, shareOf, type ReadPart } from "../shards/read-across";
 import { shardedUnit, type ShardedUnit } from "../shards/sharded-unit";
 import type { Env } from "../env";
@@ -30,7 +30,7 @@ export function isSpread(unit: UnitConfig): boolean {
 
 /** The scopes whose items a change may queue: those with a pipeline now. */
 export function pipelineScopes(unit: UnitConfig): string[] {
-  return Object.keys(unit.modules.modules).filter((scope) => hasPipeline(unit.modules, scope));
+  return configuredScopes(unit.modules, { withModules: true });
 }
 
 /** {@link RecordStore.contentsJson} in one array: the contents reached within `maxBytes`, null where a key has none. */

@@ -134,6 +134,17 @@ export class Changes {
         if (this.moved(item.key)) throw new Error(MOVED_AWAY);
         if (current()) this.references.set(item.scope, item.key, via, scope, keys);
       },
+      referencesMany: (scope, via, entries) => {
+        const refusals = entries.map(({ item }) => (this.moved(item.key) ? MOVED_AWAY : undefined));
+        const kept = entries.filter((_, i) => refusals[i] === undefined);
+        if (current())
+          this.references.setMany(
+            via,
+            scope,
+            kept.map(({ item, keys }) => ({ scope: item.scope, key: item.key, refKeys: keys })),
+          );
+        return refusals;
+      },
     };
     return access;
   }

@@ -28,7 +28,7 @@ import type { ModuleInstance, PipelineItem, UnitAccess } from "../modules/types"
 import { ITEM_BYTES, YieldBudget } from "../yield-budget";
 import type { UnitConfig } from "./config";
 import type { Fills } from "./fills";
-import { LEASE_EXPIRED, type Claim, type Queue } from "./queue";
+import { LEASE_EXPIRED, RUN_DIED, type Claim, type Queue } from "./queue";
 import type { Finished } from "./queue-counters";
 import { REFERRERS_PER_STEP } from "./references";
 import { Throttle } from "./throttle";
@@ -176,12 +176,28 @@ export class Job {
     }
   }
 
+  /**
+   * As the unit's instance starts: the runs of the previous instance died with it (API.md,
+   * "Queue semantics"), so their items are due at once rather than after their lease. Call it
+   * before any event of the new instance can claim work, and before the alarm is trusted.
+   * Returns whether any item was released.
+   */
+  releaseDeadRuns(): boolean {
+    const config = this.host.config();
+    if (!config) return false;
+    return this.released(this.host.queue.releaseDeadRuns(config.settings.maxAttempts), RUN_DIED);
+  }
+
   /** Expired leases put their items back (or fail them); the unit's lastError says so. */
   private expireLeases(maxAttempts: number): void {
-    const { expired, finished } = this.host.queue.expireLeases(maxAttempts);
-    if (expired === 0) return;
-    this.host.addProcessed(0, `${expired} item(s): ${LEASE_EXPIRED}`);
+    this.released(this.host.queue.expireLeases(maxAttempts), LEASE_EXPIRED);
+  }
+
+  private released({ expired, finished }: { expired: number; finished: Finished }, reason: string): boolean {
+    if (expired === 0) return false;
+    this.host.addProcessed(0, `${expired} item(s): ${reason}`);
     this.host.leasesExpired(finished);
+    return true;
   }
 
   /** Waits until something may be due (see {@link wakeIdle}) or the slice ends. */

@@ -14,7 +14,8 @@
  * state: see queue-counters.ts), `throughput` and `rate_origins` (completions per second: see
  * rates.ts), `job_metrics` and `batch_durations` (the job's counters and batch-duration
  * histogram: see metrics.ts), `split` (an old shard's move to the new shards while a split
- * runs) and `split_reports` (on shard 0: the old shards that have moved all theirs): see split.ts.
+ * runs) and `split_reports` (on shard 0: the old shards that have moved all theirs): see split.ts;
+ * `history` (the queue per minute, kept 24 h: see history.ts).
  */
 import { hasMigrations, runMigrations, type Migration } from "./migration-runner";
 import type { Sql } from "./sql";
@@ -235,6 +236,18 @@ export const MIGRATIONS: Migration[] = [
         reported INTEGER NOT NULL DEFAULT 0
       )`,
       `CREATE TABLE split_reports (shard INTEGER PRIMARY KEY)`,
+    ],
+  },
+  {
+    id: 11,
+    name: "history: the queue per minute, kept 24 h (see history.ts)",
+    up: [
+      `CREATE TABLE history (
+        minute INTEGER PRIMARY KEY,
+        processed INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        pending INTEGER NOT NULL
+      )`,
     ],
   },
 ];

@@ -1,13 +1,15 @@
 /**
  * The queue's counters: owns table `queue_counts` (items per state) and the `open`,
- * `processed` and `failed` columns of `runs` (run-store.ts). The queue (queue.ts) tallies
- * what each transition did and writes the tally here in the same synchronous step, so a
- * status, a run or a metrics read never counts the queue.
+ * `processed` and `failed` columns of `runs` (run-store.ts), and writes the minute's line of
+ * the queue's history (history.ts). The queue (queue.ts) tallies what each transition did
+ * and writes the tally here in the same synchronous step, so a status, a run, a metrics or a
+ * history read never counts the queue.
  *
  * Invariants: `queue_counts` holds, per state, the number of queue rows in that state;
  * a run's `open` is the number of its rows pending or assigned; a run's `processed` and
  * `failed` only grow. A row belongs to at most one run (`queue.run`, NULL for none).
  */
+import { History } from "./history";
 import type { Sql } from "./sql";
 
 export interface QueueCounts {
@@ -31,6 +33,8 @@ export class Tally {
   /** per state (0 pending, 1 assigned, 2 failed) */
   readonly states = [0, 0, 0];
   readonly runs = new Map<number, RunDelta>();
+  /** items that ran to the end (completed, or queued again while they ran) and items failed for good */
+  readonly done = { processed: 0, failed: 0 };
 
   /** `n` items moved from one state to another (null: not in the queue). */
   move(from: number | null, to: number | null, n: number): this {
@@ -49,16 +53,28 @@ export class Tally {
     this.runs.set(run, entry);
     return this;
   }
+
+  /** `processed` items ran to the end and `failed` failed for good, of a run or not. */
+  finished(processed: number, failed: number): this {
+    this.done.processed += processed;
+    this.done.failed += failed;
+    return this;
+  }
 }
 
 export class QueueCounters {
-  constructor(private readonly sql: Sql) {}
+  readonly history: History;
+
+  constructor(private readonly sql: Sql) {
+    this.history = new History(sql);
+  }
 
   apply(tally: Tally): void {
     const [pending, assigned, failed] = tally.states as [number, number, number];
     if (pending !== 0 || assigned !== 0 || failed !== 0) {
       this.sql.exec("UPDATE queue_counts SET n = n + CASE state WHEN 0 THEN ? WHEN 1 THEN ? ELSE ? END", pending, assigned, failed);
     }
+    if (pending !== 0 || tally.done.processed !== 0 || tally.done.failed !== 0) this.history.note(tally.done.processed, tally.done.failed);
     for (const [run, delta] of tally.runs) {
       if (delta.open === 0 && delta.processed === 0 && delta.failed === 0) continue;
       this.sql.exec(

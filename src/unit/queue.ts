@@ -11,7 +11,8 @@
  *   to run once more; failed starts over;
  * - claim ({@link lease}): pending and due → assigned, counting an attempt;
  * - success: removed, or, when queued again while it ran, started over ({@link startOver});
- * - fail or retry ({@link failOrRetry}), for a module's failure and an expired lease alike;
+ * - fail or retry ({@link failOrRetry}), for a module's failure, an expired lease and a run
+ *   that died with the unit's previous instance alike;
  * - reset ({@link unassign}): assigned → pending, the attempt not counted;
  * - retryFailed: failed → pending, started over like an enqueue of a failed item;
  * - purge: failed or pending rows deleted.
@@ -27,6 +28,7 @@
  * nothing. Every statement is set-based: key lists travel as one JSON parameter (`json_each`).
  */
 import type { ReprocessingSettings } from "../schemas";
+import type { HistoryPoint } from "./history";
 import { QueueCounters, Tally, type Finished } from "./queue-counters";
 import { q, raw, type Query, type Sql } from "./sql";
 import { ASSIGNED, FAILED, PENDING } from "./queue-states";
@@ -63,6 +65,8 @@ const FAILURES_PER_STATEMENT = 250;
 
 /** The error an item carries when its run outlived its lease. */
 export const LEASE_EXPIRED = "lease expired: the run did not finish within leaseMs";
+/** The error an item carries when its run died with the unit's instance (a restart, a crash, an eviction). */
+export const RUN_DIED = "run died: the instance of the unit that ran it ended (a restart, a crash or an eviction); due again at once";
 
 export interface QueueCounts {
   pending: number;
@@ -149,9 +153,24 @@ export class Queue {
    * not loop forever. They are due at once: the lease was the wait.
    */
   expireLeases(maxAttempts: number, now = Date.now()): { expired: number; finished: Finished } {
+    return this.failAssigned(q`next_run_at <= ${now}`, LEASE_EXPIRED, raw("next_run_at"), maxAttempts, now);
+  }
+
+  /**
+   * Every assigned item fails with {@link RUN_DIED}, due at once, whatever its lease. Called as
+   * the unit's instance starts: an object has one live instance, so an item assigned then
+   * was claimed by an instance that is gone, with its run; the result of that run, should it
+   * still arrive, is discarded by its token. An attempt, as an expired lease is: a run that
+   * keeps taking its runtime down must not loop forever.
+   */
+  releaseDeadRuns(maxAttempts: number, now = Date.now()): { expired: number; finished: Finished } {
+    return this.failAssigned(raw("true"), RUN_DIED, q`${now}`, maxAttempts, now);
+  }
+
+  /** The assigned items `which` selects fail with `error` (retried at `retryAt`, or failed for good). */
+  private failAssigned(which: Query, error: string, retryAt: Query, maxAttempts: number, now: number): { expired: number; finished: Finished } {
     const rows = this.sql.all<{ state: number; run: number | null }>(
-      q`UPDATE queue SET ${failOrRetry(q`${LEASE_EXPIRED}`, raw("next_run_at"), maxAttempts, now)}
-        WHERE ${stateIs(ASSIGNED)} AND next_run_at <= ${now} RETURNING state, run`,
+      q`UPDATE queue SET ${failOrRetry(q`${error}`, retryAt, maxAttempts, now)} WHERE ${stateIs(ASSIGNED)} AND ${which} RETURNING state, run`,
     );
     const tally = new Tally();
     const finished: Finished = new Map();
@@ -164,7 +183,7 @@ export class Queue {
   private failedOrRetried(tally: Tally, finished: Finished, row: { state: number; run: number | null }): void {
     tally.move(ASSIGNED, row.state, 1);
     if (row.state !== FAILED) return;
-    tally.run(row.run, { open: -1, failed: 1 });
+    tally.run(row.run, { open: -1, failed: 1 }).finished(0, 1);
     addFinished(finished, row.run, 0, 1);
   }
 
@@ -250,7 +269,7 @@ export class Queue {
       again = this.sql.run(q`UPDATE queue SET ${set(startOver(q`${now}`), RELEASE)} WHERE ${mine}`);
       tally.move(ASSIGNED, PENDING, again);
     }
-    this.counters.apply(tally);
+    this.counters.apply(tally.finished(done + again, 0));
     return { processed: done + again, failed: failedForGood, finished };
   }
 
@@ -259,6 +278,11 @@ export class Queue {
     const n = this.sql.run(q`UPDATE queue SET ${set(unassign(now))} WHERE ${stateIs(ASSIGNED)}`);
     this.counters.apply(new Tally().move(ASSIGNED, PENDING, n));
     return n;
+  }
+
+  /** The last `minutes` minutes of the queue's history (history.ts), oldest first. */
+  history(minutes: number, now = Date.now()): HistoryPoint[] {
+    return this.counters.history.points(minutes, this.counts().pending, now);
   }
 
   /** Items per state, from the counters (queue-counters.ts): no count over the queue. */

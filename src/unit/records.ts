@@ -6,6 +6,7 @@
 import { failure, type Failure } from "../errors";
 import { LIMITS } from "../limits";
 import { RECORD_SCOPE } from "../schemas";
+import { READS, type YieldBudget } from "../yield-budget";
 import { Capacity, shardMaxBytes } from "./capacity";
 import type { Sql } from "./sql";
 
@@ -25,10 +26,15 @@ type Row = { key: string; scope: string; content: string | null; version: number
 export class RecordStore {
   private readonly capacity: Capacity;
 
-  /** `vars`: the Worker's variables, for the cap on the shard's bytes checked before each write of content (./capacity.ts). */
+  /**
+   * `vars`: the Worker's variables, for the cap on the shard's bytes checked before each write
+   * of content (./capacity.ts). `reads`: what the lists read counts towards, and waits for
+   * between chunks (../yield-budget.ts): by default the one budget of every unit in the process.
+   */
   constructor(
     private readonly sql: Sql,
     vars: Record<string, unknown> = {},
+    private readonly reads: YieldBudget = READS,
   ) {
     this.capacity = new Capacity(sql, shardMaxBytes(vars));
   }
@@ -157,17 +163,36 @@ export class RecordStore {
    */
   getMany(keys: string[], scope?: string, maxBytes = LIST_BUDGET): { records: StoredRecord[]; remainingKeys?: string[] } {
     const unique = [...new Set(keys)];
-    const { records, stoppedAt } = this.collect(unique, scope, maxBytes);
+    let collected: Collected = { records: [] };
+    for (const step of this.collect(unique, scope, maxBytes)) collected = step;
+    const { records, stoppedAt } = collected;
     return stoppedAt === undefined ? { records } : { records, remainingKeys: unique.slice(stoppedAt) };
   }
 
   /**
-   * A page of records sorted by key in byte order, from `startId` (inclusive). `nextStartId`
-   * is the first key of the next page, absent on the last one.
+   * Resolves once a read may start: when the reads of the process (of every unit on a
+   * self-hosted server) have used up their slice, after a yield to the event loop. For a
+   * read that cannot wait between its chunks ({@link getMany}): it waits before, its bytes count.
    */
-  page(startId: string | undefined, size: number, scope?: string): { records: StoredRecord[]; nextStartId?: string } {
+  async turn(): Promise<void> {
+    for (let wait = this.reads.ready(); wait; wait = this.reads.ready()) await wait;
+  }
+
+  /**
+   * A page of records sorted by key in byte order, from `startId` (inclusive). `nextStartId`
+   * is the first key of the next page, absent on the last one. Between two chunks of records
+   * it waits for its {@link turn}: a page of 8 MiB is some pieces of work, not one block, and
+   * other units' calls get in between (on every runtime: the slice counts bytes read).
+   */
+  async page(startId: string | undefined, size: number, scope?: string): Promise<{ records: StoredRecord[]; nextStartId?: string }> {
+    await this.turn();
     const keys = this.pageKeys(startId, size + 1, scope);
-    const { records, stoppedAt } = this.collect(keys.slice(0, size), scope, LIST_BUDGET);
+    let collected: Collected = { records: [] };
+    for (const step of this.collect(keys.slice(0, size), scope, LIST_BUDGET)) {
+      collected = step;
+      if (step.stoppedAt === undefined) await this.turn();
+    }
+    const { records, stoppedAt } = collected;
     if (stoppedAt !== undefined) return { records, nextStartId: keys[stoppedAt] };
     return keys.length > size ? { records, nextStartId: keys[size] } : { records };
   }
@@ -186,13 +211,19 @@ export class RecordStore {
 
   /**
    * The records of `keys` in that order, read a few keys at a time so that a list of large
-   * records is never all in memory; stops at the key that would pass `budget` bytes.
+   * records is never all in memory; stops at the key that would pass `budget` bytes. Yields
+   * the records so far after each chunk, its bytes counted in the reads' budget, so that the
+   * caller may wait between two; the last step is the whole answer.
    */
-  private collect(keys: string[], scope: string | undefined, budget: number): { records: StoredRecord[]; stoppedAt?: number } {
+  private *collect(keys: string[], scope: string | undefined, budget: number): Generator<Collected> {
     const records: StoredRecord[] = [];
     let bytes = 0;
-    for (let start = 0; start < keys.length; start += KEYS_PER_READ) {
-      const chunk = keys.slice(start, start + KEYS_PER_READ);
+    // one key first, then as many as keep a chunk near READ_STEP_BYTES: a page of large records is many steps
+    let perRead = 1;
+    let start = 0;
+    while (start < keys.length) {
+      const before = bytes;
+      const chunk = keys.slice(start, start + perRead);
       const byKey = groupByKey(
         this.sql.all<Row>(
           `SELECT key, scope, content, version, updated_at FROM records
@@ -201,15 +232,26 @@ export class RecordStore {
           ...(scope ? [scope] : []),
         ),
       );
+      let stoppedAt: number | undefined;
       for (const [offset, key] of chunk.entries()) {
         const group = byKey.get(key);
         if (!group) continue;
         bytes += responseBytes(key, group);
-        if (bytes > budget && records.length > 0) return { records, stoppedAt: start + offset };
+        if (bytes > budget && records.length > 0) {
+          stoppedAt = start + offset;
+          break;
+        }
         records.push(assemble(key, group));
       }
+      this.reads.count(bytes - before);
+      if (stoppedAt !== undefined) {
+        yield { records, stoppedAt };
+        return;
+      }
+      yield { records };
+      start += chunk.length;
+      perRead = Math.max(1, Math.min(KEYS_PER_READ, Math.floor((chunk.length * READ_STEP_BYTES) / Math.max(1, bytes - before))));
     }
-    return { records };
   }
 
   /** Which of `keys` have a live `scope`. */
@@ -231,6 +273,9 @@ export class RecordStore {
   }
 }
 
+/** Records collected so far, and where a list stopped short of its room (the index of the first key left out). */
+type Collected = { records: StoredRecord[]; stoppedAt?: number };
+
 function newerVersion(key: string, scope: string, stored: number, given: number): Failure {
   return failure(
     "NEWER_VERSION_ALREADY_EXISTS",
@@ -242,8 +287,10 @@ const utf8 = new TextEncoder();
 
 /** Room left in a list response for its envelope: `{"message":"OK","records":[],"nextStartId":...}`. */
 export const LIST_BUDGET = LIMITS.listResponseBytes - 4096;
-/** Keys read per statement when building a list: at most this many scopes of 1 MiB in memory at once. */
+/** Keys read per statement when building a list, at most: at most this many scopes of 1 MiB in memory at once. */
 const KEYS_PER_READ = 8;
+/** The bytes a list reads per statement, about (fewer keys when they are large): a slice of the reads' budget. */
+const READ_STEP_BYTES = 1024 * 1024;
 
 /**
  * An upper bound of a record's size in a JSON response, in UTF-8 bytes (the content is

@@ -104,36 +104,54 @@ export class ReferenceStore {
    * set at once, those of other shards go through the outbox.
    */
   set(scope: string, key: string, via: string, refScope: string, refKeys: string[]): void {
-    const keys = JSON.stringify(refKeys);
+    this.setMany(via, refScope, [{ scope, key, refKeys }]);
+  }
+
+  /**
+   * {@link set} for many items at once (a batch's references through one `via`), in one
+   * transaction of two statements: what a join records per batch rather than per item.
+   */
+  setMany(via: string, refScope: string, items: Array<{ scope: string; key: string; refKeys: string[] }>): void {
+    if (items.length === 0) return;
+    const entries = JSON.stringify(items.map((item) => [item.scope, item.key, item.refKeys]));
     this.sql.transaction(() => {
-      const dropped = this.sql.all<{ ref_key: string }>(
-        `DELETE FROM record_refs WHERE scope = ? AND key = ? AND via = ? AND ref_scope = ?
-           AND ref_key NOT IN (SELECT value FROM json_each(?)) RETURNING ref_key`,
-        scope,
-        key,
+      const dropped = this.sql.all<{ scope: string; key: string; ref_key: string }>(
+        `DELETE FROM record_refs WHERE via = ? AND ref_scope = ?
+           AND (scope, key) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))
+           AND (scope, key, ref_key) NOT IN (SELECT e.value ->> 0, e.value ->> 1, k.value FROM json_each(?) AS e, json_each(e.value -> 2) AS k)
+         RETURNING scope, key, ref_key`,
         via,
         refScope,
-        keys,
+        entries,
+        entries,
       );
-      const added =
-        refKeys.length === 0
-          ? []
-          : this.sql.all<{ ref_key: string }>(
-              `INSERT OR IGNORE INTO record_refs (scope, key, via, ref_scope, ref_key)
-               SELECT ?, ?, ?, ?, value FROM json_each(?) RETURNING ref_key`,
-              scope,
-              key,
-              via,
-              refScope,
-              keys,
-            );
+      const added = items.every((item) => item.refKeys.length === 0)
+        ? []
+        : this.sql.all<{ scope: string; key: string; ref_key: string }>(
+            `INSERT OR IGNORE INTO record_refs (scope, key, via, ref_scope, ref_key)
+             SELECT e.value ->> 0, e.value ->> 1, ?, ?, k.value FROM json_each(?) AS e, json_each(e.value -> 2) AS k
+             RETURNING scope, key, ref_key`,
+            via,
+            refScope,
+            entries,
+          );
       if (dropped.length === 0 && added.length === 0) return;
       const here = this.placement();
-      const reference = (present: number) => (row: { ref_key: string }) => ({ scope, key, via, ref_scope: refScope, ref_key: row.ref_key, present });
-      const changes = [...dropped.map(reference(0)), ...added.map(reference(1))];
-      const local = here.shards === 1 ? changes : changes.filter((change) => shardOf(change.ref_key, here.shards) === here.shard);
+      const reference = (present: number) => (row: { scope: string; key: string; ref_key: string }) => ({
+        scope: row.scope,
+        key: row.key,
+        via,
+        ref_scope: refScope,
+        ref_key: row.ref_key,
+        present,
+      });
+      const local: Reference[] = [];
+      const remote: Reference[] = [];
+      for (const change of [...dropped.map(reference(0)), ...added.map(reference(1))]) {
+        (here.shards === 1 || shardOf(change.ref_key, here.shards) === here.shard ? local : remote).push(change);
+      }
       this.apply(local);
-      if (local.length < changes.length) this.send(changes.filter((change) => !local.includes(change)));
+      if (remote.length > 0) this.send(remote);
     });
   }
 
@@ -207,6 +225,8 @@ export class ReferenceStore {
    * cursors on, in one transaction. Returns whether work is left.
    */
   queueReferrers(scopes: string[], limit = REFERRERS_PER_STEP, now = Date.now()): boolean {
+    // nothing noted (the usual case after a client's write): one read, not a transaction of empty steps
+    if (!this.waiting()) return false;
     return this.sql.transaction(() => {
       const steps = this.nextReferrers(scopes, limit);
       for (const step of steps) this.queue.enqueueItems(step.referrers, step.hops, now);
@@ -223,10 +243,12 @@ export class ReferenceStore {
    * once their referrers are queued.
    */
   nextReferrers(scopes: string[], limit = REFERRERS_PER_STEP): ReferrerStep[] {
+    const changes = this.sql.all<OutboxRow>("SELECT * FROM referrer_outbox ORDER BY id LIMIT ?", limit);
+    // no change noted: no step to mark, and no transaction to open for it
+    if (changes.length === 0) return [];
     return this.sql.transaction(() => {
       let left = limit;
       const steps: ReferrerStep[] = [];
-      const changes = this.sql.all<OutboxRow>("SELECT * FROM referrer_outbox ORDER BY id LIMIT ?", limit);
       for (const change of changes) {
         if (left <= 0) break;
         const referrers = this.sql.all<{ scope: string; key: string }>(
@@ -254,6 +276,7 @@ export class ReferenceStore {
 
   /** Moves the changes' cursors past the referrers their step queued; a change with none left goes. */
   advance(steps: ReferrerStep[]): void {
+    if (steps.length === 0) return;
     this.sql.transaction(() => {
       for (const step of steps) {
         const last = step.referrers[step.referrers.length - 1];

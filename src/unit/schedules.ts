@@ -1,7 +1,8 @@
 /** Scheduled `reprocess/all` runs: cron expressions (UTC, minute resolution) parsed by croner. */
 import { Cron } from "croner";
 import { failure, type Failure } from "../errors";
-import { hasPipeline } from "../modules/pipeline";
+import { configuredScopes } from "../modules/pipeline";
+import { scopeWithoutPipeline } from "./pipeline-scope";
 import type { ModulesConfig, Schedule } from "../schemas";
 
 export interface ScheduleState extends Schedule {
@@ -40,11 +41,16 @@ export function nextRunTimes(schedules: Schedule[], now: number): ScheduleState[
  * of a scope without a pipeline does.)
  */
 export function scheduleWithoutPipeline(schedules: Schedule[], modules: ModulesConfig, unitName: string): Failure | undefined {
-  const index = schedules.findIndex((schedule) => !hasPipeline(modules, schedule.scope));
-  if (index < 0) return undefined;
-  const { scope } = schedules[index]!;
-  return failure(
-    "INVALID_REQUEST",
-    `schedules[${index}].scope: scope '${scope}' has no pipeline on storage unit '${unitName}', so a scheduled run would do nothing; set a pipeline for '${scope}' first with POST /admin/setContentProcessingModules/${unitName}`,
-  );
+  const piped = configuredScopes(modules, { withModules: true });
+  for (const [index, { scope }] of schedules.entries()) {
+    const refused = scopeWithoutPipeline({
+      where: `schedules[${index}].scope`,
+      scope,
+      piped,
+      unit: unitName,
+      outcome: "a scheduled run would do nothing",
+    });
+    if (refused) return refused;
+  }
+  return undefined;
 }

@@ -10,12 +10,14 @@ import type { BatchLine } from "../schemas";
 import type { AdminCaller, Caller } from "./grants";
 import type { UnitMetrics } from "./metrics";
 import type { FailedItem } from "./queue";
+import type { HistoryPoint } from "./history";
 import type { RunFilter, RunRequest } from "./run-control";
 import type { RunPart } from "./runs";
 import type { AddPolicy, DeletePolicy, Json, StoredRecord } from "./records";
 import type { BatchLineResult, UnitStatus } from "./answers";
 import { sum } from "../shards/merge";
 import { splitRefusal } from "./split";
+import { unconfiguredScope } from "./pipeline-scope";
 import { acrossSplit, recordsInOrder } from "./split-forward";
 
 /** When an alarm that was moving keys is due again if it dies on the way (it re-arms sooner when it ends). */
@@ -70,6 +72,8 @@ export class StorageUnit extends UnitAdmin {
     maxBytes?: number,
   ): Promise<{ records: StoredRecord[]; remainingKeys?: string[] } | Failure> {
     return this.guard.withUnit(caller, "read", async () => {
+      // up to a list's room read at once: it waits its turn among the process's reads before, and counts after
+      await this.records.turn();
       const parts = await acrossSplit(
         this.split,
         keys,
@@ -97,7 +101,9 @@ export class StorageUnit extends UnitAdmin {
   // ── reprocessing ─────────────────────────────────────────────────────────
 
   async reprocessKeys(caller: Caller, scope: string, keys: string[]): Promise<{ queued: number; missing: string[] } | Failure> {
-    return this.guard.withQueue(caller, "write", async () => {
+    return this.guard.withQueue(caller, "write", async (unit) => {
+      const refused = unconfiguredScope(unit, scope);
+      if (refused) return refused;
       const parts = await acrossSplit(
         this.split,
         [...new Set(keys)],
@@ -117,7 +123,9 @@ export class StorageUnit extends UnitAdmin {
 
   /** Starts this shard's share of the run `run.runId` (run-control.ts). */
   async reprocessAll(caller: Caller, scope: string, filter: RunFilter, run: RunRequest): Promise<{ queued: number } | Failure> {
-    return this.guard.withQueue(caller, "write", async () => {
+    return this.guard.withQueue(caller, "write", async (unit) => {
+      const refused = unconfiguredScope(unit, scope);
+      if (refused) return refused;
       const started = this.runs.start(scope, filter, run);
       await this.afterEnqueue();
       return started;
@@ -170,6 +178,11 @@ export class StorageUnit extends UnitAdmin {
       lastError: unit.lastError,
       splitting: this.split.progress(unit),
     }));
+  }
+
+  /** The queue per minute over the last `minutes` up to the minute of `now` (given by the caller, so every shard answers the same minutes). */
+  async history(caller: Caller, minutes: number, now: number): Promise<HistoryPoint[] | Failure> {
+    return this.guard.withUnit(caller, "read", () => this.queue.history(minutes, now));
   }
 
   async setPaused(caller: Caller, paused: boolean): Promise<{ ok: true } | Failure> {

@@ -132,8 +132,10 @@ export abstract class UnitCore extends DurableObject<Env> {
     });
     void this.state.blockConcurrencyWhile(async () => {
       if (hasSchema(this.sql)) migrate(this.sql);
-      // a unit that wakes with due work and no alarm re-arms itself
-      if (this.config.get() && (await this.timer.stored()) === null) await this.job.rearm();
+      // one live instance per object: what is assigned now was claimed by runs that died with the last one
+      const released = this.job.releaseDeadRuns();
+      // a unit that wakes with due work and no alarm re-arms itself (and at once for what was just released)
+      if (released || (this.config.get() && (await this.timer.stored()) === null)) await this.job.rearm();
     });
   }
 

@@ -83,7 +83,10 @@ describe("reprocess routes", () => {
 
     expect((await call("POST", `/reprocess/all/${unit}/raw?prefix=r-`)).body).toEqual({ message: "OK", queued: 4, runId: expect.any(String) });
     expect((await drained(server, unit)).processed).toBe(before + keys.length + 4);
-    expect((await call("POST", `/reprocess/all/${unit}/nosuchscope`)).body).toEqual({ message: "OK", queued: 0, runId: expect.any(String) });
+    // a scope the modules configuration does not name is refused, not a run that finishes at once
+    const misspelt = await call("POST", `/reprocess/all/${unit}/nosuchscope`);
+    expect(misspelt).toMatchObject({ status: 400, body: { message: "INVALID_REQUEST" } });
+    expect(misspelt.body.detail).toContain("scopes with a pipeline: 'raw'");
   });
 
   it("refuses with 409 REPROCESSING_QUEUE_DISABLED while the queue is disabled", async () => {

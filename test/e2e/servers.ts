@@ -40,6 +40,8 @@ export interface LaunchOptions {
   dataDir: string;
   token: string;
   vars?: Record<string, string>;
+  /** the process's limit of open files (`ulimit -n`), for the self-hosted servers */
+  fileLimit?: number;
 }
 
 /** Starts a server of `kind` on a free port over `dataDir`; resolves once `GET /health` answers. */
@@ -91,7 +93,7 @@ export async function launchServer(kind: ServerKind, options: LaunchOptions): Pr
   return handle;
 }
 
-function spawnServer(kind: ServerKind, port: number, { dataDir, token, vars = {} }: LaunchOptions): ChildProcess {
+function spawnServer(kind: ServerKind, port: number, { dataDir, token, vars = {}, fileLimit }: LaunchOptions): ChildProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: "false" };
   // the test runner's own variables are not the server's business
   for (const name of Object.keys(env)) if (name.startsWith("VITEST") || name === "NODE_OPTIONS") delete env[name];
@@ -108,7 +110,10 @@ function spawnServer(kind: ServerKind, port: number, { dataDir, token, vars = {}
   // through npm, as a person would run it; npm_execpath is npm itself when the suite was started by npm
   const npm = process.env.npm_execpath;
   const args = ["run", "--silent", `serve:${kind}`];
-  return npm?.endsWith(".js") ? spawn(process.execPath, [npm, ...args], { ...common, env }) : spawn("npm", args, { ...common, env });
+  const command = npm?.endsWith(".js") ? [process.execPath, npm, ...args] : ["npm", ...args];
+  // bash sets the limit (soft and hard) and becomes the command, so the server runs under it
+  if (fileLimit !== undefined) return spawn("bash", ["-c", `ulimit -n ${fileLimit} && exec "$@"`, "bash", ...command], { ...common, env });
+  return spawn(command[0]!, command.slice(1), { ...common, env });
 }
 
 /** Resolves once no live process is left in the process group (zombies aside); gives up after STOP_TIMEOUT_MS. */

@@ -35,6 +35,8 @@ describe.skipIf(kind === null)("a server with RESTAGE_SHARD_MAX_BYTES", () => {
     server = await launchServer(kind!, { dataDir, token, vars: { RESTAGE_SHARD_MAX_BYTES: String(CAP) } });
     const api = clientFor(server.url, token);
     await ok(api.call("PUT", `/admin/createStorageUnit/${UNIT}`, { contentProcessing: true, reprocessingQueue: true }));
+    // an empty pipeline: reprocess/all accepts the scope, and writes queue nothing
+    await ok(api.call("POST", `/admin/setContentProcessingModules/${UNIT}`, { modules: { raw: [] } }));
     const keys = onShard0("k", 20);
     const [late] = onShard0("late", 1) as [string];
     const lines = keys.map((key) => JSON.stringify({ action: "add", scope: "raw", key, content: { text: "x".repeat(40_000) } }));

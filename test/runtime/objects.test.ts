@@ -7,13 +7,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import * as platform from "../../src/runtime/adapters/node";
+import * as nodePlatform from "../../src/runtime/adapters/node";
 import { openDataDir } from "../../src/runtime/data-dir";
-import { ObjectHost, type ObjectClass } from "../../src/runtime/objects";
+import { ObjectHost, openObjectDatabase, type ObjectClass, type ObjectHostOptions } from "../../src/runtime/objects";
+import { HostOverloaded } from "../../src/runtime/overloaded";
+import type { Platform, SqliteDatabase } from "../../src/runtime/platform";
 import type { UnitState } from "../../src/unit/sql";
 import { captureLogs } from "../support/logs";
 
-type Ctx = UnitState & { id: { name?: string } };
+type Ctx = UnitState & { id: { name?: string }; waitUntil(promise: Promise<unknown>): void };
 /** What a stub of Notes offers: each method, called by RPC; plus one Notes does not have. */
 type Stub = { [K in keyof Notes as Notes[K] extends (...args: never[]) => unknown ? K : never]: (...args: any[]) => Promise<any> } & {
   noSuchMethod(): Promise<unknown>;
@@ -36,9 +38,12 @@ class Notes {
     readonly ctx: Ctx,
     readonly env: unknown,
   ) {
-    void ctx.blockConcurrencyWhile(async () => {
-      ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS notes (text TEXT)");
-    });
+    // a failure resets the instance (the host's part, tested below): nothing to do with it here
+    ctx
+      .blockConcurrencyWhile(async () => {
+        ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS notes (text TEXT)");
+      })
+      .catch(() => undefined);
   }
   async add(text: string) {
     this.ctx.storage.sql.exec("INSERT INTO notes VALUES (?)", text);
@@ -64,6 +69,13 @@ class Notes {
   private sharedValue: { count: number } | undefined;
   async fail() {
     throw new RangeError("out of range on purpose");
+  }
+  async overload() {
+    throw new HostOverloaded("what ran out, on purpose");
+  }
+  /** Goes on after the call with work of its own until `gate` opens. */
+  async linger(gate: string) {
+    this.ctx.waitUntil(waits.get(gate)!.promise);
   }
   /** Waits on something that is not its storage: other events may run meanwhile. */
   async waitOn(gate: string) {
@@ -103,15 +115,39 @@ const waits = new Map<string, { promise: Promise<void>; resolve: () => void }>()
 const dirs: string[] = [];
 const hosts: Array<{ stop(): void }> = [];
 
-function openHost(dataDir = mkdtempSync(join(tmpdir(), "restage-host-")), idleEvictMs?: number) {
+/** Node's platform, with opens of object files that fail as at the file limit while `failOpens` > 0. */
+let failOpens = 0;
+const platform: Platform = {
+  ...nodePlatform,
+  openDatabase(path) {
+    if (path.endsWith(".sqlite") && !path.endsWith("host.sqlite") && failOpens > 0) {
+      failOpens--;
+      throw Object.assign(new Error("unable to open database file"), { code: "ERR_SQLITE_ERROR", errcode: 14 });
+    }
+    return nodePlatform.openDatabase(path);
+  },
+};
+
+type HostSettings = Pick<ObjectHostOptions, "maxLiveObjects" | "roomWaitMs">;
+
+function openHost(dataDir = mkdtempSync(join(tmpdir(), "restage-host-")), idleEvictMs?: number, settings: HostSettings = {}) {
   dirs.push(dataDir);
   const hostDatabase = openDataDir(platform, dataDir);
-  const host = new ObjectHost({ platform, dataDir, hostDatabase, idleEvictMs, classes: { NOTES: Notes as unknown as ObjectClass } });
+  const host = new ObjectHost({
+    platform,
+    dataDir,
+    hostDatabase,
+    idleEvictMs,
+    fileLimit: 600,
+    ...settings,
+    classes: { NOTES: Notes as unknown as ObjectClass },
+  });
   const env = { NOTES: host.namespaces.NOTES };
   host.start(env);
   let stopped = false;
   const handle = {
     dataDir,
+    host,
     notes: (name: string) => host.namespaces.NOTES!.getByName(name) as Stub,
     stop() {
       if (stopped) return;
@@ -131,6 +167,7 @@ afterEach(() => {
   alarmOutcomes = [];
   alarmRan = deferred();
   waits.clear();
+  failOpens = 0;
 });
 
 describe("objects", () => {
@@ -268,5 +305,132 @@ describe("alarms", () => {
     await stub.wipe();
     expect(await stub.getAlarm()).toBeNull();
     expect(await stub.add("fresh")).toEqual({ stored: ["fresh"], inMemory: 2 });
+  });
+});
+
+describe("live objects and open files", () => {
+  const fresh = { inMemory: 1 };
+
+  it("keeps at most maxLiveObjects in memory, closing the least recently used idle one first", async () => {
+    const host = openHost(undefined, undefined, { maxLiveObjects: 2 });
+    await host.notes("a").add("a1");
+    await host.notes("b").add("b1");
+    // "a" is now the more recently used: "b" makes room for "c"
+    await host.notes("a").add("a2");
+    await host.notes("c").add("c1");
+    expect(host.host.liveCount).toBe(2);
+    expect(await host.notes("a").add("a3")).toMatchObject({ stored: ["a1", "a2", "a3"], inMemory: 3 });
+    // "b" comes back from its file, as a fresh instance
+    expect(await host.notes("b").add("b2")).toMatchObject({ stored: ["b1", "b2"], ...fresh });
+    expect(host.host.liveCount).toBe(2);
+  });
+
+  it("never closes one with a call in progress: another waits for room, and is refused OVERLOADED when none comes", async () => {
+    const host = openHost(undefined, undefined, { maxLiveObjects: 1, roomWaitMs: 50 });
+    waits.set("busy", deferred());
+    const busy = host.notes("a").waitOn("busy");
+    const refused = await host
+      .notes("b")
+      .add("b1")
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ overloaded: true, retryAfter: 1 });
+    expect((refused as { detail: string }).detail).toMatch(/limit of 1 storage objects in memory \(RESTAGE_MAX_LIVE_OBJECTS\) and every one is busy/);
+    // "a" was never closed: the same instance answers
+    expect(await host.notes("a").add("a1")).toMatchObject({ inMemory: 1 });
+    waits.get("busy")!.resolve();
+    await busy;
+  });
+
+  it("an event waiting for room goes on once the busy object's call ends", async () => {
+    const host = openHost(undefined, undefined, { maxLiveObjects: 1 });
+    waits.set("busy", deferred());
+    const busy = host.notes("a").waitOn("busy");
+    const waiting = host.notes("b").add("b1");
+    waits.get("busy")!.resolve();
+    expect(await waiting).toMatchObject({ stored: ["b1"], ...fresh });
+    await busy;
+    expect(host.host.liveCount).toBe(1);
+  });
+
+  it("keeps an object live while work it handed to waitUntil goes on", async () => {
+    const host = openHost(undefined, undefined, { maxLiveObjects: 1, roomWaitMs: 50 });
+    waits.set("after", deferred());
+    await host.notes("a").linger("after");
+    await expect(host.notes("b").add("b1")).rejects.toMatchObject({ overloaded: true });
+    waits.get("after")!.resolve();
+    expect(await host.notes("b").add("b1")).toMatchObject(fresh);
+  });
+
+  /** A host on a folder where "a" and "b" have files already, with "a" live. */
+  async function hostWithFiles() {
+    const first = openHost();
+    await first.notes("a").add("a1");
+    await first.notes("b").add("b1");
+    first.stop();
+    const host = openHost(first.dataDir);
+    await host.notes("a").list();
+    return host;
+  }
+
+  const detailOf = (error: unknown) => (error as { detail: string }).detail;
+
+  it("an object's file that cannot be opened for want of file handles: OVERLOADED naming what ran out, and the server goes on", async () => {
+    const host = await hostWithFiles();
+    const logs = captureLogs();
+    // the open fails; the files of idle objects are given back and it fails again
+    failOpens = 2;
+    const refused = await host
+      .notes("b")
+      .list()
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ overloaded: true, retryAfter: 1 });
+    expect(detailOf(refused)).toMatch(/at its limit of 600 open files: SQLite could not open a database file \(SQLITE_CANTOPEN\)/);
+    expect(detailOf(refused)).not.toContain(host.dataDir);
+    expect(logs.of("open-files-exhausted")).toEqual([expect.objectContaining({ error: "Error: unable to open database file", fileLimit: 600 })]);
+    // once files are free again, every object answers, its data intact
+    expect(await host.notes("b").add("b2")).toMatchObject({ stored: ["b1", "b2"] });
+    expect(await host.notes("a").list()).toEqual(["a1"]);
+  });
+
+  it("gives back the files of idle objects when an open fails, and tries once more", async () => {
+    const host = await hostWithFiles();
+    failOpens = 1;
+    expect(await host.notes("b").add("b2")).toMatchObject({ stored: ["b1", "b2"], ...fresh });
+    // "a" was closed to free the files
+    expect(await host.notes("a").add("a2")).toMatchObject({ stored: ["a1", "a2"], ...fresh });
+  });
+
+  it("a new object whose first write cannot create its file: OVERLOADED, and the next call creates it", async () => {
+    const host = openHost();
+    captureLogs();
+    failOpens = 1;
+    const refused = await host
+      .notes("new")
+      .add("n1")
+      .catch((error: unknown) => error);
+    expect(refused).toMatchObject({ overloaded: true });
+    expect(detailOf(refused)).toContain("SQLITE_CANTOPEN");
+    expect(await host.notes("new").add("n1")).toMatchObject({ stored: ["n1"] });
+  });
+
+  it("keeps an overloaded error one across the stub, with its detail", async () => {
+    const stub = openHost().notes("a");
+    await expect(stub.overload()).rejects.toMatchObject({ overloaded: true, detail: "what ran out, on purpose", retryAfter: 1 });
+  });
+
+  it("closes the handle when the PRAGMAs of a new file fail (they open the WAL files)", () => {
+    let closed = 0;
+    const failing: Platform = {
+      ...nodePlatform,
+      openDatabase: (): SqliteDatabase => ({
+        query: () => [],
+        exec: () => {
+          throw new Error("unable to open database file");
+        },
+        close: () => void closed++,
+      }),
+    };
+    expect(() => openObjectDatabase(failing, "x.sqlite")).toThrow("unable to open database file");
+    expect(closed).toBe(1);
   });
 });

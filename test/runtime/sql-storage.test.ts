@@ -111,11 +111,17 @@ describe("a file that does not exist yet", () => {
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
-  function lazyStorage() {
+  /** `failures`: how many opens of the file fail first, as at the process's limit of open files. */
+  function lazyStorage(failures = 0) {
     const dir = mkdtempSync(join(tmpdir(), "restage-lazy-"));
     dirs.push(dir);
     const path = join(dir, "object.sqlite");
-    const sql = new SqlStorage(() => openDatabase(path), { exists: () => existsSync(path), openEmpty: () => openDatabase(":memory:") });
+    let left = failures;
+    const open = () => {
+      if (left-- > 0) throw new Error("unable to open database file");
+      return openDatabase(path);
+    };
+    const sql = new SqlStorage(open, { exists: () => existsSync(path), openEmpty: () => openDatabase(":memory:") });
     return { sql, path };
   }
 
@@ -161,6 +167,21 @@ describe("a file that does not exist yet", () => {
       ),
     ).toThrow("roll back the first write");
     expect(other.sql.exec("SELECT name FROM sqlite_master").toArray()).toEqual([]);
+  });
+
+  it("a first write whose file cannot be opened fails alone: reads go on, close works, a later write creates the file", () => {
+    const { sql, path } = lazyStorage(1);
+    expect(() => sql.exec("CREATE TABLE t (k TEXT PRIMARY KEY, v)")).toThrow("unable to open database file");
+    expect(sql.exec("SELECT name FROM sqlite_master").toArray()).toEqual([]);
+    sql.exec("CREATE TABLE t (k TEXT PRIMARY KEY, v)");
+    expect(existsSync(path)).toBe(true);
+    sql.close();
+    sql.close();
+
+    const never = lazyStorage(1);
+    expect(() => never.sql.exec("CREATE TABLE t (x)")).toThrow("unable to open database file");
+    // what the idle sweeper does: closing must not throw (it ran in a timer and ended the process)
+    expect(() => never.sql.close()).not.toThrow();
   });
 
   it("after reopen (deleteAll) with the file removed, waits for a write again", () => {

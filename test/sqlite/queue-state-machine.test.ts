@@ -7,7 +7,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_REPROCESSING_SETTINGS, type ReprocessingSettings } from "../../src/schemas";
 import { migrate } from "../../src/unit/migrations";
-import { ASSIGNED, FAILED, LEASE_EXPIRED, PENDING, Queue } from "../../src/unit/queue";
+import { ASSIGNED, FAILED, LEASE_EXPIRED, PENDING, Queue, RUN_DIED } from "../../src/unit/queue";
 import type { Sql } from "../../src/unit/sql";
 import { memorySql } from "./sqlite";
 
@@ -200,6 +200,40 @@ describe("lease expiry", () => {
       failed_at: null,
       next_run_at: T + 1000,
     });
+  });
+});
+
+describe("runs that died with the unit's previous instance", () => {
+  it("every assigned item is due at once, its lease notwithstanding, and the attempt counts", () => {
+    queue.enqueue("raw", ["a", "b", "c"], 0, T);
+    queue.claim(2, 60_000, T);
+    expect(queue.releaseDeadRuns(settings.maxAttempts, T + 5).expired).toBe(2);
+    expect(queue.counts()).toEqual({ pending: 3, assigned: 0, failed: 0 });
+    expect(row("a")).toMatchObject({ state: PENDING, attempts: 1, next_run_at: T + 5, last_error: RUN_DIED, lease_token: null, rerun: 0 });
+    // pending and failed items are not a run's: untouched
+    expect(row("c")).toMatchObject({ state: PENDING, attempts: 0, last_error: null });
+    expect(queue.releaseDeadRuns(settings.maxAttempts, T + 6).expired).toBe(0);
+    expect(queue.claim(10, 60_000, T + 5)!.items).toHaveLength(3);
+  });
+
+  it("an item queued again while its run died starts over; one on its last attempt fails for good", () => {
+    queue.enqueue("raw", ["again", "last"], 0, T);
+    queue.claim(10, 60_000, T);
+    queue.enqueue("raw", ["again"], 0, T + 1);
+    const { finished } = queue.releaseDeadRuns(1, T + 5);
+    expect(row("again")).toMatchObject({ state: PENDING, attempts: 0, rerun: 0, last_error: null, next_run_at: T + 5 });
+    expect(row("last")).toMatchObject({ state: FAILED, attempts: 1, last_error: RUN_DIED, failed_at: T + 5 });
+    expect(finished).toEqual(new Map([[0, { processed: 0, failed: 1 }]]));
+    expect(queue.counts()).toEqual({ pending: 1, assigned: 0, failed: 1 });
+  });
+
+  it("a result the dead run reports late changes nothing", () => {
+    queue.enqueue("raw", ["a"], 0, T);
+    const dead = queue.claim(10, 60_000, T)!;
+    queue.releaseDeadRuns(settings.maxAttempts, T + 5);
+    expect(queue.complete(dead, none, settings, T + 6).processed).toBe(0);
+    expect(row("a")).toMatchObject({ state: PENDING, attempts: 1, last_error: RUN_DIED });
+    expect(queue.counts()).toEqual({ pending: 1, assigned: 0, failed: 0 });
   });
 });
 

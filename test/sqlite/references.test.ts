@@ -49,6 +49,41 @@ describe("references on one shard", () => {
     expect(referrersOf("a2")).toEqual([]);
     expect(outbox()).toEqual([]);
   });
+
+  it("set for a batch in one call: each item's references replaced, other items' and other vias' kept", () => {
+    references.set("books", "b1", "authorId", "authors", ["a1", "a2"]);
+    references.set("books", "b3", "authorId", "authors", ["a1"]);
+    references.set("books", "b1", "editorId", "authors", ["a1"]);
+    references.setMany("authorId", "authors", [
+      { scope: "books", key: "b1", refKeys: ["a2", "a3"] },
+      { scope: "books", key: "b2", refKeys: ["a1", "a3"] },
+    ]);
+    expect(referrersOf("a1")).toEqual([
+      { scope: "books", key: "b1", via: "editorId" },
+      { scope: "books", key: "b2", via: "authorId" },
+      { scope: "books", key: "b3", via: "authorId" },
+    ]);
+    expect(referrersOf("a2")).toEqual([{ scope: "books", key: "b1", via: "authorId" }]);
+    expect(referrersOf("a3")).toEqual([
+      { scope: "books", key: "b1", via: "authorId" },
+      { scope: "books", key: "b2", via: "authorId" },
+    ]);
+    references.setMany("authorId", "authors", [
+      { scope: "books", key: "b1", refKeys: [] },
+      { scope: "books", key: "b2", refKeys: ["a3"] },
+    ]);
+    expect(referrersOf("a3")).toEqual([{ scope: "books", key: "b2", via: "authorId" }]);
+    expect(referrersOf("a2")).toEqual([]);
+  });
+
+  it("queue no referrers and leave the outbox empty when no change is noted", () => {
+    expect(references.queueReferrers(["books"])).toBe(false);
+    expect(references.nextReferrers(["books"])).toEqual([]);
+    references.set("books", "b1", "authorId", "authors", ["a1"]);
+    references.noteChange("authors", "a1", 0);
+    expect(references.queueReferrers(["books"])).toBe(false);
+    expect(sql.all("SELECT scope, key FROM queue")).toEqual([{ scope: "books", key: "b1" }]);
+  });
 });
 
 describe("references on shard 0 of 8", () => {

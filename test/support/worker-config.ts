@@ -8,14 +8,14 @@
  * their config sets.
  */
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
-import { buildConsoleSync } from "../../scripts/build-console.mjs";
+import { buildAssetsSync } from "../../scripts/build-assets.mjs";
 
 const NO_LOCAL_SECRETS = "test/support/no-local-secrets.env";
 
 /** `main` and the Miniflare options of the Worker, to spread into `cloudflareTest`'s options. */
 export function workerFromWrangler(): { main: string | undefined; miniflare: Record<string, unknown> & { bindings: Record<string, unknown> } } {
-  // the Worker imports the console's built files (wrangler.toml [build] makes them for wrangler itself)
-  buildConsoleSync();
+  // the Worker's static files, served through its ASSETS binding (wrangler.toml [build] makes them for wrangler itself)
+  buildAssetsSync();
   // the option behind `wrangler dev --env-file`; this entry point reads it but does not declare it
   const options = { overrides: {}, envFiles: [NO_LOCAL_SECRETS] };
   const { main, workerOptions } = unstable_getMiniflareWorkerOptions("./wrangler.toml", undefined, options);

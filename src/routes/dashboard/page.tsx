@@ -15,24 +15,7 @@ function Page() {
         <link rel="stylesheet" href="/dashboard/app.css" />
       </head>
       <body>
-        <header class="top">
-          <h1>restage</h1>
-          <form id="login">
-            <input id="token" type="password" placeholder="admin or user token" autocomplete="off" aria-label="Token" />
-            <button type="submit">Use token</button>
-          </form>
-          <span id="who" />
-          <button id="sign-out" type="button" hidden>
-            Sign out
-          </button>
-        </header>
-        <main>
-          <ul id="notices" aria-live="polite" />
-          <p id="no-units" hidden>
-            No storage units for this token.
-          </p>
-          <div id="units" />
-        </main>
+        <div id="app" />
         <script src="/dashboard/app.js" />
       </body>
     </html>
