@@ -41,7 +41,8 @@ export default defineConfig({
           include: ["test/sim/**/*.test.ts"],
           fileParallelism: true,
           maxWorkers: 2,
-          testTimeout: 180_000,
+          // 1,000 seeds cost about 72 s of CPU, some 40 s on two free cores; a busy machine takes several times that (a seed cannot hang: MAX_STEPS)
+          testTimeout: 600_000,
           execArgv: ["--disable-warning=ExperimentalWarning"],
         },
       },

@@ -13,7 +13,7 @@ import type { Scheduler } from "./scheduler";
 /** The parts of the host's LiveObject the simulation looks at. */
 interface Live {
   deliver(method: string, args: unknown[]): Promise<unknown>;
-  storage: { close(): void };
+  close(): void;
   active: number;
 }
 
@@ -44,11 +44,12 @@ export class SimHost extends ObjectHost {
       const now = running.getStore();
       return now && nameOf(now.key);
     };
-    const self = this as unknown as { object(binding: string, id: ObjectId): Live };
-    const build = self.object.bind(this);
-    self.object = (binding, id) => {
-      const object = build(binding, id);
-      if (!this.crashed.has(object)) this.adopt(`${binding}:${id}`, object, id.name ?? String(id));
+    // every instance the host builds is adopted: its deliveries run as it, and fail when it crashes
+    const self = this as unknown as { build(binding: string, id: ObjectId, key: string): Live };
+    const build = self.build.bind(this);
+    self.build = (binding, id, key) => {
+      const object = build(binding, id, key);
+      this.adopt(key, object, id.name ?? String(id));
       return object;
     };
   }
@@ -75,7 +76,7 @@ export class SimHost extends ObjectHost {
     const object = live.get(key);
     if (!object) return false;
     live.delete(key);
-    object.storage.close();
+    object.close();
     this.crashed.get(object)?.reject(new ObjectReset(`${nameOf(key)} crashed`));
     this.crashes++;
     return true;
