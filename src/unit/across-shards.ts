@@ -18,7 +18,8 @@ import { shardedUnit, type ShardedUnit } from "../shards/sharded-unit";
 import type { Env } from "../env";
 import type { UnitConfig } from "./config";
 import { ADMIN } from "./grants";
-import { shardName, shardOf } from "../shards/layout";
+import { shardName } from "../shards/layout";
+import { destinationOf, ownerOf } from "../shards/placement";
 import type { Queue } from "./queue";
 import type { RecordStore } from "./records";
 import type { Reference, ReferenceStore, Referrer } from "./references";
@@ -82,12 +83,11 @@ export class AcrossShards {
     maxBytes: number,
     read: { contents: Array<string | undefined>; bytes: number },
   ): Promise<{ contents: Array<string | undefined>; bytes: number }> {
-    const splitTo = unit.layout.splitTo!;
     const byShard = new Map<number, number[]>();
     read.contents.forEach((content, position) => {
       const key = keys[position]!;
-      const target = shardOf(key, splitTo);
-      if (content === undefined && target !== shardOf(key, unit.layout.shards)) byShard.set(target, [...(byShard.get(target) ?? []), position]);
+      const target = destinationOf(key, unit.layout);
+      if (content === undefined && target !== ownerOf(key, unit.layout)) byShard.set(target, [...(byShard.get(target) ?? []), position]);
     });
     let bytes = read.bytes;
     for (const [target, positions] of byShard) {

@@ -237,6 +237,20 @@ export const MIGRATIONS: Migration[] = [
       `CREATE TABLE split_reports (shard INTEGER PRIMARY KEY)`,
     ],
   },
+  {
+    id: 11,
+    name: "keyed placement, and the locks a creation and a split's start take on shard 0",
+    // a unit made before keyed placement keeps FNV-1a (no seed); a split recorded before
+    // this had finished starting (laid 1)
+    up: [
+      "ALTER TABLE unit ADD COLUMN seed TEXT",
+      "ALTER TABLE split ADD COLUMN laid INTEGER NOT NULL DEFAULT 1",
+      `CREATE TABLE creating (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        shards INTEGER NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /**

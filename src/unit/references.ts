@@ -30,7 +30,8 @@
  * change (ref_scope, ref_key, hops, writer) is enough; a step marks its rows started before
  * it queues anything, so a change noted meanwhile gets a row of its own.
  */
-import { shardOf } from "../shards/layout";
+import type { ShardLayout } from "../shards/layout";
+import { ownerOf } from "../shards/placement";
 import type { UnitConfig } from "./config";
 import type { Queue } from "./queue";
 import type { Sql } from "./sql";
@@ -70,12 +71,12 @@ export interface ReferrerStep {
 /** Where this object sits in its unit: keys of other shards are referenced through the outbox. */
 export interface Placement {
   shard: number;
-  shards: number;
+  layout: ShardLayout;
 }
 
 /** Where the unit's configuration puts this object (a unit not created yet: one shard). */
 export function placementOf(unit: Pick<UnitConfig, "shard" | "layout"> | undefined): Placement {
-  return { shard: unit?.shard ?? 0, shards: unit?.layout.shards ?? 1 };
+  return { shard: unit?.shard ?? 0, layout: unit?.layout ?? { shards: 1, splitTo: null } };
 }
 
 type OutboxRow = {
@@ -93,7 +94,7 @@ export class ReferenceStore {
   constructor(
     private readonly sql: Sql,
     private readonly queue: Queue,
-    private readonly placement: () => Placement = () => ({ shard: 0, shards: 1 }),
+    private readonly placement: () => Placement = () => ({ shard: 0, layout: { shards: 1, splitTo: null } }),
   ) {}
 
   /**
@@ -131,7 +132,7 @@ export class ReferenceStore {
       const here = this.placement();
       const reference = (present: number) => (row: { ref_key: string }) => ({ scope, key, via, ref_scope: refScope, ref_key: row.ref_key, present });
       const changes = [...dropped.map(reference(0)), ...added.map(reference(1))];
-      const local = here.shards === 1 ? changes : changes.filter((change) => shardOf(change.ref_key, here.shards) === here.shard);
+      const local = here.layout.shards === 1 ? changes : changes.filter((change) => ownerOf(change.ref_key, here.layout) === here.shard);
       this.apply(local);
       if (local.length < changes.length) this.send(changes.filter((change) => !local.includes(change)));
     });

@@ -18,9 +18,6 @@ import { sum } from "../shards/merge";
 import { splitRefusal } from "./split";
 import { acrossSplit, recordsInOrder } from "./split-forward";
 
-/** When an alarm that was moving keys is due again if it dies on the way (it re-arms sooner when it ends). */
-const _SPLIT_WATCHDOG_MS = 30_000;
-
 import { UnitAdmin } from "./unit-admin";
 
 export class StorageUnit extends UnitAdmin {
@@ -173,6 +170,7 @@ export class StorageUnit extends UnitAdmin {
   }
 
   async setPaused(caller: Caller, paused: boolean): Promise<{ ok: true } | Failure> {
+    await this.split.settled();
     return this.guard.withUnit(caller, "write", async () => {
       this.config.update({ paused });
       await this.job.rearm();

@@ -126,7 +126,7 @@ export abstract class UnitCore extends DurableObject<Env> {
       grants: this.grants,
       fills: this.fills,
       blockConcurrencyWhile: (fn) => this.state.blockConcurrencyWhile(fn),
-      peer: (unit, index) => this.env.STORAGE_UNIT.getByName(shardName(unit, index)) as unknown as Peer,
+      peer: (unit, index) => this.peer(unit, index),
       destroy: () => this.destroy(ADMIN),
       rearm: () => this.job.rearm(),
     });
@@ -149,6 +149,11 @@ export abstract class UnitCore extends DurableObject<Env> {
   }
 
   // ── internals ────────────────────────────────────────────────────────────
+
+  /** Shard `index` of the unit `unit`, by RPC. */
+  protected peer(unit: string, index: number): Peer {
+    return this.env.STORAGE_UNIT.getByName(shardName(unit, index)) as unknown as Peer;
+  }
 
   protected hasWork(): boolean {
     return this.fills.active() || this.references.waiting() || this.queue.nextWake() !== undefined;
