@@ -216,7 +216,8 @@ export class ShardedUnit extends ShardRouter {
   async fetchPage(caller: Caller, startId: string | undefined, size: number, scope?: string) {
     return this.routed(async (layout): Promise<{ records: StoredRecord[]; nextStartId?: string } | Failure> => {
       if (layout.shards === 1 && layout.splitTo === null) return this.shard(0).fetchPage({ ...caller, layout }, startId, size, scope);
-      const lists = await this.everyShard<string[]>(caller, (shard, routed) => shard.pageKeys(routed, startId, size + 1, scope), layout);
+      // during a split each old shard answers for the new shards its keys move to (storage-unit.ts, pageKeys)
+      const lists = await this.onEach(range(layout.shards), (index) => this.shard(index).pageKeys({ ...caller, layout }, startId, size + 1, scope));
       if (isFailure(lists)) return lists;
       const keys = mergeKeys(lists, size + 1);
       const chosen = keys.slice(0, size);
@@ -359,6 +360,10 @@ export class ShardedUnit extends ShardRouter {
       return results;
     });
   }
+}
+
+function range(count: number): number[] {
+  return Array.from({ length: count }, (_, index) => index);
 }
 
 /** A shard's RUN_NOT_FOUND as "no share here", other failures as they are. */

@@ -239,7 +239,7 @@ export const MIGRATIONS: Migration[] = [
   },
   {
     id: 11,
-    name: "keyed placement, and the locks a creation and a split's start take on shard 0",
+    name: "keyed placement, the locks a creation and a split's start take on shard 0, reverse rows by key",
     // a unit made before keyed placement keeps FNV-1a (no seed); a split recorded before
     // this had finished starting (laid 1)
     up: [
@@ -249,6 +249,8 @@ export const MIGRATIONS: Migration[] = [
         id INTEGER PRIMARY KEY CHECK (id = 1),
         shards INTEGER NOT NULL
       )`,
+      // a split walks the keys that have reverse rows and no record as well
+      "CREATE INDEX record_referrers_by_key ON record_referrers (ref_key)",
     ],
   },
 ];

@@ -72,11 +72,13 @@ export interface ReferrerStep {
 export interface Placement {
   shard: number;
   layout: ShardLayout;
+  /** whether a split has moved `key` on from this shard already */
+  moved?: (key: string) => boolean;
 }
 
 /** Where the unit's configuration puts this object (a unit not created yet: one shard). */
-export function placementOf(unit: Pick<UnitConfig, "shard" | "layout"> | undefined): Placement {
-  return { shard: unit?.shard ?? 0, layout: unit?.layout ?? { shards: 1, splitTo: null } };
+export function placementOf(unit: Pick<UnitConfig, "shard" | "layout"> | undefined, moved?: (key: string) => boolean): Placement {
+  return { shard: unit?.shard ?? 0, layout: unit?.layout ?? { shards: 1, splitTo: null }, moved };
 }
 
 type OutboxRow = {
@@ -132,7 +134,11 @@ export class ReferenceStore {
       const here = this.placement();
       const reference = (present: number) => (row: { ref_key: string }) => ({ scope, key, via, ref_scope: refScope, ref_key: row.ref_key, present });
       const changes = [...dropped.map(reference(0)), ...added.map(reference(1))];
-      const local = here.layout.shards === 1 ? changes : changes.filter((change) => ownerOf(change.ref_key, here.layout) === here.shard);
+      // during a split a key is here while its old shard is this one and it has not moved on (a new shard sends all)
+      const alone = here.layout.shards === 1 && here.layout.splitTo === null;
+      const local = alone
+        ? changes
+        : changes.filter((change) => ownerOf(change.ref_key, here.layout) === here.shard && !here.moved?.(change.ref_key));
       this.apply(local);
       if (local.length < changes.length) this.send(changes.filter((change) => !local.includes(change)));
     });

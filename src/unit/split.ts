@@ -30,7 +30,7 @@ import type { FillPosition, Fills } from "./fills";
 import { ADMIN, type GrantStore, type Permission } from "./grants";
 import { migrate } from "./migrations";
 import { compareKeys } from "./record-scan";
-import { deleteRows, readRows, replaceRows, type KeyRows } from "./split-rows";
+import { countKeys, deleteRows, nextKeys, readRows, replaceRows, type KeyRows } from "./split-rows";
 import type { Sql } from "./sql";
 import type { StorageUnit } from "./storage-unit";
 
@@ -156,7 +156,7 @@ export class Split {
       );
     }
     if (!isShardCount(to) || to <= unit.layout.shards) return failure("INVALID_REQUEST", splitCounts(unit.layout.shards));
-    this.host.sql.exec("INSERT INTO split (id, split_to, total, laid) VALUES (1, ?, (SELECT count(DISTINCT key) FROM records), 0)", to);
+    this.host.sql.exec("INSERT INTO split (id, split_to, total, laid) VALUES (1, ?, ?, 0)", to, countKeys(this.host.sql));
     // should this object stop before the start has ended, its alarm finishes it
     await this.host.rearm();
     // a start that cannot end now is finished by the alarm: the split is recorded all the same
@@ -228,7 +228,7 @@ export class Split {
     // a start said again once this shard has ended the split (a slow retry) changes nothing
     if (unit.layout.shards >= to) return { ok: true };
     this.host.sql.transaction(() => {
-      if (!this.row()) this.host.sql.exec("INSERT INTO split (id, split_to, total) VALUES (1, ?, (SELECT count(DISTINCT key) FROM records))", to);
+      if (!this.row()) this.host.sql.exec("INSERT INTO split (id, split_to, total) VALUES (1, ?, ?)", to, countKeys(this.host.sql));
       this.host.config.update({ layout: { ...unit.layout, splitTo: to } });
     });
     await this.host.rearm();
@@ -250,6 +250,15 @@ export class Split {
     if (unit.layout.splitTo === null) return null;
     const row = this.row();
     return { from: unit.layout.shards, to: unit.layout.splitTo, moved: row?.moved ?? 0, total: row?.total ?? 0 };
+  }
+
+  /** The new shards this old shard moves its keys to while a split runs (none else). */
+  family(): number[] {
+    const unit = this.host.config.get();
+    const to = unit?.layout.splitTo;
+    if (!unit || !to || unit.shard >= unit.layout.shards) return [];
+    const { shards } = unit.layout;
+    return Array.from({ length: to / shards - 1 }, (_, index) => unit.shard + shards * (index + 1));
   }
 
   /** Shard `index` of this unit. */
@@ -367,13 +376,7 @@ export class Split {
   private async moveBatch(unit: UnitConfig, row: SplitRow): Promise<void> {
     const { sql } = this.host;
     const to = row.split_to;
-    const listed = sql.all<{ key: string; bytes: number }>(
-      row.cursor === null
-        ? "SELECT key, sum(coalesce(length(content), 0)) AS bytes FROM records GROUP BY key ORDER BY key LIMIT ?"
-        : "SELECT key, sum(coalesce(length(content), 0)) AS bytes FROM records WHERE key > ? GROUP BY key ORDER BY key LIMIT ?",
-      ...(row.cursor === null ? [] : [row.cursor]),
-      MOVE_KEYS,
-    );
+    const listed = nextKeys(sql, row.cursor, MOVE_KEYS);
     const keys: string[] = [];
     let bytes = 0;
     for (const { key, bytes: size } of listed) {

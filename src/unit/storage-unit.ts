@@ -14,7 +14,7 @@ import type { RunFilter, RunRequest } from "./run-control";
 import type { RunPart } from "./runs";
 import type { AddPolicy, DeletePolicy, Json, StoredRecord } from "./records";
 import type { BatchLineResult, UnitStatus } from "./answers";
-import { sum } from "../shards/merge";
+import { mergeKeys, sum } from "../shards/merge";
 import { splitRefusal } from "./split";
 import { acrossSplit, recordsInOrder } from "./split-forward";
 
@@ -77,9 +77,21 @@ export class StorageUnit extends UnitAdmin {
     });
   }
 
-  /** The first `limit` keys from `startId` (inclusive) in byte order: a page over several shards is chosen on keys first. */
+  /**
+   * The first `limit` keys from `startId` (inclusive) in byte order: a page over several
+   * shards is chosen on keys first. While a split runs, an old shard answers for its new
+   * shards too, asking them after reading its own keys: a key in flight is then in one of
+   * the two lists (it reaches its new shard before it leaves this one), never in neither.
+   */
   async pageKeys(caller: Caller, startId: string | undefined, limit: number, scope?: string): Promise<string[] | Failure> {
-    return this.guard.withUnit(caller, "read", () => this.records.pageKeys(startId, limit, scope));
+    return this.guard.withUnit(caller, "read", async () => {
+      const here = this.records.pageKeys(startId, limit, scope);
+      const family = this.split.family();
+      if (family.length === 0) return here;
+      const theirs = await Promise.all(family.map((index) => this.split.peer(index).pageKeys(caller, startId, limit, scope)));
+      const refused = theirs.find(isFailure);
+      return refused ?? mergeKeys([here, ...(theirs as string[][])], limit);
+    });
   }
 
   async fetchPage(

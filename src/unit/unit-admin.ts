@@ -197,9 +197,9 @@ export abstract class UnitAdmin extends UnitCore {
   /** Referrers on this shard of a key that changed on another: no step of its own, since the sender waits on this call in its step. */
   async enqueueReferrers(caller: AdminCaller, referrers: Referrer[]) {
     return this.guard.withExisting(caller, async () => {
-      this.across.enqueue(referrers);
+      const queued = await this.across.enqueue(referrers);
       await this.afterEnqueue(false);
-      return { ok: true as const };
+      return queued;
     });
   }
 }

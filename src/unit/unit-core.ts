@@ -70,8 +70,15 @@ export abstract class UnitCore extends DurableObject<Env> {
     this.config = new ConfigStore(this.sql);
     this.records = new RecordStore(this.sql, env as unknown as Record<string, unknown>);
     this.queue = new Queue(this.sql);
-    this.references = new ReferenceStore(this.sql, this.queue, () => placementOf(this.config.get()));
-    this.across = new AcrossShards(() => this.config.get(), this.records, this.references, this.queue, env);
+    this.references = new ReferenceStore(this.sql, this.queue, () => placementOf(this.config.get(), (key) => this.split.away(key) !== undefined));
+    this.across = new AcrossShards(
+      () => this.config.get(),
+      this.records,
+      this.references,
+      this.queue,
+      env,
+      (key) => this.split.away(key),
+    );
     this.fills = new Fills(this.sql, this.queue);
     this.grants = new GrantStore(this.sql);
     const rates = new Rates(this.sql);

@@ -1,0 +1,72 @@
+/**
+ * What a split must carry and find besides records (issue 17's reproduced finding, issue 21
+ * row 3): the reverse rows of keys that have no record yet, and every key of a fetchPage
+ * walk made while keys move.
+ */
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { compareBytes } from "../src/shards/layout";
+import { addRecord, call, createUnit, ndjson } from "./helpers";
+import { addMany, status } from "./queue-helpers";
+import { driveSplit, shardStub } from "./split-helpers";
+import { fetchScope, setModules } from "./support/modules";
+
+/** Runs the alarms of shards 0..count-1 until none has work left. */
+async function drainAll(unit: string, count: number): Promise<void> {
+  for (let round = 0; round < 200; round++) {
+    let ran = false;
+    for (let index = 0; index < count; index++) if (await runDurableObjectAlarm(shardStub(unit, index))) ran = true;
+    if (!ran) return;
+  }
+  throw new Error(`${unit}: its shards still had work after 200 rounds`);
+}
+
+describe("a split", () => {
+  for (const [from, to] of [
+    [1, 4],
+    [2, 8],
+  ] as const) {
+    it(`moves the reverse rows of keys without a record, ${from} → ${to}: books joined to authors created after the split are updated`, async () => {
+      const unit = await createUnit({ shards: from, reprocessingQueue: true });
+      await setModules(unit, {
+        books: [
+          { module: "ForeignKeyJoin", settings: { field: "authorId", scope: "authors", as: "author" } },
+          { module: "ScopeWriter", settings: { scope: "joined" } },
+        ],
+      });
+      const books = Array.from({ length: 20 }, (_, n) => ({ book: `book${n}`, author: `author${n}` }));
+      const lines = books.map(({ book, author }) => ({ action: "add", scope: "books", key: book, content: { authorId: author } }));
+      expect((await call("POST", `/transaction/batch/${unit}`, ndjson(lines))).status).toBe(200);
+      await drainAll(unit, from);
+      for (const { book } of books) expect(await fetchScope(unit, book, "joined")).toMatchObject({ author: null });
+
+      expect((await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: to })).status).toBe(200);
+      await driveSplit(unit, to);
+      for (const { author } of books) await addRecord(unit, "authors", { key: author, content: { name: author } });
+      await drainAll(unit, to);
+      const stale = [];
+      for (const { book, author } of books) if ((await fetchScope(unit, book, "joined"))?.author?.name !== author) stale.push(book);
+      expect(stale).toEqual([]);
+    });
+  }
+
+  it("misses no key of fetchPage walks made while its keys move", async () => {
+    const unit = await createUnit({ shards: 2, reprocessingQueue: true });
+    const keys = (await addMany(unit, "raw", 3000)).sort(compareBytes);
+    expect((await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: 16 })).status).toBe(200);
+    const walk = async (size: number) => {
+      const seen: string[] = [];
+      let startId: string | undefined;
+      do {
+        const page = await call("GET", `/access/fetchPage/${unit}?batchSize=${size}${startId ? `&startId=${startId}` : ""}`);
+        expect(page.status).toBe(200);
+        seen.push(...page.body.records.map((record: { key: string }) => record.key));
+        startId = page.body.nextStartId;
+      } while (startId);
+      return seen;
+    };
+    const [, ...walks] = await Promise.all([driveSplit(unit, 16), walk(50), walk(77), walk(120), walk(200)]);
+    for (const seen of walks) expect(seen.length === keys.length && seen.every((key, index) => key === keys[index])).toBe(true);
+    expect((await status(unit)).splitting).toBeNull();
+  });
+});
