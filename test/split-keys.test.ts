@@ -3,12 +3,14 @@
  * row 3): the reverse rows of keys that have no record yet, and every key of a fetchPage
  * walk made while keys move.
  */
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { compareBytes } from "../src/shards/layout";
+import { ADMIN } from "../src/unit/grants";
+import type { StorageUnit } from "../src/unit/storage-unit";
 import { addRecord, call, createUnit, ndjson } from "./helpers";
 import { addMany, status } from "./queue-helpers";
-import { driveSplit, shardStub } from "./split-helpers";
+import { driveSplit, holdSplit, releaseSplit, shardStub } from "./split-helpers";
 import { fetchScope, setModules } from "./support/modules";
 
 /** Runs the alarms of shards 0..count-1 until none has work left. */
@@ -68,5 +70,35 @@ describe("a split", () => {
     const [, ...walks] = await Promise.all([driveSplit(unit, 16), walk(50), walk(77), walk(120), walk(200)]);
     for (const seen of walks) expect(seen.length === keys.length && seen.every((key, index) => key === keys[index])).toBe(true);
     expect((await status(unit)).splitting).toBeNull();
+  });
+});
+
+describe("a run that reaches a new shard with a moved batch before that shard's own start", () => {
+  it("is joined by the shard's start: no UNIQUE violation, nothing replaced, and its total is the number of keys", async () => {
+    const unit = await createUnit({ shards: 2, reprocessingQueue: true });
+    const keys = await addMany(unit, "raw", 400);
+    expect((await call("PUT", `/reprocess/pause/${unit}`)).status).toBe(200);
+    await holdSplit(unit, 2);
+    expect((await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: 4 })).status).toBe(200);
+    const run = { runId: "run-before-its-start", trigger: "api" as const };
+    // shard 0 starts its share and moves its keys (to shard 2) before shard 2 starts its own
+    expect(await shardStub(unit, 0).reprocessAll(ADMIN, "raw", {}, run)).toHaveProperty("queued");
+    await releaseSplit(unit, 1);
+    await runInDurableObject(shardStub(unit, 0), (instance: StorageUnit) =>
+      (instance as unknown as { split: { step(): Promise<void> } }).split.step(),
+    );
+    for (const index of [2, 1, 3]) expect(await shardStub(unit, index).reprocessAll(ADMIN, "raw", {}, run)).toHaveProperty("queued");
+    const started = (await call("GET", `/reprocess/run/${unit}/${run.runId}`)).body.run;
+    expect(started).toMatchObject({ total: keys.length });
+    expect(started.state).not.toBe("replaced");
+    await releaseSplit(unit, 2);
+    await driveSplit(unit, 4);
+    expect((await call("PUT", `/reprocess/resume/${unit}`)).status).toBe(200);
+    await drainAll(unit, 4);
+    expect((await call("GET", `/reprocess/run/${unit}/${run.runId}`)).body.run).toMatchObject({
+      state: "done",
+      total: keys.length,
+      processed: keys.length,
+    });
   });
 });
