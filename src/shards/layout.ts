@@ -35,15 +35,16 @@ export function sameLayout(a: ShardLayout, b: ShardLayout): boolean {
 }
 
 /**
- * Whether `later` is a layout the unit of `earlier` reaches after it: n, then n splitting to
- * m, then m. A shard that has not yet heard of a step its caller knows of serves the call
+ * Whether `later` is the layout the unit of `earlier` reaches next: n, then n splitting to
+ * m, then m. A shard that has not yet heard of the step its caller knows of serves the call
  * (it learns the step from the split itself), so a caller never goes back to an older layout
  * and MOVED cannot bounce. Another seed is another incarnation of the name: never later.
  */
 export function isLaterLayout(later: ShardLayout, earlier: ShardLayout): boolean {
   if (later.seed !== earlier.seed) return false;
-  const rank = (layout: ShardLayout) => layout.shards * 2 + (layout.splitTo === null ? 0 : 1);
-  return rank(later) > rank(earlier);
+  // one step on, the only distance a shard can lag behind its caller: n → n splitting to m → m
+  if (earlier.splitTo === null) return later.shards === earlier.shards && later.splitTo !== null;
+  return later.shards === earlier.splitTo && later.splitTo === null;
 }
 
 /**
