@@ -24,6 +24,11 @@ const ROUTINGS = 8;
 /** Each unit's layout as this isolate last learnt it; absent: one shard, until a shard says otherwise. */
 const layouts = new Map<string, ShardLayout>();
 
+/** Forgets every cached layout, as a new isolate starts: the simulation begins each of its worlds so. */
+export function forgetLayouts(): void {
+  layouts.clear();
+}
+
 /** A shard's RPC methods with the answers they are written to give (a stub's types wrap them for RPC). */
 export type Stub = { [K in keyof StorageUnit as StorageUnit[K] extends (...args: never[]) => Promise<unknown> ? K : never]: StorageUnit[K] };
 
