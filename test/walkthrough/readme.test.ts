@@ -126,11 +126,12 @@ async function settle(): Promise<void> {
 describe("the README's walkthroughs", () => {
   const blocks = walkthroughs();
 
-  it("are marked in the README: the round trip, reprocessing, schedules, users and grants", () => {
+  it("are marked in the README: the round trip, reprocessing, schedules, sharded units, users and grants", () => {
     expect(blocks.map((block) => block.heading)).toEqual([
       "A round trip with curl",
       "Reprocessing",
       "Scheduled reprocessing",
+      "Sharded units with curl",
       "Users and grants with curl",
     ]);
     expect(blocks.every((block) => block.steps.some((step) => step.answer))).toBe(true);
