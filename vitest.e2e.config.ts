@@ -41,7 +41,7 @@ export default defineConfig({
           include: ["test/sim/**/*.test.ts"],
           fileParallelism: true,
           maxWorkers: 2,
-          // 1,000 seeds cost about 72 s of CPU, some 40 s on two free cores; a busy machine takes several times that (a seed cannot hang: MAX_STEPS)
+          // 1,000 seeds: about 70 s of CPU, 60 s on this 2-core machine beside other work; a much busier machine takes several times that (a seed cannot hang: MAX_STEPS)
           testTimeout: 600_000,
           execArgv: ["--disable-warning=ExperimentalWarning"],
         },

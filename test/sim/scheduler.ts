@@ -93,7 +93,9 @@ export class Scheduler {
       await new Promise((resolve) => realSetImmediate(resolve));
       if (steps > options.maxSteps) throw new SchedulerStuck(`no end after ${options.maxSteps} steps`);
       const due = [...this.timers.values()].filter((timer) => timer.at <= this.now).sort((a, b) => a.at - b.at || a.seq - b.seq);
-      const candidates: Pending[] = [...this.ready, ...due];
+      // by label, so that the order in which steps were registered within one turn (the
+      // microtasks' order, which a cache warm or cold can change) does not decide the pick
+      const candidates: Pending[] = [...this.ready, ...due].sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : a.seq - b.seq));
       if (candidates.length === 0) {
         const next = [...this.timers.values()].filter((timer) => !timer.background).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
         if (done()) {

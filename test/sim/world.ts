@@ -14,6 +14,7 @@ import { recordedCalls } from "../../src/modules/recorder";
 import type { ObjectClass } from "../../src/runtime/objects";
 import { shardName } from "../../src/shards/layout";
 import { forgetLayouts } from "../../src/shards/shard-router";
+import { READS } from "../../src/yield-budget";
 import { MemoryDisk } from "./memory-disk";
 import { Scheduler } from "./scheduler";
 import { SimHost } from "./sim-host";
@@ -79,6 +80,7 @@ export class World {
     } as unknown as Env;
     this.host.start(this.env as unknown as Record<string, unknown>);
     recordedCalls.length = 0;
+    freshReadBudget(this.scheduler.now);
     setLogSink((entry) => {
       if (entry.level !== "info") this.scheduler.trace.push(`${this.scheduler.now} log ${entry.event} ${JSON.stringify(entry).slice(0, 300)}`);
     });
@@ -144,4 +146,18 @@ export class World {
     this.restore();
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The process's budget of reads (src/yield-budget.ts) was made at import, with the machine's
+ * clock, and outlives a world: where reads yield would depend on the machine and on earlier
+ * seeds, and a seed would not replay. Each world starts it afresh on the virtual clock;
+ * should the budget change shape, this says so rather than replay wrongly.
+ */
+function freshReadBudget(now: number): void {
+  const budget = READS as unknown as Record<string, unknown>;
+  for (const field of ["spent", "since", "yielding", "clock"]) {
+    if (!(field in budget)) throw new Error(`the read budget has no '${field}' any more: the simulation cannot reset it (test/sim/world.ts)`);
+  }
+  Object.assign(budget, { spent: 0, since: now, yielding: undefined, clock: () => Date.now() });
 }
