@@ -33,6 +33,8 @@ export interface LogEvents {
   "publisher-rejected": { url: string; status: number; stored: string; answer: string };
   /** a step of a split (a batch sent to a new shard, a report to shard 0, the end) failed; the shard's alarm tries again */
   "split-step-failed": { unit: string; shard: number; error: string };
+  /** shard 0 could not finish starting a split (a new shard did not answer); its alarm tries again */
+  "split-start-failed": { unit: string; error: string };
   /** self-hosted server lifecycle */
   "start-failed": { error: string };
   listening: { runtime: string; url: string; dataDir: string; maxLiveObjects: number; fileLimit: number | null };

@@ -4,7 +4,8 @@
  */
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { shardName, shardOf } from "../src/shards/layout";
+import { shardName } from "../src/shards/layout";
+import { shardOf } from "../src/shards/placement";
 import { REFERRERS_PER_STEP } from "../src/unit/references";
 import { addRecord, call, createUnit, ndjson, unitStub } from "./helpers";
 import { fetchScope, setModules, setReprocessing, status } from "./support/modules";
@@ -23,10 +24,10 @@ async function drainAll(unit: string): Promise<void> {
 
 /** `count` keys named `prefix<n>` that none falls on a shard of `avoid`, each on a shard of its own where it can. */
 function keysOff(prefix: string, count: number, avoid: string[]): string[] {
-  const taken = new Set(avoid.map((key) => shardOf(key, SHARDS)));
+  const taken = new Set(avoid.map((key) => shardOf(key, SHARDS, {})));
   const keys: string[] = [];
   for (let n = 0; keys.length < count; n++) {
-    const shard = shardOf(`${prefix}${n}`, SHARDS);
+    const shard = shardOf(`${prefix}${n}`, SHARDS, {});
     if (!taken.has(shard)) {
       keys.push(`${prefix}${n}`);
       if (taken.size < SHARDS - 1) taken.add(shard);
@@ -54,7 +55,7 @@ describe("ForeignKeyJoin on a unit of 8 shards", () => {
     const unit = await library({ field: "authorIds", scope: "authors", as: "authors" });
     const [book] = keysOff("book", 1, []);
     const authors = keysOff("author", 5, [book!]);
-    expect(new Set(authors.map((key) => shardOf(key, SHARDS))).size).toBe(5);
+    expect(new Set(authors.map((key) => shardOf(key, SHARDS, {}))).size).toBe(5);
     const lines = authors.slice(1).map((key) => ({ action: "add", scope: "authors", key, content: { name: key } }));
     expect((await call("POST", `/transaction/batch/${unit}`, ndjson(lines))).body).toEqual({ message: "OK", count: 4 });
     const asked = [authors[4]!, authors[0]!, authors[2]!, authors[1]!, authors[2]!, authors[3]!];

@@ -4,7 +4,7 @@
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { shardOf } from "../src/shards/layout";
+import { shardOf } from "../src/shards/placement";
 import type { StorageUnit } from "../src/unit/storage-unit";
 import { addRecord, call, createUnit } from "./helpers";
 import { holdSplit, releaseSplit, shardStub } from "./split-helpers";
@@ -12,7 +12,7 @@ import { fetchScope, setModules, status } from "./support/modules";
 
 /** The first key `prefix<n>` that a split of two shards into four puts on `shard`. */
 function keyOn(prefix: string, shard: number): string {
-  for (let n = 0; ; n++) if (shardOf(`${prefix}${n}`, 4) === shard) return `${prefix}${n}`;
+  for (let n = 0; ; n++) if (shardOf(`${prefix}${n}`, 4, {}) === shard) return `${prefix}${n}`;
 }
 
 async function drainShards(unit: string): Promise<void> {

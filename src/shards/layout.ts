@@ -2,8 +2,7 @@
  * How a storage unit is spread over its shards (API.md, "Sharded storage units"): shard 0
  * is the object named after the unit, so a unit made before shards existed is a one-shard
  * unit with its data as it is; shard i > 0 is `<unit>#i` (`#` cannot occur in a unit name).
- * A key lives on shard FNV-1a-32(UTF-8 bytes of the key) mod shards: with a power-of-two
- * count, a split from n to m moves a key of shard i only to a shard j with j mod n = i.
+ * Which shard holds a key is placement.ts's answer, and no other code's.
  */
 
 /** The most shards a unit may have. */
@@ -17,6 +16,12 @@ export const MAX_SHARDS = 256;
 export interface ShardLayout {
   shards: number;
   splitTo: number | null;
+  /**
+   * The unit's secret placement seed (hex), drawn at creation (placement.ts); absent on units
+   * created before keyed placement. It also tells one incarnation of a unit name from the
+   * next. Never shown to users: layouts travel only between the Worker and the shards.
+   */
+  seed?: string;
 }
 
 export const ONE_SHARD: ShardLayout = { shards: 1, splitTo: null };
@@ -26,7 +31,38 @@ export function isShardCount(value: number): boolean {
 }
 
 export function sameLayout(a: ShardLayout, b: ShardLayout): boolean {
-  return a.shards === b.shards && a.splitTo === b.splitTo;
+  return a.shards === b.shards && a.splitTo === b.splitTo && a.seed === b.seed;
+}
+
+/**
+ * Whether `later` is the layout the unit of `earlier` reaches next: n, then n splitting to
+ * m, then m. A shard that has not yet heard of the step its caller knows of serves the call
+ * (it learns the step from the split itself), so a caller never goes back to an older layout
+ * and MOVED cannot bounce. Another seed is another incarnation of the name: never later.
+ */
+export function isLaterLayout(later: ShardLayout, earlier: ShardLayout): boolean {
+  if (later.seed !== earlier.seed) return false;
+  // one step on, the only distance a shard can lag behind its caller: n → n splitting to m → m
+  if (earlier.splitTo === null) return later.shards === earlier.shards && later.splitTo !== null;
+  return later.shards === earlier.splitTo && later.splitTo === null;
+}
+
+/**
+ * A shard's answer to a call routed by a layout older than its own: the layout to route by,
+ * as a field of the answer (the Worker routes again by it; a client never sees it).
+ */
+export interface Moved {
+  error: "MOVED";
+  detail: string;
+  layout: ShardLayout;
+}
+
+export function moved(layout: ShardLayout): Moved {
+  return { error: "MOVED", detail: "the unit's shards changed while the call travelled; it is routed again", layout };
+}
+
+export function isMoved(value: unknown): value is Moved {
+  return typeof value === "object" && value !== null && (value as Moved).error === "MOVED" && "layout" in value;
 }
 
 /** Every shard object that exists in this layout (during a split, the new ones too). */
@@ -37,23 +73,6 @@ export function shardIndexes(layout: ShardLayout): number[] {
 /** The object name of a unit's shard. */
 export function shardName(unit: string, index: number): string {
   return index === 0 ? unit : `${unit}#${index}`;
-}
-
-const utf8 = new TextEncoder();
-
-/** FNV-1a, 32 bits, over the UTF-8 bytes of `key`. */
-export function fnv1a32(key: string): number {
-  let hash = 0x811c9dc5;
-  for (const byte of utf8.encode(key)) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
-
-/** The shard that holds `key` among `shards`. */
-export function shardOf(key: string, shards: number): number {
-  return fnv1a32(key) % shards;
 }
 
 /**

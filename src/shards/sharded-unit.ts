@@ -8,7 +8,7 @@
  * A unit of one shard is its one object, called as it always was.
  */
 import type { Env } from "../env";
-import { failure, isFailure, type Failure } from "../errors";
+import { isFailure, type Failure } from "../errors";
 import { forEachConcurrently } from "../concurrency";
 import type { ChunkLimits } from "../chunks";
 import { chunksWithin } from "../chunks";
@@ -23,7 +23,7 @@ import { runNotFound, type RunFilter, type RunRequest } from "../unit/run-contro
 import { combineRunLists, combineRuns, type Run, type RunPart } from "../unit/runs";
 import type { UnitMetrics } from "../unit/metrics";
 import { sumMetrics } from "../http/prometheus";
-import { isShardCount, ONE_SHARD, sameLayout, shardIndexes, splitCounts, type ShardLayout } from "./layout";
+import { ONE_SHARD, sameLayout, shardIndexes, type ShardLayout } from "./layout";
 import { combineInfo, combineStatus, inOrder, mergeFailed, mergeKeys, sum, sumHistory } from "./merge";
 import type { HistoryPoint } from "../unit/history";
 
@@ -40,23 +40,18 @@ export function shardedUnit(env: Pick<Env, "STORAGE_UNIT">, name: string, known?
 export class ShardedUnit extends ShardRouter {
   // ── admin ────────────────────────────────────────────────────────────────
 
-  /** Lays the shards from the last to shard 0, which makes the unit exist: a creation cut short leaves no unit behind. */
-  async create(caller: AdminCaller, options: { contentProcessing: boolean; reprocessingQueue: boolean; shards: number }) {
-    const layout: ShardLayout = { shards: options.shards, splitTo: null };
-    const existing = await this.shard(0).info(caller);
-    if (!isFailure(existing))
-      return failure("STORAGE_UNIT_ALREADY_EXISTS", `storage unit '${this.name}' already exists; delete it first or pick another name`);
-    const others = shardIndexes(layout).slice(1);
-    const laid = await this.onEach(others, (index) => this.shard(index).create(this.name, options, index, layout));
-    if (isFailure(laid)) return laid;
-    const created = await this.shard(0).create(this.name, options, 0, layout);
-    if (!isFailure(created)) this.remember(layout);
+  /** Shard 0 creates the unit: it holds the creation's lock, lays the other shards, then itself (unit-admin.ts). */
+  async create(_caller: AdminCaller, options: { contentProcessing: boolean; reprocessingQueue: boolean; shards: number }) {
+    const { shards, ...flags } = options;
+    const created = await this.shard(0).create(this.name, flags, 0, { shards, splitTo: null });
+    // a layout cached for an earlier unit of this name is another incarnation's: learnt again
+    this.remember(undefined);
     return created;
   }
 
   /** Removes every shard, shard 0 last: a deletion cut short leaves the unit there, to delete again. */
   async destroy(caller: AdminCaller): Promise<{ name: string } | Failure> {
-    const info = await this.routed((layout) => this.shard(0).info({ ...caller, layout }));
+    const info = await this.shard(0).info(caller);
     if (isFailure(info)) return info;
     const others = shardIndexes(info.layout).slice(1);
     const removed = await this.onEach(others, async (index) => {
@@ -69,42 +64,16 @@ export class ShardedUnit extends ShardRouter {
   }
 
   /**
-   * Starts a split into `to` shards (README, "Splitting n → m"): lays the new shards with
-   * shard 0's unit-wide state, then tells the old ones, shard 0 last: it records the split,
-   * and the shards move their keys from their alarms. Each step may be done twice, so a
-   * start cut short is finished by the same call again.
+   * Starts a split into `to` shards (README, "Splitting n → m"): shard 0 takes the split's
+   * lock (a second split meanwhile answers 409), lays the new shards with the unit-wide
+   * state, records the split and tells the other old shards; they move their keys from their
+   * alarms. A start cut short is finished by shard 0's alarm.
    */
   async split(caller: AdminCaller, to: number): Promise<{ ok: true } | Failure> {
-    // shard 0's own layout, not the cached one: it decides whether a split runs
-    const zero = await this.shard(0).info(caller);
-    if (isFailure(zero)) return zero;
-    const { shards, splitTo } = zero.layout;
-    if (splitTo !== null)
-      return failure(
-        "STORAGE_UNIT_SPLITTING",
-        `storage unit '${this.name}' is already splitting from ${shards} to ${splitTo} shards; split it again once that has ended (GET /reprocess/status/${this.name})`,
-      );
-    if (!isShardCount(to) || to <= shards) return failure("INVALID_REQUEST", splitCounts(shards));
-    const old = Array.from({ length: shards }, (_, index) => index);
-    const infos = await this.onEach(old.slice(1), (index) => this.shard(index).info(caller));
-    if (isFailure(infos)) return infos;
-    const begun = infos.find((info) => info.layout.splitTo !== null && info.layout.splitTo !== to)?.layout.splitTo;
-    if (begun)
-      return failure(
-        "STORAGE_UNIT_SPLITTING",
-        `a split of '${this.name}' into ${begun} shards was begun and not finished starting; send {"shards":${begun}} to finish starting it`,
-      );
-    const state = await this.shard(0).splitting(caller, { op: "export" });
-    if (isFailure(state)) return state;
-    const layout: ShardLayout = { shards, splitTo: to };
-    const fresh = Array.from({ length: to - shards }, (_, index) => shards + index);
-    const laid = await this.onEach(fresh, (index) => this.shard(index).splitting(caller, { op: "lay", name: this.name, index, layout, state }));
-    if (isFailure(laid)) return laid;
-    const started = await this.onEach(old.slice(1), (index) => this.shard(index).splitting(caller, { op: "start", to }));
-    if (isFailure(started)) return started;
-    const recorded = await this.shard(0).splitting(caller, { op: "start", to });
-    if (!isFailure(recorded)) this.remember(layout);
-    return recorded;
+    const begun = await this.shard(0).splitting(caller, { op: "begin", to });
+    if (isFailure(begun)) return begun;
+    this.remember(begun.layout);
+    return { ok: true };
   }
 
   async info(caller: AdminCaller) {
@@ -154,11 +123,12 @@ export class ShardedUnit extends ShardRouter {
     return this.onAll(caller, (shard, routed) => shard.setGrant(routed, user, tokenHash, permission));
   }
 
-  /** Every shard forgets the grant; `exists` tells whether the unit exists. */
+  /** Every shard forgets the grant, shard 0 first (see onAll), then the others of the layout it answers; `exists` tells whether the unit exists. */
   async removeGrant(user: string): Promise<{ exists: boolean }> {
-    const layout = (await this.layoutOf()) ?? ONE_SHARD;
-    const removed = await this.onEach(shardIndexes(layout), (index) => this.shard(index).removeGrant(user));
-    return isFailure(removed) ? { exists: true } : { exists: removed[0]!.exists };
+    const zero = await this.shard(0).removeGrant(user);
+    if (!zero.exists || !zero.layout) return { exists: zero.exists };
+    await this.onEach(shardIndexes(zero.layout).slice(1), (index) => this.shard(index).removeGrant(user));
+    return { exists: true };
   }
 
   checkAccess(caller: UserCaller, need: Need) {
@@ -247,7 +217,8 @@ export class ShardedUnit extends ShardRouter {
   async fetchPage(caller: Caller, startId: string | undefined, size: number, scope?: string) {
     return this.routed(async (layout): Promise<{ records: StoredRecord[]; nextStartId?: string } | Failure> => {
       if (layout.shards === 1 && layout.splitTo === null) return this.shard(0).fetchPage({ ...caller, layout }, startId, size, scope);
-      const lists = await this.everyShard<string[]>(caller, (shard, routed) => shard.pageKeys(routed, startId, size + 1, scope), layout);
+      // during a split each old shard answers for the new shards its keys move to (storage-unit.ts, pageKeys)
+      const lists = await this.onEach(range(layout.shards), (index) => this.shard(index).pageKeys({ ...caller, layout }, startId, size + 1, scope));
       if (isFailure(lists)) return lists;
       const keys = mergeKeys(lists, size + 1);
       const chosen = keys.slice(0, size);
@@ -396,6 +367,10 @@ export class ShardedUnit extends ShardRouter {
       return results;
     });
   }
+}
+
+function range(count: number): number[] {
+  return Array.from({ length: count }, (_, index) => index);
 }
 
 /** A shard's RUN_NOT_FOUND as "no share here", other failures as they are. */

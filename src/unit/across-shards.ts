@@ -16,9 +16,11 @@ import { configuredScopes } from "../modules/pipeline";
 import { readAcross, shareOf, type ReadPart } from "../shards/read-across";
 import { shardedUnit, type ShardedUnit } from "../shards/sharded-unit";
 import type { Env } from "../env";
+import type { Peer } from "./split";
 import type { UnitConfig } from "./config";
 import { ADMIN } from "./grants";
-import { shardName, shardOf } from "../shards/layout";
+import { shardName } from "../shards/layout";
+import { destinationOf, ownerOf } from "../shards/placement";
 import type { Queue } from "./queue";
 import type { RecordStore } from "./records";
 import type { Reference, ReferenceStore, Referrer } from "./references";
@@ -50,18 +52,28 @@ export class AcrossShards {
     private readonly references: ReferenceStore,
     private readonly queue: Queue,
     private readonly env: Pick<Env, "STORAGE_UNIT">,
+    /** the new shard of a key a split has moved on from this one (split.ts, `away`) */
+    private readonly away: (key: string) => number | undefined = () => undefined,
   ) {}
 
   /** `scope` of this shard's `keys` within `maxBytes`, for a reader on another shard, once the reverse rows it sends are set. */
-  readHere(keys: string[], scope: string, maxBytes: number, references: Reference[]): Array<string | null> {
-    this.references.apply(references);
-    return contentsWithin(this.records, keys, scope, maxBytes);
+  async readHere(keys: string[], scope: string, maxBytes: number, references: Reference[]): Promise<Array<string | null> | Failure> {
+    const arrived = await this.arrive(references);
+    return isFailure(arrived) ? arrived : contentsWithin(this.records, keys, scope, maxBytes);
   }
 
-  /** Reverse rows of this shard's keys, from their referrers' shards. */
-  arrive(references: Reference[]): { ok: true } {
-    this.references.apply(references);
-    return { ok: true };
+  /**
+   * Reverse rows of this shard's keys, from their referrers' shards. Sent by the old shard
+   * count while a split runs: those of keys it has moved on go on to their new shards, so
+   * none is left behind where its key no longer is.
+   */
+  arrive(references: Reference[]): Promise<{ ok: true } | Failure> {
+    return this.onOwners(
+      references,
+      (reference) => reference.ref_key,
+      (here) => this.references.apply(here),
+      (peer, gone) => peer.applyReferences(ADMIN, gone),
+    );
   }
 
   /** The JSON texts of `scope` for `keys` of every shard, with the rules of records.contentsJson. */
@@ -82,12 +94,11 @@ export class AcrossShards {
     maxBytes: number,
     read: { contents: Array<string | undefined>; bytes: number },
   ): Promise<{ contents: Array<string | undefined>; bytes: number }> {
-    const splitTo = unit.layout.splitTo!;
     const byShard = new Map<number, number[]>();
     read.contents.forEach((content, position) => {
       const key = keys[position]!;
-      const target = shardOf(key, splitTo);
-      if (content === undefined && target !== shardOf(key, unit.layout.shards)) byShard.set(target, [...(byShard.get(target) ?? []), position]);
+      const target = destinationOf(key, unit.layout);
+      if (content === undefined && target !== ownerOf(key, unit.layout)) byShard.set(target, [...(byShard.get(target) ?? []), position]);
     });
     let bytes = read.bytes;
     for (const [target, positions] of byShard) {
@@ -159,15 +170,44 @@ export class AcrossShards {
     return this.stepping;
   }
 
-  /** Queues referrers of a change, on this shard. */
-  enqueue(referrers: Referrer[], now = Date.now()): { ok: true } {
-    for (const hops of new Set(referrers.map((referrer) => referrer.hops)))
-      this.queue.enqueueItems(
-        referrers.filter((referrer) => referrer.hops === hops),
-        hops,
-        now,
-      );
-    return { ok: true };
+  /** Queues referrers of a change on this shard; those a split has moved on are queued on their new shards. */
+  enqueue(referrers: Referrer[], now = Date.now()): Promise<{ ok: true } | Failure> {
+    return this.onOwners(
+      referrers,
+      (referrer) => referrer.key,
+      (here) => {
+        for (const hops of new Set(here.map((referrer) => referrer.hops)))
+          this.queue.enqueueItems(
+            here.filter((referrer) => referrer.hops === hops),
+            hops,
+            now,
+          );
+      },
+      (peer, gone) => peer.enqueueReferrers(ADMIN, gone),
+    );
+  }
+
+  /** `local` for the items whose key is here, `remote` on the new shard of each key a split has moved on. */
+  private async onOwners<I>(
+    items: I[],
+    keyOf: (item: I) => string,
+    local: (items: I[]) => void,
+    remote: (peer: Peer, items: I[]) => Promise<unknown>,
+  ): Promise<{ ok: true } | Failure> {
+    const here: I[] = [];
+    const gone = new Map<number, I[]>();
+    for (const item of items) {
+      const target = this.away(keyOf(item));
+      if (target === undefined) here.push(item);
+      else gone.set(target, [...(gone.get(target) ?? []), item]);
+    }
+    local(here);
+    const unit = this.config();
+    if (gone.size === 0 || !unit) return { ok: true };
+    const answers = await Promise.all(
+      [...gone].map(([target, group]) => remote(this.env.STORAGE_UNIT.getByName(shardName(unit.name, target)) as unknown as Peer, group)),
+    );
+    return (answers.find(isFailure) as Failure | undefined) ?? { ok: true };
   }
 
   private async stepAcross(unit: UnitConfig): Promise<boolean> {

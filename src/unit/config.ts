@@ -37,6 +37,7 @@ type UnitRow = {
   shard: number;
   shards: number;
   split_to: number | null;
+  seed: string | null;
 };
 
 export class ConfigStore {
@@ -63,7 +64,7 @@ export class ConfigStore {
       modules: JSON.parse(row.modules),
       schedules: JSON.parse(row.schedules),
       shard: row.shard,
-      layout: { shards: row.shards, splitTo: row.split_to },
+      layout: row.seed === null ? { shards: row.shards, splitTo: row.split_to } : { shards: row.shards, splitTo: row.split_to, seed: row.seed },
     };
     return this.cached;
   }
@@ -72,7 +73,7 @@ export class ConfigStore {
     // the clock may not have moved since a delete (it advances only across I/O)
     this.lastCreatedAt = Math.max(Date.now(), this.lastCreatedAt + 1);
     this.sql.exec(
-      "INSERT INTO unit (id, name, created_at, content_processing, reprocessing_queue, shard, shards, split_to) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO unit (id, name, created_at, content_processing, reprocessing_queue, shard, shards, split_to, seed) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
       name,
       this.lastCreatedAt,
       contentProcessing ? 1 : 0,
@@ -80,6 +81,7 @@ export class ConfigStore {
       shard,
       layout.shards,
       layout.splitTo,
+      layout.seed ?? null,
     );
     this.cached = null;
   }

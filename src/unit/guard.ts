@@ -12,7 +12,7 @@
 import { failure, type Failure } from "../errors";
 import type { UnitConfig } from "./config";
 import type { Caller, GrantStore, Need } from "./grants";
-import { sameLayout } from "../shards/layout";
+import { isLaterLayout, moved, sameLayout } from "../shards/layout";
 
 export interface GuardHost {
   /** the unit's configuration; undefined while it does not exist */
@@ -56,9 +56,13 @@ export class Guard {
       : failure("STORAGE_UNIT_DOESNT_EXIST", "no such storage unit; create it with PUT /admin/createStorageUnit/<unit>");
   }
 
-  /** A call routed by shards other than this shard's is answered MOVED with the layout to route by (see grants.ts, `Routed`). */
+  /**
+   * A call routed by a layout older than this shard's (or another incarnation's) is answered
+   * MOVED with the layout to route by (see grants.ts, `Routed`); one routed by a later layout
+   * is served: this shard has not yet heard of a split step its caller has (layout.ts, `isLaterLayout`).
+   */
   private routed<T>(caller: Caller, unit: UnitConfig, fn: (unit: UnitConfig) => T): T | Failure {
-    if (caller.layout && !sameLayout(caller.layout, unit.layout)) return failure("MOVED", JSON.stringify(unit.layout));
+    if (caller.layout && !sameLayout(caller.layout, unit.layout) && !isLaterLayout(caller.layout, unit.layout)) return moved(unit.layout);
     return fn(unit);
   }
 }

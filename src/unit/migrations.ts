@@ -250,6 +250,22 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    id: 12,
+    name: "keyed placement, the locks a creation and a split's start take on shard 0, reverse rows by key",
+    // a unit made before keyed placement keeps FNV-1a (no seed); a split recorded before
+    // this had finished starting (laid 1)
+    up: [
+      "ALTER TABLE unit ADD COLUMN seed TEXT",
+      "ALTER TABLE split ADD COLUMN laid INTEGER NOT NULL DEFAULT 1",
+      `CREATE TABLE creating (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        shards INTEGER NOT NULL
+      )`,
+      // a split walks the keys that have reverse rows and no record as well
+      "CREATE INDEX record_referrers_by_key ON record_referrers (ref_key)",
+    ],
+  },
 ];
 
 /**

@@ -30,7 +30,8 @@
  * change (ref_scope, ref_key, hops, writer) is enough; a step marks its rows started before
  * it queues anything, so a change noted meanwhile gets a row of its own.
  */
-import { shardOf } from "../shards/layout";
+import type { ShardLayout } from "../shards/layout";
+import { ownerOf } from "../shards/placement";
 import type { UnitConfig } from "./config";
 import type { Queue } from "./queue";
 import type { Sql } from "./sql";
@@ -70,12 +71,14 @@ export interface ReferrerStep {
 /** Where this object sits in its unit: keys of other shards are referenced through the outbox. */
 export interface Placement {
   shard: number;
-  shards: number;
+  layout: ShardLayout;
+  /** whether a split has moved `key` on from this shard already */
+  moved?: (key: string) => boolean;
 }
 
 /** Where the unit's configuration puts this object (a unit not created yet: one shard). */
-export function placementOf(unit: Pick<UnitConfig, "shard" | "layout"> | undefined): Placement {
-  return { shard: unit?.shard ?? 0, shards: unit?.layout.shards ?? 1 };
+export function placementOf(unit: Pick<UnitConfig, "shard" | "layout"> | undefined, moved?: (key: string) => boolean): Placement {
+  return { shard: unit?.shard ?? 0, layout: unit?.layout ?? { shards: 1, splitTo: null }, moved };
 }
 
 type OutboxRow = {
@@ -93,7 +96,7 @@ export class ReferenceStore {
   constructor(
     private readonly sql: Sql,
     private readonly queue: Queue,
-    private readonly placement: () => Placement = () => ({ shard: 0, shards: 1 }),
+    private readonly placement: () => Placement = () => ({ shard: 0, layout: { shards: 1, splitTo: null } }),
   ) {}
 
   /**
@@ -145,10 +148,13 @@ export class ReferenceStore {
         ref_key: row.ref_key,
         present,
       });
+      // during a split a key is here while its old shard is this one and it has not moved on (a new shard sends all)
+      const alone = here.layout.shards === 1 && here.layout.splitTo === null;
       const local: Reference[] = [];
       const remote: Reference[] = [];
       for (const change of [...dropped.map(reference(0)), ...added.map(reference(1))]) {
-        (here.shards === 1 || shardOf(change.ref_key, here.shards) === here.shard ? local : remote).push(change);
+        const isLocal = alone || (ownerOf(change.ref_key, here.layout) === here.shard && !here.moved?.(change.ref_key));
+        (isLocal ? local : remote).push(change);
       }
       this.apply(local);
       if (remote.length > 0) this.send(remote);

@@ -41,6 +41,15 @@ export class RunControl {
     const { fills, runs } = this.parts;
     const target = { scope, ...filter };
     const total = fills.count(target);
+    const share = runs.seqOf(request.runId);
+    if (share !== undefined) {
+      // a split's batch brought this run here before this shard's own start (shards start a
+      // run in any order): the start joins that share, it replaces nothing; said again, it does nothing
+      if (!runs.join(share, total)) return { queued: 0 };
+      if (total > 0) fills.start(target, total, 0, share);
+      runs.settle(now);
+      return { queued: total };
+    }
     const replaced = fills.runOf(target);
     if (replaced !== undefined && replaced !== null) runs.end(replaced, "replaced", now);
     const seq = runs.start({ id: request.runId, scope, ...filter, trigger: request.trigger, total }, now);

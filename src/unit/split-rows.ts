@@ -5,9 +5,11 @@
  * delete on the old one) follows it.
  *
  * Invariant: every per-key row of a (scope, key) lives beside a `records` row of that
- * (scope, key) (a tombstone at least: records are never deleted, only emptied), so the rows
- * of a set of keys are found through the records' primary key, never by a full scan of a
- * table keyed by scope first. Owns no table; fills travel with a batch too (see split.ts).
+ * (scope, key) (a tombstone at least: records are never deleted, only emptied), except the
+ * reverse rows of a key no record has yet (a join remembers a key before it exists): the
+ * keys a shard holds are those of `records` and of `record_referrers` ({@link nextKeys}),
+ * and the rows of a set of keys are found through those two tables' keys, never by a full
+ * scan of a table keyed by scope first. Owns no table; fills travel with a batch too (see split.ts).
  */
 import type { Sql, SqlValue } from "./sql";
 import { adoptRuns, countQueueRows, runsOf, type RunShare } from "./split-runs";
@@ -84,13 +86,38 @@ export function replaceRows(sql: Sql, batch: KeyRows): Map<number, number> {
   return runs;
 }
 
-/** The (scope, key) pairs of `keys` in `records`, as one JSON parameter. */
+/** The (scope, key) pairs of `keys` in `records` and in `record_referrers`, as one JSON parameter. */
 function scopesOf(sql: Sql, keys: string[]): string {
   const rows = sql.all<{ scope: string; key: string }>(
-    "SELECT scope, key FROM records WHERE key IN (SELECT value FROM json_each(?))",
+    `SELECT scope, key FROM records WHERE key IN (SELECT value FROM json_each(?))
+     UNION SELECT ref_scope, ref_key FROM record_referrers WHERE ref_key IN (SELECT value FROM json_each(?))`,
+    JSON.stringify(keys),
     JSON.stringify(keys),
   );
   return JSON.stringify(rows.map((row) => [row.scope, row.key]));
+}
+
+/** The number of keys this shard holds: with a record, or with reverse rows only. */
+export function countKeys(sql: Sql): number {
+  return sql.first<{ n: number }>("SELECT count(*) AS n FROM (SELECT key FROM records UNION SELECT ref_key FROM record_referrers)")?.n ?? 0;
+}
+
+/** The first `limit` keys after `after` (all, when null) in byte order, with the bytes of their contents. */
+export function nextKeys(sql: Sql, after: string | null, limit: number): Array<{ key: string; bytes: number }> {
+  // each side walks its own index from the cursor; the first `limit` of the union are among their first `limit`
+  const past = after === null ? ">= ''" : "> ?";
+  const from = after === null ? [] : [after];
+  return sql.all<{ key: string; bytes: number }>(
+    `SELECT k.key, coalesce((SELECT sum(coalesce(length(content), 0)) FROM records r WHERE r.key = k.key), 0) AS bytes FROM (
+       SELECT key FROM (SELECT DISTINCT key FROM records WHERE key ${past} ORDER BY key LIMIT ?)
+       UNION SELECT key FROM (SELECT DISTINCT ref_key AS key FROM record_referrers WHERE ref_key ${past} ORDER BY ref_key LIMIT ?)
+     ) k ORDER BY k.key LIMIT ?`,
+    ...from,
+    limit,
+    ...from,
+    limit,
+    limit,
+  );
 }
 
 function where(table: PerKeyTable): string {

@@ -23,13 +23,14 @@ import { failure, isFailure, type Failure } from "../errors";
 import { forEachConcurrently } from "../concurrency";
 import { log } from "../log";
 import type { ModulesConfig, ReprocessingSettings, Schedule } from "../schemas";
-import { sameLayout, shardOf, type ShardLayout } from "../shards/layout";
+import { isShardCount, sameLayout, splitCounts, type ShardLayout } from "../shards/layout";
+import { shardOf } from "../shards/placement";
 import type { ConfigStore, UnitConfig } from "./config";
 import type { FillPosition, Fills } from "./fills";
 import { ADMIN, type GrantStore, type Permission } from "./grants";
 import { migrate } from "./migrations";
 import { compareKeys } from "./record-scan";
-import { deleteRows, readRows, replaceRows, type KeyRows } from "./split-rows";
+import { countKeys, deleteRows, nextKeys, readRows, replaceRows, type KeyRows } from "./split-rows";
 import type { Sql } from "./sql";
 import type { StorageUnit } from "./storage-unit";
 
@@ -69,8 +70,8 @@ export type Peer = { [K in keyof StorageUnit]: StorageUnit[K] };
 
 /** The steps of a split, as shards call them on each other (`StorageUnit.splitting`). */
 export type SplitCall =
-  /** shard 0: the unit-wide state for the new shards */
-  | { op: "export" }
+  /** shard 0: the Worker's splitStorageUnit; shard 0 takes the split's lock and starts it */
+  | { op: "begin"; to: number }
   /** a new shard: laid with shard 0's state */
   | { op: "lay"; name: string; index: number; layout: ShardLayout; state: UnitWideState }
   /** an old shard: the split begins */
@@ -81,7 +82,7 @@ export type SplitCall =
   | { op: "report"; shard: number; to: number }
   /** every shard: the split has ended */
   | { op: "end"; to: number };
-export type SplitAnswer<C extends SplitCall> = C extends { op: "export" } ? UnitWideState : { ok: true };
+export type SplitAnswer<C extends SplitCall> = C extends { op: "begin" } ? { layout: ShardLayout } : { ok: true };
 
 export interface SplitHost {
   sql: Sql;
@@ -96,7 +97,7 @@ export interface SplitHost {
   rearm(): Promise<void>;
 }
 
-type SplitRow = { split_to: number; cursor: string | null; moved: number; total: number; done: number; reported: number };
+type SplitRow = { split_to: number; cursor: string | null; moved: number; total: number; done: number; reported: number; laid: number };
 
 /** The answer of a client's write while the unit splits. */
 export function splitRefusal(unit: UnitConfig): Failure | undefined {
@@ -112,6 +113,8 @@ export class Split {
   private fence: string | undefined;
   /** no step before this time, after one failed */
   private retryAt = 0;
+  /** shard 0: the start of a split in flight (new shards laid, old ones told), see {@link settled} */
+  private starting: Promise<void> | undefined;
 
   constructor(private readonly host: SplitHost) {}
 
@@ -119,8 +122,8 @@ export class Split {
   handle<C extends SplitCall>(unit: UnitConfig, call: C): SplitAnswer<C> | Promise<SplitAnswer<C> | Failure> {
     type Answer = Promise<SplitAnswer<C> | Failure>;
     switch (call.op) {
-      case "export":
-        return this.unitState(unit) as SplitAnswer<C>;
+      case "begin":
+        return this.begin(unit, call.to) as Answer;
       case "start":
         return this.start(unit, call.to) as Answer;
       case "receive":
@@ -134,7 +137,68 @@ export class Split {
     }
   }
 
-  // ── the start (the Worker's splitStorageUnit, sharded-unit.ts) ────────────
+  // ── the start (the Worker's splitStorageUnit, on shard 0) ──────────────────
+
+  /**
+   * Shard 0 takes the split's lock (its `split` row, not yet `laid`) and exports nothing yet:
+   * from here until the start has ended, every unit-wide change waits on shard 0
+   * ({@link settled}), so none can fall between the state the new shards are laid with and
+   * the layout that sends changes to them too. A second split meets the lock: 409.
+   */
+  private async begin(unit: UnitConfig, to: number): Promise<{ layout: ShardLayout } | Failure> {
+    if (unit.shard !== 0) return failure("INVALID_REQUEST", "a split begins on shard 0");
+    const row = this.row();
+    if (row || unit.layout.splitTo !== null) {
+      const target = unit.layout.splitTo ?? row?.split_to;
+      return failure(
+        "STORAGE_UNIT_SPLITTING",
+        `storage unit '${unit.name}' is already splitting from ${unit.layout.shards} to ${target} shards; split it again once that has ended (GET /reprocess/status/${unit.name})`,
+      );
+    }
+    if (!isShardCount(to) || to <= unit.layout.shards) return failure("INVALID_REQUEST", splitCounts(unit.layout.shards));
+    this.host.sql.exec("INSERT INTO split (id, split_to, total, laid) VALUES (1, ?, ?, 0)", to, countKeys(this.host.sql));
+    // should this object stop before the start has ended, its alarm finishes it
+    await this.host.rearm();
+    // a start that cannot end now is finished by the alarm: the split is recorded all the same
+    await this.settled();
+    return { layout: this.host.config.get()!.layout };
+  }
+
+  /**
+   * On shard 0, once a split's start has ended or failed (at once when none is starting); a
+   * start cut short (a crash, a new shard that did not answer) is tried again here, by
+   * whichever call comes first: a unit-wide change, the alarm. A change made after a failed
+   * try is safe: shard 0 still routes by the old shards (the next try lays the new ones with
+   * the state as it is then), or the new shards are laid and the change is routed to them.
+   */
+  settled(): Promise<void> | undefined {
+    const unit = this.host.config.get();
+    if (unit?.shard !== 0) return undefined;
+    const row = this.row();
+    if (!row || row.laid) return undefined;
+    this.starting ??= this.finishStart(unit, row.split_to)
+      .catch((error: unknown) => {
+        this.retryAt = Date.now() + RETRY_MS;
+        log("warn", "split-start-failed", { unit: unit.name, error: String(error) });
+      })
+      .finally(() => {
+        this.starting = undefined;
+      });
+    return this.starting;
+  }
+
+  /** Lays the new shards with the unit-wide state as it is now, records the split here, then on the other old shards. Each step may be done twice. */
+  private async finishStart(unit: UnitConfig, to: number): Promise<void> {
+    const layout: ShardLayout = { ...unit.layout, splitTo: to };
+    const state = this.unitState(unit);
+    const fresh = Array.from({ length: to - unit.layout.shards }, (_, index) => unit.layout.shards + index);
+    await this.onPeers(unit.name, fresh, (peer, index) => peer.splitting(ADMIN, { op: "lay", name: unit.name, index, layout, state }));
+    this.host.config.update({ layout });
+    const old = Array.from({ length: unit.layout.shards - 1 }, (_, index) => index + 1);
+    await this.onPeers(unit.name, old, (peer) => peer.splitting(ADMIN, { op: "start", to }));
+    this.host.sql.exec("UPDATE split SET laid = 1");
+    await this.host.rearm();
+  }
 
   /** What a new shard takes from shard 0. */
   private unitState(unit: UnitConfig): UnitWideState {
@@ -161,12 +225,22 @@ export class Split {
 
   /** An old shard learns the split: its keys are counted, its alarm starts moving them. */
   private async start(unit: UnitConfig, to: number): Promise<{ ok: true }> {
+    // a start said again once this shard has ended the split (a slow retry) changes nothing
+    if (unit.layout.shards >= to) return { ok: true };
     this.host.sql.transaction(() => {
-      if (!this.row()) this.host.sql.exec("INSERT INTO split (id, split_to, total) VALUES (1, ?, (SELECT count(DISTINCT key) FROM records))", to);
-      this.host.config.update({ layout: { shards: unit.layout.shards, splitTo: to } });
+      if (!this.row()) this.host.sql.exec("INSERT INTO split (id, split_to, total) VALUES (1, ?, ?)", to, countKeys(this.host.sql));
+      this.host.config.update({ layout: { ...unit.layout, splitTo: to } });
     });
     await this.host.rearm();
     return { ok: true };
+  }
+
+  /** `call` on each of `indexes`, {@link PEERS_AT_ONCE} at a time; throws at the first failure. */
+  private onPeers(unit: string, indexes: number[], call: (peer: Peer, index: number) => Promise<unknown>): Promise<void> {
+    return forEachConcurrently(indexes, PEERS_AT_ONCE, async (index) => {
+      const answer = await call(this.host.peer(unit, index), index);
+      if (isFailure(answer)) throw new Error(`shard ${index}: ${answer.error}: ${answer.detail}`);
+    });
   }
 
   // ── during the split ─────────────────────────────────────────────────────
@@ -176,6 +250,15 @@ export class Split {
     if (unit.layout.splitTo === null) return null;
     const row = this.row();
     return { from: unit.layout.shards, to: unit.layout.splitTo, moved: row?.moved ?? 0, total: row?.total ?? 0 };
+  }
+
+  /** The new shards this old shard moves its keys to while a split runs (none else). */
+  family(): number[] {
+    const unit = this.host.config.get();
+    const to = unit?.layout.splitTo;
+    if (!unit || !to || unit.shard >= unit.layout.shards) return [];
+    const { shards } = unit.layout;
+    return Array.from({ length: to / shards - 1 }, (_, index) => unit.shard + shards * (index + 1));
   }
 
   /** Shard `index` of this unit. */
@@ -191,7 +274,7 @@ export class Split {
     const unit = this.host.config.get();
     const to = unit?.layout.splitTo;
     if (!unit || !to || unit.shard >= unit.layout.shards) return undefined;
-    const target = shardOf(key, to);
+    const target = shardOf(key, to, unit.layout);
     if (target === unit.shard) return undefined;
     const row = this.row();
     if (!row) return undefined;
@@ -213,6 +296,8 @@ export class Split {
 
   /** When the alarm has split work: at once while keys are left or a report is owed, later after a failure. */
   wake(): number | undefined {
+    const starting = this.startWake();
+    if (starting !== undefined) return starting;
     const unit = this.host.config.get();
     if (!unit || unit.layout.splitTo === null) return undefined;
     const row = this.row();
@@ -220,9 +305,18 @@ export class Split {
     return owed || this.allReported(unit) ? Math.max(Date.now(), this.retryAt) : undefined;
   }
 
+  /** When shard 0 has a start to finish (a start cut short): at once, or after a failed try. */
+  private startWake(): number | undefined {
+    const unit = this.host.config.get();
+    if (unit?.shard !== 0) return undefined;
+    const row = this.row();
+    return row && !row.laid ? Math.max(Date.now(), this.retryAt) : undefined;
+  }
+
   /** The alarm's share of the split: move batches for a while, report when done, and on shard 0 end it once all have. */
   async step(): Promise<void> {
     if (Date.now() < this.retryAt) return;
+    await this.settled();
     const deadline = Date.now() + STEP_MS;
     try {
       for (;;) {
@@ -249,10 +343,15 @@ export class Split {
     }
   }
 
-  /** Shard 0 notes that old shard `shard` has moved all its keys (said again until it is heard). */
-  private async noteReport(unit: UnitConfig, shard: number, to: number): Promise<{ ok: true }> {
-    // a report of a split that has ended is heard already
-    if (unit.layout.splitTo !== to) return { ok: true };
+  /**
+   * Shard 0 notes that old shard `shard` has moved all its keys (said again until it is heard).
+   * A report of a split that has ended is heard already; one of a split shard 0 has not
+   * recorded yet is refused, so that its sender says it again rather than take it as heard.
+   */
+  private async noteReport(unit: UnitConfig, shard: number, to: number): Promise<{ ok: true } | Failure> {
+    if (unit.layout.shards >= to) return { ok: true };
+    if (unit.layout.splitTo !== to)
+      return failure("INVALID_REQUEST", `shard 0 of '${unit.name}' has not recorded a split into ${to} shards yet; report again`);
     this.host.sql.exec("INSERT OR IGNORE INTO split_reports (shard) VALUES (?)", shard);
     await this.host.rearm();
     return { ok: true };
@@ -262,7 +361,7 @@ export class Split {
   private async end(unit: UnitConfig, to: number): Promise<{ ok: true }> {
     if (unit.layout.splitTo !== to) return { ok: true };
     this.host.sql.transaction(() => {
-      this.host.config.update({ layout: { shards: to, splitTo: null } });
+      this.host.config.update({ layout: { ...unit.layout, shards: to, splitTo: null } });
       this.host.sql.exec("DELETE FROM split");
       this.host.sql.exec("DELETE FROM split_reports");
       this.host.fills.recount();
@@ -277,13 +376,7 @@ export class Split {
   private async moveBatch(unit: UnitConfig, row: SplitRow): Promise<void> {
     const { sql } = this.host;
     const to = row.split_to;
-    const listed = sql.all<{ key: string; bytes: number }>(
-      row.cursor === null
-        ? "SELECT key, sum(coalesce(length(content), 0)) AS bytes FROM records GROUP BY key ORDER BY key LIMIT ?"
-        : "SELECT key, sum(coalesce(length(content), 0)) AS bytes FROM records WHERE key > ? GROUP BY key ORDER BY key LIMIT ?",
-      ...(row.cursor === null ? [] : [row.cursor]),
-      MOVE_KEYS,
-    );
+    const listed = nextKeys(sql, row.cursor, MOVE_KEYS);
     const keys: string[] = [];
     let bytes = 0;
     for (const { key, bytes: size } of listed) {
@@ -294,7 +387,7 @@ export class Split {
     if (keys.length === 0) return void sql.exec("UPDATE split SET done = 1");
     let groups = new Map<number, string[]>();
     for (const key of keys) {
-      const target = shardOf(key, to);
+      const target = shardOf(key, to, unit.layout);
       if (target !== unit.shard) groups.set(target, [...(groups.get(target) ?? []), key]);
     }
     const leaving = [...groups.values()].flat();
@@ -340,14 +433,8 @@ export class Split {
     const unit = this.host.config.get();
     const to = unit?.layout.splitTo;
     if (!unit || !to || !this.allReported(unit)) return;
-    await forEachConcurrently(
-      Array.from({ length: to - 1 }, (_, index) => index + 1),
-      PEERS_AT_ONCE,
-      async (index) => {
-        const answer = await this.host.peer(unit.name, index).splitting(ADMIN, { op: "end", to });
-        if (isFailure(answer)) throw new Error(`shard ${index}: ${answer.error}: ${answer.detail}`);
-      },
-    );
+    const others = Array.from({ length: to - 1 }, (_, index) => index + 1);
+    await this.onPeers(unit.name, others, (peer) => peer.splitting(ADMIN, { op: "end", to }));
     await this.end(unit, to);
   }
 
@@ -357,6 +444,6 @@ export class Split {
   }
 
   private row(): SplitRow | undefined {
-    return this.host.sql.first<SplitRow>("SELECT split_to, cursor, moved, total, done, reported FROM split WHERE id = 1");
+    return this.host.sql.first<SplitRow>("SELECT split_to, cursor, moved, total, done, reported, laid FROM split WHERE id = 1");
   }
 }

@@ -15,13 +15,10 @@ import type { RunFilter, RunRequest } from "./run-control";
 import type { RunPart } from "./runs";
 import type { AddPolicy, DeletePolicy, Json, StoredRecord } from "./records";
 import type { BatchLineResult, UnitStatus } from "./answers";
-import { sum } from "../shards/merge";
+import { mergeKeys, sum } from "../shards/merge";
 import { splitRefusal } from "./split";
 import { unconfiguredScope } from "./pipeline-scope";
 import { acrossSplit, recordsInOrder } from "./split-forward";
-
-/** When an alarm that was moving keys is due again if it dies on the way (it re-arms sooner when it ends). */
-const _SPLIT_WATCHDOG_MS = 30_000;
 
 import { UnitAdmin } from "./unit-admin";
 
@@ -84,9 +81,21 @@ export class StorageUnit extends UnitAdmin {
     });
   }
 
-  /** The first `limit` keys from `startId` (inclusive) in byte order: a page over several shards is chosen on keys first. */
+  /**
+   * The first `limit` keys from `startId` (inclusive) in byte order: a page over several
+   * shards is chosen on keys first. While a split runs, an old shard answers for its new
+   * shards too, asking them after reading its own keys: a key in flight is then in one of
+   * the two lists (it reaches its new shard before it leaves this one), never in neither.
+   */
   async pageKeys(caller: Caller, startId: string | undefined, limit: number, scope?: string): Promise<string[] | Failure> {
-    return this.guard.withUnit(caller, "read", () => this.records.pageKeys(startId, limit, scope));
+    return this.guard.withUnit(caller, "read", async () => {
+      const here = this.records.pageKeys(startId, limit, scope);
+      const family = this.split.family();
+      if (family.length === 0) return here;
+      const theirs = await Promise.all(family.map((index) => this.split.peer(index).pageKeys(caller, startId, limit, scope)));
+      const refused = theirs.find(isFailure);
+      return refused ?? mergeKeys([here, ...(theirs as string[][])], limit);
+    });
   }
 
   async fetchPage(
@@ -186,6 +195,7 @@ export class StorageUnit extends UnitAdmin {
   }
 
   async setPaused(caller: Caller, paused: boolean): Promise<{ ok: true } | Failure> {
+    await this.split.settled();
     return this.guard.withUnit(caller, "write", async () => {
       this.config.update({ paused });
       await this.job.rearm();

@@ -1,4 +1,5 @@
-import { failure, type Failure } from "../errors";
+import { failure, isFailure, type Failure } from "../errors";
+import { forEachConcurrently } from "../concurrency";
 import type { ModulesConfig, ReprocessingSettings, Schedule } from "../schemas";
 import type { UnitConfig } from "./config";
 import { ADMIN, type AdminCaller, type Need, type Permission, type UserCaller } from "./grants";
@@ -9,29 +10,65 @@ import type { ShardInfo } from "./answers";
 import { ONE_SHARD, type ShardLayout } from "../shards/layout";
 import type { SplitAnswer, SplitCall } from "./split";
 
-/** When an alarm that was moving keys is due again if it dies on the way (it re-arms sooner when it ends). */
-const _SPLIT_WATCHDOG_MS = 30_000;
-
 import { UnitCore } from "./unit-core";
 
+/** Shards laid at once by a creation: the connection limit of one invocation. */
+const LAID_AT_ONCE = 6;
+
+type CreateOptions = { contentProcessing: boolean; reprocessingQueue: boolean };
+
 export abstract class UnitAdmin extends UnitCore {
+  /** shard 0: the creation in flight, the lock a second creation meets */
+  private creating: Promise<{ createdAt: number } | Failure> | undefined;
+
   // ── admin ────────────────────────────────────────────────────────────────
   // Only the admin's routes (and the registry) call these.
 
-  /** Lays shard `shard` of unit `name`; shard 0 decides whether the unit exists, and is laid last (sharded-unit.ts). */
-  async create(
-    name: string,
-    options: { contentProcessing: boolean; reprocessingQueue: boolean },
-    shard = 0,
-    layout: ShardLayout = ONE_SHARD,
-  ): Promise<{ createdAt: number } | Failure> {
-    if (this.config.get()) {
-      if (shard === 0) return failure("STORAGE_UNIT_ALREADY_EXISTS", `storage unit '${name}' already exists; delete it first or pick another name`);
-      // a shard left by a creation that did not finish (shard 0 was never laid) starts again empty
-      await this.destroy(ADMIN);
+  /**
+   * Creates the unit `name` of `layout.shards` shards (called on shard 0, which lays the
+   * others, then itself: the unit exists once shard 0 is laid), or lays shard `shard` > 0 of
+   * it (called by shard 0). Shard 0 holds the creation's lock: a second creation meanwhile
+   * answers STORAGE_UNIT_ALREADY_EXISTS, whatever its count.
+   */
+  async create(name: string, options: CreateOptions, shard = 0, layout: ShardLayout = ONE_SHARD): Promise<{ createdAt: number } | Failure> {
+    if (shard === 0) {
+      if (this.config.get() || this.creating)
+        return failure("STORAGE_UNIT_ALREADY_EXISTS", `storage unit '${name}' already exists; delete it first or pick another name`);
+      this.creating = this.createUnit(name, options, layout).finally(() => {
+        this.creating = undefined;
+      });
+      return this.creating;
     }
+    // a shard left by a creation that did not finish (shard 0 was never laid) starts again empty
+    if (this.config.get()) await this.destroy(ADMIN);
     migrate(this.sql);
     this.config.create(name, options.contentProcessing, options.reprocessingQueue, shard, layout);
+    return { createdAt: this.config.get()!.createdAt };
+  }
+
+  /**
+   * Shard 0's creation: notes how many shards it lays (table `creating`), lays them, removes
+   * those a creation cut short had laid beyond them, then lays itself.
+   */
+  private async createUnit(name: string, options: CreateOptions, layout: ShardLayout): Promise<{ createdAt: number } | Failure> {
+    migrate(this.sql);
+    const before = this.sql.first<{ shards: number }>("SELECT shards FROM creating WHERE id = 1")?.shards ?? 0;
+    this.sql.exec("INSERT OR REPLACE INTO creating (id, shards) VALUES (1, ?)", Math.max(before, layout.shards));
+    const others = Array.from({ length: layout.shards - 1 }, (_, index) => index + 1);
+    const leftovers = Array.from({ length: Math.max(0, before - layout.shards) }, (_, index) => layout.shards + index);
+    const failures: Failure[] = [];
+    await forEachConcurrently(others, LAID_AT_ONCE, async (index) => {
+      const laid = await this.peer(name, index).create(name, options, index, layout);
+      if (isFailure(laid)) failures.push(laid);
+    });
+    if (failures[0]) return failures[0];
+    await forEachConcurrently(leftovers, LAID_AT_ONCE, async (index) => {
+      await this.peer(name, index).destroy(ADMIN);
+    });
+    this.sql.transaction(() => {
+      this.config.create(name, options.contentProcessing, options.reprocessingQueue, 0, layout);
+      this.sql.exec("DELETE FROM creating");
+    });
     return { createdAt: this.config.get()!.createdAt };
   }
 
@@ -63,6 +100,7 @@ export abstract class UnitAdmin extends UnitCore {
 
   /** Stores an already validated configuration (see checkModulesConfig). */
   async setModules(caller: AdminCaller, modules: ModulesConfig): Promise<{ ok: true } | Failure> {
+    await this.split.settled();
     return this.guard.withExisting(caller, () => {
       this.config.update({ modules });
       return { ok: true };
@@ -70,6 +108,7 @@ export abstract class UnitAdmin extends UnitCore {
   }
 
   async setFlag(caller: AdminCaller, flag: "reprocessingQueue" | "contentProcessing", value: boolean): Promise<{ ok: true } | Failure> {
+    await this.split.settled();
     return this.guard.withExisting(caller, () => {
       this.config.update({ [flag]: value });
       return { ok: true };
@@ -77,6 +116,7 @@ export abstract class UnitAdmin extends UnitCore {
   }
 
   async setSettings(caller: AdminCaller, patch: Partial<ReprocessingSettings>): Promise<ReprocessingSettings | Failure> {
+    await this.split.settled();
     return this.guard.withExisting(caller, async (unit) => {
       const settings = { ...unit.settings, ...patch };
       if (settings.maxBackoffMs < settings.backoffMs) {
@@ -89,6 +129,7 @@ export abstract class UnitAdmin extends UnitCore {
   }
 
   async setSchedules(caller: AdminCaller, schedules: Schedule[], now = Date.now()): Promise<ScheduleState[] | Failure> {
+    await this.split.settled();
     return this.guard.withExisting(caller, (unit) => {
       const states = nextRunTimes(schedules, now);
       if ("error" in states) return states;
@@ -108,17 +149,23 @@ export abstract class UnitAdmin extends UnitCore {
 
   /** Stores a user's grant and token hash, pushed by the registry (a rotation re-sends it with the new hash). */
   async setGrant(caller: AdminCaller, user: string, tokenHash: string, permission: Permission): Promise<{ ok: true } | Failure> {
+    await this.split.settled();
     return this.guard.withExisting(caller, () => {
       this.grants.set(user, tokenHash, permission);
       return { ok: true };
     });
   }
 
-  /** Drops a user's grant; `exists` tells whether the unit itself exists. */
-  async removeGrant(user: string): Promise<{ exists: boolean }> {
-    const exists = this.config.get() !== undefined;
-    if (exists) this.grants.remove(user);
-    return { exists };
+  /**
+   * Drops a user's grant; `exists` tells whether the unit itself exists, and shard 0 answers
+   * its layout once the grant is gone here: the shards the Worker then drops it on (a split
+   * starting meanwhile lays its new shards with the grants as they are after this).
+   */
+  async removeGrant(user: string): Promise<{ exists: boolean; layout?: ShardLayout }> {
+    await this.split.settled();
+    const unit = this.config.get();
+    if (unit) this.grants.remove(user);
+    return unit ? { exists: true, layout: unit.layout } : { exists: false };
   }
 
   /** The grant check alone, for a user's request that must be refused before its body is read. */
@@ -128,7 +175,7 @@ export abstract class UnitAdmin extends UnitCore {
 
   // ── splitting ────────────────────────────────────────────────────────────
 
-  /** The steps of a split (split.ts), called by the Worker's splitStorageUnit and by the unit's shards. */
+  /** The steps of a split (split.ts): "begin" called by the Worker's splitStorageUnit on shard 0, the others by the unit's shards. */
   async splitting<C extends SplitCall>(caller: AdminCaller, call: C): Promise<SplitAnswer<C> | Failure> {
     // a new shard is laid where the unit does not exist yet
     if (call.op === "lay") return this.split.lay(call) as Promise<SplitAnswer<C>>;
@@ -150,9 +197,9 @@ export abstract class UnitAdmin extends UnitCore {
   /** Referrers on this shard of a key that changed on another: no step of its own, since the sender waits on this call in its step. */
   async enqueueReferrers(caller: AdminCaller, referrers: Referrer[]) {
     return this.guard.withExisting(caller, async () => {
-      this.across.enqueue(referrers);
+      const queued = await this.across.enqueue(referrers);
       await this.afterEnqueue(false);
-      return { ok: true as const };
+      return queued;
     });
   }
 }

@@ -70,8 +70,15 @@ export abstract class UnitCore extends DurableObject<Env> {
     this.config = new ConfigStore(this.sql);
     this.records = new RecordStore(this.sql, env as unknown as Record<string, unknown>);
     this.queue = new Queue(this.sql);
-    this.references = new ReferenceStore(this.sql, this.queue, () => placementOf(this.config.get()));
-    this.across = new AcrossShards(() => this.config.get(), this.records, this.references, this.queue, env);
+    this.references = new ReferenceStore(this.sql, this.queue, () => placementOf(this.config.get(), (key) => this.split.away(key) !== undefined));
+    this.across = new AcrossShards(
+      () => this.config.get(),
+      this.records,
+      this.references,
+      this.queue,
+      env,
+      (key) => this.split.away(key),
+    );
     this.fills = new Fills(this.sql, this.queue);
     this.grants = new GrantStore(this.sql);
     const rates = new Rates(this.sql);
@@ -126,7 +133,7 @@ export abstract class UnitCore extends DurableObject<Env> {
       grants: this.grants,
       fills: this.fills,
       blockConcurrencyWhile: (fn) => this.state.blockConcurrencyWhile(fn),
-      peer: (unit, index) => this.env.STORAGE_UNIT.getByName(shardName(unit, index)) as unknown as Peer,
+      peer: (unit, index) => this.peer(unit, index),
       destroy: () => this.destroy(ADMIN),
       rearm: () => this.job.rearm(),
     });
@@ -151,6 +158,11 @@ export abstract class UnitCore extends DurableObject<Env> {
   }
 
   // ── internals ────────────────────────────────────────────────────────────
+
+  /** Shard `index` of the unit `unit`, by RPC. */
+  protected peer(unit: string, index: number): Peer {
+    return this.env.STORAGE_UNIT.getByName(shardName(unit, index)) as unknown as Peer;
+  }
 
   protected hasWork(): boolean {
     return this.fills.active() || this.references.waiting() || this.queue.nextWake() !== undefined;

@@ -7,7 +7,8 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { shardName, shardOf } from "../../src/shards/layout";
+import { shardName } from "../../src/shards/layout";
+import { shardOf } from "../../src/shards/placement";
 import { ObjectNamespace } from "../../src/runtime/objects";
 import { E2E_SHARDS, enc, ok, target, uniqueUnit } from "./client";
 
@@ -16,7 +17,7 @@ const { dataDir, kind } = inject("e2e");
 /** One key per shard, the key of shard i at index i. */
 function keyPerShard(): string[] {
   const keys = new Array<string>(E2E_SHARDS);
-  for (let n = 0; keys.filter(Boolean).length < E2E_SHARDS; n++) keys[shardOf(`k${n}`, E2E_SHARDS)] ??= `k${n}`;
+  for (let n = 0; keys.filter(Boolean).length < E2E_SHARDS; n++) keys[shardOf(`k${n}`, E2E_SHARDS, {})] ??= `k${n}`;
   return keys;
 }
 

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { shardOf } from "../../src/shards/layout";
+import { shardOf } from "../../src/shards/placement";
 import { clientFor, E2E_SHARDS, ok } from "./client";
 import { launchServer, type ServerHandle } from "./servers";
 
@@ -19,7 +19,7 @@ const UNIT = "full";
 /** `count` keys `<prefix><n>` that all live on shard 0 of the suite's units: one shard is what fills. */
 const onShard0 = (prefix: string, count: number) =>
   Array.from({ length: count * E2E_SHARDS * 4 }, (_, n) => `${prefix}${String(n).padStart(3, "0")}`)
-    .filter((key) => shardOf(key, E2E_SHARDS) === 0)
+    .filter((key) => shardOf(key, E2E_SHARDS, {}) === 0)
     .slice(0, count);
 
 describe.skipIf(kind === null)("a server with RESTAGE_SHARD_MAX_BYTES", () => {

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import { recordedCalls } from "../../src/modules/recorder";
-import { shardOf } from "../../src/shards/layout";
+import { shardOf } from "../../src/shards/placement";
 import { GONE, inContract, type KeyModel } from "./model";
 import type { World } from "./world";
 
@@ -34,12 +34,19 @@ export function answersInContract(world: World): string[] {
 export interface Layout {
   shards: number;
   splitTo: number | null;
+  /** the unit's placement seed; undefined for a unit placed by FNV-1a */
+  seed?: string;
 }
 
 /** Shard 0's layout; undefined when the unit does not exist there. */
 export function layoutOf(world: World, unit: string): Layout | undefined {
-  const [row] = rows(world.shardDb(unit, 0), "SELECT shards, split_to FROM unit");
-  return row ? { shards: Number(row.shards), splitTo: row.split_to === null ? null : Number(row.split_to) } : undefined;
+  const [row] = rows(world.shardDb(unit, 0), "SELECT shards, split_to, seed FROM unit");
+  if (!row) return undefined;
+  return {
+    shards: Number(row.shards),
+    splitTo: row.split_to === null ? null : Number(row.split_to),
+    seed: row.seed === null ? undefined : String(row.seed),
+  };
 }
 
 /** The split has ended, and every shard of the unit knows the layout shard 0 has. */
@@ -78,7 +85,7 @@ export function rowsOnOwners(world: World, unit: string): string[] {
     if (!db) continue;
     for (const { table, column } of KEYED) {
       for (const row of rows(db, `SELECT ${column} AS k FROM ${table}`)) {
-        const owner = shardOf(String(row.k), layout.shards);
+        const owner = shardOf(String(row.k), layout.shards, layout);
         if (owner !== index) problems.push(`${table} row of '${row.k}' on shard ${index}; its owner is shard ${owner} of ${layout.shards}`);
       }
     }
@@ -119,7 +126,12 @@ export function writesKept(world: World, unit: string, model: KeyModel): string[
   if (!layout) return [];
   const problems: string[] = [];
   for (const { key, scope, allowed } of model.entries()) {
-    const [row] = rows(world.shardDb(unit, shardOf(key, layout.shards)), "SELECT content FROM records WHERE key = ? AND scope = ?", key, scope);
+    const [row] = rows(
+      world.shardDb(unit, shardOf(key, layout.shards, layout)),
+      "SELECT content FROM records WHERE key = ? AND scope = ?",
+      key,
+      scope,
+    );
     const held = row?.content == null ? GONE : String(row.content);
     if (!allowed.has(held))
       problems.push(

@@ -13,6 +13,7 @@ import { setLogSink } from "../../src/log";
 import { recordedCalls } from "../../src/modules/recorder";
 import type { ObjectClass } from "../../src/runtime/objects";
 import { shardName } from "../../src/shards/layout";
+import { forgetLayouts } from "../../src/shards/shard-router";
 import { READS } from "../../src/yield-budget";
 import { MemoryDisk } from "./memory-disk";
 import { Scheduler } from "./scheduler";
@@ -55,6 +56,8 @@ export class World {
     private readonly dataDir: string,
   ) {
     this.scheduler = new Scheduler(seed);
+    // a world is a new isolate: no layout learnt in another world may route its calls
+    forgetLayouts();
     this.restore = installVirtualGlobals(this.scheduler);
     mkdirSync(dataDir, { recursive: true });
     this.hostDb = this.disk.platform.openDatabase(":memory:");

@@ -1,7 +1,8 @@
 /** Helpers for the tests of sharded units: each shard's object, keys that land on chosen shards, draining every shard. */
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { shardName, shardOf } from "../../src/shards/layout";
+import { shardName } from "../../src/shards/layout";
+import { shardOf } from "../../src/shards/placement";
 
 /** Shard `index` of `unit`, to call its RPC methods or drive its alarm. */
 export function shardStub(unit: string, index: number) {
@@ -13,7 +14,7 @@ export function keyPerShard(shards: number, prefix = "s"): string[] {
   const keys = new Array<string | undefined>(shards);
   for (let n = 0, found = 0; found < shards; n++) {
     const key = `${prefix}${n}`;
-    const index = shardOf(key, shards);
+    const index = shardOf(key, shards, {});
     if (keys[index] === undefined) {
       keys[index] = key;
       found++;
@@ -25,7 +26,7 @@ export function keyPerShard(shards: number, prefix = "s"): string[] {
 /** `count` keys that all land on shard `index` of `shards`. */
 export function keysOnShard(shards: number, index: number, count: number, prefix = "f"): string[] {
   const keys: string[] = [];
-  for (let n = 0; keys.length < count; n++) if (shardOf(`${prefix}${n}`, shards) === index) keys.push(`${prefix}${n}`);
+  for (let n = 0; keys.length < count; n++) if (shardOf(`${prefix}${n}`, shards, {}) === index) keys.push(`${prefix}${n}`);
   return keys;
 }
 
