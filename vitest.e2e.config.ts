@@ -28,12 +28,9 @@ export default defineConfig({
       // `docs`: every file the README, docs/ and src/ name exists; `npm test` runs it with `sqlite`
       { test: { name: "docs", include: ["test/docs/**/*.test.ts"] } },
       {
-        // the app as the self-hosted bundles see it: "cloudflare:workers" is the host's shim, the pages' browser files are left out
+        // the app as the self-hosted bundles see it: "cloudflare:workers" is the host's shim
         resolve: {
-          alias: [
-            { find: "cloudflare:workers", replacement: fileURLToPath(new URL("src/runtime/shim.ts", import.meta.url)) },
-            { find: /^.*(standalone\.js|dist\/console\/assets\.js)$/, replacement: fileURLToPath(new URL("test/sim/no-pages.ts", import.meta.url)) },
-          ],
+          alias: [{ find: "cloudflare:workers", replacement: fileURLToPath(new URL("src/runtime/shim.ts", import.meta.url)) }],
         },
         // its seeds are split over two files that run at once, one per core
         test: {

@@ -1,21 +1,13 @@
 #!/usr/bin/env node
 // The shard protocol's simulation from the command line (test/sim/README in the README's
 // "Deterministic simulation"): `npm run sim -- --seeds N [--from S] [--scenario NAME|--all]
-// [--trace K]`. Bundles test/sim/cli.ts with the app (the pages' browser files left out: the
-// simulation serves no page) and runs it in this process.
+// [--trace K]`. Bundles test/sim/cli.ts with the app and runs it in this process.
 import { build } from "esbuild";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { root } from "./node-bundle.mjs";
-
-const noPages = {
-  name: "no-pages",
-  setup(build) {
-    build.onResolve({ filter: /standalone\.js$|dist\/console\/assets\.js$/ }, () => ({ path: join(root, "test/sim/no-pages.ts") }));
-  },
-};
 
 const dir = mkdtempSync(join(tmpdir(), "restage-sim-build-"));
 const outfile = join(dir, "sim.mjs");
@@ -28,7 +20,6 @@ try {
     platform: "node",
     target: "es2022",
     alias: { "cloudflare:workers": "./src/runtime/shim.ts" },
-    plugins: [noPages],
     banner: { js: 'import { createRequire as __restageRequire } from "node:module"; const require = __restageRequire(import.meta.url);' },
     outfile,
     logLevel: "warning",

@@ -17,7 +17,7 @@ import { World } from "./world";
 export interface SeedResult {
   seed: number;
   scenario: string;
-  /** the unit's name: u<seed>, with a suffix when this process ran the seed before */
+  /** the unit's name: u<seed> */
   unit: string;
   violations: string[];
   steps: number;
@@ -33,7 +33,7 @@ process.once("exit", () => rmSync(root, { recursive: true, force: true }));
 const MAX_STEPS = 60_000;
 const SETTLE_MS = 120_000;
 
-/** Runs of each seed in this process: a seed run again gets a unit of another name, as the Worker's layout cache outlives a run. */
+/** Runs of each seed in this process: each gets a data folder of its own. */
 const runs = new Map<number, number>();
 
 /**
@@ -59,7 +59,7 @@ export async function runSeed(seed: number, scenario: Scenario): Promise<SeedRes
   await warmUp();
   const run = runs.get(seed) ?? 0;
   runs.set(seed, run + 1);
-  const unit = run === 0 ? `u${seed}` : `u${seed}r${run}`;
+  const unit = `u${seed}`;
   const world = new World(seed, join(root, `seed-${seed}-${run}`));
   const clients = new Clients(world, unit);
   const violations: string[] = [];
