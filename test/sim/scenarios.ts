@@ -80,7 +80,6 @@ export const SCENARIOS: Scenario[] = [
     name: "split",
     about:
       "a split 1 → 2 → 8 of a unit with records, a join and stable keys, writers retrying after 409 (issue 17: a split that never ends; a report answered OK before shard 0 recorded the split)",
-    pending: true,
     crashRate: 0.002,
     async run(clients) {
       await setUp(clients, 1, 6);
@@ -107,7 +106,6 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "concurrent-splits",
     about: "two split calls with different counts at once: one is refused 409, the unit ends on one layout (issue 21 row 2)",
-    pending: true,
     crashRate: 0,
     async run(clients) {
       const from = pick(clients, [1, 2]);
@@ -119,7 +117,6 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "revoke-during-split",
     about: "a revoke and a token rotation made while a split starts reach the new shards (issue 21 row 1)",
-    pending: true,
     crashRate: 0,
     async run(clients) {
       const from = pick(clients, [1, 2]);
@@ -130,7 +127,6 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "page-during-split",
     about: "fetchPage walks overlapping a split see every key that existed throughout (issue 21 row 3)",
-    pending: true,
     crashRate: 0,
     async run(clients) {
       const from = pick(clients, [1, 2]);
@@ -166,7 +162,6 @@ export const SCENARIOS: Scenario[] = [
   {
     name: "concurrent-creates",
     about: "two creates of one unit with different shard counts at once: one wins, and every shard agrees on its layout (issue 21 row 5)",
-    pending: true,
     crashRate: 0,
     async run(clients) {
       const [a, b] = await Promise.all([clients.create(2), clients.create(8)]);
