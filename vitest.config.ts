@@ -63,11 +63,12 @@ export default defineConfig({
           globalSetup: ["./test/support/publisher-server.ts"],
           setupFiles: ["./test/support/quiet-logs.ts"],
           include: ["test/**/*.test.ts"],
-          // these run in plain Node (vitest.e2e.config.ts: test/sqlite and test/docs in npm test; test/browser, test/walkthrough and test/package against a live server), or under a shard cap (below)
+          // these run in plain Node (vitest.e2e.config.ts: test/sqlite, test/sim and test/docs in npm test; test/browser, test/walkthrough and test/package against a live server), or under a shard cap (below)
           exclude: [
             "test/e2e/**",
             "test/runtime/**",
             "test/sqlite/**",
+            "test/sim/**",
             "test/docs/**",
             "test/browser/**",
             "test/walkthrough/**",

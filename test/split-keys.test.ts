@@ -76,6 +76,7 @@ describe("a split", () => {
 describe("a run that reaches a new shard with a moved batch before that shard's own start", () => {
   it("is joined by the shard's start: no UNIQUE violation, nothing replaced, and its total is the number of keys", async () => {
     const unit = await createUnit({ shards: 2, reprocessingQueue: true });
+    await setModules(unit, { raw: [] });
     const keys = await addMany(unit, "raw", 400);
     expect((await call("PUT", `/reprocess/pause/${unit}`)).status).toBe(200);
     await holdSplit(unit, 2);
