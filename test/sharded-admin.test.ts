@@ -106,9 +106,11 @@ describe("a Worker whose cached layout of a unit is stale", () => {
     for (const index of shardsOf(before).reverse()) expect(await shardStub(unit, index).destroy(ADMIN)).toEqual({ name: unit });
     const layout = { shards, splitTo: null };
     const options = { contentProcessing: true, reprocessingQueue: true, shards };
-    for (const index of shardsOf(shards).reverse()) expect(await shardStub(unit, index).create(unit, options, index, layout)).toHaveProperty("createdAt");
+    for (const index of shardsOf(shards).reverse())
+      expect(await shardStub(unit, index).create(unit, options, index, layout)).toHaveProperty("createdAt");
     // a pipeline for raw, so the reprocess call below is accepted; once every shard is laid, as shard 0's creation lays the others anew
-    for (const index of shardsOf(shards)) expect(await shardStub(unit, index).setModules(ADMIN, { modules: { raw: [] }, settings: {} })).toEqual({ ok: true });
+    for (const index of shardsOf(shards))
+      expect(await shardStub(unit, index).setModules(ADMIN, { modules: { raw: [] }, settings: {} })).toEqual({ ok: true });
   }
 
   for (const shards of [1, 4]) {
