@@ -19,12 +19,14 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { apiCaller } from "./http-api.mjs";
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 1000);
 const LINES_PER_REQUEST = 10_000;
 const TOKEN = "bench-drain-token";
+const api = apiCaller(TOKEN);
 const HERE = fileURLToPath(new URL("..", import.meta.url));
 const roots = process.argv.length > 2 ? process.argv.slice(2).map((dir) => resolve(dir)) : [HERE];
 
@@ -88,19 +90,6 @@ async function launch(root, file) {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-async function api(url, method, path, body) {
-  const headers = { authorization: `Bearer ${TOKEN}` };
-  if (body !== undefined) headers["content-type"] = typeof body === "string" ? "application/x-ndjson" : "application/json";
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers,
-    body: typeof body === "string" || body === undefined ? body : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (response.status !== 200) throw new Error(`${method} ${path}: ${response.status} ${text.slice(0, 500)}`);
-  return JSON.parse(text);
 }
 
 /** One ingest and drain on a fresh server; returns both rates. */

@@ -16,11 +16,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isServerKind, launchServer } from "../test/e2e/servers.ts";
+import { apiCaller } from "./http-api.mjs";
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LINES_PER_REQUEST = 10_000;
 const TOKEN = "bench-ingest-token";
+const api = apiCaller(TOKEN);
 
 /** Kinds beyond the servers' own: the server and the variables it starts with. */
 const VARIANTS = { "wrangler-untraced": { server: "wrangler", env: { X_LOCAL_OBSERVABILITY: "false" } } };
@@ -53,19 +55,6 @@ for (let start = 0; start < RECORDS; start += LINES_PER_REQUEST) {
     lines.push(JSON.stringify({ action: "add", scope: "raw", key: `doc-${String(i).padStart(8, "0")}`, content: { title: `Document ${i}`, n: i } }));
   }
   bodies.push(lines.join("\n"));
-}
-
-async function api(url, method, path, body) {
-  const headers = { authorization: `Bearer ${TOKEN}` };
-  if (body !== undefined) headers["content-type"] = typeof body === "string" ? "application/x-ndjson" : "application/json";
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers,
-    body: typeof body === "string" || body === undefined ? body : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (response.status !== 200) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return JSON.parse(text);
 }
 
 /** One timed ingest into a fresh unit; returns the milliseconds of the batch requests alone. */
