@@ -1,11 +1,16 @@
 /**
  * A module's read during a split: a referenced record that has already moved to its new
- * shard is read there, so a join that runs while the split does misses nothing.
+ * shard is read there, so a join that runs while the split does misses nothing. And a
+ * module's references for an item whose record has moved are refused for that item alone.
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { PipelineItem } from "../src/modules/types";
 import { shardOf } from "../src/shards/placement";
+import type { Changes } from "../src/unit/changes";
+import type { UnitConfig } from "../src/unit/config";
 import type { StorageUnit } from "../src/unit/storage-unit";
+import { READS } from "../src/yield-budget";
 import { addRecord, call, createUnit } from "./helpers";
 import { holdSplit, releaseSplit, shardStub } from "./split-helpers";
 import { fetchScope, setModules, status } from "./support/modules";
@@ -58,5 +63,32 @@ describe("a join while its unit splits", () => {
     expect((await status(unit)).splitting).not.toBeNull();
     expect((await status(unit)).processed).toBe(before + 1);
     expect(await fetchScope(unit, book, "joined")).toEqual({ authorId: author, author: { name: "Ada" } });
+  });
+
+  it("refuses a module's references for an item whose record has moved, by answer and not by a throw that would fail its whole batch", async () => {
+    const unit = await createUnit({ reprocessingQueue: true, shards: 2 });
+    // both on shard 0 of 2: one moves to shard 2 of 4, the other stays
+    const leaving = keyOn("book", 2);
+    const staying = keyOn("book", 0);
+    expect((await call("PUT", `/reprocess/pause/${unit}`)).status).toBe(200);
+    await holdSplit(unit, 2);
+    expect((await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: 4 })).status).toBe(200);
+    await releaseSplit(unit, 1);
+    await runInDurableObject(shardStub(unit, 0), (instance: StorageUnit) =>
+      (instance as unknown as { split: { step(): Promise<void> } }).split.step(),
+    );
+    await holdSplit(unit, 1);
+    const answers = await runInDurableObject(shardStub(unit, 0), (instance: StorageUnit, state) => {
+      const parts = instance as unknown as { changes: Changes; config: { get(): UnitConfig } };
+      const access = parts.changes.moduleAccess(parts.config.get().createdAt, READS);
+      const item = (key: string) => ({ key, scope: "books", kind: "process", document: {}, version: 1, hops: 0 }) as unknown as PipelineItem;
+      const refused = access.references(item(leaving), "authors", ["a1"], "authorId");
+      const recorded = access.references(item(staying), "authors", ["a1"], "authorId");
+      const rows = state.storage.sql.exec<{ key: string }>("SELECT key FROM record_refs ORDER BY key").toArray();
+      return { refused, recorded, rows: rows.map((row) => row.key) };
+    });
+    expect(answers.refused).toContain("moved to another shard");
+    expect(answers.recorded).toBeUndefined();
+    expect(answers.rows).toEqual([staying]);
   });
 });
