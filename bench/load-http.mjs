@@ -11,6 +11,8 @@
  *
  * It prints, per phase, requests a second, p50 / p99 / max latency, the share of the
  * `/health` ceiling, and any answer that was not 200 (there should be none).
+ * BENCH_URL=http://127.0.0.1:PORT loads a server already running (started with ADMIN_TOKEN
+ * bench-load-token: under `node --cpu-prof`, say) instead of starting one.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -92,7 +94,7 @@ const line = (name, figures, ceiling) =>
   `${figures.refused.size > 0 ? `  not 200: ${JSON.stringify(Object.fromEntries(figures.refused))}` : ""}`;
 
 const dataDir = mkdtempSync(join(tmpdir(), `restage-bench-load-${kind}-`));
-const server = await launchServer(kind, { dataDir, token: TOKEN });
+const server = process.env.BENCH_URL ? { url: process.env.BENCH_URL, stop: async () => {} } : await launchServer(kind, { dataDir, token: TOKEN });
 try {
   const units = { 1: await unitOf(server.url, 1), 4: await unitOf(server.url, 4) };
   const health = await load(server.url, () => ["GET", "/health"]);
