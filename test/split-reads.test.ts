@@ -4,15 +4,16 @@
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { shardOf } from "../src/shards/placement";
 import type { StorageUnit } from "../src/unit/storage-unit";
 import { addRecord, call, createUnit } from "./helpers";
 import { holdSplit, releaseSplit, shardStub } from "./split-helpers";
 import { fetchScope, setModules, status } from "./support/modules";
+import { keysOnShard, unitLayout } from "./support/shards";
+import type { ShardLayout } from "../src/shards/layout";
 
-/** The first key `prefix<n>` that a split of two shards into four puts on `shard`. */
-function keyOn(prefix: string, shard: number): string {
-  for (let n = 0; ; n++) if (shardOf(`${prefix}${n}`, 4, {}) === shard) return `${prefix}${n}`;
+/** The first key `prefix<n>` that a split of the unit of `layout` (two shards) into four puts on `shard`. */
+function keyOn(layout: ShardLayout, prefix: string, shard: number): string {
+  return keysOnShard(layout, shard, 1, prefix, 4)[0]!;
 }
 
 async function drainShards(unit: string): Promise<void> {
@@ -33,8 +34,9 @@ describe("a join while its unit splits", () => {
       ],
     });
     // both on shard 0 of 2; the author moves to shard 2 of 4, the book stays
-    const author = keyOn("author", 2);
-    const book = keyOn("book", 0);
+    const layout = await unitLayout(unit);
+    const author = keyOn(layout, "author", 2);
+    const book = keyOn(layout, "book", 0);
     await addRecord(unit, "authors", { key: author, content: { name: "Ada" } });
     await addRecord(unit, "books", { key: book, content: { authorId: author } });
     await drainShards(unit);

@@ -12,6 +12,7 @@ import { call, createUnit, ndjson } from "./helpers";
 import { addMany, setPipelines, setSettings, status, waitFor, waitForStatus } from "./queue-helpers";
 import { createUser, grant } from "./security-helpers";
 import { driveSplit, holdSplit, releaseSplit, shardRows, shardStub, type ShardRows } from "./split-helpers";
+import { shardLayout, unitLayout } from "./support/shards";
 
 /** Items that fail for good before the split: outside the `reprocess/all` (prefix `k`), so they stay failed through it. */
 const FAILING = ["z-fail-a", "z-fail-b"];
@@ -37,8 +38,9 @@ async function busyUnit(shards: number, count: number) {
     expect((await call("PUT", `/transaction/execute/${unit}/extra`, { key, action: "delete", policy: "mustexist", version: 1e15 })).status).toBe(200);
   await waitForStatus(unit, (s) => s.pending === 0 && s.assigned === 0, "the writes' items", 30_000);
   // reference rows as a join leaves them, on the shard of the key they belong to
+  const layout = await unitLayout(unit);
   for (const key of ["k000010", "k000011", "k000012"]) {
-    await runInDurableObject(shardStub(unit, shardOf(key, shards, {})), (_instance: StorageUnit, state) => {
+    await runInDurableObject(shardStub(unit, shardOf(key, shards, layout)), (_instance: StorageUnit, state) => {
       state.storage.sql.exec("INSERT INTO record_refs (scope, key, via, ref_scope, ref_key) VALUES ('raw', ?, 'author', 'raw', 'k000020')", key);
     });
   }
@@ -74,17 +76,20 @@ describe("splitStorageUnit", () => {
   ] as const) {
     it(`moves every row of a key to its new shard, ${from} → ${to}, during a paused reprocess/all that then completes`, async () => {
       const { unit, user, runId } = await busyUnit(from, count);
+      const layout = await unitLayout(unit);
       const before = await everyShard(unit, from);
       expect(before.every((rows) => rows.fills.length === 1)).toBe(true);
       const split = await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: to });
       expect(split.body).toEqual({ message: "OK", splitting: true });
       await driveSplit(unit, to, 120_000);
 
+      // the unit keeps its placement seed: every shard, old and new, holds it
+      for (let index = 0; index < to; index++) expect(await shardLayout(unit, index)).toEqual({ ...layout, shards: to });
       const after = await everyShard(unit, to);
       const moved = byKey(after);
       // every row is on its key's shard, once, as it was (the referrer outbox is the job's to drain, paused or not: where it is, it is on its key's shard)
-      for (const rows of after) for (const row of rows.outbox) expect(shardOf(String(row.ref_key), to, {})).toBe(after.indexOf(rows));
-      for (const entry of moved) expect(entry.shard, `${entry.table} ${entry.key}`).toBe(shardOf(entry.key, to, {}));
+      for (const rows of after) for (const row of rows.outbox) expect(shardOf(String(row.ref_key), to, layout)).toBe(after.indexOf(rows));
+      for (const entry of moved) expect(entry.shard, `${entry.table} ${entry.key}`).toBe(shardOf(entry.key, to, layout));
       const strip = (entries: ReturnType<typeof byKey>) => entries.map(({ table, row }) => JSON.stringify([table, row])).sort();
       expect(strip(moved)).toEqual(strip(byKey(before)));
       // each shard's fill goes on from where it stood, counting what is left there; every shard holds the grant
@@ -173,6 +178,7 @@ describe("splitStorageUnit", () => {
     const unit = await createUnit({ shards: 1, contentProcessing: false, reprocessingQueue: true });
     await setPipelines(unit, { raw: [] });
     const keys = await addMany(unit, "raw", 3000);
+    const layout = await unitLayout(unit);
     expect((await call("PUT", `/reprocess/pause/${unit}`)).status).toBe(200);
     expect((await call("POST", `/reprocess/keys/${unit}/raw`, { keys: keys.slice(0, 500) })).status).toBe(200);
     const before = await everyShard(unit, 1);
@@ -196,7 +202,7 @@ describe("splitStorageUnit", () => {
     const after = await everyShard(unit, 4);
     const strip = (entries: ReturnType<typeof byKey>) => entries.map(({ table, row }) => JSON.stringify([table, row])).sort();
     expect(strip(byKey(after))).toEqual(strip(byKey(before)));
-    for (const entry of byKey(after)) expect(entry.shard).toBe(shardOf(entry.key, 4, {}));
+    for (const entry of byKey(after)) expect(entry.shard).toBe(shardOf(entry.key, 4, layout));
     expect((await call("GET", `/admin/getStorageUnit/${unit}`)).body.storageUnit).toMatchObject({
       shards: 4,
       records: 3000,
