@@ -158,7 +158,8 @@ describe("a Worker whose cached layout of a unit is stale", () => {
       async (unit) =>
         expect((await call("POST", `/access/fetchMultiple/${unit}`, { keys: ["x", "y"] })).body).toEqual({ message: "OK", records: [] }),
       async (unit) => expect((await call("GET", `/reprocess/status/${unit}`)).body).toMatchObject({ message: "OK", pending: 0 }),
-      async (unit, old) => expect((await call("POST", `/reprocess/keys/${unit}/raw`, { keys: keyPerShard(old, "q") })).body).toMatchObject({ queued: 0 }),
+      async (unit, old) =>
+        expect((await call("POST", `/reprocess/keys/${unit}/raw`, { keys: keyPerShard(old, "q") })).body).toMatchObject({ queued: 0 }),
       async (unit, old) => {
         const user = await createUser();
         await grant("rw", user.name, unit);
