@@ -18,7 +18,7 @@ export const ERROR_STATUS = {
   KEY_ALREADY_EXISTS: 409,
   NEWER_VERSION_ALREADY_EXISTS: 409,
   REPROCESSING_QUEUE_DISABLED: 409,
-  /** the unit is moving records to new shards: writes wait until it has ended (Retry-After) */
+  /** a second split while one runs: the split call waits until the first has ended (Retry-After) */
   STORAGE_UNIT_SPLITTING: 409,
   PAYLOAD_TOO_LARGE: 413,
   STORAGE_FULL: 507,

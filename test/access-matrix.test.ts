@@ -87,7 +87,7 @@ async function prepare(operation: Operation): Promise<Prepared> {
   // routes that consume their subject get a fresh one per request
   if (key === "PUT /admin/createStorageUnit/{unit}") params.unit = uniqueUnit("matrix");
   if (key === "DELETE /admin/deleteStorageUnit/{unit}") params.unit = await createUnit({}, uniqueUnit("matrix"));
-  // a split leaves its unit splitting (writes refused) for a while: each gets a unit of its own
+  // a split leaves its unit splitting for a while (a second split is refused): each gets a unit of its own
   if (key === "PUT /admin/splitStorageUnit/{unit}") params.unit = await createUnit({}, uniqueUnit("matrix"));
   if (key === "DELETE /security/user/{user}") params.user = (await createUser(uniqueUser("matrix"))).name;
   const path = operation.path.replace(/\{(\w+)\}/g, (_, name: string) => {

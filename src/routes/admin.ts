@@ -102,7 +102,7 @@ export function adminRoutes<S extends Schema>(app: App<S>) {
         operationId: "splitStorageUnit",
         summary: "Spread the unit over more shards, moving its records in the background",
         description:
-          "Answers at once; writes answer 409 STORAGE_UNIT_SPLITTING (Retry-After) until the split has ended, reads and reprocessing go on. `splitting` in reprocess/status and getStorageUnit shows the progress.",
+          "Answers at once; writes, reads and reprocessing go on while the records move (a write to a key waits at most for the one move step that carries it). A second split while one runs is 409 STORAGE_UNIT_SPLITTING (Retry-After). `splitting` in reprocess/status and getStorageUnit shows the progress.",
         tag,
         access,
         params: UnitParam,

@@ -23,17 +23,13 @@ export interface GuardHost {
 export class Guard {
   constructor(private readonly host: GuardHost) {}
 
-  /**
-   * `fn` applied to the unit when `caller` may do `need` here: the admin always, a user whose
-   * grant on this unit covers it. `refuse` may turn the call away before its routing is
-   * checked (a client's write while the unit splits: routed by the old count or not, it waits).
-   */
-  withUnit<T>(caller: Caller, need: Need, fn: (unit: UnitConfig) => T, refuse?: (unit: UnitConfig) => Failure | undefined): T | Failure {
+  /** `fn` applied to the unit when `caller` may do `need` here: the admin always, a user whose grant on this unit covers it. */
+  withUnit<T>(caller: Caller, need: Need, fn: (unit: UnitConfig) => T): T | Failure {
     const unit = this.host.config();
-    if (caller.kind === "admin") return unit ? (refuse?.(unit) ?? this.withExisting(caller, fn)) : this.withExisting(caller, fn);
+    if (caller.kind === "admin") return this.withExisting(caller, fn);
     // the route asks the registry whether the token is a user's at all, for 401 or 403
     if (!unit) return failure("UNAUTHORIZED", "the token is not valid; check the Authorization header");
-    return this.host.grants.refusal(caller.tokenHash, need, unit.name) ?? refuse?.(unit) ?? this.routed(caller, unit, fn);
+    return this.host.grants.refusal(caller.tokenHash, need, unit.name) ?? this.routed(caller, unit, fn);
   }
 
   /** {@link withUnit}, for the reprocessing queue's methods: refused while the unit's queue is disabled. */

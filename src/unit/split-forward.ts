@@ -1,10 +1,13 @@
 /**
  * Calls for keys an old shard has already handed to a new one during a split: the Worker
  * still routes a key by the old count, so the old shard asks the key's new shard and
- * passes the answer on. One hop more, only while a split runs (split.ts, `away`).
+ * passes the answer on. One hop more, only while a split runs (split.ts, `away`). Reads
+ * pass the Worker's routing on; writes are sent {@link unrouted}: the new shard holds the
+ * key whichever step of the split it has reached, and checks that it does (`placeOf`).
  */
 import { isFailure, type Failure } from "../errors";
 import { inOrder } from "../shards/merge";
+import type { Caller } from "./grants";
 import type { Peer, Split } from "./split";
 import { LIST_BUDGET, type StoredRecord } from "./records";
 
@@ -42,4 +45,24 @@ export function recordsInOrder(
   if (parts.length === 1) return parts[0]!;
   const { records, stoppedAt } = inOrder(keys, parts, maxBytes);
   return stoppedAt === undefined ? { records } : { records, remainingKeys: keys.slice(stoppedAt) };
+}
+
+/** `caller` without the Worker's layout: for a write an old shard sends on to the key's new shard. */
+export function unrouted<C extends Caller>(caller: C): C {
+  const { layout: _routedBy, ...rest } = caller;
+  return rest as C;
+}
+
+/** Items sorted by where their keys are written (split.ts, `placeOf`): here, per new shard, or not this shard's. */
+export function byPlace<I>(split: Split, items: I[], keyOf: (item: I) => string): { here: I[]; away: Map<number, I[]>; elsewhere: I[] } {
+  const here: I[] = [];
+  const away = new Map<number, I[]>();
+  const elsewhere: I[] = [];
+  for (const item of items) {
+    const place = split.placeOf(keyOf(item));
+    if (place === "here") here.push(item);
+    else if (place === "elsewhere") elsewhere.push(item);
+    else away.set(place, [...(away.get(place) ?? []), item]);
+  }
+  return { here, away, elsewhere };
 }

@@ -4,8 +4,10 @@
  * the count it moves to, its cursor, keys gone through and to go through, whether it has
  * finished and told shard 0) and `split_reports` (on shard 0: the old shards that have).
  *
- * While the layout has `splitTo`, every shard refuses client writes (409, {@link splitRefusal}).
- * Each old shard i moves its keys from its alarm ({@link Split.step}), a batch at a time
+ * Writes go on while the layout has `splitTo`: a client's write of a key lands where the
+ * key is at that moment ({@link Split.placeOf}): on its old shard until the cursor passes
+ * it (it then moves with the rest), on its new shard after. Each old shard i moves its
+ * keys from its alarm ({@link Split.step}), a batch at a time
  * inside `blockConcurrencyWhile` (no request runs on i meanwhile): the rows of the batch's
  * keys whose new shard j = shardOf(key, m) is not i go to j, which replaces its rows of
  * those keys with them (split-rows.ts); then, in one transaction, i deletes them and moves
@@ -24,7 +26,7 @@ import { forEachConcurrently } from "../concurrency";
 import { log } from "../log";
 import type { ModulesConfig, ReprocessingSettings, Schedule } from "../schemas";
 import { isShardCount, sameLayout, splitCounts, type ShardLayout } from "../shards/layout";
-import { shardOf } from "../shards/placement";
+import { destinationOf, ownerOf, shardOf } from "../shards/placement";
 import type { ConfigStore, UnitConfig } from "./config";
 import type { FillPosition, Fills } from "./fills";
 import { ADMIN, type GrantStore, type Permission } from "./grants";
@@ -98,15 +100,6 @@ export interface SplitHost {
 }
 
 type SplitRow = { split_to: number; cursor: string | null; moved: number; total: number; done: number; reported: number; laid: number };
-
-/** The answer of a client's write while the unit splits. */
-export function splitRefusal(unit: UnitConfig): Failure | undefined {
-  if (unit.layout.splitTo === null) return undefined;
-  return failure(
-    "STORAGE_UNIT_SPLITTING",
-    `storage unit '${unit.name}' is moving its records from ${unit.layout.shards} to ${unit.layout.splitTo} shards; send the write again after Retry-After (GET /reprocess/status/${unit.name} shows the progress)`,
-  );
-}
 
 export class Split {
   /** the last key of the batch being sent: a module may no longer write it (see {@link away}) */
@@ -281,6 +274,24 @@ export class Split {
     if (row.done) return target;
     const edge = fenced && this.fence !== undefined ? this.fence : row.cursor;
     return edge !== null && compareKeys(key, edge) <= 0 ? target : undefined;
+  }
+
+  /**
+   * Where a client's write of `key` is carried out: here, on the new shard it has moved to
+   * (its index), or `elsewhere` when the key is not this shard's (a call routed by a layout
+   * this shard has left: the caller routes it again). A new shard holds the keys that have
+   * reached it: it is sent only those (by their old shard, or by a Worker that knows the
+   * split has ended). Decided in the same synchronous step as the write: the cursor moves
+   * only between requests (a batch moves inside `blockConcurrencyWhile`).
+   */
+  placeOf(key: string): number | "here" | "elsewhere" {
+    const unit = this.host.config.get();
+    if (!unit) return "here";
+    const away = this.away(key);
+    if (away !== undefined) return away;
+    const { shard, layout } = unit;
+    const owner = shard < layout.shards ? ownerOf(key, layout) : destinationOf(key, layout);
+    return owner === shard ? "here" : "elsewhere";
   }
 
   /** The new shard receives a batch: its rows of those keys become the ones sent; the old shard's fills come along. */

@@ -16,11 +16,18 @@ import type { RunPart } from "./runs";
 import type { AddPolicy, DeletePolicy, Json, StoredRecord } from "./records";
 import type { BatchLineResult, UnitStatus } from "./answers";
 import { mergeKeys, sum } from "../shards/merge";
-import { splitRefusal } from "./split";
 import { unconfiguredScope } from "./pipeline-scope";
-import { acrossSplit, recordsInOrder } from "./split-forward";
+import { acrossSplit, byPlace, recordsInOrder, unrouted } from "./split-forward";
+import { isMoved, moved } from "../shards/layout";
 
 import { UnitAdmin } from "./unit-admin";
+
+/** A batch line whose key changed shards while the line travelled: rare (a split step at that moment). */
+const ROUTED_AGAIN = "the unit's shards changed while the line was sent; send it again";
+
+function lineErrors(lines: Array<{ line: number; entry: BatchLine }>, refusal: Failure): BatchLineResult[] {
+  return lines.map(({ line, entry }) => ({ line, key: entry.key, error: refusal.error, detail: refusal.detail }));
+}
 
 export class StorageUnit extends UnitAdmin {
   // ── transactions ─────────────────────────────────────────────────────────
@@ -30,25 +37,56 @@ export class StorageUnit extends UnitAdmin {
     scope: string,
     input: { key: string; content: Json; policy: AddPolicy; version?: number },
   ): Promise<{ ok: true } | Failure> {
-    return this.write(caller, input.key, () => this.records.add(input.key, scope, input.content, input.policy, input.version ?? Date.now()));
+    return this.write(
+      caller,
+      input.key,
+      () => this.records.add(input.key, scope, input.content, input.policy, input.version ?? Date.now()),
+      (peer, forwarded) => peer.add(forwarded, scope, input),
+    );
   }
 
   async remove(caller: Caller, scope: string, input: { key: string; policy: DeletePolicy; version?: number }): Promise<{ ok: true } | Failure> {
-    return this.write(caller, input.key, () => this.records.delete(input.key, scope, input.policy, input.version ?? Date.now()));
+    return this.write(
+      caller,
+      input.key,
+      () => this.records.delete(input.key, scope, input.policy, input.version ?? Date.now()),
+      (peer, forwarded) => peer.remove(forwarded, scope, input),
+    );
   }
 
-  /** Applies lines of a batch, each on its own; each line carries its number in the caller's body, for its error. */
+  /**
+   * Applies lines of a batch, each on its own; each line carries its number in the caller's
+   * body, for its error. During a split, the lines of keys that have moved are applied on
+   * their new shards (as {@link add} does for one key).
+   */
   async batch(caller: Caller, lines: Array<{ line: number; entry: BatchLine }>): Promise<{ applied: number; errors: BatchLineResult[] } | Failure> {
-    return this.guard.withUnit(
-      caller,
-      "write",
-      async (unit) => {
-        const result = this.changes.applyLines(unit, lines);
-        await this.afterEnqueue();
-        return result;
-      },
-      (unit) => (lines.length > 0 ? splitRefusal(unit) : undefined),
-    );
+    return this.guard.withUnit(caller, "write", async (unit) => {
+      const { here, away, elsewhere } = byPlace(this.split, lines, ({ entry }) => entry.key);
+      if (elsewhere.length > 0 && elsewhere.length === lines.length) return moved(unit.layout);
+      // applied in the step that placed them: a move step cannot fall between
+      const result = this.changes.applyLines(unit, here);
+      const forwarded = await Promise.all(
+        [...away].map(async ([target, group]) => ({
+          group,
+          answer: await this.split
+            .peer(target)
+            .batch(unrouted(caller), group)
+            .catch((error: unknown) =>
+              failure("OVERLOADED", `shard ${target} of '${unit.name}' did not answer (${String(error)}); send these lines again`),
+            ),
+        })),
+      );
+      let { applied } = result;
+      const errors = [...result.errors, ...lineErrors(elsewhere, failure("OVERLOADED", ROUTED_AGAIN))];
+      for (const { group, answer } of forwarded) {
+        if (!isFailure(answer)) {
+          applied += answer.applied;
+          errors.push(...answer.errors);
+        } else errors.push(...lineErrors(group, isMoved(answer) ? failure("OVERLOADED", ROUTED_AGAIN) : answer));
+      }
+      await this.afterEnqueue();
+      return { applied, errors: errors.sort((a, b) => a.line - b.line) };
+    });
   }
 
   // ── access ───────────────────────────────────────────────────────────────

@@ -34,7 +34,9 @@ import { RunStore } from "./run-store";
 import { RecordStore } from "./records";
 import { Sql, type UnitState } from "./sql";
 import { shardName } from "../shards/layout";
-import { Split, splitRefusal, type Peer } from "./split";
+import { Split, type Peer } from "./split";
+import { unrouted } from "./split-forward";
+import { moved } from "../shards/layout";
 
 /** When an alarm that was moving keys is due again if it dies on the way (it re-arms sooner when it ends). */
 const SPLIT_WATCHDOG_MS = 30_000;
@@ -168,23 +170,30 @@ export abstract class UnitCore extends DurableObject<Env> {
     return this.fills.active() || this.references.waiting() || this.queue.nextWake() !== undefined;
   }
 
-  /** A client's write of one key: applied in one transaction with what it sets in motion, then the job is told. */
-  protected async write(caller: Caller, key: string, apply: () => { changed: string[] } | Failure): Promise<{ ok: true } | Failure> {
-    return this.guard.withUnit(
-      caller,
-      "write",
-      async (unit) => {
-        const result = this.sql.transaction(() => {
-          const outcome = apply();
-          if (!("error" in outcome)) this.changes.changed(unit, key, outcome.changed, 0);
-          return outcome;
-        });
-        if ("error" in result) return result;
-        await this.afterEnqueue();
-        return { ok: true as const };
-      },
-      splitRefusal,
-    );
+  /**
+   * A client's write of one key: applied in one transaction with what it sets in motion, then
+   * the job is told. During a split, a key that has moved is written on its new shard (`forward`).
+   */
+  protected async write(
+    caller: Caller,
+    key: string,
+    apply: () => { changed: string[] } | Failure,
+    forward: (peer: Peer, caller: Caller) => Promise<{ ok: true } | Failure>,
+  ): Promise<{ ok: true } | Failure> {
+    return this.guard.withUnit(caller, "write", async (unit) => {
+      // where the key is and the write itself are one synchronous step: a move step cannot fall between them
+      const place = this.split.placeOf(key);
+      if (place === "elsewhere") return moved(unit.layout);
+      if (place !== "here") return forward(this.split.peer(place), unrouted(caller));
+      const result = this.sql.transaction(() => {
+        const outcome = apply();
+        if (!("error" in outcome)) this.changes.changed(unit, key, outcome.changed, 0);
+        return outcome;
+      });
+      if ("error" in result) return result;
+      await this.afterEnqueue();
+      return { ok: true as const };
+    });
   }
 
   /**

@@ -1,9 +1,8 @@
 /**
  * The CI share of the simulation: the scenarios that hold on main, over SIM_SEEDS seeds
- * (default 1,000), split between test files so the two cores share them. Scenarios marked
- * `pending` in scenarios.ts (writes-during-split; reprocess-during-split, whose seed 35
- * still misses keys) show races the shard protocol does not yet remove; each joins CI (drop
- * its `pending`) once it passes.
+ * (default 1,000), split between test files so the two cores share them. A scenario marked
+ * `pending` in scenarios.ts shows a race the shard protocol does not yet remove; it joins
+ * CI (drop its `pending`) once it passes.
  */
 import { expect, it } from "vitest";
 import { runSeed } from "./run";

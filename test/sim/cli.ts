@@ -1,9 +1,10 @@
 /**
- * `npm run sim -- [--seeds N] [--from S] [--scenario NAME | --pending | --all] [--trace K] [--list]`:
+ * `npm run sim -- [--seeds N] [--from S] [--scenario NAME | --pending | --all] [--trace K] [--keep-going] [--progress P] [--list]`:
  * runs N seeds from S (each seed runs the scenario seed mod the scenarios chosen: by default
  * the CI ones, `--pending` the ones known to fail on main, `--all` both) and stops at the
  * first failing seed, printing its invariants and the last K steps of its schedule. A seed
  * replays exactly: `--from S --seeds 1 --scenario NAME` runs that schedule again.
+ * `--keep-going` runs every seed and sums up the failures; `--progress P` prints a line every P seeds (for long runs).
  */
 import { runSeed } from "./run";
 import { SCENARIOS, scenario, type Scenario } from "./scenarios";
@@ -30,6 +31,7 @@ export async function main(args: string[]): Promise<number> {
   const from = Number(option(args, "from") ?? 1);
   const traceLines = Number(option(args, "trace") ?? 40);
   const keepGoing = args.includes("--keep-going");
+  const progress = Number(option(args, "progress") ?? 0);
   const scenarios = chosenScenarios(args);
   const started = performance.now();
   let failures = 0;
@@ -39,6 +41,8 @@ export async function main(args: string[]): Promise<number> {
   for (let seed = from; seed < from + seeds; seed++) {
     const chosen = scenarios[seed % scenarios.length]!;
     const result = await runSeed(seed, chosen);
+    if (progress > 0 && (seed - from + 1) % progress === 0)
+      console.log(`${seed - from + 1} seeds (up to seed ${seed}) in ${((performance.now() - started) / 1000).toFixed(0)} s, ${failures} failing`);
     if (args.includes("--verbose"))
       console.log(`seed ${seed} ${chosen.name}: ${result.steps} steps, ${result.crashes} crashes, ${result.violations.length} violations`);
     if (args.includes("--dump")) for (const line of result.trace) console.log(`  ${line}`);

@@ -28,8 +28,6 @@ export class Clients {
   reprocessedSince: { at: number; keys: string[] } | undefined;
   /** shards may crash (off while the unit is set up and while the final reads run) */
   crashing = false;
-  /** writes must not be refused for a split (the contract: writes go on during a split) */
-  strictWrites = false;
 
   constructor(
     readonly world: World,
@@ -72,20 +70,13 @@ export class Clients {
     return answer;
   }
 
-  /** A write that waits out a split's refusal (Retry-After) a few times, as a client would. */
+  /** A write, its answer noted; a write refused for a split breaks the contract (writes go on during a split). */
   private async write(method: string, path: string, body: unknown, note: (status: number, answer: Answer) => void): Promise<Answer> {
-    for (let attempt = 0; ; attempt++) {
-      const answer = await this.request(method, path, body);
-      if (answer.status === 409 && answer.body.message === "STORAGE_UNIT_SPLITTING") {
-        if (this.strictWrites) this.violations.push(`write refused during a split: ${method} ${path} answered 409 STORAGE_UNIT_SPLITTING`);
-        if (attempt < 3) {
-          await this.sleep(5_000);
-          continue;
-        }
-      }
-      note(answer.status, answer);
-      return answer;
-    }
+    const answer = await this.request(method, path, body);
+    if (answer.status === 409 && answer.body.message === "STORAGE_UNIT_SPLITTING")
+      this.violations.push(`write refused during a split: ${method} ${path} answered 409 STORAGE_UNIT_SPLITTING`);
+    note(answer.status, answer);
+    return answer;
   }
 
   add(scope: string, key: string, content: Record<string, unknown>): Promise<Answer> {
