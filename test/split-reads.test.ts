@@ -14,10 +14,12 @@ import { READS } from "../src/yield-budget";
 import { addRecord, call, createUnit } from "./helpers";
 import { driveSplit, holdSplit, releaseSplit, shardRows, shardStub } from "./split-helpers";
 import { fetchScope, setModules, status } from "./support/modules";
+import { keysOnShard, unitLayout } from "./support/shards";
+import type { ShardLayout } from "../src/shards/layout";
 
-/** The first key `prefix<n>` that a split of two shards into four puts on `shard`. */
-function keyOn(prefix: string, shard: number): string {
-  for (let n = 0; ; n++) if (shardOf(`${prefix}${n}`, 4, {}) === shard) return `${prefix}${n}`;
+/** The first key `prefix<n>` that a split of the unit of `layout` (two shards) into four puts on `shard`. */
+function keyOn(layout: ShardLayout, prefix: string, shard: number): string {
+  return keysOnShard(layout, shard, 1, prefix, 4)[0]!;
 }
 
 async function drainShards(unit: string): Promise<void> {
@@ -38,8 +40,9 @@ describe("a join while its unit splits", () => {
       ],
     });
     // both on shard 0 of 2; the author moves to shard 2 of 4, the book stays
-    const author = keyOn("author", 2);
-    const book = keyOn("book", 0);
+    const layout = await unitLayout(unit);
+    const author = keyOn(layout, "author", 2);
+    const book = keyOn(layout, "book", 0);
     await addRecord(unit, "authors", { key: author, content: { name: "Ada" } });
     await addRecord(unit, "books", { key: book, content: { authorId: author } });
     await drainShards(unit);
@@ -68,8 +71,9 @@ describe("a join while its unit splits", () => {
   it("refuses a module's references for an item whose record has moved, by answer and not by a throw that would fail its whole batch", async () => {
     const unit = await createUnit({ reprocessingQueue: true, shards: 2 });
     // both on shard 0 of 2: one moves to shard 2 of 4, the other stays
-    const leaving = keyOn("book", 2);
-    const staying = keyOn("book", 0);
+    const layout = await unitLayout(unit);
+    const leaving = keyOn(layout, "book", 2);
+    const staying = keyOn(layout, "book", 0);
     expect((await call("PUT", `/reprocess/pause/${unit}`)).status).toBe(200);
     await holdSplit(unit, 2);
     expect((await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: 4 })).status).toBe(200);
@@ -101,8 +105,9 @@ describe("a join while its unit splits", () => {
       ],
     });
     // both on shard 0 of 2: the author's key moves to shard 2 of 4 (before it has a record), the book stays
-    const author = keyOn("author", 2);
-    const book = keyOn("book", 0);
+    const layout = await unitLayout(unit);
+    const author = keyOn(layout, "author", 2);
+    const book = keyOn(layout, "book", 0);
     expect((await call("PUT", `/reprocess/pause/${unit}`)).status).toBe(200);
     await holdSplit(unit, 2);
     expect((await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: 4 })).status).toBe(200);
@@ -141,8 +146,8 @@ describe("a join while its unit splits", () => {
     for (const index of [0, 1, 2, 3]) {
       const rows = await shardRows(unit, index);
       for (const row of [...rows.records, ...rows.queue, ...rows.refs])
-        expect(shardOf(String(row.key), 4, {}), `${index}: ${JSON.stringify(row)}`).toBe(index);
-      for (const ref of await referrers(index)) expect(shardOf(ref, 4, {}), ref).toBe(index);
+        expect(shardOf(String(row.key), 4, layout), `${index}: ${JSON.stringify(row)}`).toBe(index);
+      for (const ref of await referrers(index)) expect(shardOf(ref, 4, layout), ref).toBe(index);
     }
   });
 });
