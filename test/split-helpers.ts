@@ -46,17 +46,18 @@ type Hold = { split: { retryAt: number } };
 
 /** The old shards put off their moves until {@link releaseSplit}. */
 export async function holdSplit(unit: string, shards: number): Promise<void> {
-  for (let index = 0; index < shards; index++)
-    await runInDurableObject(shardStub(unit, index), (instance: StorageUnit) => {
-      (instance as unknown as Hold).split.retryAt = Date.now() + 3_600_000;
-    });
+  for (let index = 0; index < shards; index++) await holdShard(unit, index, true);
 }
 
 export async function releaseSplit(unit: string, shards: number): Promise<void> {
-  for (let index = 0; index < shards; index++)
-    await runInDurableObject(shardStub(unit, index), (instance: StorageUnit) => {
-      (instance as unknown as Hold).split.retryAt = 0;
-    });
+  for (let index = 0; index < shards; index++) await holdShard(unit, index, false);
+}
+
+/** Old shard `index` puts off its moves (held) or makes them at its next alarm. */
+export async function holdShard(unit: string, index: number, held: boolean): Promise<void> {
+  await runInDurableObject(shardStub(unit, index), (instance: StorageUnit) => {
+    (instance as unknown as Hold).split.retryAt = held ? Date.now() + 3_600_000 : 0;
+  });
 }
 
 /** Runs the shards' alarms until the unit's status shows no split. */

@@ -70,6 +70,27 @@ export class Fills {
   }
 
   /**
+   * Lays the fill of `run` at the start of the store, queuing nothing yet: a run started
+   * while the unit splits. Fills stand still until the split ends and travel with every
+   * batch the shard sends, so this one reaches every key of the shard's share of the unit
+   * (split.ts), whether it is here when the split ends or has moved by then. A fill of the
+   * same filter is replaced, as in {@link start}.
+   */
+  lay(filter: RecordFilter, total: number, run: number): void {
+    const prefix = filter.prefix || null;
+    const since = filter.since ?? null;
+    this.sql.exec("DELETE FROM fills WHERE scope = ? AND prefix IS ? AND since IS ?", filter.scope, prefix, since);
+    this.sql.exec(
+      "INSERT INTO fills (scope, prefix, since, cursor, hops, remaining, run) VALUES (?, ?, ?, NULL, 0, ?, ?)",
+      filter.scope,
+      prefix,
+      since,
+      total,
+      run,
+    );
+  }
+
+  /**
    * Claims the next `limit` keys of the oldest fill under a new lease, moving its cursor
    * on (and dropping it once its records are exhausted). Undefined when no fill is left;
    * the claim may be empty when every key read was queued already.
@@ -155,14 +176,23 @@ export class Fills {
   }
 
   /**
-   * Takes on the fills of the old shard whose keys arrive here: of two fills with one
-   * filter, the lesser cursor, so no key arriving later is missed (at worst a key is queued
-   * twice and runs once more).
+   * Takes on the fills of the old shard whose keys arrive here. `runs` maps the sender's run
+   * seqs of the batch (its items' runs, its fills' runs and its runs still going) to their
+   * seqs here. The sender reaches every key of its share of the unit for each of its runs
+   * (its items, its fill, or what it processed before the keys left), so a share of one of
+   * those runs takes the sender's fill as it is, or none when the sender has none: a fill this
+   * shard laid for it (its own start, before any batch of the run came) would reach those keys
+   * again. Of two fills with one filter of different runs, the lesser cursor, so no key
+   * arriving later is missed (at worst a key is queued twice and runs once more).
    */
   adopt(fills: FillPosition[], runs: Map<number, number>): void {
+    const sent = new Set(fills.map((fill) => fill.run));
+    for (const [theirs, mine] of runs) if (!sent.has(theirs)) this.sql.exec("DELETE FROM fills WHERE run = ?", mine);
     for (const fill of fills) {
-      const mine = this.sql.first<{ id: number; cursor: string | null }>(
-        "SELECT id, cursor FROM fills WHERE scope = ? AND prefix IS ? AND since IS ?",
+      // the run's seq here, laid by the batch the fill came with
+      const run = fill.run === null ? null : (runs.get(fill.run) ?? null);
+      const mine = this.sql.first<{ id: number; cursor: string | null; run: number | null }>(
+        "SELECT id, cursor, run FROM fills WHERE scope = ? AND prefix IS ? AND since IS ?",
         fill.scope,
         fill.prefix,
         fill.since,
@@ -175,10 +205,9 @@ export class Fills {
           fill.since,
           fill.cursor,
           fill.hops,
-          // the run's seq here, laid by the batch the fill came with
-          fill.run === null ? null : (runs.get(fill.run) ?? null),
+          run,
         );
-      else if (fill.cursor === null || (mine.cursor !== null && compareKeys(fill.cursor, mine.cursor) < 0))
+      else if ((run !== null && mine.run === run) || fill.cursor === null || (mine.cursor !== null && compareKeys(fill.cursor, mine.cursor) < 0))
         this.sql.exec("UPDATE fills SET cursor = ? WHERE id = ?", fill.cursor, mine.id);
     }
   }

@@ -24,10 +24,12 @@ export interface RunRequest {
 
 export interface RunControlParts {
   queue: Pick<Queue, "dropRun">;
-  fills: Pick<Fills, "count" | "start" | "runOf" | "stop">;
+  fills: Pick<Fills, "count" | "start" | "lay" | "runOf" | "stop">;
   runs: RunStore;
   rates: Pick<Rates, "record" | "perSecond">;
   metrics: Pick<Metrics, "recordBatch" | "recordFailed">;
+  /** whether the unit is splitting, as this shard knows it (split.ts) */
+  splitting(): boolean;
 }
 
 export class RunControl {
@@ -35,26 +37,27 @@ export class RunControl {
 
   /**
    * Starts the run of a `reprocess/all`: counts the keys it reaches, ends as replaced the run
-   * still filling with the same filter, and queues the first chunk (fills.ts).
+   * still filling with the same filter, and queues the first chunk (fills.ts). While the unit
+   * splits, it queues nothing and lays its fill at the start of the store instead
+   * (`Fills.lay`): that fill reaches this shard's keys wherever they are once the split ends.
    */
   start(scope: string, filter: RunFilter, request: RunRequest, now = Date.now()): { queued: number } {
     const { fills, runs } = this.parts;
     const target = { scope, ...filter };
-    const total = fills.count(target);
-    const share = runs.seqOf(request.runId);
-    if (share !== undefined) {
-      // a split's batch brought this run here before this shard's own start (shards start a
-      // run in any order): the start joins that share, it replaces nothing; said again, it does nothing
-      if (!runs.join(share, total)) return { queued: 0 };
-      if (total > 0) fills.start(target, total, 0, share);
+    if (runs.seqOf(request.runId) !== undefined) {
+      // said again; or a split's batch brought the run here before this shard's own start
+      // (shards start a run in any order): the shard that sent it reaches every key it sent
+      // (split-runs.ts), so this start replaces nothing and queues nothing
       runs.settle(now);
-      return { queued: total };
+      return { queued: 0 };
     }
+    const total = fills.count(target);
     const replaced = fills.runOf(target);
     if (replaced !== undefined && replaced !== null) runs.end(replaced, "replaced", now);
     const seq = runs.start({ id: request.runId, scope, ...filter, trigger: request.trigger, total }, now);
+    if (this.parts.splitting()) fills.lay(target, total, seq);
     // a fill of the same filter is replaced even when nothing matches any more
-    if (total > 0 || replaced !== undefined) fills.start(target, total, 0, seq);
+    else if (total > 0 || replaced !== undefined) fills.start(target, total, 0, seq);
     runs.settle(now);
     return { queued: total };
   }

@@ -83,22 +83,6 @@ export class RunStore {
     return row.seq;
   }
 
-  /**
-   * A share laid by a split's batch (total 0, not yet started here) takes this shard's own
-   * count when its own start comes, less the keys that came with their items of the run
-   * (the old shard's total counted them); false when this shard had started it already.
-   */
-  join(seq: number, total: number): boolean {
-    return (
-      this.sql.run(
-        "UPDATE runs SET total = max(? - open - processed - failed, 0), state = CASE WHEN ? > 0 THEN 'filling' ELSE state END WHERE seq = ? AND total = 0",
-        total,
-        total,
-        seq,
-      ) > 0
-    );
-  }
-
   seqOf(id: string): number | undefined {
     return this.sql.first<{ seq: number }>("SELECT seq FROM runs WHERE id = ?", id)?.seq;
   }

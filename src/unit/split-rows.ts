@@ -12,7 +12,7 @@
  * scan of a table keyed by scope first. Owns no table; fills travel with a batch too (see split.ts).
  */
 import type { Sql, SqlValue } from "./sql";
-import { adoptRuns, countQueueRows, runsOf, type RunShare } from "./split-runs";
+import { adoptRuns, countQueueRows, runsHeld, runsOf, type RunShare } from "./split-runs";
 
 interface PerKeyTable {
   table: string;
@@ -53,6 +53,11 @@ export function readRows(sql: Sql, keys: string[]): KeyRows {
   const fillRuns = sql.all<{ run: number | null }>("SELECT run FROM fills").map((row) => row.run);
   const runs = runsOf(sql, [...(tables.queue ?? []).map((row) => row.run as number | null), ...fillRuns]);
   return { keys, tables, runs };
+}
+
+/** The last word of an old shard that has moved all it had to: no rows, and every run it holds (split-runs.ts). */
+export function closingRows(sql: Sql): KeyRows {
+  return { keys: [], tables: {}, runs: runsHeld(sql) };
 }
 
 /** Deletes every row of `keys`, in every per-key table. */

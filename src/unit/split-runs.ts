@@ -2,8 +2,21 @@
  * What a split must carry besides rows: the queue's counters and the runs the moved items
  * belong to. A queue row's `run` (and a fill's) is a `runs.seq` of the shard it is on, so the
  * runs go along by id: the new shard files the items under its own share of each run (laid
- * when missing, with no total: the run's total stays where its fill counted it), and both
- * shards move their per-state and per-run counters by exactly the rows that left or came.
+ * when missing), and both shards move their per-state and per-run counters by exactly the
+ * rows that left or came.
+ *
+ * Which shard reaches a key for a run: the old shard reaches every key of its share of the
+ * unit once it holds the run, with the keys themselves (their items, or the fill that goes
+ * with each batch; a run started during the split lays its fill at the start of the store,
+ * fills.ts), so a new shard that holds the run by a batch starts nothing of it itself
+ * (run-control.ts) and takes the sender's fill for it (`Fills.adopt`); a new shard that
+ * started the run before any batch of it came lays its own fill, which reaches the keys
+ * moved before the old shard started it. Once an old shard has moved all it had to, it
+ * tells each of its new shards every run it holds, with its fills as they stand (they stand
+ * still until the split ends): a fill a new shard laid for a run the old shard had reached
+ * its keys for (say, it started before it learnt of the split, and ran every item of
+ * those keys before they left) goes. Each share's total follows what it reaches here
+ * ({@link recountRuns}), so the shares add up to the run's keys once the split has ended.
  */
 import { QueueCounters, Tally } from "./queue-counters";
 import type { Row } from "./split-rows";
@@ -46,7 +59,12 @@ export function adoptRuns(sql: Sql, runs: RunShare[]): Map<number, number> {
   return seqs;
 }
 
-/** Queue rows leave (`sign` -1) or arrive (+1): the counters per state and each run's open items move by them. */
+/** Every run this shard holds: what an old shard tells its new shards once it has moved all it had to. */
+export function runsHeld(sql: Sql): RunShare[] {
+  return sql.all<RunShare>("SELECT seq, id, scope, prefix, since, trigger, state, started_at, finished_at FROM runs");
+}
+
+/** Queue rows leave (`sign` -1) or arrive (+1): the counters per state and each run's open items move by them, and its total with them. */
 export function countQueueRows(sql: Sql, rows: Row[], sign: 1 | -1): void {
   const tally = new Tally();
   for (const row of rows) {
@@ -55,4 +73,18 @@ export function countQueueRows(sql: Sql, rows: Row[], sign: 1 | -1): void {
     if (state !== FAILED && row.run !== null && row.run !== undefined) tally.run(Number(row.run), { open: sign });
   }
   new QueueCounters(sql).apply(tally);
+  recountRuns(sql, tally.runs.keys());
+}
+
+/**
+ * Counts again what each run of `seqs` (when omitted: each with a fill here) reaches on this
+ * shard: its items processed, failed and still open, and the keys its fill has still to
+ * queue. A split changes that, as keys and fills come and go.
+ */
+export function recountRuns(sql: Sql, seqs?: Iterable<number>): void {
+  const which = seqs === undefined ? "seq IN (SELECT run FROM fills)" : "seq IN (SELECT value FROM json_each(?))";
+  sql.exec(
+    `UPDATE runs SET total = processed + failed + max(open, 0) + coalesce((SELECT sum(remaining) FROM fills WHERE fills.run = runs.seq), 0) WHERE ${which}`,
+    ...(seqs === undefined ? [] : [JSON.stringify([...seqs])]),
+  );
 }

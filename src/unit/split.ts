@@ -18,7 +18,8 @@
  * for a module's write) is no longer here: reads of it go on to its new shard
  * (split-forward.ts), a module's write or reference to it is refused (the item runs again
  * on the new shard, after its lease). Fills stand still on every shard while a split
- * runs, so a fill sent with i's cursor misses no key that arrives later. Shard 0 ends the
+ * runs, so a fill sent with i's cursor misses no key that arrives later; a run started
+ * meanwhile queues nothing and reaches every key by its fill (split-runs.ts). Shard 0 ends the
  * split once every old shard has reported, on every shard, itself last.
  */
 import { failure, isFailure, type Failure } from "../errors";
@@ -32,7 +33,8 @@ import type { FillPosition, Fills } from "./fills";
 import { ADMIN, type GrantStore, type Permission } from "./grants";
 import { migrate } from "./migrations";
 import { compareKeys } from "./record-scan";
-import { countKeys, deleteRows, nextKeys, readRows, replaceRows, type KeyRows } from "./split-rows";
+import { closingRows, countKeys, deleteRows, nextKeys, readRows, replaceRows, type KeyRows } from "./split-rows";
+import { recountRuns } from "./split-runs";
 import type { Sql } from "./sql";
 import type { StorageUnit } from "./storage-unit";
 
@@ -305,6 +307,7 @@ export class Split {
     this.host.sql.transaction(() => {
       const runs = replaceRows(this.host.sql, batch);
       this.host.fills.adopt(fills, runs);
+      recountRuns(this.host.sql, runs.values());
     });
     await this.host.rearm();
     return { ok: true };
@@ -373,7 +376,7 @@ export class Split {
     return { ok: true };
   }
 
-  /** The split ends on this shard: `to` shards serve the unit, and the fills count what they have left here. */
+  /** The split ends on this shard: `to` shards serve the unit, and the fills (and the runs they belong to) count what they have left here. */
   private async end(unit: UnitConfig, to: number): Promise<{ ok: true }> {
     if (unit.layout.splitTo !== to) return { ok: true };
     this.host.sql.transaction(() => {
@@ -381,6 +384,7 @@ export class Split {
       this.host.sql.exec("DELETE FROM split");
       this.host.sql.exec("DELETE FROM split_reports");
       this.host.fills.recount();
+      recountRuns(this.host.sql);
     });
     await this.host.rearm();
     return { ok: true };
@@ -400,7 +404,12 @@ export class Split {
       keys.push(key);
       bytes += size;
     }
-    if (keys.length === 0) return void sql.exec("UPDATE split SET done = 1");
+    if (keys.length === 0) {
+      // every run held here, with the fills as they stand, so that no new shard reaches a key this one has reached (split-runs.ts)
+      const fills = this.host.fills.positions();
+      await this.onPeers(unit.name, this.family(), (peer) => peer.splitting(ADMIN, { op: "receive", to, batch: closingRows(sql), fills }));
+      return void sql.exec("UPDATE split SET done = 1");
+    }
     let groups = new Map<number, string[]>();
     for (const key of keys) {
       const target = shardOf(key, to, unit.layout);

@@ -86,7 +86,14 @@ export abstract class UnitCore extends DurableObject<Env> {
     const rates = new Rates(this.sql);
     this.metrics = new Metrics(this.sql);
     const runStore = new RunStore(this.sql, rates, () => ({ unit: this.config.get()?.name ?? "", shard: this.config.get()?.shard ?? 0 }));
-    this.runs = new RunControl({ queue: this.queue, fills: this.fills, runs: runStore, rates, metrics: this.metrics });
+    this.runs = new RunControl({
+      queue: this.queue,
+      fills: this.fills,
+      runs: runStore,
+      rates,
+      metrics: this.metrics,
+      splitting: () => (this.config.get()?.layout.splitTo ?? null) !== null,
+    });
     this.guard = new Guard({ config: () => this.config.get(), grants: this.grants });
     this.changes = new Changes(
       this.sql,

@@ -140,22 +140,24 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: "reprocess-during-split",
-    about: "reprocess/all started during a split processes every key that existed throughout (issue 21 row 4)",
-    pending: true,
+    about:
+      "reprocess/all started during a split processes every key that existed throughout, and its run counts each once, listed or read alone (issue 21 row 4)",
     crashRate: 0,
     async run(clients) {
       const from = pick(clients, [1, 2]);
       await setUp(clients, from, 10);
-      let startedAt: number | undefined;
+      let started: { at: number; runId: string } | undefined;
       await together(
         split(clients, 8),
         clients.yieldSteps(clients.rng.int(40)).then(async () => {
           const answer = await clients.request("POST", `/reprocess/all/${clients.unit}/books`);
-          if (answer.status === 200) startedAt = clients.now();
+          if (answer.status === 200) started = { at: clients.now(), runId: String(answer.body.runId) };
         }),
       );
       await clients.settle();
-      if (startedAt !== undefined) clients.reprocessedSince = { at: startedAt, keys: clients.stableKeys };
+      if (!started) return;
+      clients.reprocessedSince = { at: started.at, keys: clients.stableKeys };
+      await runCounted(clients, started.runId, clients.stableKeys.length);
     },
   },
   {
@@ -176,6 +178,23 @@ export const SCENARIOS: Scenario[] = [
     },
   },
 ];
+
+/** The run `runId`, read alone and in the unit's list, has ended done with `keys` reached, each counted once. */
+async function runCounted(clients: Clients, runId: string, keys: number): Promise<void> {
+  const alone = await clients.request("GET", `/reprocess/run/${clients.unit}/${runId}`);
+  const listed = await clients.request("GET", `/reprocess/runs/${clients.unit}?limit=100`);
+  const inList = (listed.body.runs ?? []).find((run: { id: string }) => run.id === runId);
+  for (const [how, run] of [
+    ["read alone", alone.body.run],
+    ["listed", inList],
+  ] as const) {
+    if (!run) clients.violations.push(`run ${runId} ${how}: not found (${alone.status}, ${listed.status})`);
+    else if (run.state !== "done" || run.total !== keys || run.processed + run.failed !== keys)
+      clients.violations.push(
+        `run ${runId} ${how}: ${run.state}, total ${run.total}, processed ${run.processed}, failed ${run.failed}; expected done with ${keys} keys`,
+      );
+  }
+}
 
 /**
  * Users read while the admin revokes one and rotates another's token (and `during` runs):
