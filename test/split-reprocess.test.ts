@@ -15,11 +15,15 @@ const FROM = 4;
 const TO = 16;
 const RECORDS = 3000;
 
-/** A unit of {@link FROM} shards with {@link RECORDS} records whose pipeline records what it processes, its split to {@link TO} begun and held. */
-async function splittingUnit(): Promise<{ unit: string; keys: string[] }> {
+/**
+ * A unit of {@link FROM} shards with {@link RECORDS} records whose pipeline records what it
+ * processes (and what `before` does), its split to {@link TO} begun and held.
+ */
+async function splittingUnit(before?: (unit: string) => Promise<void>): Promise<{ unit: string; keys: string[] }> {
   const unit = await createUnit({ shards: FROM, reprocessingQueue: true, contentProcessing: false });
   await setPipelines(unit, { raw: [recorder(unit)] });
   const keys = await addMany(unit, "raw", RECORDS);
+  await before?.(unit);
   await holdSplit(unit, FROM);
   expect((await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: TO })).status).toBe(200);
   return { unit, keys };
@@ -35,14 +39,18 @@ async function moveAll(unit: string, indexes: number[]): Promise<void> {
   expect(splitting).not.toBeNull();
 }
 
-/** Ends the split, then runs every shard's alarm until the run is done. */
+/** Ends the split if one runs, then runs every shard's alarm until the run is done. */
 async function finish(unit: string, runId: string) {
-  await releaseSplit(unit, FROM);
-  await driveSplit(unit, TO);
+  const { splitting } = await status(unit);
+  const shards = splitting ? TO : ((await call("GET", `/admin/getStorageUnit/${unit}`)).body.storageUnit.shards as number);
+  if (splitting) {
+    await releaseSplit(unit, FROM);
+    await driveSplit(unit, TO);
+  }
   for (let round = 0; round < 100; round++) {
     const { body } = await call("GET", `/reprocess/run/${unit}/${runId}`);
     if (body.run?.state === "done") return;
-    for (let index = 0; index < TO; index++) await runDurableObjectAlarm(shardStub(unit, index));
+    for (let index = 0; index < shards; index++) await runDurableObjectAlarm(shardStub(unit, index));
   }
   throw new Error(`run ${runId} of ${unit} did not end`);
 }
@@ -81,6 +89,26 @@ describe("a reprocess/all started during a split, 4 → 16 shards", () => {
     for (let index = FROM; index < TO; index++) expect(await shardStub(unit, index).reprocessAll(ADMIN, "raw", {}, run)).toHaveProperty("queued");
     await finish(unit, run.runId);
     await expectEveryRecordOnce(unit, run.runId, keys);
+  });
+
+  it("is listed with every shard's share once the split has ended, newest first, though new shards learnt an older run after it", async () => {
+    const { unit, keys } = await splittingUnit(async (unit) => {
+      // a run done before the split: the old shards hand it to their new shards once they have moved everything
+      const older = await call("POST", `/reprocess/all/${unit}/raw?prefix=k0000`);
+      expect(older.status).toBe(200);
+      await finish(unit, older.body.runId);
+    });
+    const started = await call("POST", `/reprocess/all/${unit}/raw`);
+    expect(started.status).toBe(200);
+    await finish(unit, started.body.runId);
+    const newest = (await call("GET", `/reprocess/runs/${unit}?limit=1`)).body.runs;
+    expect(newest).toHaveLength(1);
+    expect(newest[0]).toMatchObject({ id: started.body.runId, state: "done", total: keys.length, processed: keys.length });
+    const both = (await call("GET", `/reprocess/runs/${unit}?limit=2`)).body.runs;
+    expect(both.map((run: { id: string; total: number }) => [run.id, run.total])).toEqual([
+      [started.body.runId, keys.length],
+      [expect.any(String), 100],
+    ]);
   });
 
   it("over HTTP, with part of the keys moved: the run ends done with total = processed = the records, each processed once", async () => {

@@ -37,6 +37,13 @@ type RunRow = {
 /** A run's row with the keys its fill has still to queue. */
 const SELECT = "SELECT runs.*, coalesce((SELECT sum(remaining) FROM fills WHERE fills.run = runs.seq), 0) AS unfilled FROM runs";
 
+/**
+ * Runs by their start, newest first: the order of the unit's list (runs.ts, `combineRunLists`).
+ * Not by seq: a split hands a new shard the runs of its old shard after the runs it started
+ * itself, so a new shard's seqs do not follow the runs' starts.
+ */
+const NEWEST_FIRST = "ORDER BY started_at DESC, seq DESC";
+
 export interface RunStart {
   id: string;
   scope: string;
@@ -66,7 +73,7 @@ export class RunStore {
       run.total,
       now,
     )!;
-    const old = this.sql.all<{ seq: number }>("SELECT seq FROM runs ORDER BY seq DESC LIMIT -1 OFFSET ?", KEEP).map((r) => r.seq);
+    const old = this.sql.all<{ seq: number }>(`SELECT seq FROM runs ${NEWEST_FIRST} LIMIT -1 OFFSET ?`, KEEP).map((r) => r.seq);
     if (old.length > 0) {
       this.sql.exec("DELETE FROM runs WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(old));
       this.rates.forget(old);
@@ -118,9 +125,9 @@ export class RunStore {
     return row && this.toPart(row, now);
   }
 
-  /** This shard's runs, newest first. */
+  /** This shard's runs, newest first ({@link NEWEST_FIRST}). */
   list(limit: number, now = Date.now()): RunPart[] {
-    return this.sql.all<RunRow>(`${SELECT} ORDER BY seq DESC LIMIT ?`, limit).map((row) => this.toPart(row, now));
+    return this.sql.all<RunRow>(`${SELECT} ${NEWEST_FIRST} LIMIT ?`, limit).map((row) => this.toPart(row, now));
   }
 
   private toPart(row: RunRow, now: number): RunPart {
