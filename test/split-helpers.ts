@@ -69,3 +69,11 @@ export async function driveSplit(unit: string, shards: number, timeoutMs = 60_00
     for (let index = 0; index < shards; index++) await runDurableObjectAlarm(shardStub(unit, index));
   }
 }
+
+/** Held old shards `indexes` move all their keys (and tell shard 0) through their alarms, one after the other; the others stay held. */
+export async function moveShards(unit: string, indexes: number[]): Promise<void> {
+  for (const index of indexes) {
+    await holdShard(unit, index, false);
+    for (let round = 0; round < 20 && (await runDurableObjectAlarm(shardStub(unit, index))); round++);
+  }
+}

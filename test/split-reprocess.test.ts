@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { ADMIN } from "../src/unit/grants";
 import { call, createUnit } from "./helpers";
 import { addMany, recorded, recorder, setPipelines, status } from "./queue-helpers";
-import { driveSplit, holdShard, holdSplit, releaseSplit, shardStub } from "./split-helpers";
+import { driveSplit, holdSplit, moveShards, releaseSplit, shardStub } from "./split-helpers";
 
 const FROM = 4;
 const TO = 16;
@@ -29,14 +29,10 @@ async function splittingUnit(before?: (unit: string) => Promise<void>): Promise<
   return { unit, keys };
 }
 
-/** Old shards `indexes` move all their keys (and tell shard 0) through their alarms, while the others stay held. */
+/** Old shards `indexes` move all their keys while the others stay held: the split goes on. */
 async function moveAll(unit: string, indexes: number[]): Promise<void> {
-  for (const index of indexes) {
-    await holdShard(unit, index, false);
-    for (let round = 0; round < 20 && (await runDurableObjectAlarm(shardStub(unit, index))); round++);
-  }
-  const { splitting } = await status(unit);
-  expect(splitting).not.toBeNull();
+  await moveShards(unit, indexes);
+  expect((await status(unit)).splitting).not.toBeNull();
 }
 
 /** Ends the split if one runs, then runs every shard's alarm until the run is done. */
