@@ -177,8 +177,8 @@ export class Fills {
 
   /**
    * Takes on the fills of the old shard whose keys arrive here. `runs` maps the sender's run
-   * seqs of the batch (its items' runs, its fills' runs and its runs still going) to their
-   * seqs here. The sender reaches every key of its share of the unit for each of its runs
+   * seqs of the batch (its items' runs and its fills' runs; every run it holds, in its last
+   * word: split-runs.ts) to their seqs here. The sender reaches every key of its share of the unit for each of its runs
    * (its items, its fill, or what it processed before the keys left), so a share of one of
    * those runs takes the sender's fill as it is, or none when the sender has none: a fill this
    * shard laid for it (its own start, before any batch of the run came) would reach those keys
