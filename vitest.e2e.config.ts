@@ -38,7 +38,7 @@ export default defineConfig({
           include: ["test/sim/**/*.test.ts"],
           fileParallelism: true,
           maxWorkers: 2,
-          // 900 seeds (ci-seeds.ts): the CPU time 1,000 seeds of the eight scenarios before took (116 s each, measured one after the other on this 2-core machine under a load of 6-8); a much busier machine takes several times that (a seed cannot hang: MAX_STEPS)
+          // 1,000 seeds (ci-seeds.ts): about 130 s of CPU over the nine scenarios, shared by two files on two cores; a much busier machine takes several times that (a seed cannot hang: MAX_STEPS)
           testTimeout: 600_000,
           execArgv: ["--disable-warning=ExperimentalWarning"],
         },

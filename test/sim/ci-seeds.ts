@@ -1,7 +1,6 @@
 /**
  * The CI share of the simulation: the scenarios that hold on main, over SIM_SEEDS seeds
- * (default 900: 100 for each of the nine scenarios, the CPU time 1,000 seeds of eight took),
- * split between test files so the two cores share them. A scenario marked `pending` in
+ * (default 1,000, about 111 for each of the nine scenarios), split between test files so the two cores share them. A scenario marked `pending` in
  * scenarios.ts shows a race the shard protocol does not yet remove; it joins CI (drop its
  * `pending`) once it passes.
  */
@@ -9,7 +8,7 @@ import { expect, it } from "vitest";
 import { runSeed } from "./run";
 import { SCENARIOS } from "./scenarios";
 
-const SEEDS = Number(process.env.SIM_SEEDS ?? 900);
+const SEEDS = Number(process.env.SIM_SEEDS ?? 1000);
 export const CI_SCENARIOS = SCENARIOS.filter((s) => !s.pending);
 
 /** A test that runs seeds `part`, `part + parts`, … up to SIM_SEEDS, each its scenario (seed mod their count). */
