@@ -42,7 +42,7 @@ export function shardRows(unit: string, index: number): Promise<ShardRows> {
   });
 }
 
-type Hold = { split: { retryAt: number } };
+type Hold = { parts: { split: { retryAt: number } } };
 
 /** The old shards put off their moves until {@link releaseSplit}. */
 export async function holdSplit(unit: string, shards: number): Promise<void> {
@@ -56,7 +56,7 @@ export async function releaseSplit(unit: string, shards: number): Promise<void> 
 /** Old shard `index` puts off its moves (held) or makes them at its next alarm. */
 export async function holdShard(unit: string, index: number, held: boolean): Promise<void> {
   await runInDurableObject(shardStub(unit, index), (instance: StorageUnit) => {
-    (instance as unknown as Hold).split.retryAt = held ? Date.now() + 3_600_000 : 0;
+    (instance as unknown as Hold).parts.split.retryAt = held ? Date.now() + 3_600_000 : 0;
   });
 }
 

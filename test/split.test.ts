@@ -148,7 +148,7 @@ describe("splitStorageUnit", () => {
     // shard 0 moves part of its keys
     await releaseSplit(unit, 1);
     await runInDurableObject(shardStub(unit, 0), async (instance: StorageUnit) => {
-      const split = (instance as unknown as { split: { step(): Promise<void> } }).split;
+      const split = (instance as unknown as { parts: { split: { step(): Promise<void> } } }).parts.split;
       await split.step();
     });
     const cursor = await runInDurableObject(shardStub(unit, 0), (_instance: StorageUnit, state) => {

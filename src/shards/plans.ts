@@ -33,7 +33,7 @@ export type UnitRouter = ShardRouter<UnitRpc>;
 /** A batch line as the route read it: its number in the body, its entry, its size for the runs. */
 export type Line = { line: number; entry: BatchLine; bytes: number };
 
-/** Shard 0 creates the unit: it holds the creation's lock, draws the unit's placement seed, lays the other shards, then itself (unit-admin.ts). */
+/** Shard 0 creates the unit: it holds the creation's lock, draws the unit's placement seed, lays the other shards, then itself (lifecycle.ts). */
 export async function create(
   router: UnitRouter,
   _caller: AdminCaller,
