@@ -1,6 +1,6 @@
 /**
  * A unit of 8 shards through HTTP in the Workers runtime, one test per route group (the
- * matrices of every route on 1, 8 and 64 shards run in Node: the `matrix` project of
+ * matrices of every route on 1, 8 and 64 shards run in Node: the `shards` project of
  * vitest.e2e.config.ts): the records spread and the unit reads as one; the admin's changes
  * reach every shard; reprocessing queues and drains on every shard; a user's grant holds on
  * every shard. Runs across shards: runs-across-shards.test.ts.

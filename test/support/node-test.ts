@@ -1,5 +1,5 @@
 /**
- * `cloudflare:test` as the tests of the `matrix` project see it in plain Node: the calls of
+ * `cloudflare:test` as the tests of the `shards` project see it in plain Node: the calls of
  * the Workers test pool they use, on the host of node-workers.ts.
  */
 import type { ObjectId } from "../../src/runtime/objects";

@@ -1,5 +1,5 @@
 /**
- * `cloudflare:workers` as the tests of the `matrix` project see it in plain Node
+ * `cloudflare:workers` as the tests of the `shards` project see it in plain Node
  * (vitest.e2e.config.ts): the Worker (src/index.ts, the real Hono app) and its Durable
  * Object classes on the self-hosted host over in-memory SQLite, with the bindings the
  * Workers-runtime suite gives (vitest.config.ts). The app's own code gets the host's shim
@@ -18,7 +18,7 @@ const disk = new MemoryDisk();
 
 export const host = new TestHost({
   platform: disk.platform,
-  dataDir: mkdtempSync(join(tmpdir(), "restage-matrix-")),
+  dataDir: mkdtempSync(join(tmpdir(), "restage-shards-")),
   hostDatabase: disk.platform.openDatabase(":memory:"),
   classes: { STORAGE_UNIT: StorageUnit as unknown as ObjectClass, REGISTRY: Registry as unknown as ObjectClass },
 });
