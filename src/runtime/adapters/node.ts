@@ -7,10 +7,19 @@ import { openDatabase } from "./node-sqlite";
 export const runtime: Platform["runtime"] = "node";
 export { openDatabase };
 
+/**
+ * How long an idle keep-alive connection stays open. Node's 5 s default loses requests: when
+ * the event loop comes back from a long synchronous stretch (a heavy pipeline, a large batch),
+ * timers run before the sockets are read, so a connection whose client sent its next request
+ * meanwhile is closed as idle and the request answered with a reset (ECONNRESET). A minute
+ * is what load balancers expect of the servers behind them.
+ */
+const KEEP_ALIVE_MS = 65_000;
+
 export const serve: Platform["serve"] = (handler, { hostname, port }) =>
   new Promise((resolve, reject) => {
     let listening = false;
-    const server = serveNode({ fetch: handler, hostname, port }, (info) => {
+    const server = serveNode({ fetch: handler, hostname, port, serverOptions: { keepAliveTimeout: KEEP_ALIVE_MS } }, (info) => {
       listening = true;
       resolve({
         port: info.port,
