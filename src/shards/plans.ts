@@ -156,7 +156,7 @@ export function fetchPage(
 ): Promise<{ records: StoredRecord[]; nextStartId?: string } | Failure> {
   return router.routed(async (layout): Promise<{ records: StoredRecord[]; nextStartId?: string } | Failure> => {
     if (layout.shards === 1 && layout.splitTo === null) return router.shard(0).fetchPage({ ...caller, layout }, startId, size, scope);
-    // during a split each old shard answers for the new shards its keys move to (storage-unit.ts, pageKeys)
+    // during a split each old shard answers for the new shards its keys move to (src/unit/reads.ts, pageKeys)
     const old = Array.from({ length: layout.shards }, (_, index) => index);
     const lists = await router.onEach(old, (index) => router.shard(index).pageKeys({ ...caller, layout }, startId, size + 1, scope));
     if (isFailure(lists)) return lists;
