@@ -213,8 +213,15 @@ export class ReferenceStore {
     this.sql.exec("DELETE FROM reference_outbox WHERE id IN (SELECT value FROM json_each(?))", JSON.stringify(references.map((row) => row.id)));
   }
 
-  /** (refScope, refKey) changed: its referrers are to be queued at `hops`, except `writer`, the item whose module made the change. */
+  /**
+   * (refScope, refKey) changed: its referrers are to be queued at `hops`, except `writer`, the
+   * item whose module made the change. A key nothing references now notes nothing (most
+   * writes: a load of new records): an item that comes to reference it sets its reverse row
+   * here before it reads the key (across-shards.ts), so it reads this change.
+   */
   noteChange(refScope: string, refKey: string, hops: number, writer?: { scope: string; key: string }): void {
+    const referenced = this.sql.first("SELECT 1 AS x FROM record_referrers WHERE ref_scope = ? AND ref_key = ? LIMIT 1", refScope, refKey);
+    if (referenced === undefined) return;
     this.sql.exec(
       "INSERT OR IGNORE INTO referrer_outbox (ref_scope, ref_key, hops, writer_scope, writer_key) VALUES (?, ?, ?, ?, ?)",
       refScope,

@@ -80,6 +80,19 @@ describe("references on one shard", () => {
     expect(referrersOf("a2")).toEqual([]);
   });
 
+  it("note no change of a key nothing references, and every change of one that is", () => {
+    references.noteChange("authors", "a1", 0);
+    references.noteChange("authors", "a2", 0);
+    expect(sql.all("SELECT ref_key FROM referrer_outbox")).toEqual([]);
+    expect(references.waiting()).toBe(false);
+    references.set("books", "b1", "authorId", "authors", ["a2"]);
+    references.noteChange("authors", "a1", 0);
+    references.noteChange("authors", "a2", 0);
+    expect(sql.all("SELECT ref_key FROM referrer_outbox")).toEqual([{ ref_key: "a2" }]);
+    expect(references.queueReferrers(["books"])).toBe(false);
+    expect(sql.all("SELECT scope, key FROM queue")).toEqual([{ scope: "books", key: "b1" }]);
+  });
+
   it("queue no referrers and leave the outbox empty when no change is noted", () => {
     expect(references.queueReferrers(["books"])).toBe(false);
     expect(references.nextReferrers(["books"])).toEqual([]);
