@@ -85,17 +85,22 @@ export function readRange(sql: Sql, range: KeyRange, targetOf: (key: string) => 
   return batches;
 }
 
-/** Deletes every row of the keys in `range`, in every per-key table, but those of `staying`. */
-export function deleteRange(sql: Sql, range: KeyRange, staying: string[] = []): void {
+/** The keys whose rows `batch` carries. */
+export function keysOf(batch: KeyRows): string[] {
+  return PER_KEY_TABLES.flatMap((table) => (batch.tables[table.table] ?? []).map((row) => String(row[table.key])));
+}
+
+/** Deletes every row of the keys in `range` (of those in `only`, when given), in every per-key table. */
+export function deleteRange(sql: Sql, range: KeyRange, only?: string[]): void {
   const scopes = scopesIn(sql, range);
   // no record and no reverse row in the range: no row of its keys is here
   if (scopes === "[]") return;
-  const kept = JSON.stringify(staying);
   for (const table of PER_KEY_TABLES) {
+    const keys = only ? ` AND ${table.key} IN (SELECT value FROM json_each(?))` : "";
     const deleted = sql.all<Row>(
-      `DELETE FROM ${table.table} WHERE ${inRange(table, range)} AND ${table.key} NOT IN (SELECT value FROM json_each(?))${table.table === "queue" ? " RETURNING state, run" : ""}`,
+      `DELETE FROM ${table.table} WHERE ${inRange(table, range)}${keys}${table.table === "queue" ? " RETURNING state, run" : ""}`,
       ...rangeArgs(table, range, scopes),
-      kept,
+      ...(only ? [JSON.stringify(only)] : []),
     );
     if (table.table === "queue") countQueueRows(sql, deleted, -1);
   }

@@ -32,7 +32,7 @@ import type { FillPosition, Fills } from "./fills";
 import { ADMIN, type GrantStore, type Permission } from "./grants";
 import { migrate } from "./migrations";
 import { compareKeys } from "./record-scan";
-import { countKeys, deleteRange, nextKeys, readRange, replaceRange, type KeyRange, type KeyRows } from "./split-rows";
+import { countKeys, deleteRange, keysOf, nextKeys, readRange, replaceRange, type KeyRange, type KeyRows } from "./split-rows";
 import type { Sql } from "./sql";
 import type { StorageUnit } from "./storage-unit";
 
@@ -457,9 +457,10 @@ export class Split {
         if (sending.size === 0) break;
         if (attempt >= RESENDS) throw new Error("the batch's rows kept changing while they were sent; it is tried again");
       }
-      const staying = keys.filter((key) => targetOf(key) === undefined);
+      // the keys sent, not the whole range: a key of this shard's written into it meanwhile (by a running batch) stays
+      const leaving = [...new Set([...sent.values()].flatMap(keysOf))];
       sql.transaction(() => {
-        deleteRange(sql, range, staying);
+        deleteRange(sql, range, leaving);
         sql.exec("UPDATE split SET cursor = ?, moved = moved + ?", range.last, keys.length);
       });
       return keys.length;
