@@ -20,30 +20,15 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { apiCaller } from "./http-api.mjs";
+import { drainBodies, measureDrain } from "./drain-measure.mjs";
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 1000);
-const LINES_PER_REQUEST = 10_000;
 const TOKEN = "bench-drain-token";
 const api = apiCaller(TOKEN);
 const HERE = fileURLToPath(new URL("..", import.meta.url));
 const roots = process.argv.length > 2 ? process.argv.slice(2).map((dir) => resolve(dir)) : [HERE];
-
-const bodies = [];
-for (let start = 0; start < RECORDS; start += LINES_PER_REQUEST) {
-  const lines = [];
-  for (let i = start; i < Math.min(RECORDS, start + LINES_PER_REQUEST); i++) {
-    const content = { headline: `Document ${i}`, n: i, author: { name: `Author ${i % 100}` }, internal: "x" };
-    lines.push(JSON.stringify({ action: "add", scope: "raw", key: `doc-${String(i).padStart(8, "0")}`, content }));
-  }
-  bodies.push(lines.join("\n"));
-}
-const PIPELINE = {
-  modules: {
-    raw: [{ module: "FieldMapping", settings: { rename: { headline: "title" }, copy: { "author.name": "authorName" }, drop: ["internal"] } }],
-  },
-};
 
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
@@ -92,35 +77,14 @@ async function launch(root, file) {
   };
 }
 
-/** One ingest and drain on a fresh server; returns both rates. */
-async function measure(url) {
-  const unit = "drain";
-  await api(url, "PUT", `/admin/createStorageUnit/${unit}`, { contentProcessing: false, reprocessingQueue: true });
-  await api(url, "POST", `/admin/setContentProcessingModules/${unit}`, PIPELINE);
-  await api(url, "PUT", `/admin/setReprocessingSettings/${unit}`, { batchSize: BATCH_SIZE });
-  const ingestStart = performance.now();
-  for (const body of bodies) await api(url, "POST", `/transaction/batch/${unit}`, body);
-  const ingestMs = performance.now() - ingestStart;
-  const drainStart = performance.now();
-  await api(url, "POST", `/reprocess/all/${unit}/raw`);
-  let status;
-  for (;;) {
-    status = await api(url, "GET", `/reprocess/status/${unit}`);
-    if (!status.filling && status.pending + status.assigned === 0) break;
-    await sleep(20);
-  }
-  const drainMs = performance.now() - drainStart;
-  if (status.processed !== RECORDS || status.failed !== 0) throw new Error(`drain ended with ${JSON.stringify(status)}`);
-  return { ingest: RECORDS / (ingestMs / 1000), drain: RECORDS / (drainMs / 1000) };
-}
-
+const bodies = drainBodies(RECORDS);
 const files = roots.map(bundle);
 const results = roots.map(() => ({ ingest: [], drain: [] }));
 for (let round = 1; round <= ROUNDS; round++) {
   for (const [index, root] of roots.entries()) {
     const server = await launch(root, files[index]);
     try {
-      const figures = await measure(server.url);
+      const figures = await measureDrain(api, server.url, bodies, RECORDS, BATCH_SIZE);
       results[index].ingest.push(figures.ingest);
       results[index].drain.push(figures.drain);
       console.log(

@@ -4,11 +4,12 @@
  */
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { shardName } from "../src/shards/layout";
+import { shardName, type ShardLayout } from "../src/shards/layout";
 import { shardOf } from "../src/shards/placement";
 import { REFERRERS_PER_STEP } from "../src/unit/references";
 import { addRecord, call, createUnit, ndjson, unitStub } from "./helpers";
 import { fetchScope, setModules, setReprocessing, status } from "./support/modules";
+import { unitLayout } from "./support/shards";
 
 const SHARDS = 8;
 
@@ -22,12 +23,12 @@ async function drainAll(unit: string): Promise<void> {
   throw new Error(`${unit}: its shards still had work after 100 rounds`);
 }
 
-/** `count` keys named `prefix<n>` that none falls on a shard of `avoid`, each on a shard of its own where it can. */
-function keysOff(prefix: string, count: number, avoid: string[]): string[] {
-  const taken = new Set(avoid.map((key) => shardOf(key, SHARDS, {})));
+/** `count` keys named `prefix<n>` that none falls on a shard of `avoid` in the unit of `layout`, each on a shard of its own where it can. */
+function keysOff(layout: ShardLayout, prefix: string, count: number, avoid: string[]): string[] {
+  const taken = new Set(avoid.map((key) => shardOf(key, SHARDS, layout)));
   const keys: string[] = [];
   for (let n = 0; keys.length < count; n++) {
-    const shard = shardOf(`${prefix}${n}`, SHARDS, {});
+    const shard = shardOf(`${prefix}${n}`, SHARDS, layout);
     if (!taken.has(shard)) {
       keys.push(`${prefix}${n}`);
       if (taken.size < SHARDS - 1) taken.add(shard);
@@ -36,7 +37,7 @@ function keysOff(prefix: string, count: number, avoid: string[]): string[] {
   return keys;
 }
 
-/** A unit of 8 shards whose `books` join `field` from `authors` and keep the result in `joined`. */
+/** A unit of 8 shards whose `books` join `field` from `authors` and keep the result in `joined`, with its layout (keys are placed by its seed). */
 async function library(join: Record<string, unknown> = { field: "authorId", scope: "authors", as: "author" }) {
   const unit = await createUnit({ shards: SHARDS, reprocessingQueue: true });
   await setModules(unit, {
@@ -45,17 +46,17 @@ async function library(join: Record<string, unknown> = { field: "authorId", scop
       { module: "ScopeWriter", settings: { scope: "joined" } },
     ],
   });
-  return unit;
+  return { unit, layout: await unitLayout(unit) };
 }
 
 const processed = async (unit: string): Promise<number> => (await status(unit)).processed;
 
 describe("ForeignKeyJoin on a unit of 8 shards", () => {
   it("embeds records of other shards, in the order of the keys, missing ones left out", async () => {
-    const unit = await library({ field: "authorIds", scope: "authors", as: "authors" });
-    const [book] = keysOff("book", 1, []);
-    const authors = keysOff("author", 5, [book!]);
-    expect(new Set(authors.map((key) => shardOf(key, SHARDS, {}))).size).toBe(5);
+    const { unit, layout } = await library({ field: "authorIds", scope: "authors", as: "authors" });
+    const [book] = keysOff(layout, "book", 1, []);
+    const authors = keysOff(layout, "author", 5, [book!]);
+    expect(new Set(authors.map((key) => shardOf(key, SHARDS, layout))).size).toBe(5);
     const lines = authors.slice(1).map((key) => ({ action: "add", scope: "authors", key, content: { name: key } }));
     expect((await call("POST", `/transaction/batch/${unit}`, ndjson(lines))).body).toEqual({ message: "OK", count: 4 });
     const asked = [authors[4]!, authors[0]!, authors[2]!, authors[1]!, authors[2]!, authors[3]!];
@@ -68,9 +69,9 @@ describe("ForeignKeyJoin on a unit of 8 shards", () => {
   });
 
   it("queues and updates referrers on other shards when a referenced record is written or deleted", async () => {
-    const unit = await library();
-    const [author] = keysOff("author", 1, []);
-    const books = keysOff("book", 4, [author!]);
+    const { unit, layout } = await library();
+    const [author] = keysOff(layout, "author", 1, []);
+    const books = keysOff(layout, "book", 4, [author!]);
     await addRecord(unit, "authors", { key: author!, content: { name: "Ada" } });
     for (const book of books) await addRecord(unit, "books", { key: book, content: { authorId: author } });
     await drainAll(unit);
@@ -90,9 +91,9 @@ describe("ForeignKeyJoin on a unit of 8 shards", () => {
   });
 
   it("updates a referrer when a key of another shard it references appears later", async () => {
-    const unit = await library();
-    const [book] = keysOff("book", 1, []);
-    const [author] = keysOff("author", 1, [book!]);
+    const { unit, layout } = await library();
+    const [book] = keysOff(layout, "book", 1, []);
+    const [author] = keysOff(layout, "author", 1, [book!]);
     await addRecord(unit, "books", { key: book!, content: { authorId: author } });
     await drainAll(unit);
     expect(await fetchScope(unit, book!, "joined")).toMatchObject({ author: null });
@@ -102,9 +103,9 @@ describe("ForeignKeyJoin on a unit of 8 shards", () => {
   });
 
   it("no longer queues a referrer that stopped referencing the key, nor one deleted", async () => {
-    const unit = await library();
-    const [first, second] = keysOff("author", 2, []);
-    const books = keysOff("book", 3, [first!, second!]);
+    const { unit, layout } = await library();
+    const [first, second] = keysOff(layout, "author", 2, []);
+    const books = keysOff(layout, "book", 3, [first!, second!]);
     for (const book of books) await addRecord(unit, "books", { key: book, content: { authorId: first } });
     await drainAll(unit);
     await addRecord(unit, "books", { key: books[0]!, content: { authorId: second } });
@@ -127,7 +128,7 @@ describe("ForeignKeyJoin on a unit of 8 shards", () => {
   });
 
   it("queues many referrers over every shard, the write one bounded step of them, the jobs the rest", async () => {
-    const unit = await library();
+    const { unit } = await library();
     const books = Array.from({ length: 600 }, (_, i) => `book-${i}`);
     const lines = books.map((key) => ({ action: "add", scope: "books", key, content: { authorId: "a1" } }));
     expect((await call("POST", `/transaction/batch/${unit}`, ndjson(lines))).body).toEqual({ message: "OK", count: books.length });
@@ -145,10 +146,10 @@ describe("ForeignKeyJoin on a unit of 8 shards", () => {
   });
 
   it("reads other shards within the content limit: fails a join past 1 MiB, embeds up to it", async () => {
-    const unit = await library({ field: "authorIds", scope: "authors", as: "authors" });
+    const { unit, layout } = await library({ field: "authorIds", scope: "authors", as: "authors" });
     await setReprocessing(unit, { maxAttempts: 1 });
-    const [fits, tooMany] = keysOff("book", 2, []);
-    const authors = keysOff("author", 4, [fits!, tooMany!]);
+    const [fits, tooMany] = keysOff(layout, "book", 2, []);
+    const authors = keysOff(layout, "author", 4, [fits!, tooMany!]);
     for (const key of authors) await addRecord(unit, "authors", { key, content: { bio: "é".repeat(150_000) } });
     await addRecord(unit, "books", { key: fits!, content: { authorIds: authors.slice(0, 3) } });
     await addRecord(unit, "books", { key: tooMany!, content: { authorIds: authors } });

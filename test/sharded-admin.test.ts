@@ -10,8 +10,8 @@ import worker from "../src/index";
 import { shardedUnit } from "../src/shards/sharded-unit";
 import { call, createUnit, ndjson, uniqueUnit } from "./helpers";
 import { createUser, grant } from "./security-helpers";
-import { keyPerShard, shardStub } from "./support/shards";
-import { compareBytes } from "../src/shards/layout";
+import { keyPerShard, shardStub, unitLayout } from "./support/shards";
+import { compareBytes, type ShardLayout } from "../src/shards/layout";
 
 const ADMIN = { kind: "admin" } as const;
 const shardsOf = (shards: number) => Array.from({ length: shards }, (_, index) => index);
@@ -22,10 +22,15 @@ async function write(unit: string, keys: string[]): Promise<void> {
 }
 
 describe.each([1, 8, 64])("the Admin API on a unit of %i shard(s)", (shards) => {
-  const keys = [...keyPerShard(shards, "a"), ...keyPerShard(shards, "b")];
+  /** Two keys on each shard of `unit`. */
+  const keysOf = async (unit: string) => {
+    const layout = await unitLayout(unit);
+    return [...keyPerShard(layout, "a"), ...keyPerShard(layout, "b")];
+  };
 
   it("sums getStorageUnit over the shards and lists each shard's figures", async () => {
     const unit = await createUnit({ shards, reprocessingQueue: true, contentProcessing: false });
+    const keys = await keysOf(unit);
     await call("POST", `/admin/setContentProcessingModules/${unit}`, { modules: { raw: [] } });
     await write(unit, keys);
     await call("PUT", `/reprocess/pause/${unit}`);
@@ -70,6 +75,7 @@ describe.each([1, 8, 64])("the Admin API on a unit of %i shard(s)", (shards) => 
 
   it("removes every shard on deleteStorageUnit", async () => {
     const unit = await createUnit({ shards });
+    const keys = await keysOf(unit);
     await write(unit, keys);
     expect((await call("DELETE", `/admin/deleteStorageUnit/${unit}`)).body).toEqual({ message: "OK" });
     for (const index of shardsOf(shards)) expect(await shardStub(unit, index).info(ADMIN)).toMatchObject({ error: "STORAGE_UNIT_DOESNT_EXIST" });
@@ -82,7 +88,7 @@ describe.each([1, 8, 64])("the Admin API on a unit of %i shard(s)", (shards) => 
 
   it("honours a user's grants on the keys of every shard, and a revocation on all of them", async () => {
     const unit = await createUnit({ shards });
-    const own = keyPerShard(shards, "a");
+    const own = keyPerShard(await unitLayout(unit), "a");
     await write(unit, own);
     const user = await createUser();
     const as = { token: user.token };
@@ -117,13 +123,14 @@ describe("a Worker whose cached layout of a unit is stale", () => {
     it(`answers right after the unit was made again with ${shards} shard(s) instead of 8`, async () => {
       const unit = uniqueUnit("stale");
       await createUnit({ shards: 8 }, unit);
-      const keys = keyPerShard(8, "k");
+      const old = await unitLayout(unit);
+      const keys = keyPerShard(old, "k");
       await write(unit, keys);
       expect((await call("GET", `/admin/getStorageUnit/${unit}`)).body.storageUnit.shards).toBe(8);
       await remakeBehindTheCache(unit, 8, shards);
 
       // a write by key first, to shard 7 of the old layout, which the new one lacks (shard 0 would answer MOVED)
-      const stale = keyPerShard(8, "m").reverse();
+      const stale = keyPerShard(old, "m").reverse();
       for (const key of stale) expect((await call("PUT", `/transaction/add/${unit}/raw`, { key, content: { key } })).body).toEqual({ message: "OK" });
       const info = (await call("GET", `/admin/getStorageUnit/${unit}`)).body.storageUnit;
       expect(info).toMatchObject({ shards, records: stale.length });
@@ -136,25 +143,27 @@ describe("a Worker whose cached layout of a unit is stale", () => {
   }
 
   it("routes a batch, fetchMultiple, a fan-out and a user's call by the new layout", async () => {
-    const calls: Array<(unit: string) => Promise<unknown>> = [
-      async (unit) =>
+    // keys of the old layout of 8 shards, the one the Worker still routes by
+    const calls: Array<(unit: string, old: ShardLayout) => Promise<unknown>> = [
+      async (unit, old) =>
         expect(
           (
             await call(
               "POST",
               `/transaction/batch/${unit}`,
-              ndjson(keyPerShard(8, "n").map((key) => ({ action: "add", scope: "raw", key, content: {} }))),
+              ndjson(keyPerShard(old, "n").map((key) => ({ action: "add", scope: "raw", key, content: {} }))),
             )
           ).body,
         ).toEqual({ message: "OK", count: 8 }),
       async (unit) =>
         expect((await call("POST", `/access/fetchMultiple/${unit}`, { keys: ["x", "y"] })).body).toEqual({ message: "OK", records: [] }),
       async (unit) => expect((await call("GET", `/reprocess/status/${unit}`)).body).toMatchObject({ message: "OK", pending: 0 }),
-      async (unit) => expect((await call("POST", `/reprocess/keys/${unit}/raw`, { keys: keyPerShard(8, "q") })).body).toMatchObject({ queued: 0 }),
-      async (unit) => {
+      async (unit, old) =>
+        expect((await call("POST", `/reprocess/keys/${unit}/raw`, { keys: keyPerShard(old, "q") })).body).toMatchObject({ queued: 0 }),
+      async (unit, old) => {
         const user = await createUser();
         await grant("rw", user.name, unit);
-        for (const key of keyPerShard(8, "u"))
+        for (const key of keyPerShard(old, "u"))
           expect((await call("PUT", `/transaction/add/${unit}/raw`, { key, content: {} }, { token: user.token })).status).toBe(200);
       },
     ];
@@ -162,8 +171,9 @@ describe("a Worker whose cached layout of a unit is stale", () => {
       for (const shards of [1, 4]) {
         const unit = uniqueUnit(`stale${n}`);
         await createUnit({ shards: 8 }, unit);
+        const old = await unitLayout(unit);
         await remakeBehindTheCache(unit, 8, shards);
-        await run(unit);
+        await run(unit, old);
         expect((await call("GET", `/admin/getStorageUnit/${unit}`)).body.storageUnit.shards).toBe(shards);
       }
     }
@@ -177,7 +187,7 @@ describe("a Worker whose cached layout of a unit is stale", () => {
     await remakeBehindTheCache(unit, 2, 8);
     const schedules = [{ scope: "raw", cron: "* * * * *" }];
     const now = Date.now();
-    for (const [index, key] of keyPerShard(8, "c").entries()) {
+    for (const [index, key] of keyPerShard(await unitLayout(unit), "c").entries()) {
       const shard = shardStub(unit, index);
       expect(await shard.setPaused(ADMIN, true)).toEqual({ ok: true });
       // written before the pipeline exists, so only the schedule's run queues it

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { FILL_CHUNK } from "../src/unit/fills";
 import { call, createUnit, enc, ndjson } from "./helpers";
 import { setPipelines, setSettings, status } from "./queue-helpers";
-import { drainShards, keyPerShard, keysOnShard } from "./support/shards";
+import { drainShards, keyPerShard, keysOnShard, unitLayout } from "./support/shards";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -37,12 +37,16 @@ async function failedWalk(unit: string, limit: number): Promise<Array<Array<{ sc
   return pages;
 }
 
-describe.each([1, 8, 64])("the Reprocess API on a unit of %i shard(s)", (shards) => {
-  const a = keyPerShard(shards, "a");
-  const b = keyPerShard(shards, "b");
+/** One key `a<n>` and one key `b<n>` on each shard of `unit`. */
+async function keysOf(unit: string): Promise<{ a: string[]; b: string[] }> {
+  const layout = await unitLayout(unit);
+  return { a: keyPerShard(layout, "a"), b: keyPerShard(layout, "b") };
+}
 
+describe.each([1, 8, 64])("the Reprocess API on a unit of %i shard(s)", (shards) => {
   it("queues by key, by keys and by prefix and since on every shard; pause, resume, purge and reset act on all", async () => {
     const unit = await pausedUnit(shards);
+    const { a, b } = await keysOf(unit);
     await write(unit, a);
     await sleep(5);
     const since = new Date().toISOString();
@@ -90,7 +94,8 @@ describe.each([1, 8, 64])("the Reprocess API on a unit of %i shard(s)", (shards)
 
   it("shows a shard's unfinished reprocess/all as the unit filling", async () => {
     const unit = await pausedUnit(shards);
-    await write(unit, [...a, ...keysOnShard(shards, shards - 1, FILL_CHUNK + 10)]);
+    const { a } = await keysOf(unit);
+    await write(unit, [...a, ...keysOnShard(await unitLayout(unit), shards - 1, FILL_CHUNK + 10)]);
     // the last shard holds FILL_CHUNK + 11 keys: it queues one chunk at once and fills the rest from its alarm
     expect((await call("POST", `/reprocess/all/${unit}/raw`)).body.queued).toBe(FILL_CHUNK + 10 + shards);
     expect(await status(unit)).toMatchObject({ filling: true, fillRemaining: 11, pending: FILL_CHUNK + shards - 1 });
@@ -99,11 +104,12 @@ describe.each([1, 8, 64])("the Reprocess API on a unit of %i shard(s)", (shards)
   });
 
   it("pages the failed items of every shard in one order under one cursor, and retries and purges them", async () => {
-    const keys = [...a, ...b];
     const [unit, reference] = [
       await createUnit({ shards, reprocessingQueue: true, contentProcessing: false }),
       await createUnit({ reprocessingQueue: true, contentProcessing: false }),
     ];
+    const { a, b } = await keysOf(unit);
+    const keys = [...a, ...b];
     for (const target of [unit, reference]) {
       await setPipelines(target, {
         raw: [{ module: "Fault", settings: { failAll: true } }],

@@ -4,15 +4,14 @@
  */
 import { describe, expect, it } from "vitest";
 import { call, createUnit, enc, ndjson } from "./helpers";
-import { keyPerShard } from "./support/shards";
+import { keyPerShard, unitLayout } from "./support/shards";
 
 const fetched = async (unit: string, key: string) => (await call("GET", `/access/fetch/${unit}/${enc(key)}`)).body;
 
 describe.each([1, 8, 64])("the Transaction API on a unit of %i shard(s)", (shards) => {
-  const keys = keyPerShard(shards);
-
   it("applies add with each policy and version on a key of every shard", async () => {
     const unit = await createUnit({ shards });
+    const keys = keyPerShard(await unitLayout(unit));
     for (const key of keys) {
       const add = (scope: string, body: object) => call("PUT", `/transaction/add/${unit}/${scope}`, { key, ...body });
       expect((await add("raw", { content: { v: 1 }, policy: "new", version: 10 })).body).toEqual({ message: "OK" });
@@ -30,6 +29,7 @@ describe.each([1, 8, 64])("the Transaction API on a unit of %i shard(s)", (shard
 
   it("deletes one scope or the whole record on every shard, with each policy and version", async () => {
     const unit = await createUnit({ shards });
+    const keys = keyPerShard(await unitLayout(unit));
     const lines = keys.flatMap((key) => ["raw", "index"].map((scope) => ({ action: "add", scope, key, content: { key }, version: 5 })));
     expect((await call("POST", `/transaction/batch/${unit}`, ndjson(lines))).body.count).toBe(lines.length);
     for (const key of keys) {
@@ -48,6 +48,7 @@ describe.each([1, 8, 64])("the Transaction API on a unit of %i shard(s)", (shard
 
   it("answers a batch with per-line errors and counts as a one-shard unit does", async () => {
     const [unit, reference] = [await createUnit({ shards }), await createUnit()];
+    const keys = keyPerShard(await unitLayout(unit));
     const first = keys.map((key) => ({ action: "add", scope: "raw", key, content: { key }, version: 5 }));
     const second = [
       ...keys.flatMap((key, i) => [

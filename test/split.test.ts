@@ -12,6 +12,7 @@ import { call, createUnit, ndjson } from "./helpers";
 import { addMany, setPipelines, setSettings, status, waitFor, waitForStatus } from "./queue-helpers";
 import { createUser, grant } from "./security-helpers";
 import { driveSplit, holdSplit, releaseSplit, shardRows, shardStub, type ShardRows } from "./split-helpers";
+import { shardLayout, unitLayout } from "./support/shards";
 
 /** Items that fail for good before the split: outside the `reprocess/all` (prefix `k`), so they stay failed through it. */
 const FAILING = ["z-fail-a", "z-fail-b"];
@@ -37,8 +38,9 @@ async function busyUnit(shards: number, count: number) {
     expect((await call("PUT", `/transaction/execute/${unit}/extra`, { key, action: "delete", policy: "mustexist", version: 1e15 })).status).toBe(200);
   await waitForStatus(unit, (s) => s.pending === 0 && s.assigned === 0, "the writes' items", 30_000);
   // reference rows as a join leaves them, on the shard of the key they belong to
+  const layout = await unitLayout(unit);
   for (const key of ["k000010", "k000011", "k000012"]) {
-    await runInDurableObject(shardStub(unit, shardOf(key, shards, {})), (_instance: StorageUnit, state) => {
+    await runInDurableObject(shardStub(unit, shardOf(key, shards, layout)), (_instance: StorageUnit, state) => {
       state.storage.sql.exec("INSERT INTO record_refs (scope, key, via, ref_scope, ref_key) VALUES ('raw', ?, 'author', 'raw', 'k000020')", key);
     });
   }
@@ -74,17 +76,20 @@ describe("splitStorageUnit", () => {
   ] as const) {
     it(`moves every row of a key to its new shard, ${from} → ${to}, during a paused reprocess/all that then completes`, async () => {
       const { unit, user, runId } = await busyUnit(from, count);
+      const layout = await unitLayout(unit);
       const before = await everyShard(unit, from);
       expect(before.every((rows) => rows.fills.length === 1)).toBe(true);
       const split = await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: to });
       expect(split.body).toEqual({ message: "OK", splitting: true });
       await driveSplit(unit, to, 120_000);
 
+      // the unit keeps its placement seed: every shard, old and new, holds it
+      for (let index = 0; index < to; index++) expect(await shardLayout(unit, index)).toEqual({ ...layout, shards: to });
       const after = await everyShard(unit, to);
       const moved = byKey(after);
       // every row is on its key's shard, once, as it was (the referrer outbox is the job's to drain, paused or not: where it is, it is on its key's shard)
-      for (const rows of after) for (const row of rows.outbox) expect(shardOf(String(row.ref_key), to, {})).toBe(after.indexOf(rows));
-      for (const entry of moved) expect(entry.shard, `${entry.table} ${entry.key}`).toBe(shardOf(entry.key, to, {}));
+      for (const rows of after) for (const row of rows.outbox) expect(shardOf(String(row.ref_key), to, layout)).toBe(after.indexOf(rows));
+      for (const entry of moved) expect(entry.shard, `${entry.table} ${entry.key}`).toBe(shardOf(entry.key, to, layout));
       const strip = (entries: ReturnType<typeof byKey>) => entries.map(({ table, row }) => JSON.stringify([table, row])).sort();
       expect(strip(moved)).toEqual(strip(byKey(before)));
       // each shard's fill goes on from where it stood, counting what is left there; every shard holds the grant
@@ -120,6 +125,7 @@ describe("splitStorageUnit", () => {
     const unit = await createUnit({ shards: 2, contentProcessing: false, reprocessingQueue: true });
     await setPipelines(unit, { raw: [] });
     const keys = await addMany(unit, "raw", 2000);
+    const layout = await unitLayout(unit);
     expect((await call("PUT", `/reprocess/pause/${unit}`)).status).toBe(200);
     await holdSplit(unit, 2);
     expect((await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: 4 })).body).toEqual({ message: "OK", splitting: true });
@@ -154,7 +160,7 @@ describe("splitStorageUnit", () => {
     });
     expect(cursor.done).toBe(0);
     const edge = cursor.cursor!;
-    const leaving = keys.filter((key) => shardOf(key, 2, {}) === 0 && shardOf(key, 4, {}) === 2);
+    const leaving = keys.filter((key) => shardOf(key, 2, layout) === 0 && shardOf(key, 4, layout) === 2);
     const moved = leaving.filter((key) => compareBytes(key, edge) <= 0).slice(0, 5);
     const unmoved = leaving.filter((key) => compareBytes(key, edge) > 0).slice(0, 5);
     expect(moved.length).toBe(5);
@@ -205,7 +211,7 @@ describe("splitStorageUnit", () => {
       shard.records.filter((row) => row.scope === "raw" && row.content !== null).map((row) => ({ key: row.key as string, index })),
     );
     expect(found.map(({ key }) => key).sort(compareBytes)).toEqual([...live].sort(compareBytes));
-    for (const { key, index } of found) expect(index, key).toBe(shardOf(key, 4, {}));
+    for (const { key, index } of found) expect(index, key).toBe(shardOf(key, 4, layout));
     for (const [key, content] of written) {
       const read = await call("GET", `/access/fetch/${unit}/${key}/raw`);
       if (content === undefined) expect(read.status, key).toBe(404);
@@ -217,6 +223,7 @@ describe("splitStorageUnit", () => {
     const unit = await createUnit({ shards: 1, contentProcessing: false, reprocessingQueue: true });
     await setPipelines(unit, { raw: [] });
     const keys = await addMany(unit, "raw", 3000);
+    const layout = await unitLayout(unit);
     expect((await call("PUT", `/reprocess/pause/${unit}`)).status).toBe(200);
     expect((await call("POST", `/reprocess/keys/${unit}/raw`, { keys: keys.slice(0, 500) })).status).toBe(200);
     const before = await everyShard(unit, 1);
@@ -240,7 +247,7 @@ describe("splitStorageUnit", () => {
     const after = await everyShard(unit, 4);
     const strip = (entries: ReturnType<typeof byKey>) => entries.map(({ table, row }) => JSON.stringify([table, row])).sort();
     expect(strip(byKey(after))).toEqual(strip(byKey(before)));
-    for (const entry of byKey(after)) expect(entry.shard).toBe(shardOf(entry.key, 4, {}));
+    for (const entry of byKey(after)) expect(entry.shard).toBe(shardOf(entry.key, 4, layout));
     expect((await call("GET", `/admin/getStorageUnit/${unit}`)).body.storageUnit).toMatchObject({
       shards: 4,
       records: 3000,

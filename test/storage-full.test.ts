@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { call, createUnit, ndjson } from "./helpers";
 import { drain, failedItems, fetchScope, setModules, setReprocessing, status } from "./support/modules";
-import { keyPerShard, keysOnShard } from "./support/shards";
+import { keyPerShard, keysOnShard, unitLayout } from "./support/shards";
 
 /** RESTAGE_SHARD_MAX_BYTES as vitest.config.ts sets it for this file */
 const CAP = 512 * 1024 + 2048;
@@ -124,7 +124,8 @@ describe("a full shard", () => {
 describe("a full shard of a unit of 8 shards", () => {
   it("refuses writes to its keys with 507 and nothing applied, while the other shards still accept", async () => {
     const unit = await createUnit({ shards: 8 });
-    const full = keysOnShard(8, 3, 30, "f");
+    const layout = await unitLayout(unit);
+    const full = keysOnShard(layout, 3, 30, "f");
     let refused: string | undefined;
     for (const key of full) {
       const answer = await call("PUT", `/transaction/add/${unit}/raw`, { key, content: blob(40_000, key) });
@@ -139,12 +140,12 @@ describe("a full shard of a unit of 8 shards", () => {
     expect((await call("GET", `/access/fetch/${unit}/${refused}`)).status).toBe(404);
 
     // every other shard takes a record as large
-    const others = keyPerShard(8, "o").filter((_, index) => index !== 3);
+    const others = keyPerShard(layout, "o").filter((_, index) => index !== 3);
     for (const key of others)
       expect((await call("PUT", `/transaction/add/${unit}/raw`, { key, content: blob(40_000, key) })).body).toEqual({ message: "OK" });
 
     // a batch over every shard: the full shard's lines refused, the others applied
-    const lines = [...keyPerShard(8, "p").map((key) => ({ action: "add", scope: "raw", key, content: blob(40_000) }))];
+    const lines = [...keyPerShard(layout, "p").map((key) => ({ action: "add", scope: "raw", key, content: blob(40_000) }))];
     const answer = await call("POST", `/transaction/batch/${unit}`, ndjson(lines));
     expect(answer.body).toEqual({
       message: "COMPLETED_WITH_ERRORS",

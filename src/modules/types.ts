@@ -56,9 +56,11 @@ export interface UnitAccess {
   /**
    * Records that the item embeds these keys of `scope`, found through `via` (the field
    * they came from), replacing what it recorded through `via` before. When one of them is
-   * written or deleted with content processing on, the item is queued again.
+   * written or deleted with content processing on, the item is queued again. Returns why
+   * they were refused (the item's record moved to another shard in a split: the item runs
+   * again there, nothing else of the batch is touched), or undefined once recorded.
    */
-  references(item: PipelineItem, scope: string, keys: string[], via: string): void;
+  references(item: PipelineItem, scope: string, keys: string[], via: string): string | undefined;
   /**
    * {@link references} for many items at once, in one write (what a module that works per
    * batch calls in `batchStart`). Returns, in the order of `entries`, why an item's

@@ -48,6 +48,19 @@ export function isLaterLayout(later: ShardLayout, earlier: ShardLayout): boolean
 }
 
 /**
+ * Whether a shard holding `held` serves a call routed by `caller` as it came: the same layout,
+ * a later one ({@link isLaterLayout}), or the Worker's guess of one shard for a unit it has not
+ * seen ({@link ONE_SHARD}, no seed) at a unit of one shard not splitting, where every key is on
+ * shard 0 whatever the seed: a unit of one shard is called as it always was, without a MOVED
+ * first in each new isolate.
+ */
+export function servesAsRouted(caller: ShardLayout, held: ShardLayout): boolean {
+  if (sameLayout(caller, held) || isLaterLayout(caller, held)) return true;
+  const guess = caller.seed === undefined && caller.shards === 1 && caller.splitTo === null;
+  return guess && held.shards === 1 && held.splitTo === null;
+}
+
+/**
  * A shard's answer to a call routed by a layout older than its own: the layout to route by,
  * as a field of the answer (the Worker routes again by it; a client never sees it).
  */

@@ -40,7 +40,7 @@ export function shardedUnit(env: Pick<Env, "STORAGE_UNIT">, name: string, known?
 export class ShardedUnit extends ShardRouter {
   // ── admin ────────────────────────────────────────────────────────────────
 
-  /** Shard 0 creates the unit: it holds the creation's lock, lays the other shards, then itself (unit-admin.ts). */
+  /** Shard 0 creates the unit: it holds the creation's lock, draws the unit's placement seed, lays the other shards, then itself (unit-admin.ts). */
   async create(_caller: AdminCaller, options: { contentProcessing: boolean; reprocessingQueue: boolean; shards: number }) {
     const { shards, ...flags } = options;
     const created = await this.shard(0).create(this.name, flags, 0, { shards, splitTo: null });

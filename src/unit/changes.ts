@@ -130,9 +130,11 @@ export class Changes {
           return undefined;
         });
       },
+      // a refusal, not a throw: a throw from batchStart would fail every item of the batch for one that moved
       references: (item, scope, keys, via) => {
-        if (this.moved(item.key)) throw new Error(MOVED_AWAY);
+        if (this.moved(item.key)) return MOVED_AWAY;
         if (current()) this.references.set(item.scope, item.key, via, scope, keys);
+        return undefined;
       },
       referencesMany: (scope, via, entries) => {
         const refusals = entries.map(({ item }) => (this.moved(item.key) ? MOVED_AWAY : undefined));

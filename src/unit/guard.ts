@@ -12,7 +12,7 @@
 import { failure, type Failure } from "../errors";
 import type { UnitConfig } from "./config";
 import type { Caller, GrantStore, Need } from "./grants";
-import { isLaterLayout, moved, sameLayout } from "../shards/layout";
+import { moved, servesAsRouted } from "../shards/layout";
 
 export interface GuardHost {
   /** the unit's configuration; undefined while it does not exist */
@@ -55,10 +55,11 @@ export class Guard {
   /**
    * A call routed by a layout older than this shard's (or another incarnation's) is answered
    * MOVED with the layout to route by (see grants.ts, `Routed`); one routed by a later layout
-   * is served: this shard has not yet heard of a split step its caller has (layout.ts, `isLaterLayout`).
+   * is served: this shard has not yet heard of a split step its caller has (layout.ts,
+   * `servesAsRouted`); so is the Worker's guess of one shard at a unit of one shard.
    */
   private routed<T>(caller: Caller, unit: UnitConfig, fn: (unit: UnitConfig) => T): T | Failure {
-    if (caller.layout && !sameLayout(caller.layout, unit.layout) && !isLaterLayout(caller.layout, unit.layout)) return moved(unit.layout);
+    if (caller.layout && !servesAsRouted(caller.layout, unit.layout)) return moved(unit.layout);
     return fn(unit);
   }
 }

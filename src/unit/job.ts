@@ -104,15 +104,18 @@ export class Job {
     if (failed) throw failed.reason;
   }
 
-  /** Sets the alarm for the next thing to do, or clears it when there is nothing. */
-  async rearm(): Promise<void> {
+  /**
+   * Sets the alarm for the next thing to do, or clears it when there is nothing.
+   * `referrersWaiting`: whether the outboxes hold work, when the caller has just read them.
+   */
+  async rearm(referrersWaiting?: boolean): Promise<void> {
     // whatever changed (new items, a reset, a resume) may be work for idle workers of a running slice
     this.wakeIdle();
     const config = this.host.config();
     if (!config) return this.host.setAlarm(null);
     const now = Date.now();
     // queuing referrers is not processing: a paused unit follows its changes too, so its pending count is whole
-    if (this.host.referrersWaiting()) return this.host.setAlarm(now);
+    if (referrersWaiting ?? this.host.referrersWaiting()) return this.host.setAlarm(now);
     // fills stand still while the unit splits (split.ts)
     if (!config.paused && config.layout.splitTo === null && this.host.fills.active()) return this.host.setAlarm(now);
     const next = config.paused ? this.host.queue.nextLeaseExpiry() : this.host.queue.nextWake();

@@ -27,6 +27,11 @@ export class Presence {
 
   constructor(private readonly host: PresenceHost) {}
 
+  /** Whether this instance has listed the unit (and no call since has failed): noting activity would do nothing. */
+  get isListed(): boolean {
+    return this.listed === true;
+  }
+
   /** The unit has work: make sure the registry lists it. Not awaited (see the header). */
   noteActivity(): void {
     const name = this.host.unitName();

@@ -13,7 +13,9 @@ import { LIST_BUDGET, type StoredRecord } from "./records";
 
 /**
  * `local` for the keys still here, `remote` on each new shard for the keys gone there;
- * their answers (the local one first), or the first failure.
+ * their answers (the local one first), or the first failure. A key that is not this
+ * shard's at all (the split ended while the call waited its turn here) makes the call
+ * MOVED: the Worker routes it again by the layout this shard has now.
  */
 export async function acrossSplit<T>(
   split: Split,
@@ -21,13 +23,8 @@ export async function acrossSplit<T>(
   local: (keys: string[]) => T | Failure,
   remote: (peer: Peer, keys: string[]) => Promise<T | Failure>,
 ): Promise<T[] | Failure> {
-  const here: string[] = [];
-  const away = new Map<number, string[]>();
-  for (const key of keys) {
-    const target = split.away(key);
-    if (target === undefined) here.push(key);
-    else away.set(target, [...(away.get(target) ?? []), key]);
-  }
+  const { here, away, elsewhere } = byPlace(split, keys, (key) => key);
+  if (elsewhere.length > 0) return split.moved();
   if (away.size === 0) {
     const answer = local(keys);
     return isFailure(answer) ? answer : [answer];

@@ -25,7 +25,7 @@ import { failure, isFailure, type Failure } from "../errors";
 import { forEachConcurrently } from "../concurrency";
 import { log } from "../log";
 import type { ModulesConfig, ReprocessingSettings, Schedule } from "../schemas";
-import { isShardCount, sameLayout, splitCounts, type ShardLayout } from "../shards/layout";
+import { isShardCount, moved, sameLayout, splitCounts, type Moved, type ShardLayout } from "../shards/layout";
 import { destinationOf, ownerOf, shardOf } from "../shards/placement";
 import type { ConfigStore, UnitConfig } from "./config";
 import type { FillPosition, Fills } from "./fills";
@@ -304,6 +304,11 @@ export class Split {
     const { shard, layout } = unit;
     const owner = shard < layout.shards ? ownerOf(key, layout) : destinationOf(key, layout);
     return owner === shard ? "here" : "elsewhere";
+  }
+
+  /** The answer to a call for keys this shard does not hold (placeOf: `elsewhere`): route it again by this shard's layout. */
+  moved(): Moved {
+    return moved(this.host.config.get()!.layout);
   }
 
   /** The new shard receives a batch: its rows of those keys become the ones sent; the old shard's fills come along. */

@@ -142,7 +142,13 @@ export class StorageUnit extends UnitAdmin {
     size: number,
     scope?: string,
   ): Promise<{ records: StoredRecord[]; nextStartId?: string } | Failure> {
-    return this.guard.withUnit(caller, "read", () => this.records.page(startId, size, scope));
+    return this.guard.withUnit(caller, "read", async () => {
+      const page = await this.records.page(startId, size, scope);
+      // the page waits its turns between its reads: a split that began meanwhile may have moved
+      // keys off this shard, so the page stands only if the layout is still the one it was
+      // routed by (else MOVED: the Worker asks again by the split's layout, which reads the new shards too)
+      return this.guard.withUnit(caller, "read", () => page);
+    });
   }
 
   // ── reprocessing ─────────────────────────────────────────────────────────

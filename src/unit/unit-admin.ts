@@ -8,6 +8,7 @@ import type { Reference, Referrer } from "./references";
 import { nextRunTimes, scheduleWithoutPipeline, type ScheduleState } from "./schedules";
 import type { ShardInfo } from "./answers";
 import { ONE_SHARD, type ShardLayout } from "../shards/layout";
+import { newSeed } from "../shards/placement";
 import type { SplitAnswer, SplitCall } from "./split";
 
 import { UnitCore } from "./unit-core";
@@ -25,10 +26,11 @@ export abstract class UnitAdmin extends UnitCore {
   // Only the admin's routes (and the registry) call these.
 
   /**
-   * Creates the unit `name` of `layout.shards` shards (called on shard 0, which lays the
-   * others, then itself: the unit exists once shard 0 is laid), or lays shard `shard` > 0 of
-   * it (called by shard 0). Shard 0 holds the creation's lock: a second creation meanwhile
-   * answers STORAGE_UNIT_ALREADY_EXISTS, whatever its count.
+   * Creates the unit `name` of `layout.shards` shards (called on shard 0, which draws the
+   * unit's placement seed, lays the others, then itself: the unit exists once shard 0 is
+   * laid), or lays shard `shard` > 0 of it with shard 0's layout, seed included (called by
+   * shard 0). Shard 0 holds the creation's lock: a second creation meanwhile answers
+   * STORAGE_UNIT_ALREADY_EXISTS, whatever its count.
    */
   async create(name: string, options: CreateOptions, shard = 0, layout: ShardLayout = ONE_SHARD): Promise<{ createdAt: number } | Failure> {
     if (shard === 0) {
@@ -47,10 +49,14 @@ export abstract class UnitAdmin extends UnitCore {
   }
 
   /**
-   * Shard 0's creation: notes how many shards it lays (table `creating`), lays them, removes
-   * those a creation cut short had laid beyond them, then lays itself.
+   * Shard 0's creation: draws the unit's placement seed (placement.ts), notes how many shards
+   * it lays (table `creating`), lays them with that seed, removes those a creation cut short
+   * had laid beyond them, then lays itself. The seed is drawn here, under the creation's
+   * lock, so every shard of the unit holds the same one; a creation started again draws
+   * another and lays every shard anew with it.
    */
-  private async createUnit(name: string, options: CreateOptions, layout: ShardLayout): Promise<{ createdAt: number } | Failure> {
+  private async createUnit(name: string, options: CreateOptions, requested: ShardLayout): Promise<{ createdAt: number } | Failure> {
+    const layout: ShardLayout = { shards: requested.shards, splitTo: null, seed: newSeed() };
     migrate(this.sql);
     const before = this.sql.first<{ shards: number }>("SELECT shards FROM creating WHERE id = 1")?.shards ?? 0;
     this.sql.exec("INSERT OR REPLACE INTO creating (id, shards) VALUES (1, ?)", Math.max(before, layout.shards));

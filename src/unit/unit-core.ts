@@ -204,9 +204,11 @@ export abstract class UnitCore extends DurableObject<Env> {
    */
   protected async afterEnqueue(referrers = true): Promise<void> {
     // a shard unreachable now leaves its part to the job, which tries again; what was written stays written
-    const step = referrers ? this.across.step() : false;
-    if (typeof step !== "boolean") await step.catch(() => undefined);
-    await this.job.rearm();
-    if (this.hasWork()) this.presence.noteActivity();
+    const step = referrers ? this.across.step() : undefined;
+    if (typeof step === "object") await step.catch(() => undefined);
+    // a step that did not wait has just read the outboxes: the re-arm takes its answer rather than read them again
+    await this.job.rearm(typeof step === "boolean" ? step : undefined);
+    // the check for work (a read of the fills, the outboxes and the queue) decides only the listing: skipped once listed
+    if (!this.presence.isListed && this.hasWork()) this.presence.noteActivity();
   }
 }

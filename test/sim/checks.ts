@@ -49,17 +49,18 @@ export function layoutOf(world: World, unit: string): Layout | undefined {
   };
 }
 
-/** The split has ended, and every shard of the unit knows the layout shard 0 has. */
+/** The split has ended, and every shard of the unit knows the layout shard 0 has, its placement seed included. */
 export function splitsEnded(world: World, unit: string): string[] {
   const layout = layoutOf(world, unit);
   if (!layout) return [`unit '${unit}' does not exist on shard 0`];
   const problems: string[] = [];
   if (layout.splitTo !== null) problems.push(`split never ended: shard 0 is still splitting ${layout.shards} → ${layout.splitTo}`);
   for (let index = 1; index < layout.shards; index++) {
-    const [row] = rows(world.shardDb(unit, index), "SELECT shard, shards, split_to FROM unit");
+    const [row] = rows(world.shardDb(unit, index), "SELECT shard, shards, split_to, seed FROM unit");
     if (!row) problems.push(`shard ${index} of ${layout.shards} does not exist`);
     else if (Number(row.shards) !== layout.shards || row.split_to !== layout.splitTo || Number(row.shard) !== index)
       problems.push(`shard ${index} holds layout ${row.shards}→${row.split_to} (shard ${row.shard}), shard 0 ${layout.shards}→${layout.splitTo}`);
+    else if ((row.seed ?? undefined) !== layout.seed) problems.push(`shard ${index} holds another placement seed than shard 0`);
   }
   return problems;
 }

@@ -69,6 +69,28 @@ describe("a unit method's guard", () => {
     expect(ran).toBe(2);
   });
 
+  it("serves the Worker's guess of one shard (no seed) at a seeded unit of one shard, and answers MOVED to it once the unit splits or to another seed", () => {
+    const seeded = { shards: 1, splitTo: null, seed: "0123456789abcdef" };
+    config.create("docs", true, true, 0, seeded);
+    grants.set("ann", reader.tokenHash, "r");
+    const guess = { shards: 1, splitTo: null };
+    expect(guard.withUnit({ ...ADMIN, layout: guess }, "read", run)).toEqual({ name: "docs" });
+    expect(guard.withUnit({ ...reader, layout: guess }, "read", run)).toEqual({ name: "docs" });
+    expect(guard.withUnit({ ...ADMIN, layout: seeded }, "read", run)).toEqual({ name: "docs" });
+    // another incarnation's layout, even of one shard, learns the unit's
+    expect(guard.withUnit({ ...ADMIN, layout: { ...seeded, seed: "fedcba9876543210" } }, "read", run)).toEqual({
+      error: "MOVED",
+      detail: expect.any(String),
+      layout: seeded,
+    });
+    config.update({ layout: { ...seeded, splitTo: 4 } });
+    expect(guard.withUnit({ ...ADMIN, layout: guess }, "read", run)).toMatchObject({
+      error: "MOVED",
+      layout: { shards: 1, splitTo: 4, seed: seeded.seed },
+    });
+    expect(ran).toBe(3);
+  });
+
   it("tells the admin a unit does not exist, and a user only that the token is not valid", () => {
     expect(guard.withUnit(ADMIN, "read", run)).toMatchObject({ error: "STORAGE_UNIT_DOESNT_EXIST" });
     expect(guard.withExisting(ADMIN, run)).toMatchObject({ error: "STORAGE_UNIT_DOESNT_EXIST" });

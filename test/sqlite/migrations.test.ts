@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { REGISTRY_MIGRATIONS } from "../../src/registry/migrations";
+import { fnv1a32, placementHash } from "../../src/shards/placement";
+import { ConfigStore } from "../../src/unit/config";
 import { runMigrations, type Migration } from "../../src/unit/migration-runner";
 import { hasSchema, migrate, MIGRATIONS } from "../../src/unit/migrations";
 import { Queue } from "../../src/unit/queue";
@@ -114,8 +116,11 @@ describe("the unit's migrations", () => {
       { scope: "books", key: "b2", via: "authorId" },
     ]);
     expect(sql.first("SELECT name, processed FROM unit")).toEqual({ name: "old", processed: 7 });
-    // made before shards: shard 0 of a one-shard unit
-    expect(sql.first("SELECT shard, shards, split_to FROM unit")).toEqual({ shard: 0, shards: 1, split_to: null });
+    // made before shards: shard 0 of a one-shard unit; made before keyed placement: no seed, so its keys stay where FNV-1a put them
+    expect(sql.first("SELECT shard, shards, split_to, seed FROM unit")).toEqual({ shard: 0, shards: 1, split_to: null, seed: null });
+    const { layout } = new ConfigStore(sql).get()!;
+    expect(layout).toEqual({ shards: 1, splitTo: null });
+    for (const key of ["k1", "a1", "b2"]) expect(placementHash(key, layout)).toBe(fnv1a32(key));
     expect(sql.first("SELECT remaining FROM fills")).toEqual({ remaining: 12 });
     expect(sql.first("SELECT permission FROM grants WHERE user_name = 'ann'")).toEqual({ permission: "rw" });
     // its failed item is listed, and starts over when retried

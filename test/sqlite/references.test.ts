@@ -5,7 +5,8 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { readAcross, type ReadPart } from "../../src/shards/read-across";
-import { shardOf } from "../../src/shards/placement";
+import type { ShardLayout } from "../../src/shards/layout";
+import { newSeed, shardOf } from "../../src/shards/placement";
 import { migrate } from "../../src/unit/migrations";
 import { Queue } from "../../src/unit/queue";
 import { ReferenceStore, type Placement } from "../../src/unit/references";
@@ -27,10 +28,13 @@ const referrersOf = (refKey: string) =>
   sql.all("SELECT scope, key, via FROM record_referrers WHERE ref_scope = 'authors' AND ref_key = ? ORDER BY key", refKey);
 const outbox = () => sql.all("SELECT id, key, ref_key, present FROM reference_outbox ORDER BY id");
 
-/** Keys named `a<n>` on shard `shard` of 8, or off it. */
+/** A unit of 8 shards as one is created now: with its own placement seed. */
+const EIGHT: ShardLayout = { shards: 8, splitTo: null, seed: newSeed() };
+
+/** Keys named `a<n>` on shard `shard` of {@link EIGHT}, or off it. */
 function keysOn(shard: number, count: number, on = true): string[] {
   const keys: string[] = [];
-  for (let n = 0; keys.length < count; n++) if ((shardOf(`a${n}`, 8, {}) === shard) === on) keys.push(`a${n}`);
+  for (let n = 0; keys.length < count; n++) if ((shardOf(`a${n}`, 8, EIGHT) === shard) === on) keys.push(`a${n}`);
   return keys;
 }
 
@@ -88,7 +92,7 @@ describe("references on one shard", () => {
 
 describe("references on shard 0 of 8", () => {
   beforeEach(() => {
-    placement = { shard: 0, layout: { shards: 8, splitTo: null } };
+    placement = { shard: 0, layout: EIGHT };
   });
 
   it("keep the reverse rows of local keys here and send the others, the latest state of each once", () => {
@@ -176,7 +180,7 @@ describe("a read over several shards", () => {
   it("answers in the order of the keys, a key twice twice, missing ones undefined, in one round", async () => {
     const rounds: number[][] = [];
     const keys = ["k3", "nobody", "k1", "k3", "k7"];
-    const read = await readAcross(keys, 1000, shards({ k1: '"one"', k3: '"three"', k7: '"seven"' }, (key) => shardOf(key, 8, {}), rounds)(keys));
+    const read = await readAcross(keys, 1000, shards({ k1: '"one"', k3: '"three"', k7: '"seven"' }, (key) => shardOf(key, 8, EIGHT), rounds)(keys));
     expect(read).toEqual({ contents: ['"three"', undefined, '"one"', '"three"', '"seven"'], bytes: 26 });
     expect(rounds).toHaveLength(1);
   });
