@@ -145,11 +145,14 @@ describe("splitStorageUnit", () => {
     expect(second.body.message).toBe("STORAGE_UNIT_SPLITTING");
     expect(second.headers.get("retry-after")).toBe("5");
 
-    // shard 0 moves part of its keys
+    // shard 0 moves part of its keys: one batch of 300
     await releaseSplit(unit, 1);
     await runInDurableObject(shardStub(unit, 0), async (instance: StorageUnit) => {
-      const split = (instance as unknown as { split: { step(): Promise<void> } }).split;
+      const split = (instance as unknown as { split: { step(): Promise<void>; batchKeys: number; stepMs: number } }).split;
+      const { stepMs } = split;
+      Object.assign(split, { batchKeys: 300, stepMs: 0 });
       await split.step();
+      split.stepMs = stepMs;
     });
     const cursor = await runInDurableObject(shardStub(unit, 0), (_instance: StorageUnit, state) => {
       const [row] = state.storage.sql.exec<{ cursor: string | null; done: number }>("SELECT cursor, done FROM split").toArray();
