@@ -17,12 +17,11 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
-import { isServerKind, launchServer } from "../test/e2e/servers.ts";
+import { freePort, isServerKind, launchServer } from "../test/e2e/servers.ts";
 import { documentOf, drainBodies, measureDrain } from "./drain-measure.mjs";
 import { apiCaller } from "./http-api.mjs";
 
@@ -36,17 +35,6 @@ const api = apiCaller(TOKEN);
 const kinds = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["node"];
 for (const kind of kinds) if (!isServerKind(kind)) throw new Error(`unknown server kind '${kind}'; choose from wrangler, node, bun, deno`);
 if (spawnSync("redis-server", ["--version"]).status !== 0) throw new Error("redis-server is not installed: apt-get install -y redis-server");
-
-function freePort() {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
 
 /** A Redis of its own, in memory only (no snapshots, no append-only file). */
 async function startRedis() {

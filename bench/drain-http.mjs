@@ -15,10 +15,10 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../test/e2e/servers.ts";
 import { apiCaller } from "./http-api.mjs";
 import { drainBodies, measureDrain } from "./drain-measure.mjs";
 
@@ -31,17 +31,6 @@ const HERE = fileURLToPath(new URL("..", import.meta.url));
 const roots = process.argv.length > 2 ? process.argv.slice(2).map((dir) => resolve(dir)) : [HERE];
 
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
-
-function freePort() {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
 
 /** Bundles the Node server of checkout `root` once; returns the bundle's path. */
 function bundle(root) {

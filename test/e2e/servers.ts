@@ -162,7 +162,7 @@ async function waitForHealth(handle: ServerHandle, child: ChildProcess, timeoutM
 }
 
 /** A port free on 127.0.0.1 now, with the next one free too (wrangler's inspector takes it). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   for (;;) {
     const port = await listenOnce(0);
     if (
