@@ -6,7 +6,7 @@
 import type { Env } from "./env";
 import { forEachConcurrently } from "./concurrency";
 import { registryOf } from "./bindings";
-import { shardedUnit } from "./shards/sharded-unit";
+import { shardedUnit } from "./shards/protocol";
 import { log } from "./log";
 
 /** Units visited at once: keeps a tick within the connection limits of one invocation. */

@@ -4,7 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { LIMITS } from "./limits";
-import { isShardCount, MAX_SHARDS } from "./shards/layout";
+import { isShardCount, MAX_SHARDS } from "./routing/layout";
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const NAME_RULE = "1-64 characters: letters, digits, '_', '.', '-', starting with a letter or digit";

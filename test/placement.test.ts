@@ -1,5 +1,5 @@
 /**
- * Keyed placement (API.md, "Sharded storage units"; src/shards/placement.ts): a unit created
+ * Keyed placement (API.md, "Sharded storage units"; src/routing/placement.ts): a unit created
  * now draws a secret seed on shard 0 and every shard holds it, so keys a writer chose to
  * collide under the unkeyed FNV-1a spread over the shards; a unit created before keyed
  * placement (no seed in its layout) keeps FNV-1a, through a split too; and no answer a
@@ -7,7 +7,7 @@
  */
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { fnv1a32, shardOf } from "../src/shards/placement";
+import { fnv1a32, shardOf } from "../src/routing/placement";
 import { call, createUnit, ndjson } from "./helpers";
 import { addMany, setPipelines, setSettings, status, waitForStatus } from "./queue-helpers";
 import { createUser, grant } from "./security-helpers";

@@ -4,8 +4,8 @@
  */
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { shardName, type ShardLayout } from "../src/shards/layout";
-import { shardOf } from "../src/shards/placement";
+import { shardName, type ShardLayout } from "../src/routing/layout";
+import { shardOf } from "../src/routing/placement";
 import { REFERRERS_PER_STEP } from "../src/unit/references";
 import { addRecord, call, createUnit, ndjson, unitStub } from "./helpers";
 import { fetchScope, setModules, setReprocessing, status } from "./support/modules";

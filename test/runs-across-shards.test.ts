@@ -7,7 +7,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { call, createUnit } from "./helpers";
 import { addMany, setPipelines, waitFor } from "./queue-helpers";
-import { shardName } from "../src/shards/layout";
+import { shardName } from "../src/routing/layout";
 
 const SHARDS = 8;
 

@@ -4,7 +4,7 @@
  * one-shard unit holding the same records.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { compareBytes } from "../src/shards/layout";
+import { compareBytes } from "../src/routing/layout";
 import { LIMITS } from "../src/limits";
 import { call, createUnit, enc, ndjson } from "./helpers";
 

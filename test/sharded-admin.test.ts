@@ -7,11 +7,11 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
-import { shardedUnit } from "../src/shards/sharded-unit";
+import { shardedUnit } from "../src/shards/protocol";
 import { call, createUnit, ndjson, uniqueUnit } from "./helpers";
 import { createUser, grant } from "./security-helpers";
 import { keyPerShard, shardStub, unitLayout } from "./support/shards";
-import { compareBytes, type ShardLayout } from "../src/shards/layout";
+import { compareBytes, type ShardLayout } from "../src/routing/layout";
 
 const ADMIN = { kind: "admin" } as const;
 const shardsOf = (shards: number) => Array.from({ length: shards }, (_, index) => index);

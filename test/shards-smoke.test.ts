@@ -1,7 +1,7 @@
 /** A unit of 8 shards through HTTP: the records spread, and the unit reads as one. */
 import { describe, expect, it } from "vitest";
 import { call, createUnit, ndjson } from "./helpers";
-import { compareBytes } from "../src/shards/layout";
+import { compareBytes } from "../src/routing/layout";
 
 describe("a unit of 8 shards", () => {
   it("spreads records over its shards and pages through them in byte order", async () => {

@@ -7,7 +7,7 @@
  */
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { shardName } from "../src/shards/layout";
+import { shardName } from "../src/routing/layout";
 import type { Peer, SplitCall } from "../src/unit/split";
 import type { StorageUnit } from "../src/unit/storage-unit";
 import { status } from "./queue-helpers";

@@ -5,7 +5,7 @@
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { compareBytes } from "../src/shards/layout";
+import { compareBytes } from "../src/routing/layout";
 import { ADMIN } from "../src/unit/grants";
 import type { StorageUnit } from "../src/unit/storage-unit";
 import { addRecord, call, createUnit, ndjson } from "./helpers";

@@ -4,11 +4,9 @@
  * meets, a unit-wide change made while a split starts reaches the new shards, a split
  * always ends, and MOVED stays inside the Worker.
  */
-import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { ShardLayout } from "../src/shards/layout";
-import { ShardRouter } from "../src/shards/shard-router";
+import { cachedLayout } from "../src/routing/router";
 import { ADMIN } from "../src/unit/grants";
 import { migrate } from "../src/unit/migrations";
 import type { Sql } from "../src/unit/sql";
@@ -17,15 +15,6 @@ import { call, createUnit, uniqueUnit } from "./helpers";
 import { addMany, status } from "./queue-helpers";
 import { createUser, grant } from "./security-helpers";
 import { driveSplit, shardStub } from "./split-helpers";
-
-/** The layout this isolate's Worker has cached for `unit`. */
-function cachedLayout(unit: string): ShardLayout | undefined {
-  return new (class extends ShardRouter {
-    get cached() {
-      return this.cachedLayout();
-    }
-  })(env, unit).cached;
-}
 
 /** Which of shards 0..count-1 of `unit` exist as objects of a unit. */
 async function existing(unit: string, count: number): Promise<number[]> {

@@ -6,7 +6,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { PipelineItem } from "../src/modules/types";
-import { shardOf } from "../src/shards/placement";
+import { shardOf } from "../src/routing/placement";
 import type { Changes } from "../src/unit/changes";
 import type { UnitConfig } from "../src/unit/config";
 import type { StorageUnit } from "../src/unit/storage-unit";
@@ -15,7 +15,7 @@ import { addRecord, call, createUnit } from "./helpers";
 import { driveSplit, holdSplit, releaseSplit, shardRows, shardStub } from "./split-helpers";
 import { fetchScope, setModules, status } from "./support/modules";
 import { keysOnShard, unitLayout } from "./support/shards";
-import type { ShardLayout } from "../src/shards/layout";
+import type { ShardLayout } from "../src/routing/layout";
 
 /** The first key `prefix<n>` that a split of the unit of `layout` (two shards) into four puts on `shard`. */
 function keyOn(layout: ShardLayout, prefix: string, shard: number): string {

@@ -5,8 +5,8 @@
  */
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { compareBytes } from "../src/shards/layout";
-import { shardOf } from "../src/shards/placement";
+import { compareBytes } from "../src/routing/layout";
+import { shardOf } from "../src/routing/placement";
 import type { RecordStore } from "../src/unit/records";
 import type { StorageUnit } from "../src/unit/storage-unit";
 import { call, createUnit, ndjson } from "./helpers";

@@ -8,7 +8,7 @@
  * without the grant (403) from a token nobody holds any more (401).
  */
 import { registryOf } from "../bindings";
-import { shardedUnit } from "../shards/sharded-unit";
+import { shardedUnit } from "../shards/protocol";
 import type { Env } from "../env";
 import { ApiError, isFailure } from "../errors";
 import type { Need, UserCaller } from "../unit/grants";

@@ -8,7 +8,7 @@
  * schema of both in migrations.ts.
  */
 import { DurableObject } from "cloudflare:workers";
-import { shardedUnit } from "../shards/sharded-unit";
+import { shardedUnit } from "../shards/protocol";
 import type { Env } from "../env";
 import type { Failure } from "../errors";
 import type { Permission } from "../unit/grants";

@@ -17,7 +17,7 @@ import { forEachConcurrently } from "../concurrency";
 import { failure, type Failure } from "../errors";
 import { ADMIN, type Permission } from "../unit/grants";
 import type { Sql } from "../unit/sql";
-import type { ShardedUnit } from "../shards/sharded-unit";
+import type { ShardedUnit } from "../shards/protocol";
 
 /** Units updated at once: stays within the 6 open connections of one invocation. */
 const UNITS_AT_ONCE = 6;

@@ -6,7 +6,7 @@ import { FetchAnswer, PageAnswer, RecordsAnswer } from "../http/answers";
 import { routes, type App } from "../http/route";
 import { LIMITS } from "../limits";
 import { Key, KeysBody, RECORD_SCOPE, ScopeOrRecord, UnitName } from "../schemas";
-import { shardedUnit } from "../shards/sharded-unit";
+import { shardedUnit } from "../shards/protocol";
 import type { Env } from "../env";
 import type { Caller } from "../unit/grants";
 import type { Schema } from "hono";

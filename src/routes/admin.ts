@@ -6,7 +6,7 @@ import { ModulesAnswer, Ok, SchedulesAnswer, SettingsAnswer, SplitAnswer, UnitAn
 import { routes, type App } from "../http/route";
 import { checkModulesConfig } from "../modules/pipeline";
 import { registryOf } from "../bindings";
-import { shardedUnit } from "../shards/sharded-unit";
+import { shardedUnit } from "../shards/protocol";
 import { ADMIN } from "../unit/grants";
 import { BooleanParam, CreateUnitBody, ModulesBody, ReprocessingSettingsPatch, ScheduleBody, SplitBody, UnitName, UnitParam } from "../schemas";
 import { ok } from "./units";
@@ -111,7 +111,7 @@ export function adminRoutes<S extends Schema>(app: App<S>) {
         errors: [...EXISTING, "STORAGE_UNIT_SPLITTING"],
       },
       async (c) => {
-        unwrap(await shardedUnit(c.env, c.req.valid("param").unit).split(ADMIN, c.req.valid("json").shards));
+        unwrap(await shardedUnit(c.env, c.req.valid("param").unit).splitting(ADMIN, { op: "begin", to: c.req.valid("json").shards }));
         return ok(c, { splitting: true as const });
       },
     )

@@ -5,7 +5,7 @@
  */
 import type { Schema } from "hono";
 import { registryOf } from "../bindings";
-import { shardedUnit } from "../shards/sharded-unit";
+import { shardedUnit } from "../shards/protocol";
 import { ADMIN } from "../unit/grants";
 import { isFailure } from "../errors";
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from "../http/prometheus";
@@ -26,7 +26,7 @@ export function metricsRoutes<S extends Schema>(app: App<S>) {
       const units = await registryOf(c.env).listUnits();
       const gathered = await Promise.all(
         units.map(async ({ name }) => {
-          const metrics = await shardedUnit(c.env, name).metrics(ADMIN);
+          const metrics = await shardedUnit(c.env, name).metricsOf(ADMIN);
           // a unit deleted since the registry listed it has nothing to show
           return isFailure(metrics) ? undefined : { unit: name, metrics };
         }),

@@ -24,7 +24,7 @@ import type { Schema } from "hono";
 import { LIMITS } from "../limits";
 import { Key, KeysBody, ScopeName, UnitName, UnitParam, UnitScopeParam } from "../schemas";
 import { keysFromQuery } from "../http/keys-query";
-import { shardedUnit } from "../shards/sharded-unit";
+import { shardedUnit } from "../shards/protocol";
 import { etaSeconds } from "../unit/runs";
 import { ok } from "./units";
 import { KEPT_MINUTES } from "../unit/history";
@@ -197,7 +197,7 @@ export function reprocessRoutes<S extends Schema>(app: App<S>) {
       },
       async (c) => {
         const { minutes } = c.req.valid("query");
-        return ok(c, { points: unwrap(await shardedUnit(c.env, c.req.valid("param").unit).history(c.var.caller, minutes)) });
+        return ok(c, { points: unwrap(await shardedUnit(c.env, c.req.valid("param").unit).history(c.var.caller, minutes, Date.now())) });
       },
     )
     .add(

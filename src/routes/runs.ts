@@ -1,11 +1,11 @@
 /**
  * Runs (API.md, "Runs, progress and metrics"): list a unit's runs, follow one, cancel one.
  * Each shard of a unit answers for its share of a run; the answers are combined here
- * (sharded-unit.ts, `combineRuns`), so a run's id, counts, rate, ETA and cancel are the unit's.
+ * (src/shards/protocol.ts, rows `runList` and `runPart`; runs.ts, `combineRuns`), so a run's id, counts, rate, ETA and cancel are the unit's.
  */
 import { z } from "@hono/zod-openapi";
 import type { Schema } from "hono";
-import { shardedUnit } from "../shards/sharded-unit";
+import { shardedUnit } from "../shards/protocol";
 import { unwrap } from "../errors";
 import { CancelAnswer, RunAnswer, RunsAnswer } from "../http/answers";
 import { routes, type App } from "../http/route";
@@ -34,7 +34,7 @@ export function runRoutes<S extends Schema>(app: App<S>) {
       async (c) => {
         const { unit } = c.req.valid("param");
         const { limit } = c.req.valid("query");
-        return ok(c, { runs: unwrap(await shardedUnit(c.env, unit).runs(c.var.caller, limit)) });
+        return ok(c, { runs: unwrap(await shardedUnit(c.env, unit).runList(c.var.caller, limit)) });
       },
     )
     .add(
@@ -51,7 +51,7 @@ export function runRoutes<S extends Schema>(app: App<S>) {
       },
       async (c) => {
         const { unit, runId } = c.req.valid("param");
-        return ok(c, { run: unwrap(await shardedUnit(c.env, unit).run(c.var.caller, runId)) });
+        return ok(c, { run: unwrap(await shardedUnit(c.env, unit).runPart(c.var.caller, runId)) });
       },
     )
     .add(

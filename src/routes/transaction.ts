@@ -10,7 +10,7 @@ import { CONTENT_ADVICE, contentTooLarge, jsonBytes, LIMITS } from "../limits";
 import { AddBody, BatchLine, ExecuteBody, ScopeOrRecord, UnitName, UnitParam, UnitScopeParam } from "../schemas";
 import type { BatchLineResult } from "../unit/answers";
 import { describeIssues } from "../zod-issues";
-import { shardedUnit } from "../shards/sharded-unit";
+import { shardedUnit } from "../shards/protocol";
 import type { Caller } from "../unit/grants";
 import { ok } from "./units";
 import { z } from "@hono/zod-openapi";

@@ -1,19 +1,15 @@
 /**
  * How the answers of a unit's shards make the unit's one answer (API.md, "Sharded storage
  * units": counts are sums, lists keep the order a one-shard unit gives). Pure functions:
- * sharded-unit.ts gathers the parts.
+ * the protocol's router gathers the parts (protocol.ts).
  */
 import type { ShardInfo, UnitStatus } from "../unit/answers";
 import type { FailedItem } from "../unit/queue";
 import type { HistoryPoint } from "../unit/history";
-import type { StoredRecord } from "../unit/records";
 import type { SplitProgress } from "../unit/split";
-import { compareBytes } from "./layout";
+import { compareBytes } from "../routing/layout";
+import { sum } from "../routing/key-order";
 import { round } from "../unit/runs";
-
-export function sum(values: number[]): number {
-  return values.reduce((total, value) => total + value, 0);
-}
 
 /** The unit's status: its flags from shard 0, counts summed, the soonest next run, the first error found. */
 export function combineStatus(parts: UnitStatus[]): UnitStatus {
@@ -69,41 +65,6 @@ export function combineInfo(parts: ShardInfo[]) {
     shardStats,
     splitting: combineSplitting(parts.map((part) => part.splitting)),
   };
-}
-
-/**
- * The records of a list answer in the order of `keys`, each shard's answer cut where its
- * byte budget stopped it: the answer ends before the first key a shard did not reach, and
- * before it passes `budget` bytes overall (one record at least). `stoppedAt` is the index in
- * `keys` where it ended, if it did.
- */
-export function inOrder(
-  keys: string[],
-  answers: Array<{ records: StoredRecord[]; remainingKeys?: string[] }>,
-  budget: number,
-): { records: StoredRecord[]; stoppedAt?: number } {
-  const found = new Map<string, StoredRecord>();
-  const unreached = new Set<string>();
-  for (const answer of answers) {
-    for (const record of answer.records) found.set(record.key, record);
-    for (const key of answer.remainingKeys ?? []) unreached.add(key);
-  }
-  const records: StoredRecord[] = [];
-  let bytes = 0;
-  for (const [index, key] of keys.entries()) {
-    if (unreached.has(key)) return { records, stoppedAt: index };
-    const record = found.get(key);
-    if (!record) continue;
-    bytes += JSON.stringify(record).length;
-    if (bytes > budget && records.length > 0) return { records, stoppedAt: index };
-    records.push(record);
-  }
-  return { records };
-}
-
-/** The first `limit` keys of several shards' sorted key lists, in byte order, each once. */
-export function mergeKeys(lists: string[][], limit: number): string[] {
-  return [...new Set(lists.flat())].sort(compareBytes).slice(0, limit);
 }
 
 type FailedCursor = { scope: string; key: string };

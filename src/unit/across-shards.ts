@@ -2,7 +2,7 @@
  * What a shard does with the other shards of its unit for the modules' reads and the
  * references between records (references.ts says which table lives where):
  * - a module's read of keys held by other shards asks those shards, at once, within the
- *   read's byte budget (shards/read-across.ts); the reverse rows waiting in the outbox for
+ *   read's byte budget (read-across.ts); the reverse rows waiting in the outbox for
  *   the keys read go with the read and are set before it, so a change of a key made after a
  *   referrer read it always finds that referrer;
  * - one step of the job sends waiting reverse rows to their shards, then queues the
@@ -13,17 +13,15 @@
  */
 import { isFailure, type Failure } from "../errors";
 import { configuredScopes } from "../modules/pipeline";
-import { readAcross, shareOf, type ReadPart } from "../shards/read-across";
-import { shardedUnit, type ShardedUnit } from "../shards/sharded-unit";
-import type { Env } from "../env";
+import { readAcross, shareOf, type ReadPart } from "./read-across";
 import type { Peer } from "./split";
 import type { UnitConfig } from "./config";
 import { ADMIN } from "./grants";
-import { shardName } from "../shards/layout";
-import { destinationOf, ownerOf } from "../shards/placement";
+import { destinationOf, ownerOf } from "../routing/placement";
 import type { Queue } from "./queue";
 import type { RecordStore } from "./records";
 import type { Reference, ReferenceStore, Referrer } from "./references";
+import type { Siblings } from "./siblings";
 
 /** Whether the unit has other shards than this one. */
 export function isSpread(unit: UnitConfig): boolean {
@@ -51,7 +49,8 @@ export class AcrossShards {
     private readonly records: RecordStore,
     private readonly references: ReferenceStore,
     private readonly queue: Queue,
-    private readonly env: Pick<Env, "STORAGE_UNIT">,
+    /** the unit's other shards, routed from the layout this shard holds */
+    private readonly siblings: (unit: UnitConfig) => Siblings,
     /** the new shard of a key a split has moved on from this one (split.ts, `away`) */
     private readonly away: (key: string) => number | undefined = () => undefined,
   ) {}
@@ -103,7 +102,7 @@ export class AcrossShards {
     let bytes = read.bytes;
     for (const [target, positions] of byShard) {
       if (bytes > maxBytes) break;
-      const shard = this.env.STORAGE_UNIT.getByName(shardName(unit.name, target));
+      const shard = this.siblings(unit).shard(target);
       const wanted = positions.map((position) => keys[position]!);
       const found = await shard.readContents({ ...ADMIN, layout: unit.layout }, wanted, scope, maxBytes - bytes, []);
       if (isFailure(found)) throw new Error(`reading scope '${scope}' on shard ${target}: ${found.error}: ${found.detail}`);
@@ -124,7 +123,7 @@ export class AcrossShards {
   ): Promise<{ contents: Array<string | undefined>; bytes: number }> {
     const { records, references } = this;
     return readAcross(keys, maxBytes, async (positions, bytesLeft) => {
-      const parts = await this.unit(unit).onShardsOf(
+      const parts = await this.siblings(unit).onShardsOf(
         ADMIN,
         positions,
         (position) => keys[position]!,
@@ -204,9 +203,7 @@ export class AcrossShards {
     local(here);
     const unit = this.config();
     if (gone.size === 0 || !unit) return { ok: true };
-    const answers = await Promise.all(
-      [...gone].map(([target, group]) => remote(this.env.STORAGE_UNIT.getByName(shardName(unit.name, target)) as unknown as Peer, group)),
-    );
+    const answers = await Promise.all([...gone].map(([target, group]) => remote(this.siblings(unit).shard(target), group)));
     return (answers.find(isFailure) as Failure | undefined) ?? { ok: true };
   }
 
@@ -214,7 +211,7 @@ export class AcrossShards {
     const { references } = this;
     const outgoing = references.outgoing();
     if (outgoing.length > 0) {
-      const sent = await this.unit(unit).onShardsOf(
+      const sent = await this.siblings(unit).onShardsOf(
         ADMIN,
         outgoing,
         (reference) => reference.ref_key,
@@ -227,7 +224,7 @@ export class AcrossShards {
     const steps = references.nextReferrers(pipelineScopes(unit));
     const referrers = steps.flatMap((step) => step.referrers.map((referrer) => ({ ...referrer, hops: step.hops })));
     if (referrers.length > 0) {
-      const queued = await this.unit(unit).onShardsOf(
+      const queued = await this.siblings(unit).onShardsOf(
         ADMIN,
         referrers,
         (referrer) => referrer.key,
@@ -238,11 +235,6 @@ export class AcrossShards {
     }
     references.advance(steps);
     return references.waiting();
-  }
-
-  /** The unit this shard belongs to, as the Worker reaches it, starting from the layout this shard holds. */
-  private unit(unit: UnitConfig): ShardedUnit {
-    return shardedUnit(this.env, unit.name, unit.layout);
   }
 
   private here(unit: UnitConfig) {

@@ -5,7 +5,7 @@
 import { DEFAULT_REPROCESSING_SETTINGS, type ModulesConfig, type ReprocessingSettings, type Schedule } from "../schemas";
 import { hasSchema } from "./migrations";
 import type { Sql } from "./sql";
-import type { ShardLayout } from "../shards/layout";
+import type { ShardLayout } from "../routing/layout";
 
 export interface UnitConfig {
   name: string;

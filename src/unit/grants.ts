@@ -10,7 +10,7 @@
  */
 import { failure, type Failure } from "../errors";
 import type { Sql } from "./sql";
-import type { ShardLayout } from "../shards/layout";
+import type { ShardLayout } from "../routing/layout";
 
 /** A grant on one unit: read, write, or both. */
 export type Permission = "r" | "w" | "rw";
@@ -36,7 +36,7 @@ export interface UserCaller extends Routed {
   tokenHash: string;
 }
 /**
- * How the Worker found this shard (src/shards/sharded-unit.ts): by the unit's shards as it
+ * How the Worker found this shard (src/shards/protocol.ts): by the unit's shards as it
  * has them cached. A shard that knows another layout answers MOVED instead of serving, and
  * the Worker asks again by the right one. Absent: the call is not routed (tests, one object).
  */

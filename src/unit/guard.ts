@@ -12,7 +12,7 @@
 import { failure, type Failure } from "../errors";
 import type { UnitConfig } from "./config";
 import type { Caller, GrantStore, Need } from "./grants";
-import { moved, servesAsRouted } from "../shards/layout";
+import { moved, servesAsRouted } from "../routing/layout";
 
 export interface GuardHost {
   /** the unit's configuration; undefined while it does not exist */

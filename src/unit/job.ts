@@ -32,7 +32,7 @@ import { LEASE_EXPIRED, RUN_DIED, type Claim, type Queue } from "./queue";
 import type { Finished } from "./queue-counters";
 import { REFERRERS_PER_STEP } from "./references";
 import { Throttle } from "./throttle";
-import { shardIndexes } from "../shards/layout";
+import { shardIndexes } from "../routing/layout";
 
 /** Items one alarm invocation may run before it yields and re-arms: keeps CPU time well inside the limit. */
 const ITEMS_PER_SLICE = 200_000;

@@ -30,8 +30,8 @@
  * change (ref_scope, ref_key, hops, writer) is enough; a step marks its rows started before
  * it queues anything, so a change noted meanwhile gets a row of its own.
  */
-import type { ShardLayout } from "../shards/layout";
-import { ownerOf } from "../shards/placement";
+import type { ShardLayout } from "../routing/layout";
+import { ownerOf } from "../routing/placement";
 import type { UnitConfig } from "./config";
 import type { Queue } from "./queue";
 import type { Sql } from "./sql";

@@ -6,7 +6,7 @@
  * key whichever step of the split it has reached, and checks that it does (`placeOf`).
  */
 import { isFailure, type Failure } from "../errors";
-import { inOrder } from "../shards/merge";
+import { inOrder } from "../routing/key-order";
 import type { Caller } from "./grants";
 import type { Peer, Split } from "./split";
 import { LIST_BUDGET, type StoredRecord } from "./records";

@@ -15,10 +15,10 @@ import type { RunFilter, RunRequest } from "./run-control";
 import type { RunPart } from "./runs";
 import type { AddPolicy, DeletePolicy, Json, StoredRecord } from "./records";
 import type { BatchLineResult, UnitStatus } from "./answers";
-import { mergeKeys, sum } from "../shards/merge";
+import { mergeKeys, sum } from "../routing/key-order";
 import { unconfiguredScope } from "./pipeline-scope";
 import { acrossSplit, byPlace, recordsInOrder, unrouted } from "./split-forward";
-import { isMoved, moved } from "../shards/layout";
+import { isMoved, moved } from "../routing/layout";
 
 import { UnitAdmin } from "./unit-admin";
 

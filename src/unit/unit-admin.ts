@@ -7,8 +7,8 @@ import { migrate } from "./migrations";
 import type { Reference, Referrer } from "./references";
 import { nextRunTimes, scheduleWithoutPipeline, type ScheduleState } from "./schedules";
 import type { ShardInfo } from "./answers";
-import { ONE_SHARD, type ShardLayout } from "../shards/layout";
-import { newSeed } from "../shards/placement";
+import { ONE_SHARD, type ShardLayout } from "../routing/layout";
+import { newSeed } from "../routing/placement";
 import type { SplitAnswer, SplitCall } from "./split";
 
 import { UnitCore } from "./unit-core";

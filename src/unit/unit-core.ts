@@ -33,10 +33,10 @@ import { RunControl } from "./run-control";
 import { RunStore } from "./run-store";
 import { RecordStore } from "./records";
 import { Sql, type UnitState } from "./sql";
-import { shardName } from "../shards/layout";
 import { Split, type Peer } from "./split";
+import { siblingsOf } from "./siblings";
 import { unrouted } from "./split-forward";
-import { moved } from "../shards/layout";
+import { moved } from "../routing/layout";
 
 /** When an alarm that was moving keys is due again if it dies on the way (it re-arms sooner when it ends). */
 const SPLIT_WATCHDOG_MS = 30_000;
@@ -78,7 +78,7 @@ export abstract class UnitCore extends DurableObject<Env> {
       this.records,
       this.references,
       this.queue,
-      env,
+      (unit) => siblingsOf(env, unit.name, unit.layout),
       (key) => this.split.away(key),
     );
     this.fills = new Fills(this.sql, this.queue);
@@ -170,7 +170,7 @@ export abstract class UnitCore extends DurableObject<Env> {
 
   /** Shard `index` of the unit `unit`, by RPC. */
   protected peer(unit: string, index: number): Peer {
-    return this.env.STORAGE_UNIT.getByName(shardName(unit, index)) as unknown as Peer;
+    return siblingsOf(this.env, unit).shard(index);
   }
 
   protected hasWork(): boolean {

@@ -11,8 +11,8 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, expect, inject, it } from "vitest";
-import { shardName, type ShardLayout } from "../../src/shards/layout";
-import { shardOf } from "../../src/shards/placement";
+import { shardName, type ShardLayout } from "../../src/routing/layout";
+import { shardOf } from "../../src/routing/placement";
 import { ObjectNamespace } from "../../src/runtime/objects";
 import { E2E_SHARDS, enc, ok, target, uniqueUnit } from "./client";
 

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
 import { recordedCalls } from "../../src/modules/recorder";
-import { shardOf } from "../../src/shards/placement";
+import { shardOf } from "../../src/routing/placement";
 import { GONE, inContract, type KeyModel } from "./model";
 import type { World } from "./world";
 

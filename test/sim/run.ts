@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { recordedCalls } from "../../src/modules/recorder";
-import { shardName } from "../../src/shards/layout";
+import { shardName } from "../../src/routing/layout";
 import { answersInContract, grantsEverywhere, noFalseDeletions, rowsOnOwners, splitsEnded, writesKept } from "./checks";
 import { Clients } from "./clients";
 import { SchedulerStuck } from "./scheduler";

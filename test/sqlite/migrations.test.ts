@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { REGISTRY_MIGRATIONS } from "../../src/registry/migrations";
-import { fnv1a32, placementHash } from "../../src/shards/placement";
+import { fnv1a32, placementHash } from "../../src/routing/placement";
 import { ConfigStore } from "../../src/unit/config";
 import { runMigrations, type Migration } from "../../src/unit/migration-runner";
 import { hasSchema, migrate, MIGRATIONS } from "../../src/unit/migrations";

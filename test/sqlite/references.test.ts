@@ -1,12 +1,12 @@
 /**
- * The references between records on plain SQLite (src/unit/references.ts, shards/read-across.ts):
+ * The references between records on plain SQLite (src/unit/references.ts, src/unit/read-across.ts):
  * what a referrer's shard keeps and sends, what a referenced key's shard keeps, the steps of
  * the referrer outbox, and a module's read over several shards.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { readAcross, type ReadPart } from "../../src/shards/read-across";
-import type { ShardLayout } from "../../src/shards/layout";
-import { newSeed, shardOf } from "../../src/shards/placement";
+import { readAcross, type ReadPart } from "../../src/unit/read-across";
+import type { ShardLayout } from "../../src/routing/layout";
+import { newSeed, shardOf } from "../../src/routing/placement";
 import { migrate } from "../../src/unit/migrations";
 import { Queue } from "../../src/unit/queue";
 import { ReferenceStore, type Placement } from "../../src/unit/references";

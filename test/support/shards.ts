@@ -1,14 +1,14 @@
 /**
  * Helpers for the tests of sharded units: each shard's object, the unit's layout as shard 0
  * holds it (its placement seed included), keys that land on chosen shards under that
- * layout, draining every shard. Keys are placed by src/shards/placement.ts, as the Worker
+ * layout, draining every shard. Keys are placed by src/routing/placement.ts, as the Worker
  * places them: a unit draws its seed at creation, so keys are chosen once the unit exists.
  */
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { isFailure } from "../../src/errors";
-import { shardName, type ShardLayout } from "../../src/shards/layout";
-import { shardOf } from "../../src/shards/placement";
+import { shardName, type ShardLayout } from "../../src/routing/layout";
+import { shardOf } from "../../src/routing/placement";
 
 /** Shard `index` of `unit`, to call its RPC methods or drive its alarm. */
 export function shardStub(unit: string, index: number) {
