@@ -1,6 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { workerFromWrangler } from "./test/support/worker-config.ts";
+import { SHARD_FILES } from "./vitest.e2e.config.ts";
 
 const worker = workerFromWrangler();
 
@@ -63,7 +64,7 @@ export default defineConfig({
           globalSetup: ["./test/support/publisher-server.ts"],
           setupFiles: ["./test/support/quiet-logs.ts"],
           include: ["test/**/*.test.ts"],
-          // these run in plain Node (vitest.e2e.config.ts: test/sqlite, test/sim and test/docs in npm test; test/browser, test/walkthrough and test/package against a live server), or under a shard cap (below)
+          // these run in plain Node (vitest.e2e.config.ts: test/sqlite, test/sim, test/docs and the sharded route matrices and most split tests in npm test; test/browser, test/walkthrough and test/package against a live server), or under a shard cap (below)
           exclude: [
             "test/e2e/**",
             "test/runtime/**",
@@ -74,6 +75,7 @@ export default defineConfig({
             "test/walkthrough/**",
             "test/package/**",
             ...CAPPED_FILES,
+            ...SHARD_FILES,
           ],
           testTimeout: 30_000,
         },

@@ -1,5 +1,39 @@
 import { fileURLToPath } from "node:url";
-import { defineConfig } from "vitest/config";
+import { defineConfig, type Plugin } from "vitest/config";
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+/**
+ * The `shards` project's stand-ins for the Workers runtime's modules: the app's code gets
+ * the self-hosted shim for `cloudflare:workers`, as the self-hosted bundles do; the tests
+ * get the Worker and its bindings on the self-hosted host (test/support/node-workers.ts)
+ * and the Workers test pool's calls (test/support/node-test.ts).
+ */
+const workersInNode: Plugin = {
+  name: "workers-in-node",
+  enforce: "pre",
+  resolveId(source, importer) {
+    if (source === "cloudflare:test") return here("test/support/node-test.ts");
+    if (source !== "cloudflare:workers") return null;
+    return importer?.includes("/test/") ? here("test/support/node-workers.ts") : here("src/runtime/shim.ts");
+  },
+};
+
+/**
+ * The `shards` project's files: the sharded route matrices (every route group on units of 1,
+ * 8 and 64 shards) and the split's tests but one; the Workers suite keeps one sharded smoke
+ * test per route group (shards-smoke.test.ts) and split.test.ts.
+ */
+export const SHARD_FILES = [
+  "test/sharded-access.test.ts",
+  "test/sharded-admin.test.ts",
+  "test/sharded-queue.test.ts",
+  "test/sharded-writes.test.ts",
+  "test/split-keys.test.ts",
+  "test/split-reprocess.test.ts",
+  "test/split-races.test.ts",
+  "test/split-reads.test.ts",
+];
 
 /**
  * Tests that run in plain Node rather than the Workers runtime:
@@ -7,6 +41,8 @@ import { defineConfig } from "vitest/config";
  *   Node's SQLite; presence and cron tick on fakes), in milliseconds; `npm test` runs them
  *   after the Workers suite;
  * - `docs`: the files the README, docs/ and the source name all exist (part of `npm test`);
+ * - `shards`: the sharded route matrices (1, 8 and 64 shards) and the split's tests through
+ *   the real Worker on the self-hosted host over in-memory SQLite (part of `npm test`);
  * - `host`: the self-hosted Durable Object host (src/runtime) on Node's SQLite;
  * - `sim`: the shard protocol's deterministic simulation (test/sim) over that host, the
  *   Worker and the unit objects as they are; `npm test` runs it after `sqlite`;
@@ -27,6 +63,10 @@ export default defineConfig({
       { test: { name: "sqlite", include: ["test/sqlite/**/*.test.ts"], execArgv: ["--disable-warning=ExperimentalWarning"] } },
       // `docs`: every file the README, docs/ and src/ name exists; `npm test` runs it with `sqlite`
       { test: { name: "docs", include: ["test/docs/**/*.test.ts"] } },
+      {
+        plugins: [workersInNode],
+        test: { name: "shards", include: SHARD_FILES, testTimeout: 30_000, execArgv: ["--disable-warning=ExperimentalWarning"] },
+      },
       {
         // the app as the self-hosted bundles see it: "cloudflare:workers" is the host's shim
         resolve: {

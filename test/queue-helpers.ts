@@ -98,7 +98,7 @@ export const recorder = (unit: string): ModuleRef => ({ module: "Recorder", sett
 
 /** Runs `fn` on the unit's live instance, with its internals (queue, config) reachable. */
 export function onInstance<R>(unit: string, fn: (instance: UnitInternals, state: DurableObjectState) => R | Promise<R>): Promise<R> {
-  return runInDurableObject(unitStub(unit), (instance: StorageUnit, state) => fn(instance as unknown as UnitInternals, state));
+  return runInDurableObject(unitStub(unit), (instance: StorageUnit, state) => fn((instance as unknown as { parts: UnitInternals }).parts, state));
 }
 
 /** The parts of a StorageUnit instance the white-box tests reach into. */

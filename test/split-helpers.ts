@@ -43,7 +43,7 @@ export function shardRows(unit: string, index: number): Promise<ShardRows> {
   });
 }
 
-type Hold = { split: { retryAt: number } };
+type Hold = { parts: { split: { retryAt: number } } };
 
 /** The old shards put off their moves until {@link releaseSplit}. */
 export async function holdSplit(unit: string, shards: number): Promise<void> {
@@ -57,7 +57,7 @@ export async function releaseSplit(unit: string, shards: number): Promise<void> 
 /** Old shard `index` puts off its moves (held) or makes them at its next alarm. */
 export async function holdShard(unit: string, index: number, held: boolean): Promise<void> {
   await runInDurableObject(shardStub(unit, index), (instance: StorageUnit) => {
-    (instance as unknown as Hold).split.retryAt = held ? Date.now() + 3_600_000 : 0;
+    (instance as unknown as Hold).parts.split.retryAt = held ? Date.now() + 3_600_000 : 0;
   });
 }
 
@@ -86,12 +86,14 @@ export interface Sent {
 }
 
 type Stepping = {
-  split: {
-    step(): Promise<void>;
-    retryAt: number;
-    batchKeys: number;
-    stepMs: number;
-    host: { peer(unit: string, index: number): Peer };
+  parts: {
+    split: {
+      step(): Promise<void>;
+      retryAt: number;
+      batchKeys: number;
+      stepMs: number;
+      host: { peer(unit: string, index: number): Peer };
+    };
   };
 };
 
@@ -108,7 +110,7 @@ export async function moveOneBatch(
   meanwhile?: (instance: StorageUnit) => void,
 ): Promise<{ sent: Sent[]; cursor: string | null; done: number }> {
   return runInDurableObject(shardStub(unit, index), async (instance: StorageUnit, state) => {
-    const { split } = instance as unknown as Stepping;
+    const { split } = (instance as unknown as Stepping).parts;
     const { host } = split;
     const peer = host.peer;
     const sent: Sent[] = [];

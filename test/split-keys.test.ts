@@ -109,7 +109,7 @@ describe("a run that reaches a new shard with a moved batch before that shard's 
     expect(await shardStub(unit, 0).reprocessAll(ADMIN, "raw", {}, run)).toHaveProperty("queued");
     await releaseSplit(unit, 1);
     await runInDurableObject(shardStub(unit, 0), (instance: StorageUnit) =>
-      (instance as unknown as { split: { step(): Promise<void> } }).split.step(),
+      (instance as unknown as { parts: { split: { step(): Promise<void> } } }).parts.split.step(),
     );
     for (const index of [2, 1, 3]) expect(await shardStub(unit, index).reprocessAll(ADMIN, "raw", {}, run)).toHaveProperty("queued");
     const started = (await call("GET", `/reprocess/run/${unit}/${run.runId}`)).body.run;

@@ -138,7 +138,7 @@ describe("a unit's creation", () => {
     for (let index = 1; index < 8; index++)
       await shardStub(unit, index).create(unit, { contentProcessing: true, reprocessingQueue: true }, index, { shards: 8, splitTo: null });
     await runInDurableObject(shardStub(unit, 0), (instance: StorageUnit, state) => {
-      migrate((instance as unknown as { sql: Sql }).sql);
+      migrate((instance as unknown as { parts: { sql: Sql } }).parts.sql);
       state.storage.sql.exec("INSERT INTO creating (id, shards) VALUES (1, 8)");
     });
     expect((await call("PUT", `/admin/createStorageUnit/${unit}`, { shards: 2 })).status).toBe(200);

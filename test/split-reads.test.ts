@@ -54,7 +54,7 @@ describe("a join while its unit splits", () => {
     // shard 0 moves its keys (the author goes to shard 2) while shard 1 holds, so the split goes on
     await releaseSplit(unit, 1);
     await runInDurableObject(shardStub(unit, 0), (instance: StorageUnit) =>
-      (instance as unknown as { split: { step(): Promise<void> } }).split.step(),
+      (instance as unknown as { parts: { split: { step(): Promise<void> } } }).parts.split.step(),
     );
     await holdSplit(unit, 1);
     expect((await status(unit)).splitting).toMatchObject({ from: 2, to: 4 });
@@ -79,11 +79,11 @@ describe("a join while its unit splits", () => {
     expect((await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: 4 })).status).toBe(200);
     await releaseSplit(unit, 1);
     await runInDurableObject(shardStub(unit, 0), (instance: StorageUnit) =>
-      (instance as unknown as { split: { step(): Promise<void> } }).split.step(),
+      (instance as unknown as { parts: { split: { step(): Promise<void> } } }).parts.split.step(),
     );
     await holdSplit(unit, 1);
     const answers = await runInDurableObject(shardStub(unit, 0), (instance: StorageUnit, state) => {
-      const parts = instance as unknown as { changes: Changes; config: { get(): UnitConfig } };
+      const { parts } = instance as unknown as { parts: { changes: Changes; config: { get(): UnitConfig } } };
       const access = parts.changes.moduleAccess(parts.config.get().createdAt, READS);
       const item = (key: string) => ({ key, scope: "books", kind: "process", document: {}, version: 1, hops: 0 }) as unknown as PipelineItem;
       const refused = access.references(item(leaving), "authors", ["a1"], "authorId");
@@ -113,7 +113,7 @@ describe("a join while its unit splits", () => {
     expect((await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: 4 })).status).toBe(200);
     await releaseSplit(unit, 1);
     await runInDurableObject(shardStub(unit, 0), (instance: StorageUnit) =>
-      (instance as unknown as { split: { step(): Promise<void> } }).split.step(),
+      (instance as unknown as { parts: { split: { step(): Promise<void> } } }).parts.split.step(),
     );
     await holdSplit(unit, 1);
     // the book is written and joined while the split runs: its author does not exist yet

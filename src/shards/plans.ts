@@ -14,26 +14,15 @@ import type { AdminCaller, Caller } from "../unit/grants";
 import { LIST_BUDGET, type StoredRecord } from "../unit/records";
 import { runNotFound } from "../unit/run-control";
 import { combineRuns, type Run } from "../unit/runs";
-import type { StorageUnit } from "../unit/storage-unit";
 import { ONE_SHARD, shardIndexes, type ShardLayout } from "../routing/layout";
 import { inOrder, mergeKeys, sum } from "../routing/key-order";
-import { SHARDS_AT_ONCE, type ShardRouter } from "../routing/router";
-
-/** A shard's RPC methods with the answers they are written to give (a stub's types wrap them for RPC). */
-export type UnitRpc = {
-  [K in keyof StorageUnit as [StorageUnit[K]] extends [never]
-    ? never
-    : StorageUnit[K] extends (...args: never[]) => Promise<unknown>
-      ? K
-      : never]: StorageUnit[K];
-};
-
-export type UnitRouter = ShardRouter<UnitRpc>;
+import { SHARDS_AT_ONCE } from "../routing/router";
+import type { UnitRouter } from "./unit-rpc";
 
 /** A batch line as the route read it: its number in the body, its entry, its size for the runs. */
 export type Line = { line: number; entry: BatchLine; bytes: number };
 
-/** Shard 0 creates the unit: it holds the creation's lock, draws the unit's placement seed, lays the other shards, then itself (unit-admin.ts). */
+/** Shard 0 creates the unit: it holds the creation's lock, draws the unit's placement seed, lays the other shards, then itself (lifecycle.ts). */
 export async function create(
   router: UnitRouter,
   _caller: AdminCaller,

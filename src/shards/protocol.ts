@@ -24,7 +24,7 @@ import { ShardRouter } from "../routing/router";
 import { combineRunLists } from "../unit/runs";
 import { combineInfo, combineStatus, mergeFailed, sumHistory } from "./merge";
 import * as plans from "./plans";
-import type { UnitRouter, UnitRpc } from "./plans";
+import type { UnitRouter, UnitRpc } from "./unit-rpc";
 
 type Method = keyof UnitRpc;
 type Args<M extends Method> = Parameters<UnitRpc[M]>;

@@ -18,6 +18,8 @@ export interface GuardHost {
   /** the unit's configuration; undefined while it does not exist */
   config(): UnitConfig | undefined;
   grants: Pick<GrantStore, "refusal">;
+  /** once a split's start in flight on this shard has laid its new shards (split.ts, `settled`) */
+  settled(): Promise<void> | undefined;
 }
 
 export class Guard {
@@ -42,6 +44,20 @@ export class Guard {
             `the reprocessing queue of '${unit.name}' is disabled; enable it with PUT /admin/enableReprocessingQueue/${unit.name}/true`,
           ),
     );
+  }
+
+  /**
+   * {@link withUnit}, for a change of the state every shard holds alike (unit-wide.ts): made
+   * once a split's start in flight has laid its new shards, so that it reaches them.
+   */
+  async changing<T>(caller: Caller, need: Need, fn: (unit: UnitConfig) => T | Promise<T>): Promise<T | Failure> {
+    await this.host.settled();
+    return this.withUnit(caller, need, fn);
+  }
+
+  /** Why `caller` may not do `need` here now, if it may not: for a call that checks again after waiting its turn. */
+  refusal(caller: Caller, need: Need): Failure | undefined {
+    return this.withUnit(caller, need, () => undefined);
   }
 
   /** `fn` applied to the unit, or STORAGE_UNIT_DOESNT_EXIST: for the methods only the admin's routes (and the registry) call. */

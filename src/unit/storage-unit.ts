@@ -1,102 +1,139 @@
 /**
  * The StorageUnit Durable Object: one per shard of a storage unit (a one-shard unit is one
- * object). This class holds the RPC methods the routes call for a caller that may be a user
- * (writes, reads, reprocessing); each answers data or a {@link Failure}, never HTTP, and
- * opens with its guard (guard.ts), which names who may call it. The admin's and the shards'
- * methods are in unit-admin.ts; the parts and their wiring, the alarm, in unit-core.ts.
+ * object), holding its records, configuration and reprocess queue in its own SQLite. Its RPC
+ * methods are the rows of the shard protocol (src/shards/protocol.ts); each answers data or a
+ * {@link Failure}, never HTTP, and is its guard (guard.ts: who may call it, and whether the
+ * call was routed to the right shard) and one call on a part (unit-parts.ts builds and wires
+ * them). Its alarm is the reprocessing job, and a split's moves.
  */
-import { failure, isFailure, type Failure } from "../errors";
-import type { BatchLine } from "../schemas";
-import type { AdminCaller, Caller } from "./grants";
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env";
+import type { Failure } from "../errors";
+import type { ShardLayout } from "../routing/layout";
+import type { BatchLine, ModulesConfig, ReprocessingSettings, Schedule } from "../schemas";
+import type { BatchLineResult, ShardInfo, UnitStatus } from "./answers";
+import type { AdminCaller, Caller, Need, Permission, UserCaller } from "./grants";
+import type { HistoryPoint } from "./history";
 import type { UnitMetrics } from "./metrics";
 import type { FailedItem } from "./queue";
-import type { HistoryPoint } from "./history";
+import type { AddPolicy, DeletePolicy, Json, StoredRecord } from "./records";
+import type { Reference, Referrer } from "./references";
 import type { RunFilter, RunRequest } from "./run-control";
 import type { RunPart } from "./runs";
-import type { AddPolicy, DeletePolicy, Json, StoredRecord } from "./records";
-import type { BatchLineResult, UnitStatus } from "./answers";
-import { mergeKeys, sum } from "../routing/key-order";
-import { unconfiguredScope } from "./pipeline-scope";
-import { acrossSplit, byPlace, recordsInOrder, unrouted } from "./split-forward";
-import { isMoved, moved } from "../routing/layout";
+import type { ScheduleState } from "./schedules";
+import type { SplitAnswer, SplitCall } from "./split";
+import { UnitParts } from "./unit-parts";
 
-import { UnitAdmin } from "./unit-admin";
+type FailedCursor = { scope: string; key: string };
 
-/** A batch line whose key changed shards while the line travelled: rare (a split step at that moment). */
-const ROUTED_AGAIN = "the unit's shards changed while the line was sent; send it again";
+export class StorageUnit extends DurableObject<Env> {
+  private readonly parts: UnitParts;
 
-function lineErrors(lines: Array<{ line: number; entry: BatchLine }>, refusal: Failure): BatchLineResult[] {
-  return lines.map(({ line, entry }) => ({ line, key: entry.key, error: refusal.error, detail: refusal.detail }));
-}
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.parts = new UnitParts(ctx, env, () => this.env);
+  }
 
-export class StorageUnit extends UnitAdmin {
-  // ── transactions ─────────────────────────────────────────────────────────
+  override alarm(): Promise<void> {
+    return this.parts.alarm();
+  }
+
+  // ── admin: the admin's routes and the registry ─────────────────────────────
+
+  /**
+   * Creates the unit (on shard 0, which lays the others under the creation's lock), or lays
+   * shard `shard` > 0 of it (called by shard 0): lifecycle.ts. No guard: the unit does not exist yet.
+   */
+  async create(name: string, options: { contentProcessing: boolean; reprocessingQueue: boolean }, shard = 0, layout?: ShardLayout) {
+    return this.parts.lifecycle.create(name, options, shard, layout);
+  }
+
+  /** Removes records, queue, configuration and alarm; the object is left empty and ready to be created again. */
+  async destroy(caller: AdminCaller): Promise<{ name: string } | Failure> {
+    return this.parts.guard.withExisting(caller, async (unit) => {
+      await this.parts.lifecycle.empty();
+      return { name: unit.name };
+    });
+  }
+
+  async info(caller: AdminCaller): Promise<ShardInfo | Failure> {
+    return this.parts.guard.withExisting(caller, (unit) => this.parts.lifecycle.info(unit));
+  }
+
+  async getModules(caller: AdminCaller): Promise<ModulesConfig | Failure> {
+    return this.parts.guard.withExisting(caller, (unit) => unit.modules);
+  }
+
+  /** Stores an already validated configuration (see checkModulesConfig). */
+  async setModules(caller: AdminCaller, modules: ModulesConfig): Promise<{ ok: true } | Failure> {
+    return this.parts.guard.changing(caller, "write", () => this.parts.unitWide.setModules(modules));
+  }
+
+  async setFlag(caller: AdminCaller, flag: "reprocessingQueue" | "contentProcessing", value: boolean): Promise<{ ok: true } | Failure> {
+    return this.parts.guard.changing(caller, "write", () => this.parts.unitWide.setFlag(flag, value));
+  }
+
+  async setSettings(caller: AdminCaller, patch: Partial<ReprocessingSettings>): Promise<ReprocessingSettings | Failure> {
+    return this.parts.guard.changing(caller, "write", (unit) => this.parts.unitWide.setSettings(unit, patch));
+  }
+
+  async setSchedules(caller: AdminCaller, schedules: Schedule[], now = Date.now()): Promise<ScheduleState[] | Failure> {
+    return this.parts.guard.changing(caller, "write", (unit) => this.parts.unitWide.setSchedules(unit, schedules, now));
+  }
+
+  async getSchedules(caller: AdminCaller): Promise<ScheduleState[] | Failure> {
+    return this.parts.guard.withExisting(caller, (unit) => unit.schedules as ScheduleState[]);
+  }
+
+  /** The cron trigger's visit (cron-tick.ts). Returns whether the unit exists. */
+  async tick(now = Date.now()): Promise<{ exists: boolean }> {
+    return this.parts.cron.run(now);
+  }
+
+  /** The steps of a split (split.ts): "begin" called by the Worker on shard 0, the others by the unit's shards; "lay" where the unit does not exist yet. */
+  async splitting<C extends SplitCall>(caller: AdminCaller, call: C): Promise<SplitAnswer<C> | Failure> {
+    if (call.op === "lay") return this.parts.split.lay(call) as Promise<SplitAnswer<C>>;
+    return this.parts.guard.withExisting(caller, (unit) => this.parts.split.handle(unit, call));
+  }
+
+  // ── security ─────────────────────────────────────────────────────────────
+
+  /** Stores a user's grant and token hash, pushed by the registry (a rotation re-sends it with the new hash). */
+  async setGrant(caller: AdminCaller, user: string, tokenHash: string, permission: Permission): Promise<{ ok: true } | Failure> {
+    return this.parts.guard.changing(caller, "write", () => this.parts.unitWide.setGrant(user, tokenHash, permission));
+  }
+
+  /** Drops a user's grant (the registry's call: no caller); `exists` tells whether the unit exists (unit-wide.ts). */
+  async removeGrant(user: string): Promise<{ exists: boolean; layout?: ShardLayout }> {
+    return this.parts.unitWide.removeGrant(user);
+  }
+
+  /** The grant check alone, for a user's request that must be refused before its body is read. */
+  async checkAccess(caller: UserCaller, need: Need): Promise<{ ok: true } | Failure> {
+    return this.parts.guard.withUnit(caller, need, () => ({ ok: true as const }));
+  }
+
+  // ── records ──────────────────────────────────────────────────────────────
 
   async add(
     caller: Caller,
     scope: string,
     input: { key: string; content: Json; policy: AddPolicy; version?: number },
   ): Promise<{ ok: true } | Failure> {
-    return this.write(
-      caller,
-      input.key,
-      () => this.records.add(input.key, scope, input.content, input.policy, input.version ?? Date.now()),
-      (peer, forwarded) => peer.add(forwarded, scope, input),
-    );
+    return this.parts.guard.withUnit(caller, "write", (unit) => this.parts.writes.add(unit, caller, scope, input));
   }
 
   async remove(caller: Caller, scope: string, input: { key: string; policy: DeletePolicy; version?: number }): Promise<{ ok: true } | Failure> {
-    return this.write(
-      caller,
-      input.key,
-      () => this.records.delete(input.key, scope, input.policy, input.version ?? Date.now()),
-      (peer, forwarded) => peer.remove(forwarded, scope, input),
-    );
+    return this.parts.guard.withUnit(caller, "write", (unit) => this.parts.writes.remove(unit, caller, scope, input));
   }
 
-  /**
-   * Applies lines of a batch, each on its own; each line carries its number in the caller's
-   * body, for its error. During a split, the lines of keys that have moved are applied on
-   * their new shards (as {@link add} does for one key).
-   */
+  /** Lines of a batch, each applied on its own; each carries its number in the caller's body, for its error. */
   async batch(caller: Caller, lines: Array<{ line: number; entry: BatchLine }>): Promise<{ applied: number; errors: BatchLineResult[] } | Failure> {
-    return this.guard.withUnit(caller, "write", async (unit) => {
-      const { here, away, elsewhere } = byPlace(this.split, lines, ({ entry }) => entry.key);
-      if (elsewhere.length > 0 && elsewhere.length === lines.length) return moved(unit.layout);
-      // applied in the step that placed them: a move step cannot fall between
-      const result = this.changes.applyLines(unit, here);
-      const forwarded = await Promise.all(
-        [...away].map(async ([target, group]) => ({
-          group,
-          answer: await this.split
-            .peer(target)
-            .batch(unrouted(caller), group)
-            .catch((error: unknown) =>
-              failure("OVERLOADED", `shard ${target} of '${unit.name}' did not answer (${String(error)}); send these lines again`),
-            ),
-        })),
-      );
-      let { applied } = result;
-      const errors = [...result.errors, ...lineErrors(elsewhere, failure("OVERLOADED", ROUTED_AGAIN))];
-      for (const { group, answer } of forwarded) {
-        if (!isFailure(answer)) {
-          applied += answer.applied;
-          errors.push(...answer.errors);
-        } else errors.push(...lineErrors(group, isMoved(answer) ? failure("OVERLOADED", ROUTED_AGAIN) : answer));
-      }
-      await this.afterEnqueue();
-      return { applied, errors: errors.sort((a, b) => a.line - b.line) };
-    });
+    return this.parts.guard.withUnit(caller, "write", (unit) => this.parts.writes.batch(unit, caller, lines));
   }
-
-  // ── access ───────────────────────────────────────────────────────────────
 
   async fetchRecord(caller: Caller, key: string, scope?: string): Promise<StoredRecord | Failure> {
-    return this.guard.withUnit(caller, "read", () => {
-      const away = this.split.away(key);
-      if (away !== undefined) return this.split.peer(away).fetchRecord(caller, key, scope);
-      return this.records.get(key, scope) ?? failure("KEY_NOT_FOUND", scope ? `record '${key}' has no scope '${scope}'` : `no record '${key}'`);
-    });
+    return this.parts.guard.withUnit(caller, "read", () => this.parts.reads.record(caller, key, scope));
   }
 
   /** `maxBytes`: this shard's part of the answer's room, when the answer gathers several shards. */
@@ -106,34 +143,12 @@ export class StorageUnit extends UnitAdmin {
     scope?: string,
     maxBytes?: number,
   ): Promise<{ records: StoredRecord[]; remainingKeys?: string[] } | Failure> {
-    return this.guard.withUnit(caller, "read", async () => {
-      // up to a list's room read at once: it waits its turn among the process's reads before, and counts after
-      await this.records.turn();
-      const parts = await acrossSplit(
-        this.split,
-        keys,
-        (here) => this.records.getMany(here, scope, maxBytes),
-        (peer, gone) => peer.fetchMany(caller, gone, scope, maxBytes),
-      );
-      return isFailure(parts) ? parts : recordsInOrder(keys, parts, maxBytes);
-    });
+    return this.parts.guard.withUnit(caller, "read", () => this.parts.reads.many(caller, keys, scope, maxBytes));
   }
 
-  /**
-   * The first `limit` keys from `startId` (inclusive) in byte order: a page over several
-   * shards is chosen on keys first. While a split runs, an old shard answers for its new
-   * shards too, asking them after reading its own keys: a key in flight is then in one of
-   * the two lists (it reaches its new shard before it leaves this one), never in neither.
-   */
+  /** The first `limit` keys from `startId` in byte order, for a page over several shards (reads.ts). */
   async pageKeys(caller: Caller, startId: string | undefined, limit: number, scope?: string): Promise<string[] | Failure> {
-    return this.guard.withUnit(caller, "read", async () => {
-      const here = this.records.pageKeys(startId, limit, scope);
-      const family = this.split.family();
-      if (family.length === 0) return here;
-      const theirs = await Promise.all(family.map((index) => this.split.peer(index).pageKeys(caller, startId, limit, scope)));
-      const refused = theirs.find(isFailure);
-      return refused ?? mergeKeys([here, ...(theirs as string[][])], limit);
-    });
+    return this.parts.guard.withUnit(caller, "read", () => this.parts.reads.pageKeys(caller, startId, limit, scope));
   }
 
   async fetchPage(
@@ -142,154 +157,84 @@ export class StorageUnit extends UnitAdmin {
     size: number,
     scope?: string,
   ): Promise<{ records: StoredRecord[]; nextStartId?: string } | Failure> {
-    return this.guard.withUnit(caller, "read", async () => {
-      const page = await this.records.page(startId, size, scope);
-      // the page waits its turns between its reads: a split that began meanwhile may have moved
-      // keys off this shard, so the page stands only if the layout is still the one it was
-      // routed by (else MOVED: the Worker asks again by the split's layout, which reads the new shards too)
-      return this.guard.withUnit(caller, "read", () => page);
-    });
+    return this.parts.guard.withUnit(caller, "read", () => this.parts.reads.page(caller, startId, size, scope));
   }
 
   // ── reprocessing ─────────────────────────────────────────────────────────
 
   async reprocessKeys(caller: Caller, scope: string, keys: string[]): Promise<{ queued: number; missing: string[] } | Failure> {
-    return this.guard.withQueue(caller, "write", async (unit) => {
-      const refused = unconfiguredScope(unit, scope);
-      if (refused) return refused;
-      const parts = await acrossSplit(
-        this.split,
-        [...new Set(keys)],
-        (here) => {
-          const existing = this.records.existing(scope, here);
-          const found = here.filter((key) => existing.has(key));
-          this.queue.enqueue(scope, found);
-          return { queued: found.length, missing: here.filter((key) => !existing.has(key)) };
-        },
-        (peer, gone) => peer.reprocessKeys(caller, scope, gone),
-      );
-      if (isFailure(parts)) return parts;
-      await this.afterEnqueue();
-      return { queued: sum(parts.map((part) => part.queued)), missing: parts.flatMap((part) => part.missing) };
-    });
+    return this.parts.guard.withQueue(caller, "write", (unit) => this.parts.reprocessing.keys(unit, caller, scope, keys));
   }
 
   /** Starts this shard's share of the run `run.runId` (run-control.ts). */
   async reprocessAll(caller: Caller, scope: string, filter: RunFilter, run: RunRequest): Promise<{ queued: number } | Failure> {
-    return this.guard.withQueue(caller, "write", async (unit) => {
-      const refused = unconfiguredScope(unit, scope);
-      if (refused) return refused;
-      const started = this.runs.start(scope, filter, run);
-      await this.afterEnqueue();
-      return started;
-    });
+    return this.parts.guard.withQueue(caller, "write", (unit) => this.parts.reprocessing.all(unit, scope, filter, run));
   }
 
-  // this shard's share of runs: the routes combine shards (runs.ts)
+  /** This shard's share of the runs (the Worker combines the shards': runs.ts). */
   async runList(caller: Caller, limit: number): Promise<RunPart[] | Failure> {
-    return this.guard.withUnit(caller, "read", () => this.runs.list(limit));
+    return this.parts.guard.withUnit(caller, "read", () => this.parts.runs.list(limit));
   }
 
   async runPart(caller: Caller, runId: string): Promise<RunPart | Failure> {
-    return this.guard.withUnit(caller, "read", () => this.runs.part(runId));
+    return this.parts.guard.withUnit(caller, "read", () => this.parts.runs.part(runId));
   }
 
   async cancelRun(caller: Caller, runId: string): Promise<{ dropped: number } | Failure> {
-    return this.guard.withUnit(caller, "write", async () => this.runs.cancel(runId));
+    return this.parts.guard.withUnit(caller, "write", () => this.parts.runs.cancel(runId));
   }
 
   async metricsOf(caller: AdminCaller): Promise<UnitMetrics | Failure> {
-    return this.guard.withExisting(caller, (unit) => ({
-      records: this.records.count(),
-      processedTotal: unit.processed,
-      ...this.queue.counts(),
-      ...this.metrics.read(),
-    }));
+    return this.parts.guard.withExisting(caller, (unit) => this.parts.reprocessing.metrics(unit));
   }
 
   async reset(caller: Caller): Promise<{ unassigned: number } | Failure> {
-    return this.guard.withQueue(caller, "write", async () => {
-      const unassigned = this.queue.reset();
-      await this.afterEnqueue();
-      return { unassigned };
-    });
+    return this.parts.guard.withQueue(caller, "write", () => this.parts.reprocessing.reset());
   }
 
   async status(caller: Caller): Promise<UnitStatus | Failure> {
-    // every figure is read after the last await, so they come from one moment and add up
-    const alarm = await this.timer.stored();
-    return this.guard.withUnit(caller, "read", (unit) => ({
-      enabled: unit.reprocessingQueue,
-      paused: unit.paused,
-      filling: this.fills.active(),
-      fillRemaining: this.fills.remaining(),
-      ...this.queue.counts(),
-      itemsPerSecond: this.runs.unitRate(),
-      processed: unit.processed,
-      // while the job runs, its next run is now
-      nextRunAt: this.job.busy ? new Date().toISOString() : alarm === null ? null : new Date(alarm).toISOString(),
-      lastError: unit.lastError,
-      splitting: this.split.progress(unit),
-    }));
+    return this.parts.guard.withUnit(caller, "read", (unit) => this.parts.reprocessing.status(unit));
   }
 
   /** The queue per minute over the last `minutes` up to the minute of `now` (given by the caller, so every shard answers the same minutes). */
   async history(caller: Caller, minutes: number, now: number): Promise<HistoryPoint[] | Failure> {
-    return this.guard.withUnit(caller, "read", () => this.queue.history(minutes, now));
+    return this.parts.guard.withUnit(caller, "read", () => this.parts.queue.history(minutes, now));
   }
 
   async setPaused(caller: Caller, paused: boolean): Promise<{ ok: true } | Failure> {
-    await this.split.settled();
-    return this.guard.withUnit(caller, "write", async () => {
-      this.config.update({ paused });
-      await this.job.rearm();
-      return { ok: true };
-    });
+    return this.parts.guard.changing(caller, "write", () => this.parts.reprocessing.setPaused(paused));
   }
 
-  async failedItems(
-    caller: Caller,
-    limit: number,
-    cursor?: { scope: string; key: string },
-  ): Promise<{ items: FailedItem[]; nextCursor?: { scope: string; key: string } } | Failure> {
-    return this.guard.withUnit(caller, "read", () => this.queue.failed(limit, cursor));
+  async failedItems(caller: Caller, limit: number, cursor?: FailedCursor): Promise<{ items: FailedItem[]; nextCursor?: FailedCursor } | Failure> {
+    return this.parts.guard.withUnit(caller, "read", () => this.parts.queue.failed(limit, cursor));
   }
 
   async retryFailed(caller: Caller, keys?: string[]): Promise<{ requeued: number } | Failure> {
-    return this.guard.withUnit(caller, "write", async () => {
-      const parts =
-        keys === undefined
-          ? [{ requeued: this.queue.retryFailed() }]
-          : await acrossSplit(
-              this.split,
-              keys,
-              (here) => ({ requeued: this.queue.retryFailed(here) }),
-              (peer, gone) => peer.retryFailed(caller, gone),
-            );
-      if (isFailure(parts)) return parts;
-      await this.afterEnqueue();
-      return { requeued: sum(parts.map((part) => part.requeued)) };
-    });
+    return this.parts.guard.withUnit(caller, "write", () => this.parts.reprocessing.retryFailed(caller, keys));
   }
 
   async purgeFailed(caller: Caller): Promise<{ purged: number } | Failure> {
-    return this.guard.withUnit(caller, "write", () => ({ purged: this.queue.purgeFailed() }));
+    return this.parts.guard.withUnit(caller, "write", () => ({ purged: this.parts.queue.purgeFailed() }));
   }
 
   async purge(caller: Caller): Promise<{ purged: number } | Failure> {
-    return this.guard.withUnit(caller, "write", async () => {
-      const purged = this.sql.transaction(() => {
-        this.fills.clear();
-        this.references.clearOutbox();
-        return this.queue.purgePending();
-      });
-      await this.job.rearm();
-      return { purged };
-    });
+    return this.parts.guard.withUnit(caller, "write", () => this.parts.reprocessing.purge());
   }
 
-  /** The cron trigger's visit (see cron-tick.ts). Returns whether the unit exists. */
-  async tick(now = Date.now()): Promise<{ exists: boolean }> {
-    return this.cron.run(now);
+  // ── a shard's calls to the others of its unit (across-shards.ts) ───────────
+
+  /** `scope` of this shard's `keys` as JSON texts within `maxBytes`, once the reverse rows the reader sends are set. */
+  async readContents(caller: AdminCaller, keys: string[], scope: string, maxBytes: number, references: Reference[]) {
+    return this.parts.guard.withExisting(caller, () => this.parts.across.readHere(keys, scope, maxBytes, references));
+  }
+
+  /** Reverse rows of this shard's keys, from their referrers' shards. */
+  async applyReferences(caller: AdminCaller, references: Reference[]) {
+    return this.parts.guard.withExisting(caller, () => this.parts.across.arrive(references));
+  }
+
+  /** Referrers on this shard of a key that changed on another: no step of its own, since the sender waits on this call in its step. */
+  async enqueueReferrers(caller: AdminCaller, referrers: Referrer[]) {
+    return this.parts.guard.withExisting(caller, () => this.parts.receiveReferrers(referrers));
   }
 }

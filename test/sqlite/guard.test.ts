@@ -27,7 +27,7 @@ beforeEach(() => {
   migrate(sql);
   config = new ConfigStore(sql);
   grants = new GrantStore(sql);
-  guard = new Guard({ config: () => config.get(), grants });
+  guard = new Guard({ config: () => config.get(), grants, settled: () => undefined });
   ran = 0;
 });
 

@@ -1,72 +1,81 @@
 /**
- * The StorageUnit Durable Object's parts and their wiring: one object per shard of a storage
- * unit, holding its records, configuration and reprocess queue in its own SQLite. The RPC
- * methods are on the classes built on this one (unit-admin.ts for the admin's, registry's and
- * other shards' calls; storage-unit.ts for the routes' calls a user may make). Its alarm is the
- * reprocessing job, and a split's move (split.ts). It builds its parts and wires each to the
- * narrow host it needs: the alarm (alarm.ts), the unit's place on the registry's list
- * (presence.ts), the cron's visit (cron-tick.ts).
+ * The parts of one shard of a storage unit and their wiring: each part gets the narrow host
+ * it needs (the alarm: alarm.ts; the unit's place on the registry's list: presence.ts; the
+ * cron's visit: cron-tick.ts; the other shards: siblings.ts). The object's RPC methods
+ * (storage-unit.ts) are each a guard and one call on a part; the alarm runs the job and a
+ * split's moves.
  *
  * It uses only what {@link UnitState} describes, so the self-hosted runtimes can give it
  * the same shape over their own SQLite.
  */
-import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import type { Failure } from "../errors";
 import { registryOf } from "../bindings";
 import { Alarm } from "./alarm";
+import { AcrossShards } from "./across-shards";
 import { Changes } from "./changes";
 import { ConfigStore } from "./config";
 import { CronTick } from "./cron-tick";
 import { Fills } from "./fills";
-import { ADMIN, GrantStore, type AdminCaller, type Caller } from "./grants";
+import { ADMIN, GrantStore } from "./grants";
 import { Guard } from "./guard";
 import { Job } from "./job";
+import { Lifecycle } from "./lifecycle";
 import { Metrics } from "./metrics";
 import { hasSchema, migrate } from "./migrations";
 import { Presence } from "./presence";
 import { Queue } from "./queue";
-import { placementOf, ReferenceStore } from "./references";
-import { AcrossShards } from "./across-shards";
 import { Rates } from "./rates";
+import { Reads } from "./reads";
+import { placementOf, ReferenceStore, type Referrer } from "./references";
+import { Reprocessing } from "./reprocessing";
 import { RunControl } from "./run-control";
 import { RunStore } from "./run-store";
 import { RecordStore } from "./records";
-import { Sql, type UnitState } from "./sql";
-import { Split, type Peer } from "./split";
 import { siblingsOf } from "./siblings";
-import { unrouted } from "./split-forward";
-import { moved } from "../routing/layout";
+import { Split, type Peer } from "./split";
+import { Sql, type UnitState } from "./sql";
+import { UnitWide } from "./unit-wide";
+import { Writes } from "./writes";
 
 /** When an alarm that was moving keys is due again if it dies on the way (it re-arms sooner when it ends). */
 const SPLIT_WATCHDOG_MS = 30_000;
 
-export abstract class UnitCore extends DurableObject<Env> {
-  /** Empties the object (unit-admin.ts); a split's old shard calls it once its keys have all moved. */
-  abstract destroy(caller: AdminCaller): Promise<{ name: string } | Failure>;
-
-  protected readonly state: UnitState;
-  protected readonly sql: Sql;
-  protected readonly config: ConfigStore;
-  protected readonly records: RecordStore;
-  protected readonly references: ReferenceStore;
-  protected readonly queue: Queue;
-  protected readonly fills: Fills;
-  protected readonly grants: GrantStore;
-  protected readonly guard: Guard;
-  protected readonly changes: Changes;
-  protected readonly across: AcrossShards;
-  protected readonly job: Job;
+export class UnitParts {
+  readonly state: UnitState;
+  readonly sql: Sql;
+  readonly config: ConfigStore;
+  readonly records: RecordStore;
+  readonly references: ReferenceStore;
+  readonly queue: Queue;
+  readonly fills: Fills;
+  readonly grants: GrantStore;
+  readonly guard: Guard;
+  readonly changes: Changes;
+  readonly across: AcrossShards;
+  readonly job: Job;
   /** the object's alarm (not `alarm`: that is the handler the platform calls) */
-  protected readonly timer: Alarm;
-  protected readonly presence: Presence;
-  protected readonly cron: CronTick;
-  protected readonly runs: RunControl;
-  protected readonly metrics: Metrics;
-  protected readonly split: Split;
+  readonly timer: Alarm;
+  readonly presence: Presence;
+  readonly cron: CronTick;
+  readonly runs: RunControl;
+  readonly metrics: Metrics;
+  readonly split: Split;
+  readonly lifecycle: Lifecycle;
+  readonly unitWide: UnitWide;
+  readonly writes: Writes;
+  readonly reads: Reads;
+  readonly reprocessing: Reprocessing;
 
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
+  /**
+   * `env`: the bindings the parts keep; `currentEnv`: the object's `env` at each call, for the
+   * bindings looked up at each call (a test swaps `env` on a live instance)
+   */
+  constructor(
+    ctx: DurableObjectState,
+    env: Env,
+    private readonly currentEnv: () => Env,
+  ) {
     this.state = ctx as unknown as UnitState;
     this.sql = new Sql(this.state.storage);
     this.config = new ConfigStore(this.sql);
@@ -94,7 +103,7 @@ export abstract class UnitCore extends DurableObject<Env> {
       metrics: this.metrics,
       splitting: () => (this.config.get()?.layout.splitTo ?? null) !== null,
     });
-    this.guard = new Guard({ config: () => this.config.get(), grants: this.grants });
+    this.guard = new Guard({ config: () => this.config.get(), grants: this.grants, settled: () => this.split.settled() });
     this.changes = new Changes(
       this.sql,
       this.records,
@@ -107,8 +116,7 @@ export abstract class UnitCore extends DurableObject<Env> {
     this.timer = new Alarm(this.state.storage);
     this.presence = new Presence({
       unitName: () => this.config.get()?.name,
-      // the binding is looked up at each call, not kept: a test swaps `env` on a live instance
-      registry: { setActive: (name, active) => registryOf(this.env).setActive(name, active, this.config.get()?.shard ?? 0) },
+      registry: { setActive: (name, active) => registryOf(currentEnv()).setActive(name, active, this.config.get()?.shard ?? 0) },
     });
     this.job = new Job({
       queue: this.queue,
@@ -143,9 +151,14 @@ export abstract class UnitCore extends DurableObject<Env> {
       fills: this.fills,
       blockConcurrencyWhile: (fn) => this.state.blockConcurrencyWhile(fn),
       peer: (unit, index) => this.peer(unit, index),
-      destroy: () => this.destroy(ADMIN),
+      destroy: async () => this.guard.withExisting(ADMIN, () => this.lifecycle.empty()),
       rearm: () => this.job.rearm(),
     });
+    this.lifecycle = new Lifecycle(this);
+    this.unitWide = new UnitWide(this);
+    this.writes = new Writes(this);
+    this.reads = new Reads({ records: this.records, split: this.split, stillRouted: (caller) => this.guard.refusal(caller, "read") });
+    this.reprocessing = new Reprocessing(this);
     void this.state.blockConcurrencyWhile(async () => {
       if (hasSchema(this.sql)) migrate(this.sql);
       // one live instance per object: what is assigned now was claimed by runs that died with the last one
@@ -155,7 +168,8 @@ export abstract class UnitCore extends DurableObject<Env> {
     });
   }
 
-  override async alarm(): Promise<void> {
+  /** The object's alarm: a split's next step, then the job. */
+  async alarm(): Promise<void> {
     this.timer.forget();
     // an alarm means work: list the unit for the cron, should the request that queued it have failed to
     this.presence.noteActivity();
@@ -166,41 +180,20 @@ export abstract class UnitCore extends DurableObject<Env> {
     await this.job.run();
   }
 
-  // ── internals ────────────────────────────────────────────────────────────
-
   /** Shard `index` of the unit `unit`, by RPC. */
-  protected peer(unit: string, index: number): Peer {
-    return siblingsOf(this.env, unit).shard(index);
+  peer(unit: string, index: number): Peer {
+    return siblingsOf(this.currentEnv(), unit).shard(index);
   }
 
-  protected hasWork(): boolean {
+  /** Referrers on this shard of a key that changed on another: no step of its own, since the sender waits on this call in its step. */
+  async receiveReferrers(referrers: Referrer[]): Promise<{ ok: true } | Failure> {
+    const queued = await this.across.enqueue(referrers);
+    await this.afterEnqueue(false);
+    return queued;
+  }
+
+  hasWork(): boolean {
     return this.fills.active() || this.references.waiting() || this.queue.nextWake() !== undefined;
-  }
-
-  /**
-   * A client's write of one key: applied in one transaction with what it sets in motion, then
-   * the job is told. During a split, a key that has moved is written on its new shard (`forward`).
-   */
-  protected async write(
-    caller: Caller,
-    key: string,
-    apply: () => { changed: string[] } | Failure,
-    forward: (peer: Peer, caller: Caller) => Promise<{ ok: true } | Failure>,
-  ): Promise<{ ok: true } | Failure> {
-    return this.guard.withUnit(caller, "write", async (unit) => {
-      // where the key is and the write itself are one synchronous step: a move step cannot fall between them
-      const place = this.split.placeOf(key);
-      if (place === "elsewhere") return moved(unit.layout);
-      if (place !== "here") return forward(this.split.peer(place), unrouted(caller));
-      const result = this.sql.transaction(() => {
-        const outcome = apply();
-        if (!("error" in outcome)) this.changes.changed(unit, key, outcome.changed, 0);
-        return outcome;
-      });
-      if ("error" in result) return result;
-      await this.afterEnqueue();
-      return { ok: true as const };
-    });
   }
 
   /**
@@ -209,7 +202,7 @@ export abstract class UnitCore extends DurableObject<Env> {
    * status at once, a large one is left to the job), arm the alarm and make sure the cron
    * visits this unit.
    */
-  protected async afterEnqueue(referrers = true): Promise<void> {
+  async afterEnqueue(referrers = true): Promise<void> {
     // a shard unreachable now leaves its part to the job, which tries again; what was written stays written
     const step = referrers ? this.across.step() : undefined;
     if (typeof step === "object") await step.catch(() => undefined);
