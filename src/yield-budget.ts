@@ -93,8 +93,19 @@ export class YieldBudget {
 }
 
 /**
- * The budget of the lists users read (`fetchPage`, `fetchMultiple`): one per process, since
- * the units of a self-hosted server share its event loop, so that readers of large pages take
- * turns with every other unit's calls. Counted in bytes read on every runtime.
+ * The budget of the lists users read (`fetchPage`, `fetchMultiple`) on a self-hosted server:
+ * one per process, since the units there share its event loop, so that readers of large pages
+ * take turns with every other unit's calls. Counted in bytes read on every runtime.
  */
 export const READS = new YieldBudget();
+
+/**
+ * The read budget of one unit's object: {@link READS} where the units share a process's event
+ * loop; inside Workers, one of its own. Objects there may share an isolate but cannot resume
+ * on each other's promises: a read of one shard waiting on a yield another shard's read began
+ * would be resumed in that other object's context, and its answer could never be sent (the
+ * call would hang).
+ */
+export function readBudget(): YieldBudget {
+  return CLOCK_MOVES ? READS : new YieldBudget();
+}

@@ -8,6 +8,7 @@
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { shardName } from "../src/routing/layout";
+import type { Peer, SplitCall } from "../src/unit/split";
 import type { StorageUnit } from "../src/unit/storage-unit";
 import { status } from "./queue-helpers";
 
@@ -76,4 +77,69 @@ export async function moveShards(unit: string, indexes: number[]): Promise<void>
     await holdShard(unit, index, false);
     for (let round = 0; round < 20 && (await runDurableObjectAlarm(shardStub(unit, index))); round++);
   }
+}
+
+/** One send of a batch to a new shard: the shard, and the `records` rows it carried. */
+export interface Sent {
+  to: number;
+  records: Row[];
+}
+
+type Stepping = {
+  parts: {
+    split: {
+      step(): Promise<void>;
+      retryAt: number;
+      batchKeys: number;
+      stepMs: number;
+      host: { peer(unit: string, index: number): Peer };
+    };
+  };
+};
+
+/**
+ * Held old shard `index` moves one batch of at most `keys` keys through its split's step,
+ * and stays held. `meanwhile` runs in the object while the batch's first send is on its way
+ * (its rows read, the new shard not yet answered): what an item of the job's running batch
+ * writes there while a batch travels. Returns every send, in order, and the shard's cursor.
+ */
+export async function moveOneBatch(
+  unit: string,
+  index: number,
+  keys: number,
+  meanwhile?: (instance: StorageUnit) => void,
+): Promise<{ sent: Sent[]; cursor: string | null; done: number }> {
+  return runInDurableObject(shardStub(unit, index), async (instance: StorageUnit, state) => {
+    const { split } = (instance as unknown as Stepping).parts;
+    const { host } = split;
+    const peer = host.peer;
+    const sent: Sent[] = [];
+    let pending = meanwhile;
+    host.peer = (name, target) => {
+      const real = peer(name, target);
+      const splitting = (caller: unknown, call: SplitCall) => {
+        if (call.op === "receive") {
+          sent.push({ to: target, records: call.batch.tables.records ?? [] });
+          const run = pending;
+          pending = undefined;
+          run?.(instance);
+        }
+        return (real.splitting as (caller: unknown, call: SplitCall) => Promise<unknown>)(caller, call);
+      };
+      return { splitting } as unknown as Peer;
+    };
+    const { stepMs, retryAt } = split;
+    Object.assign(split, { batchKeys: keys, stepMs: 0, retryAt: 0 });
+    // held again before the step's first await: the shard's own alarm moves nothing meanwhile
+    const step = split.step();
+    split.retryAt = retryAt;
+    try {
+      await step;
+    } finally {
+      Object.assign(split, { stepMs, retryAt });
+      host.peer = peer;
+    }
+    const [row] = state.storage.sql.exec<{ cursor: string | null; done: number }>("SELECT cursor, done FROM split").toArray();
+    return { sent, cursor: row!.cursor, done: row!.done };
+  });
 }

@@ -7,12 +7,13 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { compareBytes } from "../src/routing/layout";
 import { shardOf } from "../src/routing/placement";
+import type { RecordStore } from "../src/unit/records";
 import type { StorageUnit } from "../src/unit/storage-unit";
 import { call, createUnit, ndjson } from "./helpers";
 import { addMany, setPipelines, setSettings, status, waitFor, waitForStatus } from "./queue-helpers";
 import { createUser, grant } from "./security-helpers";
-import { driveSplit, holdSplit, releaseSplit, shardRows, shardStub, type ShardRows } from "./split-helpers";
-import { shardLayout, unitLayout } from "./support/shards";
+import { driveSplit, holdSplit, moveOneBatch, releaseSplit, shardRows, shardStub, type ShardRows } from "./split-helpers";
+import { keysOnShard, shardLayout, unitLayout } from "./support/shards";
 
 /** Items that fail for good before the split: outside the `reprocess/all` (prefix `k`), so they stay failed through it. */
 const FAILING = ["z-fail-a", "z-fail-b"];
@@ -50,6 +51,12 @@ async function busyUnit(shards: number, count: number) {
   const started = await call("POST", `/reprocess/all/${unit}/raw?prefix=k`);
   expect(started.body.queued).toBe(count);
   return { unit, keys, user, runId: started.body.runId as string };
+}
+
+/** A record written inside the object, as an item of the job's running batch writes it: no request runs while a batch travels. */
+function writeInside(instance: StorageUnit, key: string, content: Record<string, unknown>): void {
+  const { records } = (instance as unknown as { parts: { records: RecordStore } }).parts;
+  expect(records.add(key, "raw", content, "overwrite", Date.now())).toHaveProperty("changed");
 }
 
 async function everyShard(unit: string, shards: number): Promise<ShardRows[]> {
@@ -145,16 +152,8 @@ describe("splitStorageUnit", () => {
     expect(second.body.message).toBe("STORAGE_UNIT_SPLITTING");
     expect(second.headers.get("retry-after")).toBe("5");
 
-    // shard 0 moves part of its keys
-    await releaseSplit(unit, 1);
-    await runInDurableObject(shardStub(unit, 0), async (instance: StorageUnit) => {
-      const split = (instance as unknown as { parts: { split: { step(): Promise<void> } } }).parts.split;
-      await split.step();
-    });
-    const cursor = await runInDurableObject(shardStub(unit, 0), (_instance: StorageUnit, state) => {
-      const [row] = state.storage.sql.exec<{ cursor: string | null; done: number }>("SELECT cursor, done FROM split").toArray();
-      return row!;
-    });
+    // shard 0 moves part of its keys: one batch of 300
+    const cursor = await moveOneBatch(unit, 0, 300);
     expect(cursor.done).toBe(0);
     const edge = cursor.cursor!;
     const leaving = keys.filter((key) => shardOf(key, 2, layout) === 0 && shardOf(key, 4, layout) === 2);
@@ -214,6 +213,58 @@ describe("splitStorageUnit", () => {
       if (content === undefined) expect(read.status, key).toBe(404);
       else expect(read.body.content, key).toEqual({ raw: content });
     }
+  });
+
+  it("sends a batch's rows again when one of them is written while the batch travels: the new shard holds the written content, once", async () => {
+    const unit = await createUnit({ shards: 1, contentProcessing: false, reprocessingQueue: true });
+    const keys = await addMany(unit, "raw", 400);
+    const layout = await unitLayout(unit);
+    const leaving = keys.find((key) => shardOf(key, 2, layout) === 1)!;
+    await holdSplit(unit, 1);
+    expect((await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: 2 })).status).toBe(200);
+    const { sent, cursor } = await moveOneBatch(unit, 0, 500, (instance) => writeInside(instance, leaving, { n: "written meanwhile" }));
+    expect(cursor).toBe(keys[keys.length - 1]);
+    // the first send carried the content as it was, the second the one written meanwhile
+    const contentsOf = (records: Array<Record<string, unknown>>) =>
+      records.filter((row) => row.key === leaving).map((row) => JSON.parse(String(row.content)));
+    expect(sent.map(({ to, records }) => ({ to, contents: contentsOf(records) }))).toEqual([
+      { to: 1, contents: [{ n: keys.indexOf(leaving) }] },
+      { to: 1, contents: [{ n: "written meanwhile" }] },
+    ]);
+    const rowsOf = async (index: number) => (await shardRows(unit, index)).records.filter((row) => row.key === leaving);
+    expect((await rowsOf(1)).map((row) => JSON.parse(String(row.content)))).toEqual([{ n: "written meanwhile" }]);
+    expect(await rowsOf(0)).toEqual([]);
+    expect((await call("GET", `/access/fetch/${unit}/${leaving}/raw`)).body.content).toEqual({ raw: { n: "written meanwhile" } });
+
+    await releaseSplit(unit, 1);
+    await driveSplit(unit, 2);
+    expect((await call("GET", `/admin/getStorageUnit/${unit}`)).body.storageUnit).toMatchObject({ shards: 2, records: keys.length });
+    expect((await rowsOf(1)).map((row) => JSON.parse(String(row.content)))).toEqual([{ n: "written meanwhile" }]);
+  });
+
+  it("leaves on the old shard a key of its own written into a batch's range while the batch travels", async () => {
+    const unit = await createUnit({ shards: 1, contentProcessing: false, reprocessingQueue: true });
+    const keys = await addMany(unit, "raw", 400);
+    const layout = await unitLayout(unit);
+    // a new key between two of the batch's, that stays on shard 0
+    const staying = keysOnShard(layout, 0, 1, `${keys[200]}-`, 2)[0]!;
+    expect(compareBytes(keys[200]!, staying) < 0 && compareBytes(staying, keys[201]!) < 0).toBe(true);
+    await holdSplit(unit, 1);
+    expect((await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: 2 })).status).toBe(200);
+    const { sent, cursor } = await moveOneBatch(unit, 0, 500, (instance) => writeInside(instance, staying, { n: "its own" }));
+    // the batch's range held the key, but nothing of it went, and nothing was sent again for it
+    expect(cursor).toBe(keys[keys.length - 1]);
+    expect(sent.map(({ to }) => to)).toEqual([1]);
+    expect(sent[0]!.records.some((row) => row.key === staying)).toBe(false);
+    const rowsOf = async (index: number) => (await shardRows(unit, index)).records.filter((row) => row.key === staying);
+    expect((await rowsOf(0)).map((row) => JSON.parse(String(row.content)))).toEqual([{ n: "its own" }]);
+    expect(await rowsOf(1)).toEqual([]);
+    expect((await call("GET", `/access/fetch/${unit}/${staying}/raw`)).body.content).toEqual({ raw: { n: "its own" } });
+
+    await releaseSplit(unit, 1);
+    await driveSplit(unit, 2);
+    expect((await call("GET", `/admin/getStorageUnit/${unit}`)).body.storageUnit).toMatchObject({ shards: 2, records: keys.length + 1 });
+    expect((await call("GET", `/access/fetch/${unit}/${staying}/raw`)).body.content).toEqual({ raw: { n: "its own" } });
   });
 
   it("resumes a split cut short mid-way without losing or doubling a row", async () => {

@@ -6,7 +6,7 @@
 import { failure, type Failure } from "../errors";
 import { LIMITS } from "../limits";
 import { RECORD_SCOPE } from "../schemas";
-import { READS, type YieldBudget } from "../yield-budget";
+import { readBudget, type YieldBudget } from "../yield-budget";
 import { Capacity, shardMaxBytes } from "./capacity";
 import type { Sql } from "./sql";
 
@@ -29,12 +29,13 @@ export class RecordStore {
   /**
    * `vars`: the Worker's variables, for the cap on the shard's bytes checked before each write
    * of content (./capacity.ts). `reads`: what the lists read counts towards, and waits for
-   * between chunks (../yield-budget.ts): by default the one budget of every unit in the process.
+   * between chunks (../yield-budget.ts): by default the one budget of every unit in the process
+   * (of this object alone inside Workers, `readBudget`).
    */
   constructor(
     private readonly sql: Sql,
     vars: Record<string, unknown> = {},
-    private readonly reads: YieldBudget = READS,
+    private readonly reads: YieldBudget = readBudget(),
   ) {
     this.capacity = new Capacity(sql, shardMaxBytes(vars));
   }

@@ -7,10 +7,13 @@
  * Invariant: every per-key row of a (scope, key) lives beside a `records` row of that
  * (scope, key) (a tombstone at least: records are never deleted, only emptied), except the
  * reverse rows of a key no record has yet (a join remembers a key before it exists): the
- * keys a shard holds are those of `records` and of `record_referrers` ({@link nextKeys}),
- * and the rows of a set of keys are found through those two tables' keys, never by a full
- * scan of a table keyed by scope first. Owns no table; fills travel with a batch too (see split.ts).
+ * keys a shard holds are those of `records` and of `record_referrers` ({@link nextKeys}).
+ * A batch is a range of keys in key order ({@link KeyRange}): its rows are found with one
+ * statement per table that walks the table's index from the range's start, by the scopes
+ * of those two tables' rows in the range then key where a table is keyed by scope first,
+ * never by a full scan of such a table. Owns no table; fills travel with a batch too (see split.ts).
  */
+import { compareKeys } from "./record-scan";
 import type { Sql, SqlValue } from "./sql";
 import { adoptRuns, countQueueRows, runsHeld, runsOf, type RunShare } from "./split-runs";
 
@@ -36,46 +39,86 @@ export const PER_KEY_TABLES: readonly PerKeyTable[] = [
 
 export type Row = Record<string, SqlValue>;
 
-/** The rows of some keys, table by table: what one batch of a split carries to one new shard. */
+/** The keys of one batch: those of a shard after `after` (from the first, when null) up to `last`, in key order. */
+export interface KeyRange {
+  after: string | null;
+  last: string;
+}
+
+/** The rows of a batch's keys that go to one new shard, table by table. */
 export interface KeyRows {
-  keys: string[];
+  /** the batch's range: the new shard's rows of keys in it become these (null: the old shard's last word, no rows) */
+  range: KeyRange | null;
   tables: Record<string, Row[]>;
   /** the runs its queue rows and the shard's fills belong to (split-runs.ts) */
   runs: RunShare[];
 }
 
-/** The rows of `keys` in every per-key table. */
-export function readRows(sql: Sql, keys: string[]): KeyRows {
-  const pairs = scopesOf(sql, keys);
-  const tables: Record<string, Row[]> = {};
-  for (const table of PER_KEY_TABLES)
-    tables[table.table] = sql.all<Row>(`SELECT * FROM ${table.table} WHERE ${where(table)}`, ...args(table, keys, pairs));
-  const fillRuns = sql.all<{ run: number | null }>("SELECT run FROM fills").map((row) => row.run);
-  const runs = runsOf(sql, [...(tables.queue ?? []).map((row) => row.run as number | null), ...fillRuns]);
-  return { keys, tables, runs };
-}
-
-/** The last word of an old shard that has moved all it had to: no rows, and every run it holds (split-runs.ts). */
-export function closingRows(sql: Sql): KeyRows {
-  return { keys: [], tables: {}, runs: runsHeld(sql) };
-}
-
-/** Deletes every row of `keys`, in every per-key table. */
-export function deleteRows(sql: Sql, keys: string[], also: Array<[string, string]> = []): void {
-  const pairs = JSON.stringify([...JSON.parse(scopesOf(sql, keys)), ...also]);
+/**
+ * The rows of the keys in `range`, in every per-key table, for each new shard `targetOf`
+ * gives a key (undefined: the key stays). One statement per table, whatever the number of
+ * keys: each walks its index from the range's start.
+ */
+export function readRange(sql: Sql, range: KeyRange, targetOf: (key: string) => number | undefined): Map<number, KeyRows> {
+  const scopes = scopesIn(sql, range);
+  const batches = new Map<number, KeyRows>();
+  const seqs: Array<number | null> = [];
   for (const table of PER_KEY_TABLES) {
-    const deleted = sql.all<Row>(`DELETE FROM ${table.table} WHERE ${where(table)} RETURNING *`, ...args(table, keys, pairs));
+    for (const row of sql.all<Row>(`SELECT * FROM ${table.table} WHERE ${inRange(table, range)}`, ...rangeArgs(table, range, scopes))) {
+      const target = targetOf(String(row[table.key]));
+      if (target === undefined) continue;
+      const batch = batches.get(target) ?? { range, tables: {}, runs: [] };
+      batches.set(target, batch);
+      const rows = batch.tables[table.table] ?? [];
+      batch.tables[table.table] = rows;
+      rows.push(row);
+      if (table.table === "queue") seqs.push(row.run as number | null);
+    }
+  }
+  if (batches.size === 0) return batches;
+  const fillRuns = sql.all<{ run: number | null }>("SELECT run FROM fills").map((row) => row.run);
+  const runs = runsOf(sql, [...seqs, ...fillRuns]);
+  for (const batch of batches.values()) {
+    const wanted = new Set([...(batch.tables.queue ?? []).map((row) => row.run), ...fillRuns]);
+    batch.runs = runs.filter((run) => wanted.has(run.seq));
+  }
+  return batches;
+}
+
+/** The last word of an old shard that has moved all it had to: no range, no rows, and every run it holds (split-runs.ts). */
+export function closingRows(sql: Sql): KeyRows {
+  return { range: null, tables: {}, runs: runsHeld(sql) };
+}
+
+/** The keys whose rows `batch` carries. */
+export function keysOf(batch: KeyRows): string[] {
+  return PER_KEY_TABLES.flatMap((table) => (batch.tables[table.table] ?? []).map((row) => String(row[table.key])));
+}
+
+/** Deletes every row of the keys in `range` (of those in `only`, when given), in every per-key table. */
+export function deleteRange(sql: Sql, range: KeyRange, only?: string[]): void {
+  const scopes = scopesIn(sql, range);
+  // no record and no reverse row in the range: no row of its keys is here
+  if (scopes === "[]") return;
+  for (const table of PER_KEY_TABLES) {
+    const keys = only ? ` AND ${table.key} IN (SELECT value FROM json_each(?))` : "";
+    const deleted = sql.all<Row>(
+      `DELETE FROM ${table.table} WHERE ${inRange(table, range)}${keys}${table.table === "queue" ? " RETURNING state, run" : ""}`,
+      ...rangeArgs(table, range, scopes),
+      ...(only ? [JSON.stringify(only)] : []),
+    );
     if (table.table === "queue") countQueueRows(sql, deleted, -1);
   }
 }
 
 /**
- * Makes the rows of `batch.keys` here exactly those sent: what was there of them goes,
- * the sent rows are stored as they are. Sending the same batch twice stores it once.
+ * Makes the rows here of the keys in `batch.range` exactly those sent: what was there of
+ * them goes (only a batch sent before can have left any: a new shard holds no key its old
+ * shard's cursor has not passed), the sent rows are stored as they are. Sending the same
+ * batch twice stores it once.
  */
-export function replaceRows(sql: Sql, batch: KeyRows): Map<number, number> {
-  const sent = (batch.tables.records ?? []).map((row): [string, string] => [String(row.scope), String(row.key)]);
-  deleteRows(sql, batch.keys, sent);
+export function replaceRange(sql: Sql, batch: KeyRows): Map<number, number> {
+  if (batch.range) deleteRange(sql, batch.range);
   const runs = adoptRuns(sql, batch.runs);
   const queue = (batch.tables.queue ?? []).map((row): Row => ({ ...row, run: row.run === null ? null : (runs.get(Number(row.run)) ?? null) }));
   countQueueRows(sql, queue, 1);
@@ -91,15 +134,14 @@ export function replaceRows(sql: Sql, batch: KeyRows): Map<number, number> {
   return runs;
 }
 
-/** The (scope, key) pairs of `keys` in `records` and in `record_referrers`, as one JSON parameter. */
-function scopesOf(sql: Sql, keys: string[]): string {
-  const rows = sql.all<{ scope: string; key: string }>(
-    `SELECT scope, key FROM records WHERE key IN (SELECT value FROM json_each(?))
-     UNION SELECT ref_scope, ref_key FROM record_referrers WHERE ref_key IN (SELECT value FROM json_each(?))`,
-    JSON.stringify(keys),
-    JSON.stringify(keys),
+/** The scopes of the keys in `range`: those of their records and of their reverse rows, as one JSON parameter. */
+function scopesIn(sql: Sql, range: KeyRange): string {
+  const rows = sql.all<{ scope: string }>(
+    `SELECT scope FROM records WHERE ${keyRange("key", range)} UNION SELECT ref_scope FROM record_referrers WHERE ${keyRange("ref_key", range)}`,
+    ...keyArgs(range),
+    ...keyArgs(range),
   );
-  return JSON.stringify(rows.map((row) => [row.scope, row.key]));
+  return JSON.stringify(rows.map((row) => row.scope));
 }
 
 /** The number of keys this shard holds: with a record, or with reverse rows only. */
@@ -109,28 +151,45 @@ export function countKeys(sql: Sql): number {
 
 /** The first `limit` keys after `after` (all, when null) in byte order, with the bytes of their contents. */
 export function nextKeys(sql: Sql, after: string | null, limit: number): Array<{ key: string; bytes: number }> {
-  // each side walks its own index from the cursor; the first `limit` of the union are among their first `limit`
-  const past = after === null ? ">= ''" : "> ?";
-  const from = after === null ? [] : [after];
-  return sql.all<{ key: string; bytes: number }>(
-    `SELECT k.key, coalesce((SELECT sum(coalesce(length(content), 0)) FROM records r WHERE r.key = k.key), 0) AS bytes FROM (
-       SELECT key FROM (SELECT DISTINCT key FROM records WHERE key ${past} ORDER BY key LIMIT ?)
-       UNION SELECT key FROM (SELECT DISTINCT ref_key AS key FROM record_referrers WHERE ref_key ${past} ORDER BY ref_key LIMIT ?)
-     ) k ORDER BY k.key LIMIT ?`,
-    ...from,
-    limit,
-    ...from,
-    limit,
+  // each side walks its own index from the cursor; the first `limit` of both are among their first `limit`
+  const past = after === null ? ">=" : ">";
+  const records = sql.all<{ key: string; bytes: number }>(
+    `SELECT key, sum(coalesce(length(content), 0)) AS bytes FROM records WHERE key ${past} ? GROUP BY key ORDER BY key LIMIT ?`,
+    after ?? "",
     limit,
   );
+  const reverse = sql.all<{ key: string }>(
+    `SELECT DISTINCT ref_key AS key FROM record_referrers WHERE ref_key ${past} ? ORDER BY ref_key LIMIT ?`,
+    after ?? "",
+    limit,
+  );
+  if (reverse.length === 0) return records;
+  const merged: Array<{ key: string; bytes: number }> = [];
+  for (let r = 0, v = 0; merged.length < limit && (r < records.length || v < reverse.length); ) {
+    const order = r === records.length ? 1 : v === reverse.length ? -1 : compareKeys(records[r]!.key, reverse[v]!.key);
+    if (order <= 0) merged.push(records[r++]!);
+    else merged.push({ key: reverse[v]!.key, bytes: 0 });
+    if (order >= 0) v++;
+  }
+  return merged;
 }
 
-function where(table: PerKeyTable): string {
-  return table.scope
-    ? `(${table.scope}, ${table.key}) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))`
-    : `${table.key} IN (SELECT value FROM json_each(?))`;
+/** The rows of `table` whose key is in `range`, found by scope then key where the table is keyed by scope first; its bindings: {@link rangeArgs}. */
+function inRange(table: PerKeyTable, range: KeyRange): string {
+  const keys = keyRange(table.key, range);
+  return table.scope ? `${table.scope} IN (SELECT value FROM json_each(?)) AND ${keys}` : keys;
 }
 
-function args(table: PerKeyTable, keys: string[], pairs: string): string[] {
-  return [table.scope ? pairs : JSON.stringify(keys)];
+function rangeArgs(table: PerKeyTable, range: KeyRange, scopes: string): string[] {
+  return table.scope ? [scopes, ...keyArgs(range)] : keyArgs(range);
+}
+
+/** `column` within `range`; its bindings: {@link keyArgs}. */
+function keyRange(column: string, range: KeyRange): string {
+  return `${column} ${range.after === null ? ">=" : ">"} ? AND ${column} <= ?`;
+}
+
+/** The first batch (no `after`) starts at the least key. */
+function keyArgs(range: KeyRange): string[] {
+  return [range.after ?? "", range.last];
 }

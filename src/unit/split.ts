@@ -33,14 +33,22 @@ import type { FillPosition, Fills } from "./fills";
 import { ADMIN, type GrantStore, type Permission } from "./grants";
 import { migrate } from "./migrations";
 import { compareKeys } from "./record-scan";
-import { closingRows, countKeys, deleteRows, nextKeys, readRows, replaceRows, type KeyRows } from "./split-rows";
+import { closingRows, countKeys, deleteRange, keysOf, nextKeys, readRange, replaceRange, type KeyRange, type KeyRows } from "./split-rows";
 import { recountRuns } from "./split-runs";
 import type { Sql } from "./sql";
 import type { StorageUnit } from "./storage-unit";
 
-/** Keys per batch, and the content bytes it may carry: one batch holds the object for a few ms to a few hundred. */
-const MOVE_KEYS = 300;
-const MOVE_BYTES = 1024 * 1024;
+/**
+ * The time one batch may hold the old shard: requests wait about this long at most. Each
+ * batch is sized from the last to take about this long (its keys at most doubled, between
+ * {@link MIN_KEYS} and {@link MAX_KEYS}), starting at {@link FIRST_KEYS}, and carries at most
+ * {@link MOVE_BYTES} of content.
+ */
+const MOVE_MS = 80;
+const FIRST_KEYS = 500;
+const MIN_KEYS = 200;
+const MAX_KEYS = 5000;
+const MOVE_BYTES = 4 * 1024 * 1024;
 /** Time an alarm spends moving before the job gets its turn. */
 const STEP_MS = 2000;
 /** Wait before a failed step (a new shard that did not answer) is tried again. */
@@ -108,6 +116,10 @@ export class Split {
   private fence: string | undefined;
   /** no step before this time, after one failed */
   private retryAt = 0;
+  /** the keys the next batch may take (see {@link MOVE_MS}) */
+  private batchKeys = FIRST_KEYS;
+  /** the time a step moves batches for, one batch at least (a test takes one batch at a time) */
+  private stepMs = STEP_MS;
   /** shard 0: the start of a split in flight (new shards laid, old ones told), see {@link settled} */
   private starting: Promise<void> | undefined;
 
@@ -305,7 +317,7 @@ export class Split {
   private async receive(unit: UnitConfig, to: number, batch: KeyRows, fills: FillPosition[]): Promise<{ ok: true } | Failure> {
     if (unit.layout.splitTo !== to) return failure("INVALID_REQUEST", `shard ${unit.shard} of '${unit.name}' is not splitting into ${to} shards`);
     this.host.sql.transaction(() => {
-      const runs = replaceRows(this.host.sql, batch);
+      const runs = replaceRange(this.host.sql, batch);
       this.host.fills.adopt(fills, runs);
       recountRuns(this.host.sql, runs.values());
     });
@@ -336,20 +348,22 @@ export class Split {
   async step(): Promise<void> {
     if (Date.now() < this.retryAt) return;
     await this.settled();
-    const deadline = Date.now() + STEP_MS;
+    const deadline = Date.now() + this.stepMs;
     try {
-      for (;;) {
+      for (let first = true; ; first = false) {
         const unit = this.host.config.get();
         const row = this.row();
-        if (!unit?.layout.splitTo || !row || row.done || Date.now() >= deadline) break;
+        if (!unit?.layout.splitTo || !row || row.done || (!first && Date.now() >= deadline)) break;
+        const started = Date.now();
         // a failure inside blockConcurrencyWhile would reset the object: it is carried out and thrown here
-        const error = await this.host.blockConcurrencyWhile(() =>
+        const moved = await this.host.blockConcurrencyWhile(() =>
           this.moveBatch(unit, row).then(
-            () => undefined,
-            (error: unknown) => error,
+            (keys) => ({ keys }),
+            (error: unknown) => ({ error }),
           ),
         );
-        if (error !== undefined) throw error;
+        if ("error" in moved) throw moved.error;
+        this.sizeNext(moved.keys, Date.now() - started);
         // requests waiting for the object get in between batches
         await new Promise((resolve) => setTimeout(resolve, 0));
       }
@@ -392,49 +406,76 @@ export class Split {
 
   // ── internals ────────────────────────────────────────────────────────────
 
-  /** One batch: the next keys after the cursor, those of other shards sent there, then deleted here and the cursor moved. */
-  private async moveBatch(unit: UnitConfig, row: SplitRow): Promise<void> {
+  /**
+   * The next batch's keys: the last one's, scaled to take {@link MOVE_MS}. Inside Workers the
+   * clock moves only across I/O (the sends), so a batch may seem to take no time: it then doubles.
+   */
+  private sizeNext(keys: number, ms: number): void {
+    if (keys === 0) return;
+    const fit = ms > 0 ? Math.round((keys * MOVE_MS) / ms) : keys * 2;
+    this.batchKeys = Math.max(MIN_KEYS, Math.min(MAX_KEYS, fit, keys * 2));
+  }
+
+  /**
+   * One batch: the next keys after the cursor, the rows of those of other shards sent there,
+   * then deleted here with the cursor moved past the batch. Rows that changed here while they
+   * travelled (a running batch completing its items; seen by any write at all meanwhile) are
+   * sent again.
+   */
+  private async moveBatch(unit: UnitConfig, row: SplitRow): Promise<number> {
     const { sql } = this.host;
     const to = row.split_to;
-    const listed = nextKeys(sql, row.cursor, MOVE_KEYS);
-    const keys: string[] = [];
+    const listed = nextKeys(sql, row.cursor, this.batchKeys);
+    const targets = new Map<string, number>();
     let bytes = 0;
     for (const { key, bytes: size } of listed) {
-      if (keys.length > 0 && bytes + size > MOVE_BYTES) break;
-      keys.push(key);
+      if (targets.size > 0 && bytes + size > MOVE_BYTES) break;
+      targets.set(key, shardOf(key, to, unit.layout));
       bytes += size;
     }
-    if (keys.length === 0) {
+    if (targets.size === 0) {
       // every run held here, with the fills as they stand, so that no new shard reaches a key this one has reached (split-runs.ts)
       const fills = this.host.fills.positions();
       await this.onPeers(unit.name, this.family(), (peer) => peer.splitting(ADMIN, { op: "receive", to, batch: closingRows(sql), fills }));
-      return void sql.exec("UPDATE split SET done = 1");
+      sql.exec("UPDATE split SET done = 1");
+      return 0;
     }
-    let groups = new Map<number, string[]>();
-    for (const key of keys) {
-      const target = shardOf(key, to, unit.layout);
-      if (target !== unit.shard) groups.set(target, [...(groups.get(target) ?? []), key]);
-    }
-    const leaving = [...groups.values()].flat();
+    const keys = [...targets.keys()];
+    const range: KeyRange = { after: row.cursor, last: keys[keys.length - 1]! };
+    const targetOf = (key: string) => {
+      const target = targets.get(key) ?? shardOf(key, to, unit.layout);
+      return target === unit.shard ? undefined : target;
+    };
     const fills = this.host.fills.positions();
-    this.fence = keys[keys.length - 1];
+    this.fence = range.last;
     try {
+      let sent = readRange(sql, range, targetOf);
+      let sending = sent;
       for (let attempt = 0; ; attempt++) {
-        const sent = new Map([...groups].map(([target, group]) => [target, readRows(sql, group)]));
-        await forEachConcurrently([...sent], PEERS_AT_ONCE, async ([target, batch]) => {
+        const writes = sql.writes;
+        await forEachConcurrently([...sending], PEERS_AT_ONCE, async ([target, batch]) => {
           const answer = await this.host.peer(unit.name, target).splitting(ADMIN, { op: "receive", to, batch, fills });
           if (isFailure(answer)) throw new Error(`shard ${target}: ${answer.error}: ${answer.detail}`);
         });
-        // what changed here while the batch travelled (a running batch's items completed) is sent again
-        const changed = [...groups].filter(([target, group]) => JSON.stringify(readRows(sql, group)) !== JSON.stringify(sent.get(target)));
-        if (changed.length === 0) break;
+        if (sql.writes === writes) break;
+        // something was written here while the batch travelled: what changed of it is sent again
+        const now = readRange(sql, range, targetOf);
+        sending = new Map(
+          [...new Set([...sent.keys(), ...now.keys()])]
+            .map((target): [number, KeyRows] => [target, now.get(target) ?? { range, tables: {}, runs: [] }])
+            .filter(([target, batch]) => JSON.stringify(batch) !== JSON.stringify(sent.get(target))),
+        );
+        sent = now;
+        if (sending.size === 0) break;
         if (attempt >= RESENDS) throw new Error("the batch's rows kept changing while they were sent; it is tried again");
-        groups = new Map(changed);
       }
+      // the keys sent, not the whole range: a key of this shard's written into it meanwhile (by a running batch) stays
+      const leaving = [...new Set([...sent.values()].flatMap(keysOf))];
       sql.transaction(() => {
-        deleteRows(sql, leaving);
-        sql.exec("UPDATE split SET cursor = ?, moved = moved + ?", keys[keys.length - 1], keys.length);
+        deleteRange(sql, range, leaving);
+        sql.exec("UPDATE split SET cursor = ?, moved = moved + ?", range.last, keys.length);
       });
+      return keys.length;
     } finally {
       this.fence = undefined;
     }

@@ -77,16 +77,31 @@ export function join(parts: readonly Query[], separator = ", "): Query {
 /** The part of {@link UnitStorage} that SQL needs: what the tests give over plain SQLite. */
 export type SqlHost = Pick<UnitStorage, "sql" | "transactionSync">;
 
+/** A statement that only reads. */
+const READ = /^\s*SELECT\s/i;
+
 /**
  * Small typed helpers over `sql.exec`; all statements are synchronous, as on Durable Objects.
  * Each takes either a text and its bindings or a {@link Query}.
  */
 export class Sql {
+  private statementsThatWrite = 0;
+
   constructor(private readonly storage: SqlHost) {}
 
   all<T extends Record<string, SqlValue>>(query: string | Query, ...bindings: unknown[]): T[] {
-    if (query instanceof Query) return this.storage.sql.exec<T>(query.text, ...query.args).toArray();
-    return this.storage.sql.exec<T>(query, ...bindings).toArray();
+    const text = query instanceof Query ? query.text : query;
+    if (!READ.test(text)) this.statementsThatWrite++;
+    if (query instanceof Query) return this.storage.sql.exec<T>(text, ...query.args).toArray();
+    return this.storage.sql.exec<T>(text, ...bindings).toArray();
+  }
+
+  /**
+   * The statements run so far that may have written (every one but a `SELECT`): the same
+   * number before and after an await means this object changed nothing meanwhile.
+   */
+  get writes(): number {
+    return this.statementsThatWrite;
   }
 
   first<T extends Record<string, SqlValue>>(query: string | Query, ...bindings: unknown[]): T | undefined {
