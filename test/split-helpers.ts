@@ -5,16 +5,13 @@
  * moves off (the wait a failed step takes), so a test sees the unit mid-split for as long
  * as it needs.
  */
-import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { shardName } from "../src/routing/layout";
 import type { Peer, SplitCall } from "../src/unit/split";
 import type { StorageUnit } from "../src/unit/storage-unit";
 import { status } from "./queue-helpers";
+import { shardStub } from "./support/shards";
 
-export function shardStub(unit: string, index: number) {
-  return env.STORAGE_UNIT.getByName(shardName(unit, index));
-}
+export { shardStub };
 
 type Row = Record<string, unknown>;
 export interface ShardRows {
