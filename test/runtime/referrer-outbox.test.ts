@@ -70,10 +70,20 @@ describe("the referrer outbox", () => {
     expect(queued()).toHaveLength(30);
   });
 
-  it("counts a change without referrers towards the step, so a step stays bounded", () => {
+  it("counts a change with no referrer to queue (its referrers' scope has no pipeline) towards the step, so a step stays bounded", () => {
     const { sql, references } = store();
-    for (let i = 0; i < 50; i++) references.noteChange("authors", `nobody-${i}`, 0);
+    for (let i = 0; i < 50; i++) {
+      references.set("films", `f${i}`, "authorId", "authors", [`unpiped-${i}`]);
+      references.noteChange("authors", `unpiped-${i}`, 0);
+    }
     expect(references.queueReferrers(["books"], 20)).toBe(true);
     expect(sql.first<{ n: number }>("SELECT count(*) AS n FROM referrer_outbox")?.n).toBe(30);
+  });
+
+  it("notes no change of a key nothing references: a load of new records leaves the outbox empty", () => {
+    const { sql, references } = store();
+    for (let i = 0; i < 50; i++) references.noteChange("authors", `nobody-${i}`, 0);
+    expect(sql.first<{ n: number }>("SELECT count(*) AS n FROM referrer_outbox")?.n).toBe(0);
+    expect(references.queueReferrers(["books"], 20)).toBe(false);
   });
 });
