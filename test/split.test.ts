@@ -76,6 +76,11 @@ function byKey(shards: ShardRows[]) {
   return found;
 }
 
+/** The stored contents of `key`'s record rows on shard `index` of `unit`, as they are (none: the shard holds no row of it). */
+async function contentsOn(unit: string, index: number, key: string): Promise<unknown[]> {
+  return (await shardRows(unit, index)).records.filter((row) => row.key === key).map((row) => JSON.parse(String(row.content)));
+}
+
 describe("splitStorageUnit", () => {
   for (const [from, to, count] of [
     [1, 2, 6000],
@@ -231,15 +236,14 @@ describe("splitStorageUnit", () => {
       { to: 1, contents: [{ n: keys.indexOf(leaving) }] },
       { to: 1, contents: [{ n: "written meanwhile" }] },
     ]);
-    const rowsOf = async (index: number) => (await shardRows(unit, index)).records.filter((row) => row.key === leaving);
-    expect((await rowsOf(1)).map((row) => JSON.parse(String(row.content)))).toEqual([{ n: "written meanwhile" }]);
-    expect(await rowsOf(0)).toEqual([]);
+    expect(await contentsOn(unit, 1, leaving)).toEqual([{ n: "written meanwhile" }]);
+    expect(await contentsOn(unit, 0, leaving)).toEqual([]);
     expect((await call("GET", `/access/fetch/${unit}/${leaving}/raw`)).body.content).toEqual({ raw: { n: "written meanwhile" } });
 
     await releaseSplit(unit, 1);
     await driveSplit(unit, 2);
     expect((await call("GET", `/admin/getStorageUnit/${unit}`)).body.storageUnit).toMatchObject({ shards: 2, records: keys.length });
-    expect((await rowsOf(1)).map((row) => JSON.parse(String(row.content)))).toEqual([{ n: "written meanwhile" }]);
+    expect(await contentsOn(unit, 1, leaving)).toEqual([{ n: "written meanwhile" }]);
   });
 
   it("leaves on the old shard a key of its own written into a batch's range while the batch travels", async () => {
@@ -256,9 +260,8 @@ describe("splitStorageUnit", () => {
     expect(cursor).toBe(keys[keys.length - 1]);
     expect(sent.map(({ to }) => to)).toEqual([1]);
     expect(sent[0]!.records.some((row) => row.key === staying)).toBe(false);
-    const rowsOf = async (index: number) => (await shardRows(unit, index)).records.filter((row) => row.key === staying);
-    expect((await rowsOf(0)).map((row) => JSON.parse(String(row.content)))).toEqual([{ n: "its own" }]);
-    expect(await rowsOf(1)).toEqual([]);
+    expect(await contentsOn(unit, 0, staying)).toEqual([{ n: "its own" }]);
+    expect(await contentsOn(unit, 1, staying)).toEqual([]);
     expect((await call("GET", `/access/fetch/${unit}/${staying}/raw`)).body.content).toEqual({ raw: { n: "its own" } });
 
     await releaseSplit(unit, 1);
