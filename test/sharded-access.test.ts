@@ -73,11 +73,14 @@ describe.each([1, 8, 64])("the Access API on a unit of %i shard(s)", (shards) =>
     unit = await filled(shards);
   }, 60_000);
 
-  it("holds records on every shard", async () => {
+  it("spreads its records over its shards", async () => {
     const info = (await call("GET", `/admin/getStorageUnit/${unit}`)).body.storageUnit;
     expect(info).toMatchObject({ records: KEYS.length, shards });
     expect(info.shardStats).toHaveLength(shards);
-    for (const stats of info.shardStats) expect(stats.records).toBeGreaterThan(0);
+    // placement is keyed by the unit's random seed: with 613 keys on 64 shards one shard is
+    // left empty about once in 250 units, three or more about once in 10^8
+    const holding = info.shardStats.filter((stats: { records: number }) => stats.records > 0).length;
+    expect(holding).toBeGreaterThanOrEqual(Math.max(1, shards - 2));
     expect(info.shardStats.reduce((total: number, stats: { records: number }) => total + stats.records, 0)).toBe(KEYS.length);
   });
 
