@@ -1,7 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { workerFromWrangler } from "./test/support/worker-config.ts";
-import { SHARD_FILES } from "./vitest.e2e.config.ts";
+import { SHARD_FILES, UNIT_PROJECTS } from "./vitest.e2e.config.ts";
 
 const worker = workerFromWrangler();
 
@@ -61,6 +61,11 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
+          // one workerd per pool worker, not one per file: starting workerd was more than half
+          // the suite's time. The files then share storage, so every test makes its own units
+          // and no test counts what the registry holds beyond them
+          isolate: false,
+          maxWorkers: 2,
           globalSetup: ["./test/support/publisher-server.ts"],
           setupFiles: ["./test/support/quiet-logs.ts"],
           include: ["test/**/*.test.ts"],
@@ -90,6 +95,8 @@ export default defineConfig({
         ],
         test: { name: "storage-full", include: CAPPED_FILES, setupFiles: ["./test/support/quiet-logs.ts"], testTimeout: 30_000 },
       },
+      // the plain-Node projects (sqlite, docs, shards, sim), in the same run so their files share the cores
+      ...UNIT_PROJECTS,
     ],
   },
 });

@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { defineConfig, type Plugin } from "vitest/config";
+import { defineConfig, type Plugin, type TestProjectInlineConfiguration } from "vitest/config";
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -36,16 +36,63 @@ export const SHARD_FILES = [
 ];
 
 /**
+ * The projects `npm test` runs in plain Node beside the Workers suite (vitest.config.ts lists
+ * them too, so one vitest run schedules every file on the machine's cores).
+ */
+export const UNIT_PROJECTS: TestProjectInlineConfiguration[] = [
+  // node:sqlite warns that it is experimental on every start, as `npm run serve:node` is told not to
+  {
+    test: {
+      name: "sqlite",
+      include: ["test/sqlite/**/*.test.ts"],
+      fileParallelism: true,
+      maxWorkers: 2,
+      execArgv: ["--disable-warning=ExperimentalWarning"],
+    },
+  },
+  // `docs`: every file the README, docs/ and src/ name exists
+  { test: { name: "docs", include: ["test/docs/**/*.test.ts"] } },
+  {
+    plugins: [workersInNode],
+    // each file has its own in-memory host and no server: two at once, one per core
+    test: {
+      name: "shards",
+      include: SHARD_FILES,
+      fileParallelism: true,
+      maxWorkers: 2,
+      testTimeout: 30_000,
+      execArgv: ["--disable-warning=ExperimentalWarning"],
+    },
+  },
+  {
+    // the app as the self-hosted bundles see it: "cloudflare:workers" is the host's shim
+    resolve: {
+      alias: [{ find: "cloudflare:workers", replacement: fileURLToPath(new URL("src/runtime/shim.ts", import.meta.url)) }],
+    },
+    // its seeds are split over two files that run at once, one per core
+    test: {
+      name: "sim",
+      include: ["test/sim/**/*.test.ts"],
+      fileParallelism: true,
+      maxWorkers: 2,
+      // 1,000 seeds (ci-seeds.ts): about 130 s of CPU over the nine scenarios, shared by two files on two cores; a much busier machine takes several times that (a seed cannot hang: MAX_STEPS)
+      testTimeout: 600_000,
+      execArgv: ["--disable-warning=ExperimentalWarning"],
+    },
+  },
+];
+
+/**
  * Tests that run in plain Node rather than the Workers runtime:
  * - `sqlite`: the unit's parts without a Durable Object (queue state machine, migrations on
  *   Node's SQLite; presence and cron tick on fakes), in milliseconds; `npm test` runs them
- *   after the Workers suite;
+ *   beside the Workers suite (UNIT_PROJECTS, above);
  * - `docs`: the files the README, docs/ and the source name all exist (part of `npm test`);
  * - `shards`: the sharded route matrices (1, 8 and 64 shards) and the split's tests through
  *   the real Worker on the self-hosted host over in-memory SQLite (part of `npm test`);
  * - `host`: the self-hosted Durable Object host (src/runtime) on Node's SQLite;
  * - `sim`: the shard protocol's deterministic simulation (test/sim) over that host, the
- *   Worker and the unit objects as they are; `npm test` runs it after `sqlite`;
+ *   Worker and the unit objects as they are (part of `npm test`);
  * - `e2e`: the end-to-end suite, over HTTP against a live server (test/e2e/global-setup.ts
  *   says which). `npm run test:e2e` runs `host` once, then `e2e` once per server kind;
  * - `browser`: /docs in chromium against a Node server of its own (`npm run test:browser`);
@@ -59,30 +106,7 @@ export default defineConfig({
     // one machine of 2 cores, and one server per run: the files take turns
     fileParallelism: false,
     projects: [
-      // node:sqlite warns that it is experimental on every start, as `npm run serve:node` is told not to
-      { test: { name: "sqlite", include: ["test/sqlite/**/*.test.ts"], execArgv: ["--disable-warning=ExperimentalWarning"] } },
-      // `docs`: every file the README, docs/ and src/ name exists; `npm test` runs it with `sqlite`
-      { test: { name: "docs", include: ["test/docs/**/*.test.ts"] } },
-      {
-        plugins: [workersInNode],
-        test: { name: "shards", include: SHARD_FILES, testTimeout: 30_000, execArgv: ["--disable-warning=ExperimentalWarning"] },
-      },
-      {
-        // the app as the self-hosted bundles see it: "cloudflare:workers" is the host's shim
-        resolve: {
-          alias: [{ find: "cloudflare:workers", replacement: fileURLToPath(new URL("src/runtime/shim.ts", import.meta.url)) }],
-        },
-        // its seeds are split over two files that run at once, one per core
-        test: {
-          name: "sim",
-          include: ["test/sim/**/*.test.ts"],
-          fileParallelism: true,
-          maxWorkers: 2,
-          // 1,000 seeds (ci-seeds.ts): about 130 s of CPU over the nine scenarios, shared by two files on two cores; a much busier machine takes several times that (a seed cannot hang: MAX_STEPS)
-          testTimeout: 600_000,
-          execArgv: ["--disable-warning=ExperimentalWarning"],
-        },
-      },
+      ...UNIT_PROJECTS,
       { test: { name: "host", include: ["test/runtime/**/*.test.ts"], testTimeout: 30_000, execArgv: ["--disable-warning=ExperimentalWarning"] } },
       {
         test: {

@@ -25,6 +25,8 @@ export interface LogEvents {
   "server-error": { error: string };
   /** the self-hosted cron tick failed */
   "cron-failed": { error: string };
+  /** `GET /metrics` could not read one unit, which the scrape leaves out */
+  "metrics-unit-failed": { unit: string; error: string };
   /** the cron trigger could not visit one unit */
   "cron-visit-failed": { unit: string; error: string };
   /** a unit could not tell the registry whether it has work */

@@ -2,10 +2,12 @@
  * `GET /metrics` (API.md, "Runs, progress and metrics"): Prometheus text for every unit,
  * admin token only; its counters move as the job runs.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { call, createUnit } from "./helpers";
+import { call, createUnit, unitStub } from "./helpers";
 import { addMany, drain, setPipelines } from "./queue-helpers";
 import { createUser, grant } from "./security-helpers";
+import { captureLogs } from "./support/logs";
 
 const FAMILIES = {
   restage_records: "gauge",
@@ -79,6 +81,22 @@ describe("GET /metrics", () => {
     // cumulative buckets: never fewer under a higher bound
     const buckets = after.mine.filter((s) => s.name === "restage_batch_duration_seconds_bucket").map((s) => s.value);
     expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
+  });
+
+  it("leaves out, and logs, a unit that cannot answer, and still gives every other unit", async () => {
+    const healthy = await createUnit();
+    await addMany(healthy, "raw", 3);
+    const broken = await createUnit();
+    await addMany(broken, "raw", 3);
+    // a broken database stands for any bug inside the unit's Durable Object
+    await runInDurableObject(unitStub(broken), async (_instance, state) => {
+      state.storage.sql.exec("DROP TABLE records");
+    });
+    const logs = captureLogs();
+    const scrape = await metricsOf(healthy);
+    expect(scrape.value("restage_records")).toBe(3);
+    expect((await metricsOf(broken)).mine).toEqual([]);
+    expect(logs.of("metrics-unit-failed")).toContainEqual(expect.objectContaining({ unit: broken, error: expect.stringContaining("no such table") }));
   });
 
   it("needs the admin token", async () => {

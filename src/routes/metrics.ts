@@ -1,13 +1,15 @@
 /**
  * `GET /metrics` (API.md, "Runs, progress and metrics"): every unit the registry lists, its
  * shards' counters summed, in Prometheus text. Each unit answers from counters it keeps
- * as its queue changes and once per batch: a scrape counts no queue.
+ * as its queue changes and once per batch: a scrape counts no queue. A unit that throws
+ * (a broken shard) is left out of the answer and logged as `metrics-unit-failed`.
  */
 import type { Schema } from "hono";
 import { registryOf } from "../bindings";
 import { shardedUnit } from "../shards/protocol";
 import { ADMIN } from "../unit/grants";
 import { isFailure } from "../errors";
+import { log } from "../log";
 import { PROMETHEUS_CONTENT_TYPE, renderMetrics } from "../http/prometheus";
 import { routes, type App } from "../http/route";
 
@@ -26,9 +28,15 @@ export function metricsRoutes<S extends Schema>(app: App<S>) {
       const units = await registryOf(c.env).listUnits();
       const gathered = await Promise.all(
         units.map(async ({ name }) => {
-          const metrics = await shardedUnit(c.env, name).metricsOf(ADMIN);
-          // a unit deleted since the registry listed it has nothing to show
-          return isFailure(metrics) ? undefined : { unit: name, metrics };
+          try {
+            const metrics = await shardedUnit(c.env, name).metricsOf(ADMIN);
+            // a unit deleted since the registry listed it has nothing to show
+            return isFailure(metrics) ? undefined : { unit: name, metrics };
+          } catch (error) {
+            // one broken unit must not blind the scrape to every other: it is left out and logged
+            log("error", "metrics-unit-failed", { unit: name, error: String(error) });
+            return undefined;
+          }
         }),
       );
       const body = renderMetrics(gathered.filter((unit) => unit !== undefined));
