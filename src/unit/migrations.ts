@@ -1,6 +1,8 @@
 /**
  * The unit's schema as ordered, numbered migrations, run by migration-runner.ts (recorded in
  * `_migrations`). Append new steps at the end, numbered on; never edit one that has shipped.
+ * Then `npm run schema:baseline` writes schema-baseline.ts again, the schema a new unit is
+ * laid from in one pass (until then a new unit runs the new steps after the baseline).
  * Each step is `up`: a list of statements, one string each (or a function given the `Sql`).
  *
  * Tables: `unit` (one row: configuration, flags, counters), `records` (one row per key and
@@ -18,6 +20,7 @@
  * `history` (the queue per minute, kept 24 h: see history.ts).
  */
 import { hasMigrations, runMigrations, type Migration } from "./migration-runner";
+import { BASELINE } from "./schema-baseline";
 import type { Sql } from "./sql";
 
 export const MIGRATIONS: Migration[] = [
@@ -276,7 +279,7 @@ export function hasSchema(sql: Sql): boolean {
   return hasMigrations(sql);
 }
 
-/** Applies the migrations not yet recorded; safe to run on every start. */
+/** Applies the migrations not yet recorded, a new database from the baseline; safe to run on every start. */
 export function migrate(sql: Sql): void {
-  runMigrations(sql, MIGRATIONS);
+  runMigrations(sql, MIGRATIONS, BASELINE);
 }

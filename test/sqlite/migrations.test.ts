@@ -7,9 +7,10 @@ import { describe, expect, it } from "vitest";
 import { REGISTRY_MIGRATIONS } from "../../src/registry/migrations";
 import { fnv1a32, placementHash } from "../../src/routing/placement";
 import { ConfigStore } from "../../src/unit/config";
-import { runMigrations, type Migration } from "../../src/unit/migration-runner";
+import { runMigrations, schemaStatements, type Migration } from "../../src/unit/migration-runner";
 import { hasSchema, migrate, MIGRATIONS } from "../../src/unit/migrations";
 import { Queue } from "../../src/unit/queue";
+import { BASELINE } from "../../src/unit/schema-baseline";
 import { memorySql } from "./sqlite";
 
 /** A unit's schema as the old runner laid it (migrations 1–5, each recorded in `_migrations`), with one of each row. */
@@ -94,6 +95,22 @@ describe("the unit's migrations", () => {
     expect(laid).not.toContain("queue_lease");
     migrate(sql);
     expect(tables(sql)).toEqual(laid);
+  });
+
+  it("lay a new database from the baseline with the schema, rows and record the steps one by one lay", () => {
+    const stepByStep = memorySql().sql;
+    runMigrations(stepByStep, MIGRATIONS);
+    const { sql } = memorySql();
+    migrate(sql);
+    expect(schemaStatements(sql)).toEqual(schemaStatements(stepByStep));
+    expect(recorded(sql)).toEqual(everyStep);
+    expect(queueCounts(sql)).toEqual(queueCounts(stepByStep));
+  });
+
+  it("have a baseline as far as their last step: after appending one, run npm run schema:baseline", () => {
+    const stepByStep = memorySql().sql;
+    runMigrations(stepByStep, MIGRATIONS);
+    expect(BASELINE).toEqual({ through: MIGRATIONS.length, statements: schemaStatements(stepByStep) });
   });
 
   it("recognise a unit laid by the code before them: only the steps appended since run, every row stays and works", () => {
@@ -188,6 +205,24 @@ describe("the runner", () => {
     expect(() => runMigrations(sql, broken)).toThrow(/nowhere/);
     expect(recorded(sql)).toEqual([1]);
     expect(tables(sql)).not.toContain("half");
+  });
+
+  it("lays a new database from a baseline, then runs the steps after it; a database already laid ignores the baseline", () => {
+    const first = memorySql().sql;
+    runMigrations(first, steps.slice(0, 2));
+    const baseline = { through: 2, statements: schemaStatements(first) };
+    const { sql } = memorySql();
+    expect(runMigrations(sql, steps, baseline)).toEqual([1, 2, 3]);
+    expect(recorded(sql)).toEqual([1, 2, 3]);
+    // the rows came with the baseline; step 3 counted them, and the trigger laid by the baseline fired
+    expect(sql.all<{ v: string }>("SELECT v FROM t").map((row) => row.v)).toEqual(["a;b", "CREATE TRIGGER x; END", "rows: 2"]);
+    expect(sql.all<{ v: string }>("SELECT v FROM log").map((row) => row.v)).toEqual(["rows: 2"]);
+
+    const older = memorySql().sql;
+    runMigrations(older, steps.slice(0, 1));
+    older.exec("INSERT INTO t VALUES ('kept')");
+    expect(runMigrations(older, steps, baseline)).toEqual([2, 3]);
+    expect(older.all<{ v: string }>("SELECT v FROM t").map((row) => row.v)).toContain("kept");
   });
 
   it("refuses a list not numbered 1, 2, 3… in order", () => {
