@@ -19,6 +19,8 @@ export interface LogEvents {
   "wait-until-failed": { error: string };
   /** a self-hosted server could not open a file for want of file handles: the event was refused 503 OVERLOADED */
   "open-files-exhausted": { error: string; live: number; maxLive: number; fileLimit: number | null };
+  /** files ran out with fewer objects open than the cap allowed: the cap on live objects is lowered to fit the limit */
+  "live-objects-cap-lowered": { from: number; to: number; fileLimit: number | null };
   /** a self-hosted object's file could not be closed (it is dropped all the same) */
   "object-close-failed": { error: string };
   /** the self-hosted HTTP server reported an error after it started listening (EMFILE on accept) */

@@ -11,7 +11,8 @@
  * call, its alarm, its `waitUntil` work) is never closed, and while every live one is busy an
  * event for another object waits for room, up to `roomWaitMs`. What the server runs out of
  * (room, or open files when the process's limit is lower than the cap allows for) refuses
- * the event with {@link HostOverloaded} (503 `OVERLOADED`), never more. Arguments and results
+ * the event with {@link HostOverloaded} (503 `OVERLOADED`), never more; files running out
+ * below the cap lower it to what the limit held. Arguments and results
  * cross a stub by structured clone, as RPC copies them; events reach an instance through
  * its input gate (./input-gate.ts). Each object keeps its SQLite file at
  * `<dataDir>/<namespace>/<id>.sqlite`, where the id is derived from the name as on Workers
@@ -32,6 +33,10 @@ import { log } from "../log";
 const DEFAULT_MAX_LIVE = 256;
 /** How long an event waits for room among the live objects while every one is busy. */
 const DEFAULT_ROOM_WAIT_MS = 20_000;
+/** Once files run out, the cap becomes this share of the objects that were open... */
+const LOWERED_CAP_SHARE = 0.8;
+/** ...but never less than this many, so that a fan-out still finds room. */
+const MIN_LOWERED_CAP = 16;
 /** A waiting event looks for room again this often, besides whenever an event ends. */
 const ROOM_POLL_MS = 100;
 
@@ -109,7 +114,8 @@ export class ObjectHost {
   private reserved = 0;
   /** events waiting for room, woken whenever an event ends */
   private waiting = new Set<() => void>();
-  private readonly maxLive: number;
+  /** the cap on live objects: the configured one, lowered once files run out below it */
+  private maxLive: number;
   private env: Record<string, unknown> = {};
   private sweeper: ReturnType<typeof setInterval> | undefined;
 
@@ -260,12 +266,26 @@ export class ObjectHost {
     if (failed === undefined) return copyError(error);
     const live = this.live.size;
     log("warn", "open-files-exhausted", { error: String(error), live, maxLive: this.maxLive, fileLimit: this.options.fileLimit ?? null });
+    this.lowerCapBelow(live);
     // the files idle objects hold are what can be given back now, for the caller's next try
     this.closeIdle();
     const limit = this.options.fileLimit === undefined ? "" : ` of ${this.options.fileLimit}`;
     return new HostOverloaded(
       `the server is at its limit${limit} open files: ${failed}, with ${live} storage objects open (${FILES_PER_OBJECT} files each, at most ${this.maxLive}: RESTAGE_MAX_LIVE_OBJECTS); retry after a short wait, or raise the limit (ulimit -n) or lower RESTAGE_MAX_LIVE_OBJECTS`,
     );
+  }
+
+  /**
+   * The process ran out of files with `live` objects open: the cap was more than the limit
+   * holds, so it becomes a share of what was open. Left as it was, the objects would take every
+   * file again at the next fan-out, and the connections accepted meanwhile would be closed
+   * unanswered (libuv closes what it cannot give a file) instead of refused 503.
+   */
+  private lowerCapBelow(live: number): void {
+    const lowered = Math.max(MIN_LOWERED_CAP, Math.floor(live * LOWERED_CAP_SHARE));
+    if (lowered >= this.maxLive) return;
+    log("warn", "live-objects-cap-lowered", { from: this.maxLive, to: lowered, fileLimit: this.options.fileLimit ?? null });
+    this.maxLive = lowered;
   }
 
   private build(binding: string, id: ObjectId, key: string): LiveObject {

@@ -3,7 +3,8 @@
  * creates, a batch, pages, statuses and `/metrics` scrapes. It stays up, and every answer is
  * a success or 503 `OVERLOADED` with `Retry-After` and a detail naming what ran out; never
  * a 500. Once with the cap on live objects drawn from the limit (nothing runs out), once
- * with a cap far above what the limit allows (the opens themselves fail, and are refused).
+ * with a cap far above what the limit allows (the opens themselves fail, are refused, and
+ * the server lowers its cap).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -110,6 +111,8 @@ describe("a self-hosted server at its file limit", () => {
     const { seen } = await exercise(server);
     expectOnlySuccessOrOverloaded(seen);
     expect(seen.some((answer) => answer.status === 503 && /at its limit of 300 open files/.test(answer.detail ?? ""))).toBe(true);
+    // the cap fell to what the limit held, so later fan-outs leave files for connections
+    expect(server.output()).toMatch(/"event":"live-objects-cap-lowered","from":5000,"to":\d+/);
     await expectAlive(server);
   });
 });
