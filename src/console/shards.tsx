@@ -17,8 +17,7 @@ export function Shards(props: { info: UnitInfo }) {
         <div class="split" role="status">
           <p>
             Splitting from {splitting.from} to {splitting.to} shards: {count(splitting.moved)} of {count(splitting.total)} keys gone through (
-            <span class="split-share">{percent(splitting.moved, splitting.total)}</span>). Writes are refused with 409 until it ends; reads and
-            reprocessing go on.
+            <span class="split-share">{percent(splitting.moved, splitting.total)}</span>). Writes, reads and reprocessing go on meanwhile.
           </p>
           <progress max={Math.max(splitting.total, 1)} value={splitting.moved} aria-label={`split of ${props.info.name}`} />
         </div>

@@ -34,7 +34,7 @@ export function states(status: Status, settings: Settings | undefined, history: 
     list.push({
       word: "splitting",
       tone: "info",
-      title: `splitting from ${status.splitting.from} to ${status.splitting.to} shards; writes wait until it ends`,
+      title: `splitting from ${status.splitting.from} to ${status.splitting.to} shards; writes, reads and runs go on meanwhile`,
     });
   if (!status.enabled) list.push({ word: "queue disabled", tone: "calm", title: "the reprocess routes are refused; writes still run the pipelines" });
   if (status.paused) list.push({ word: "paused", tone: "warn", title: "the job holds: items wait in the queue" });
