@@ -1,6 +1,6 @@
 /** Admin API: units, their flags, reprocessing settings and module configuration. */
 import { env } from "cloudflare:workers";
-import { ADMIN } from "../src/unit/grants";
+import { ADMIN_CALL } from "../src/unit/grants";
 import { describe, expect, it } from "vitest";
 import { addRecord, call, createUnit, uniqueUnit, unitStub } from "./helpers";
 
@@ -102,7 +102,7 @@ describe("admin/deleteStorageUnit", () => {
   it("a retry after the registry missed a deleted unit answers 404 and takes the unit off the list", async () => {
     // the state left when the unit was destroyed but registry.removeUnit failed
     const unit = await createUnit();
-    await unitStub(unit).destroy(ADMIN);
+    await unitStub(unit).destroy(ADMIN_CALL);
     expect((await listed()).map((entry) => entry.name)).toContain(unit);
 
     const retry = await call("DELETE", `/admin/deleteStorageUnit/${unit}`);

@@ -9,7 +9,7 @@ import { env, exports } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, call, createUnit, unitStub, uniqueUnit } from "./helpers";
-import { ADMIN } from "../src/unit/grants";
+import { ADMIN_CALL } from "../src/unit/grants";
 import { createUser, grant, uniqueUser, unknownToken } from "./security-helpers";
 
 const BASE = "https://restage.test";
@@ -42,15 +42,15 @@ beforeAll(async () => {
 /** Puts the victim back in its known shape after an accepted request: present, seeded, granted, inert queue. */
 async function restoreVictim(): Promise<void> {
   const stub = unitStub(victim);
-  if ("error" in (await stub.info(ADMIN))) await createUnit({ contentProcessing: false, reprocessingQueue: false }, victim);
+  if ("error" in (await stub.info(ADMIN_CALL))) await createUnit({ contentProcessing: false, reprocessingQueue: false }, victim);
   // a paused job, a disabled queue and no pipelines: nothing changes the unit behind the test's back
-  await stub.setPaused(ADMIN, true);
-  await stub.setFlag(ADMIN, "reprocessingQueue", false);
-  await stub.setFlag(ADMIN, "contentProcessing", false);
-  await stub.setModules(ADMIN, { modules: {}, settings: {} });
+  await stub.setPaused(ADMIN_CALL, true);
+  await stub.setFlag(ADMIN_CALL, "reprocessingQueue", false);
+  await stub.setFlag(ADMIN_CALL, "contentProcessing", false);
+  await stub.setModules(ADMIN_CALL, { modules: {}, settings: {} });
   for (const key of SEEDED_KEYS) {
-    if ("error" in (await stub.fetchRecord(ADMIN, key)))
-      await stub.add(ADMIN, "raw", { key, content: { seeded: true }, policy: "merge", version: 0 });
+    if ("error" in (await stub.fetchRecord(ADMIN_CALL, key)))
+      await stub.add(ADMIN_CALL, "raw", { key, content: { seeded: true }, policy: "merge", version: 0 });
   }
   for (const permission of ["r", "w", "rw"] as const) await grant(permission, userTokens.names[permission], victim);
 }
@@ -60,11 +60,11 @@ async function snapshot(): Promise<string> {
   const stub = unitStub(victim);
   const registry = env.REGISTRY.get(env.REGISTRY.idFromName("registry"));
   const [info, page, modules, schedules, failed, users] = await Promise.all([
-    stub.info(ADMIN),
-    stub.fetchPage(ADMIN, undefined, 1000),
-    stub.getModules(ADMIN),
-    stub.getSchedules(ADMIN),
-    stub.failedItems(ADMIN, 1000),
+    stub.info(ADMIN_CALL),
+    stub.fetchPage(ADMIN_CALL, undefined, 1000),
+    stub.getModules(ADMIN_CALL),
+    stub.getSchedules(ADMIN_CALL),
+    stub.failedItems(ADMIN_CALL, 1000),
     registry.listUsers(),
   ]);
   const ours = users.filter((user) => Object.keys(user.grants).includes(victim) || user.name === targetUser);

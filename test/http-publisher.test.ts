@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { ADMIN } from "../src/unit/grants";
+import { ADMIN_CALL } from "../src/unit/grants";
 import { beforeEach, describe, expect, it } from "vitest";
 import { addRecord, call, createUnit, unitStub } from "./helpers";
 import { createUser, grant } from "./security-helpers";
@@ -143,7 +143,7 @@ describe("HttpPublisher, json format", () => {
       authSecret: "ADMIN_TOKEN",
     };
     // straight to the unit, past the check of setContentProcessingModules
-    await unitStub(unit).setModules(ADMIN, { modules: { index: [{ module: "HttpPublisher", settings }] }, settings: {} });
+    await unitStub(unit).setModules(ADMIN_CALL, { modules: { index: [{ module: "HttpPublisher", settings }] }, settings: {} });
     await changes(unit, { k1: {} });
     await drain(unit);
     expect(await received(unit)).toEqual([]);

@@ -8,6 +8,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { fnv1a32, shardOf } from "../src/routing/placement";
+import { ADMIN_CALL } from "../src/unit/grants";
 import { call, createUnit, ndjson } from "./helpers";
 import { addMany, setPipelines, setSettings, status, waitForStatus } from "./queue-helpers";
 import { createUser, grant } from "./security-helpers";
@@ -15,7 +16,6 @@ import { driveSplit } from "./split-helpers";
 import { captureLogs } from "./support/logs";
 import { keyPerShard, shardLayout, shardStub, unitLayout } from "./support/shards";
 
-const ADMIN = { kind: "admin" } as const;
 const SEED = /^[0-9a-f]{16}$/;
 
 /** `count` keys `<prefix><n>` that FNV-1a mod `shards` puts on `shard`: what a writer aiming at one shard of an unkeyed unit sends. */
@@ -161,11 +161,11 @@ describe("the placement seed", () => {
     expect(answers.filter((answer) => answer.status !== 200).map((answer) => answer.call)).toEqual([]);
 
     // the unit made again behind this isolate's cached layout (another seed): every call meets MOVED on the way
-    for (let index = 7; index >= 0; index--) expect(await shardStub(unit, index).destroy(ADMIN)).toEqual({ name: unit });
+    for (let index = 7; index >= 0; index--) expect(await shardStub(unit, index).destroy(ADMIN_CALL)).toEqual({ name: unit });
     const options = { contentProcessing: true, reprocessingQueue: true };
     expect(await shardStub(unit, 0).create(unit, options, 0, { shards: 4, splitTo: null })).toHaveProperty("createdAt");
     for (let index = 0; index < 4; index++)
-      expect(await shardStub(unit, index).setModules(ADMIN, { modules: { raw: [] }, settings: {} })).toEqual({ ok: true });
+      expect(await shardStub(unit, index).setModules(ADMIN_CALL, { modules: { raw: [] }, settings: {} })).toEqual({ ok: true });
     seeds.push(await seedOf(unit, 4));
     expect(seeds[1]).toMatch(SEED);
     await grant("rw", user.name, unit);

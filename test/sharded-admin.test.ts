@@ -8,12 +8,12 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { shardedUnit } from "../src/shards/protocol";
+import { ADMIN, ADMIN_CALL } from "../src/unit/grants";
 import { call, createUnit, ndjson, uniqueUnit } from "./helpers";
 import { createUser, grant } from "./security-helpers";
 import { keyPerShard, shardStub, unitLayout } from "./support/shards";
 import { compareBytes, type ShardLayout } from "../src/routing/layout";
 
-const ADMIN = { kind: "admin" } as const;
 const shardsOf = (shards: number) => Array.from({ length: shards }, (_, index) => index);
 
 async function write(unit: string, keys: string[]): Promise<void> {
@@ -54,11 +54,11 @@ describe.each([1, 8, 64])("the Admin API on a unit of %i shard(s)", (shards) => 
     const schedules = [{ scope: "raw", cron: "0 3 * * *" }];
     expect((await call("PUT", `/admin/setReprocessSchedule/${unit}`, { schedules })).status).toBe(200);
     expect((await call("PUT", `/reprocess/pause/${unit}`)).body).toEqual({ message: "OK" });
-    const first = await shardStub(unit, 0).getSchedules(ADMIN);
+    const first = await shardStub(unit, 0).getSchedules(ADMIN_CALL);
     for (const index of shardsOf(shards)) {
       const shard = shardStub(unit, index);
-      expect(await shard.getModules(ADMIN)).toMatchObject({ modules });
-      expect(await shard.info(ADMIN)).toMatchObject({
+      expect(await shard.getModules(ADMIN_CALL)).toMatchObject({ modules });
+      expect(await shard.info(ADMIN_CALL)).toMatchObject({
         shard: index,
         layout: { shards, splitTo: null },
         reprocessingQueue: true,
@@ -66,11 +66,11 @@ describe.each([1, 8, 64])("the Admin API on a unit of %i shard(s)", (shards) => 
         paused: true,
         settings: { batchSize: 7, maxAttempts: 2 },
       });
-      expect(await shard.getSchedules(ADMIN)).toEqual(first);
+      expect(await shard.getSchedules(ADMIN_CALL)).toEqual(first);
     }
     expect((await call("GET", `/admin/getReprocessSchedule/${unit}`)).body.schedules).toEqual(first);
     expect((await call("PUT", `/reprocess/resume/${unit}`)).body).toEqual({ message: "OK" });
-    for (const index of shardsOf(shards)) expect(await shardStub(unit, index).info(ADMIN)).toMatchObject({ paused: false });
+    for (const index of shardsOf(shards)) expect(await shardStub(unit, index).info(ADMIN_CALL)).toMatchObject({ paused: false });
   });
 
   it("removes every shard on deleteStorageUnit", async () => {
@@ -78,7 +78,7 @@ describe.each([1, 8, 64])("the Admin API on a unit of %i shard(s)", (shards) => 
     const keys = await keysOf(unit);
     await write(unit, keys);
     expect((await call("DELETE", `/admin/deleteStorageUnit/${unit}`)).body).toEqual({ message: "OK" });
-    for (const index of shardsOf(shards)) expect(await shardStub(unit, index).info(ADMIN)).toMatchObject({ error: "STORAGE_UNIT_DOESNT_EXIST" });
+    for (const index of shardsOf(shards)) expect(await shardStub(unit, index).info(ADMIN_CALL)).toMatchObject({ error: "STORAGE_UNIT_DOESNT_EXIST" });
     for (const key of keys.slice(0, 3)) expect((await call("GET", `/access/fetch/${unit}/${key}`)).body.message).toBe("STORAGE_UNIT_DOESNT_EXIST");
     expect((await call("GET", "/admin/listStorageUnits")).body.storageUnits.map((u: { name: string }) => u.name)).not.toContain(unit);
     // made again, it starts empty
@@ -109,14 +109,14 @@ describe.each([1, 8, 64])("the Admin API on a unit of %i shard(s)", (shards) => 
 describe("a Worker whose cached layout of a unit is stale", () => {
   /** Deletes the unit and makes it again with `shards` shards straight on its objects, as another isolate would: this isolate's cache still holds the old layout. */
   async function remakeBehindTheCache(unit: string, before: number, shards: number): Promise<void> {
-    for (const index of shardsOf(before).reverse()) expect(await shardStub(unit, index).destroy(ADMIN)).toEqual({ name: unit });
+    for (const index of shardsOf(before).reverse()) expect(await shardStub(unit, index).destroy(ADMIN_CALL)).toEqual({ name: unit });
     const layout = { shards, splitTo: null };
     const options = { contentProcessing: true, reprocessingQueue: true, shards };
     for (const index of shardsOf(shards).reverse())
       expect(await shardStub(unit, index).create(unit, options, index, layout)).toHaveProperty("createdAt");
     // a pipeline for raw, so the reprocess call below is accepted; once every shard is laid, as shard 0's creation lays the others anew
     for (const index of shardsOf(shards))
-      expect(await shardStub(unit, index).setModules(ADMIN, { modules: { raw: [] }, settings: {} })).toEqual({ ok: true });
+      expect(await shardStub(unit, index).setModules(ADMIN_CALL, { modules: { raw: [] }, settings: {} })).toEqual({ ok: true });
   }
 
   for (const shards of [1, 4]) {
@@ -189,16 +189,16 @@ describe("a Worker whose cached layout of a unit is stale", () => {
     const now = Date.now();
     for (const [index, key] of keyPerShard(await unitLayout(unit), "c").entries()) {
       const shard = shardStub(unit, index);
-      expect(await shard.setPaused(ADMIN, true)).toEqual({ ok: true });
+      expect(await shard.setPaused(ADMIN_CALL, true)).toEqual({ ok: true });
       // written before the pipeline exists, so only the schedule's run queues it
-      expect(await shard.add(ADMIN, "raw", { key, content: {}, policy: "merge" })).toEqual({ ok: true });
-      expect(await shard.setModules(ADMIN, { modules: { raw: [{ module: "Noop", settings: {} }] }, settings: {} })).toEqual({ ok: true });
-      expect(await shard.setSchedules(ADMIN, schedules, now)).toEqual([expect.objectContaining({ scope: "raw" })]);
+      expect(await shard.add(ADMIN_CALL, "raw", { key, content: {}, policy: "merge" })).toEqual({ ok: true });
+      expect(await shard.setModules(ADMIN_CALL, { modules: { raw: [{ module: "Noop", settings: {} }] }, settings: {} })).toEqual({ ok: true });
+      expect(await shard.setSchedules(ADMIN_CALL, schedules, now)).toEqual([expect.objectContaining({ scope: "raw" })]);
     }
     const controller = createScheduledController({ scheduledTime: now + 2 * 60_000, cron: "* * * * *" });
     const ctx = createExecutionContext();
     await worker.scheduled(controller, env as never, ctx);
     await waitOnExecutionContext(ctx);
-    for (const index of shardsOf(8)) expect([index, await shardStub(unit, index).status(ADMIN)]).toMatchObject([index, { pending: 1 }]);
+    for (const index of shardsOf(8)) expect([index, await shardStub(unit, index).status(ADMIN_CALL)]).toMatchObject([index, { pending: 1 }]);
   });
 });

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { call, createUnit, enc, ndjson } from "./helpers";
 import { compareBytes } from "../src/routing/layout";
-import { ADMIN } from "../src/unit/grants";
+import { ADMIN_CALL } from "../src/unit/grants";
 import { recorded, recorder, setPipelines, status } from "./queue-helpers";
 import { createUser, grant } from "./security-helpers";
 import { drainShards, keyPerShard, shardStub, unitLayout } from "./support/shards";
@@ -69,9 +69,9 @@ describe("a unit of 8 shards", () => {
     expect((await call("PUT", `/reprocess/pause/${unit}`)).status).toBe(200);
     for (let index = 0; index < SHARDS; index++) {
       const shard = shardStub(unit, index);
-      expect(await shard.getModules(ADMIN)).toMatchObject({ modules: { raw: [{ module: "Noop" }] } });
-      expect(await shard.status(ADMIN)).toMatchObject({ paused: true });
-      expect(await shard.info(ADMIN)).toMatchObject({ settings: { maxAttempts: 7 } });
+      expect(await shard.getModules(ADMIN_CALL)).toMatchObject({ modules: { raw: [{ module: "Noop" }] } });
+      expect(await shard.status(ADMIN_CALL)).toMatchObject({ paused: true });
+      expect(await shard.info(ADMIN_CALL)).toMatchObject({ settings: { maxAttempts: 7 } });
     }
   });
 

@@ -6,7 +6,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { compareBytes } from "../src/routing/layout";
-import { ADMIN } from "../src/unit/grants";
+import { ADMIN_CALL } from "../src/unit/grants";
 import type { StorageUnit } from "../src/unit/storage-unit";
 import { addRecord, call, createUnit, ndjson } from "./helpers";
 import { addMany, status } from "./queue-helpers";
@@ -106,12 +106,12 @@ describe("a run that reaches a new shard with a moved batch before that shard's 
     expect((await call("PUT", `/admin/splitStorageUnit/${unit}`, { shards: 4 })).status).toBe(200);
     const run = { runId: "run-before-its-start", trigger: "api" as const };
     // shard 0 starts its share and moves its keys (to shard 2) before shard 2 starts its own
-    expect(await shardStub(unit, 0).reprocessAll(ADMIN, "raw", {}, run)).toHaveProperty("queued");
+    expect(await shardStub(unit, 0).reprocessAll(ADMIN_CALL, "raw", {}, run)).toHaveProperty("queued");
     await releaseSplit(unit, 1);
     await runInDurableObject(shardStub(unit, 0), (instance: StorageUnit) =>
       (instance as unknown as { parts: { split: { step(): Promise<void> } } }).parts.split.step(),
     );
-    for (const index of [2, 1, 3]) expect(await shardStub(unit, index).reprocessAll(ADMIN, "raw", {}, run)).toHaveProperty("queued");
+    for (const index of [2, 1, 3]) expect(await shardStub(unit, index).reprocessAll(ADMIN_CALL, "raw", {}, run)).toHaveProperty("queued");
     const started = (await call("GET", `/reprocess/run/${unit}/${run.runId}`)).body.run;
     expect(started).toMatchObject({ total: keys.length });
     expect(started.state).not.toBe("replaced");

@@ -7,7 +7,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { cachedLayout } from "../src/routing/router";
-import { ADMIN } from "../src/unit/grants";
+import { ADMIN_CALL } from "../src/unit/grants";
 import { migrate } from "../src/unit/migrations";
 import type { Sql } from "../src/unit/sql";
 import type { StorageUnit } from "../src/unit/storage-unit";
@@ -19,7 +19,7 @@ import { driveSplit, shardStub } from "./split-helpers";
 /** Which of shards 0..count-1 of `unit` exist as objects of a unit. */
 async function existing(unit: string, count: number): Promise<number[]> {
   const found: number[] = [];
-  for (let index = 0; index < count; index++) if (!("error" in (await shardStub(unit, index).info(ADMIN)))) found.push(index);
+  for (let index = 0; index < count; index++) if (!("error" in (await shardStub(unit, index).info(ADMIN_CALL)))) found.push(index);
   return found;
 }
 
@@ -88,9 +88,9 @@ describe("a split's start", () => {
       expect([401, 403]).toContain((await call("GET", `/access/fetch/${unit}/${key}`, undefined, { token: user.token })).status);
       expect((await call("GET", `/access/fetch/${unit}/${key}`, undefined, { token })).status).toBe(200);
     }
-    const stored = await shardStub(unit, 0).getModules(ADMIN);
+    const stored = await shardStub(unit, 0).getModules(ADMIN_CALL);
     expect(stored).toMatchObject(modules);
-    for (let index = 1; index < 32; index++) expect(await shardStub(unit, index).getModules(ADMIN)).toEqual(stored);
+    for (let index = 1; index < 32; index++) expect(await shardStub(unit, index).getModules(ADMIN_CALL)).toEqual(stored);
   });
 
   it("cut short after shard 0 took its lock is finished by shard 0's alarm, and then ends", async () => {
@@ -111,7 +111,7 @@ describe("a split's start", () => {
 
   it("never takes a report of a split that shard 0 has not recorded as heard: the old shard says it again", async () => {
     const unit = await createUnit({ shards: 2 });
-    const early = await shardStub(unit, 0).splitting(ADMIN, { op: "report", shard: 1, to: 4 });
+    const early = await shardStub(unit, 0).splitting(ADMIN_CALL, { op: "report", shard: 1, to: 4 });
     expect(early).toMatchObject({ error: "INVALID_REQUEST" });
   });
 });

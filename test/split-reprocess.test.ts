@@ -6,7 +6,7 @@
  */
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ADMIN } from "../src/unit/grants";
+import { ADMIN_CALL } from "../src/unit/grants";
 import { call, createUnit } from "./helpers";
 import { addMany, recorded, recorder, setPipelines, status } from "./queue-helpers";
 import { driveSplit, holdSplit, moveShards, releaseSplit, shardStub } from "./split-helpers";
@@ -69,10 +69,11 @@ describe("a reprocess/all started during a split, 4 → 16 shards", () => {
   it("reaches every record when new shards start it before their keys arrive and old shards after they left", async () => {
     const { unit, keys } = await splittingUnit();
     const run = { runId: "run-across-the-moves", trigger: "api" as const };
-    for (let index = FROM; index < TO; index++) expect(await shardStub(unit, index).reprocessAll(ADMIN, "raw", {}, run)).toHaveProperty("queued");
+    for (let index = FROM; index < TO; index++)
+      expect(await shardStub(unit, index).reprocessAll(ADMIN_CALL, "raw", {}, run)).toHaveProperty("queued");
     // shards 1-3 move every key they send away; shard 0 has moved nothing yet
     await moveAll(unit, [1, 2, 3]);
-    for (let index = 0; index < FROM; index++) expect(await shardStub(unit, index).reprocessAll(ADMIN, "raw", {}, run)).toHaveProperty("queued");
+    for (let index = 0; index < FROM; index++) expect(await shardStub(unit, index).reprocessAll(ADMIN_CALL, "raw", {}, run)).toHaveProperty("queued");
     await finish(unit, run.runId);
     await expectEveryRecordOnce(unit, run.runId, keys);
   });
@@ -80,9 +81,10 @@ describe("a reprocess/all started during a split, 4 → 16 shards", () => {
   it("reaches every record when old shards start it before they move and new shards once the keys have come", async () => {
     const { unit, keys } = await splittingUnit();
     const run = { runId: "run-before-the-moves", trigger: "api" as const };
-    for (let index = 0; index < FROM; index++) expect(await shardStub(unit, index).reprocessAll(ADMIN, "raw", {}, run)).toHaveProperty("queued");
+    for (let index = 0; index < FROM; index++) expect(await shardStub(unit, index).reprocessAll(ADMIN_CALL, "raw", {}, run)).toHaveProperty("queued");
     await moveAll(unit, [1, 2, 3]);
-    for (let index = FROM; index < TO; index++) expect(await shardStub(unit, index).reprocessAll(ADMIN, "raw", {}, run)).toHaveProperty("queued");
+    for (let index = FROM; index < TO; index++)
+      expect(await shardStub(unit, index).reprocessAll(ADMIN_CALL, "raw", {}, run)).toHaveProperty("queued");
     await finish(unit, run.runId);
     await expectEveryRecordOnce(unit, run.runId, keys);
   });

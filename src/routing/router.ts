@@ -36,14 +36,25 @@ export function cachedLayout(unit: string): ShardLayout | undefined {
   return layouts.get(unit);
 }
 
-/** A call's caller, with the layout it was routed by. */
-export interface RoutedCaller {
+/**
+ * A call as it reaches a shard: who makes it (the caller, as the Worker's authorization found
+ * it) and, apart from that, the layout it was routed by. A shard that holds another layout
+ * answers MOVED instead of serving (src/unit/guard.ts). Without `layout` the call was not
+ * routed: a shard's own call on to a moved key's new shard, a test's call on one object.
+ */
+export interface RoutedCall<C> {
+  caller: C;
   layout?: ShardLayout;
+}
+
+/** `caller`'s call, not routed by any layout. */
+export function unrouted<C>(caller: C): RoutedCall<C> {
+  return { caller };
 }
 
 /** What the router asks of a shard itself: its layout, when a refusal may come of a stale guess. */
 export interface RoutableShard {
-  info(caller: { kind: "admin"; layout?: ShardLayout }): Promise<{ layout: ShardLayout } | Failure>;
+  info(call: RoutedCall<{ kind: "admin" }>): Promise<{ layout: ShardLayout } | Failure>;
 }
 
 /** The unit's objects by name: the Durable Object namespace, or a self-hosted runtime's. */
@@ -103,7 +114,7 @@ export class ShardRouter<Shard extends RoutableShard> {
       const spread = layout.shards > 1 || layout.splitTo !== null;
       if (isFailure(result) && spread && !checked && (result.error === "STORAGE_UNIT_DOESNT_EXIST" || result.error === "UNAUTHORIZED")) {
         checked = true;
-        const current = await this.shard(0).info({ kind: "admin" });
+        const current = await this.shard(0).info(unrouted({ kind: "admin" }));
         const now = isFailure(current) ? undefined : current.layout;
         if (now && sameLayout(now, layout)) return result;
         this.remember(now);
@@ -117,23 +128,23 @@ export class ShardRouter<Shard extends RoutableShard> {
 
   /** The unit's layout from shard 0 (undefined when the unit does not exist), cached. */
   async layoutOf(): Promise<ShardLayout | undefined> {
-    const info = await this.routed((layout) => this.shard(0).info({ kind: "admin", layout }));
+    const info = await this.routed((layout) => this.shard(0).info({ caller: { kind: "admin" }, layout }));
     return isFailure(info) ? undefined : info.layout;
   }
 
   /** `call` on the shard that holds `key`. */
-  onKey<T, C extends RoutedCaller>(caller: C, key: string, call: (shard: Shard, routed: C) => Promise<T | Failure>): Promise<T | Failure> {
-    return this.routed((layout) => call(this.shard(ownerOf(key, layout)), { ...caller, layout }));
+  onKey<T, C>(caller: C, key: string, call: (shard: Shard, routed: RoutedCall<C>) => Promise<T | Failure>): Promise<T | Failure> {
+    return this.routed((layout) => call(this.shard(ownerOf(key, layout)), { caller, layout }));
   }
 
   /** `call` on shard 0, which holds the unit's configuration. */
-  onFirst<T, C extends RoutedCaller>(caller: C, call: (shard: Shard, routed: C) => Promise<T | Failure>): Promise<T | Failure> {
-    return this.routed((layout) => call(this.shard(0), { ...caller, layout }));
+  onFirst<T, C>(caller: C, call: (shard: Shard, routed: RoutedCall<C>) => Promise<T | Failure>): Promise<T | Failure> {
+    return this.routed((layout) => call(this.shard(0), { caller, layout }));
   }
 
   /** `call` on every shard of the layout; the parts in shard order, or the first failure (MOVED first, to route again). */
-  everyShard<T, C extends RoutedCaller>(caller: C, call: (shard: Shard, routed: C) => Promise<T | Failure>): Promise<T[] | Failure> {
-    return this.routed((layout) => this.onEach(shardIndexes(layout), (index) => call(this.shard(index), { ...caller, layout })));
+  everyShard<T, C>(caller: C, call: (shard: Shard, routed: RoutedCall<C>) => Promise<T | Failure>): Promise<T[] | Failure> {
+    return this.routed((layout) => this.onEach(shardIndexes(layout), (index) => call(this.shard(index), { caller, layout })));
   }
 
   /**
@@ -141,11 +152,11 @@ export class ShardRouter<Shard extends RoutableShard> {
    * it. Shard 0 first: it holds a split's start (split.ts, `settled`), so a change either
    * reaches shard 0 before the new shards are laid with its state, or is routed to them too.
    */
-  onAll<T, C extends RoutedCaller>(caller: C, call: (shard: Shard, routed: C) => Promise<T | Failure>): Promise<T | Failure> {
+  onAll<T, C>(caller: C, call: (shard: Shard, routed: RoutedCall<C>) => Promise<T | Failure>): Promise<T | Failure> {
     return this.routed(async (layout) => {
-      const first = await call(this.shard(0), { ...caller, layout });
+      const first = await call(this.shard(0), { caller, layout });
       if (isFailure(first)) return first;
-      const rest = await this.onEach(shardIndexes(layout).slice(1), (index) => call(this.shard(index), { ...caller, layout }));
+      const rest = await this.onEach(shardIndexes(layout).slice(1), (index) => call(this.shard(index), { caller, layout }));
       return isFailure(rest) ? rest : first;
     });
   }
@@ -181,11 +192,11 @@ export class ShardRouter<Shard extends RoutableShard> {
    * results with their shard indexes.
    * @example await siblings.onShardsOf(ADMIN, referrers, (r) => r.key, (shard, group, routed) => shard.enqueueReferrers(routed, group), here);
    */
-  onShardsOf<I, T, C extends RoutedCaller>(
+  onShardsOf<I, T, C>(
     caller: C,
     items: I[],
     keyOf: (item: I) => string,
-    remote: (shard: Shard, group: I[], routed: C, groups: number) => Promise<T | Failure>,
+    remote: (shard: Shard, group: I[], routed: RoutedCall<C>, groups: number) => Promise<T | Failure>,
     local?: LocalGroup<I, T>,
   ): Promise<Array<{ index: number; result: T }> | Failure> {
     return this.routed(async (layout) => {
@@ -194,7 +205,7 @@ export class ShardRouter<Shard extends RoutableShard> {
       return this.onEach([...groups.keys()], async (index) => {
         const group = groups.get(index)!;
         const result =
-          index === here?.shard ? await here.run(group, groups.size) : await remote(this.shard(index), group, { ...caller, layout }, groups.size);
+          index === here?.shard ? await here.run(group, groups.size) : await remote(this.shard(index), group, { caller, layout }, groups.size);
         return isFailure(result) ? result : { index, result };
       });
     });

@@ -16,7 +16,7 @@ import { runNotFound } from "../unit/run-control";
 import { combineRuns, type Run } from "../unit/runs";
 import { ONE_SHARD, shardIndexes, type ShardLayout } from "../routing/layout";
 import { inOrder, mergeKeys, sum } from "../routing/key-order";
-import { SHARDS_AT_ONCE } from "../routing/router";
+import { SHARDS_AT_ONCE, unrouted } from "../routing/router";
 import type { UnitRouter } from "./unit-rpc";
 
 /** A batch line as the route read it: its number in the body, its entry, its size for the runs. */
@@ -37,15 +37,15 @@ export async function create(
 
 /** Removes every shard, shard 0 last: a deletion cut short leaves the unit there, to delete again. */
 export async function destroy(router: UnitRouter, caller: AdminCaller): Promise<{ name: string } | Failure> {
-  const info = await router.shard(0).info(caller);
+  const info = await router.shard(0).info(unrouted(caller));
   if (isFailure(info)) return info;
   const removed = await router.onEach(shardIndexes(info.layout).slice(1), async (index) => {
-    const result = await router.shard(index).destroy(caller);
+    const result = await router.shard(index).destroy(unrouted(caller));
     return isFailure(result) && result.error === "STORAGE_UNIT_DOESNT_EXIST" ? { name: router.name } : result;
   });
   if (isFailure(removed)) return removed;
   router.remember(undefined);
-  return router.shard(0).destroy(caller);
+  return router.shard(0).destroy(unrouted(caller));
 }
 
 /**
@@ -55,7 +55,7 @@ export async function destroy(router: UnitRouter, caller: AdminCaller): Promise<
  * finished by shard 0's alarm.
  */
 export async function splitting(router: UnitRouter, caller: AdminCaller, call: { op: "begin"; to: number }): Promise<{ ok: true } | Failure> {
-  const begun = await router.shard(0).splitting(caller, call);
+  const begun = await router.shard(0).splitting(unrouted(caller), call);
   if (isFailure(begun)) return begun;
   router.remember(begun.layout);
   return { ok: true };
@@ -103,7 +103,7 @@ export async function batch(
       for (const run of chunksWithin(group, limits)) {
         const sent = run.map(({ line, entry }) => ({ line, entry }));
         try {
-          const result = await router.shard(index).batch({ ...caller, layout }, sent);
+          const result = await router.shard(index).batch({ caller, layout }, sent);
           if (isFailure(result)) refusals.push({ run, error: result });
           else {
             applied += result.applied;
@@ -138,7 +138,7 @@ export function fetchMany(
 ): Promise<{ records: StoredRecord[]; remainingKeys?: string[] } | Failure> {
   const unique = [...new Set(keys)];
   return router.routed(async (layout) => {
-    if (layout.shards === 1) return router.shard(0).fetchMany({ ...caller, layout }, unique, scope);
+    if (layout.shards === 1) return router.shard(0).fetchMany({ caller, layout }, unique, scope);
     const answers = await recordsOf(router, caller, unique, layout, scope);
     if (isFailure(answers)) return answers;
     const { records, stoppedAt } = inOrder(unique, answers, LIST_BUDGET);
@@ -155,10 +155,10 @@ export function fetchPage(
   scope?: string,
 ): Promise<{ records: StoredRecord[]; nextStartId?: string } | Failure> {
   return router.routed(async (layout): Promise<{ records: StoredRecord[]; nextStartId?: string } | Failure> => {
-    if (layout.shards === 1 && layout.splitTo === null) return router.shard(0).fetchPage({ ...caller, layout }, startId, size, scope);
+    if (layout.shards === 1 && layout.splitTo === null) return router.shard(0).fetchPage({ caller, layout }, startId, size, scope);
     // during a split each old shard answers for the new shards its keys move to (src/unit/reads.ts, pageKeys)
     const old = Array.from({ length: layout.shards }, (_, index) => index);
-    const lists = await router.onEach(old, (index) => router.shard(index).pageKeys({ ...caller, layout }, startId, size + 1, scope));
+    const lists = await router.onEach(old, (index) => router.shard(index).pageKeys({ caller, layout }, startId, size + 1, scope));
     if (isFailure(lists)) return lists;
     const keys = mergeKeys(lists, size + 1);
     const chosen = keys.slice(0, size);
@@ -177,7 +177,7 @@ function recordsOf(router: UnitRouter, caller: Caller, keys: string[], layout: S
     keys,
     (key) => key,
     layout,
-    (shard, group) => shard.fetchMany({ ...caller, layout }, group, scope, share),
+    (shard, group) => shard.fetchMany({ caller, layout }, group, scope, share),
   );
 }
 
@@ -207,7 +207,7 @@ export async function retryFailed(router: UnitRouter, caller: Caller, keys?: str
             keys,
             (key) => key,
             layout,
-            (shard, group) => shard.retryFailed({ ...caller, layout }, group),
+            (shard, group) => shard.retryFailed({ caller, layout }, group),
           ),
         );
   return isFailure(parts) ? parts : { requeued: sum(parts.map((part) => part.requeued)) };

@@ -20,28 +20,31 @@ import type { Failure } from "../errors";
 import { sumMetrics } from "../http/prometheus";
 import { sum } from "../routing/key-order";
 import type { ShardLayout } from "../routing/layout";
-import { ShardRouter } from "../routing/router";
+import { ShardRouter, type RoutedCall } from "../routing/router";
 import { combineRunLists } from "../unit/runs";
 import { combineInfo, combineStatus, mergeFailed, sumHistory } from "./merge";
 import * as plans from "./plans";
 import type { UnitRouter, UnitRpc } from "./unit-rpc";
 
 type Method = keyof UnitRpc;
+/** A shard's arguments to `M`: the call as routed (router.ts, `RoutedCall`) first, for the methods open to callers. */
 type Args<M extends Method> = Parameters<UnitRpc[M]>;
+/** The Worker's arguments to `M`: a shard's, with the caller in place of the routed call; the router adds the layout. */
+type Given<M extends Method> = Args<M> extends [RoutedCall<infer C>, ...infer Rest] ? [C, ...Rest] : Args<M>;
 /** One shard's answer to `M`, its failures aside. */
 type Part<M extends Method> = Exclude<Awaited<ReturnType<UnitRpc[M]>>, Failure>;
 
 type Route<M extends Method> =
-  | { to: "key"; key: (...args: Args<M>) => string }
+  | { to: "key"; key: (...args: Given<M>) => string }
   | {
       to: "keys";
-      keys: (...args: Args<M>) => string[];
-      group: (group: string[], ...args: Args<M>) => Args<M>;
-      merge: (parts: Part<M>[], ...args: Args<M>) => unknown;
+      keys: (...args: Given<M>) => string[];
+      group: (group: string[], ...args: Given<M>) => Given<M>;
+      merge: (parts: Part<M>[], ...args: Given<M>) => unknown;
     }
   | { to: "shard 0" }
-  | { to: "all"; once?: (...args: Args<M>) => Args<M> }
-  | { to: "every"; once?: (...args: Args<M>) => Args<M>; merge: (parts: Part<M>[], ...args: Args<M>) => unknown }
+  | { to: "all"; once?: (...args: Given<M>) => Given<M> }
+  | { to: "every"; once?: (...args: Given<M>) => Given<M>; merge: (parts: Part<M>[], ...args: Given<M>) => unknown }
   // biome-ignore lint/suspicious/noExplicitAny: a plan's own arguments are checked where it is written (plans.ts)
   | { to: "plan"; plan: (router: UnitRouter, ...args: any[]) => Promise<unknown> }
   | { to: "siblings" | "platform"; why: string };
@@ -115,8 +118,8 @@ export type ShardedUnit = {
   }
     ? (...args: A) => R
     : Table[M] extends { merge: (...args: never[]) => infer R }
-      ? (...args: Args<M>) => Promise<R | Failure>
-      : (...args: Args<M>) => Promise<Part<M> | Failure>;
+      ? (...args: Given<M>) => Promise<R | Failure>
+      : (...args: Given<M>) => Promise<Part<M> | Failure>;
 };
 
 /**
@@ -127,15 +130,15 @@ export function shardedUnit(env: Pick<Env, "STORAGE_UNIT">, name: string, known?
   return new RoutedUnit(new ShardRouter<UnitRpc>(env.STORAGE_UNIT, name, known)) as unknown as ShardedUnit;
 }
 
-/** A routed method's call on one shard: the table names the method, the arguments are the caller's with the layout routed by. */
+/** A routed method's call on one shard: the table names the method, the arguments are the Worker's with the routed call first. */
 type ShardCall = (shard: UnitRpc, args: unknown[]) => Promise<unknown>;
 
 function callOn(method: Method): ShardCall {
   return (shard, args) => (shard[method] as (...args: unknown[]) => Promise<unknown>)(...args);
 }
 
-/** The arguments with the routed caller in place of the first. */
-function routedArgs(args: unknown[], routed: unknown): unknown[] {
+/** The Worker's arguments with the routed call in place of the caller. */
+function routedArgs(args: unknown[], routed: RoutedCall<unknown>): unknown[] {
   return [routed, ...args.slice(1)];
 }
 
@@ -146,7 +149,7 @@ class RoutedUnit {
 /** A routed method's call, by its row of the table. */
 function execute(router: UnitRouter, method: Method, route: Route<Method>, given: unknown[]): Promise<unknown> {
   const call = callOn(method);
-  const caller = given[0] as { layout?: ShardLayout };
+  const caller = given[0];
   switch (route.to) {
     case "key": {
       const key = (route.key as unknown as (...args: unknown[]) => string)(...given);
@@ -171,7 +174,7 @@ function execute(router: UnitRouter, method: Method, route: Route<Method>, given
 
 async function every(router: UnitRouter, call: ShardCall, route: Extract<Route<Method>, { to: "every" }>, given: unknown[]): Promise<unknown> {
   const args = route.once ? (route.once as unknown as (...args: unknown[]) => unknown[])(...given) : given;
-  const parts = await router.everyShard(args[0] as { layout?: ShardLayout }, (shard, routed) => call(shard, routedArgs(args, routed)));
+  const parts = await router.everyShard(args[0], (shard, routed) => call(shard, routedArgs(args, routed)));
   return isFailureLike(parts) ? parts : (route.merge as unknown as (parts: unknown[], ...args: unknown[]) => unknown)(parts, ...args);
 }
 
@@ -185,7 +188,7 @@ async function byKeys(router: UnitRouter, call: ShardCall, route: Extract<Route<
       layout,
       (shard, keysHere) => {
         const args = group(keysHere, ...given);
-        return call(shard, routedArgs(args, { ...(args[0] as object), layout }));
+        return call(shard, routedArgs(args, { caller: args[0], layout }));
       },
     ),
   );

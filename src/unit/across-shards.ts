@@ -16,7 +16,7 @@ import { configuredScopes } from "../modules/pipeline";
 import { readAcross, shareOf, type ReadPart } from "./read-across";
 import type { Peer } from "./split";
 import type { UnitConfig } from "./config";
-import { ADMIN } from "./grants";
+import { ADMIN, ADMIN_CALL } from "./grants";
 import { destinationOf, ownerOf } from "../routing/placement";
 import type { Queue } from "./queue";
 import type { RecordStore } from "./records";
@@ -71,7 +71,7 @@ export class AcrossShards {
       references,
       (reference) => reference.ref_key,
       (here) => this.references.apply(here),
-      (peer, gone) => peer.applyReferences(ADMIN, gone),
+      (peer, gone) => peer.applyReferences(ADMIN_CALL, gone),
     );
   }
 
@@ -104,7 +104,7 @@ export class AcrossShards {
       if (bytes > maxBytes) break;
       const shard = this.siblings(unit).shard(target);
       const wanted = positions.map((position) => keys[position]!);
-      const found = await shard.readContents({ ...ADMIN, layout: unit.layout }, wanted, scope, maxBytes - bytes, []);
+      const found = await shard.readContents({ caller: ADMIN, layout: unit.layout }, wanted, scope, maxBytes - bytes, []);
       if (isFailure(found)) throw new Error(`reading scope '${scope}' on shard ${target}: ${found.error}: ${found.detail}`);
       found.forEach((content, index) => {
         if (content === null) return;
@@ -182,7 +182,7 @@ export class AcrossShards {
             now,
           );
       },
-      (peer, gone) => peer.enqueueReferrers(ADMIN, gone),
+      (peer, gone) => peer.enqueueReferrers(ADMIN_CALL, gone),
     );
   }
 

@@ -10,7 +10,7 @@
  */
 import { failure, type Failure } from "../errors";
 import type { Sql } from "./sql";
-import type { ShardLayout } from "../routing/layout";
+import { unrouted, type RoutedCall } from "../routing/router";
 
 /** A grant on one unit: read, write, or both. */
 export type Permission = "r" | "w" | "rw";
@@ -28,24 +28,19 @@ export function covers(permission: Permission, need: Need): boolean {
  * Every unit method open to users takes it first and names the access it needs there.
  */
 export type Caller = AdminCaller | UserCaller;
-export interface AdminCaller extends Routed {
+export interface AdminCaller {
   kind: "admin";
 }
-export interface UserCaller extends Routed {
+export interface UserCaller {
   kind: "user";
   tokenHash: string;
-}
-/**
- * How the Worker found this shard (src/shards/protocol.ts): by the unit's shards as it
- * has them cached. A shard that knows another layout answers MOVED instead of serving, and
- * the Worker asks again by the right one. Absent: the call is not routed (tests, one object).
- */
-interface Routed {
-  layout?: ShardLayout;
 }
 
 /** The admin's caller, for code that acts with the admin token (routes of the admin API, tests). */
 export const ADMIN: AdminCaller = { kind: "admin" };
+
+/** The admin's call on one shard, routed by no layout: a shard's own calls to its siblings, tests on one object. */
+export const ADMIN_CALL: RoutedCall<AdminCaller> = unrouted(ADMIN);
 
 export class GrantStore {
   constructor(private readonly sql: Sql) {}

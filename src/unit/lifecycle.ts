@@ -8,6 +8,7 @@ import { newSeed } from "../routing/placement";
 import type { Alarm } from "./alarm";
 import type { ShardInfo } from "./answers";
 import type { ConfigStore, UnitConfig } from "./config";
+import { ADMIN_CALL } from "./grants";
 import { migrate } from "./migrations";
 import type { Presence } from "./presence";
 import type { Queue } from "./queue";
@@ -85,7 +86,7 @@ export class Lifecycle {
     });
     if (failures[0]) return failures[0];
     await forEachConcurrently(leftovers, LAID_AT_ONCE, async (index) => {
-      await this.host.peer(name, index).destroy({ kind: "admin" });
+      await this.host.peer(name, index).destroy(ADMIN_CALL);
     });
     sql.transaction(() => {
       config.create(name, options.contentProcessing, options.reprocessingQueue, 0, layout);

@@ -6,6 +6,7 @@
 import { failure, isFailure, type Failure } from "../errors";
 import { mergeKeys } from "../routing/key-order";
 import type { Caller } from "./grants";
+import type { RoutedCall } from "../routing/router";
 import type { RecordStore, StoredRecord } from "./records";
 import type { Split } from "./split";
 import { acrossSplit, recordsInOrder } from "./split-forward";
@@ -13,23 +14,23 @@ import { acrossSplit, recordsInOrder } from "./split-forward";
 export interface ReadsHost {
   records: RecordStore;
   split: Split;
-  /** the caller's guard again, after a read that waited its turn: MOVED if the shard's layout changed meanwhile */
-  stillRouted(caller: Caller): Failure | undefined;
+  /** the call's guard again, after a read that waited its turn: MOVED if the shard's layout changed meanwhile */
+  stillRouted(call: RoutedCall<Caller>): Failure | undefined;
 }
 
 export class Reads {
   constructor(private readonly host: ReadsHost) {}
 
-  record(caller: Caller, key: string, scope?: string): StoredRecord | Failure | Promise<StoredRecord | Failure> {
+  record(call: RoutedCall<Caller>, key: string, scope?: string): StoredRecord | Failure | Promise<StoredRecord | Failure> {
     const { split, records } = this.host;
     const away = split.away(key);
-    if (away !== undefined) return split.peer(away).fetchRecord(caller, key, scope);
+    if (away !== undefined) return split.peer(away).fetchRecord(call, key, scope);
     return records.get(key, scope) ?? failure("KEY_NOT_FOUND", scope ? `record '${key}' has no scope '${scope}'` : `no record '${key}'`);
   }
 
   /** `maxBytes`: this shard's part of the answer's room, when the answer gathers several shards. */
   async many(
-    caller: Caller,
+    call: RoutedCall<Caller>,
     keys: string[],
     scope?: string,
     maxBytes?: number,
@@ -41,7 +42,7 @@ export class Reads {
       split,
       keys,
       (here) => records.getMany(here, scope, maxBytes),
-      (peer, gone) => peer.fetchMany(caller, gone, scope, maxBytes),
+      (peer, gone) => peer.fetchMany(call, gone, scope, maxBytes),
     );
     return isFailure(parts) ? parts : recordsInOrder(keys, parts, maxBytes);
   }
@@ -52,12 +53,12 @@ export class Reads {
    * shards too, asking them after reading its own keys: a key in flight is then in one of
    * the two lists (it reaches its new shard before it leaves this one), never in neither.
    */
-  async pageKeys(caller: Caller, startId: string | undefined, limit: number, scope?: string): Promise<string[] | Failure> {
+  async pageKeys(call: RoutedCall<Caller>, startId: string | undefined, limit: number, scope?: string): Promise<string[] | Failure> {
     const { split, records } = this.host;
     const here = records.pageKeys(startId, limit, scope);
     const family = split.family();
     if (family.length === 0) return here;
-    const theirs = await Promise.all(family.map((index) => split.peer(index).pageKeys(caller, startId, limit, scope)));
+    const theirs = await Promise.all(family.map((index) => split.peer(index).pageKeys(call, startId, limit, scope)));
     const refused = theirs.find(isFailure);
     return refused ?? mergeKeys([here, ...(theirs as string[][])], limit);
   }
@@ -69,12 +70,12 @@ export class Reads {
    * the split's layout, which reads the new shards too).
    */
   async page(
-    caller: Caller,
+    call: RoutedCall<Caller>,
     startId: string | undefined,
     size: number,
     scope?: string,
   ): Promise<{ records: StoredRecord[]; nextStartId?: string } | Failure> {
     const page = await this.host.records.page(startId, size, scope);
-    return this.host.stillRouted(caller) ?? page;
+    return this.host.stillRouted(call) ?? page;
   }
 }

@@ -10,6 +10,7 @@ import type { UnitStatus } from "./answers";
 import type { ConfigStore, UnitConfig } from "./config";
 import type { Fills } from "./fills";
 import type { Caller } from "./grants";
+import type { RoutedCall } from "../routing/router";
 import type { Job } from "./job";
 import type { Metrics, UnitMetrics } from "./metrics";
 import { unconfiguredScope } from "./pipeline-scope";
@@ -40,7 +41,7 @@ export class Reprocessing {
   constructor(private readonly host: ReprocessingHost) {}
 
   /** Queues `keys` of `scope` that have a record; those a split has moved on are queued on their new shards. */
-  async keys(unit: UnitConfig, caller: Caller, scope: string, keys: string[]): Promise<{ queued: number; missing: string[] } | Failure> {
+  async keys(unit: UnitConfig, call: RoutedCall<Caller>, scope: string, keys: string[]): Promise<{ queued: number; missing: string[] } | Failure> {
     const refused = unconfiguredScope(unit, scope);
     if (refused) return refused;
     const { records, queue, split } = this.host;
@@ -53,7 +54,7 @@ export class Reprocessing {
         queue.enqueue(scope, found);
         return { queued: found.length, missing: here.filter((key) => !existing.has(key)) };
       },
-      (peer, gone) => peer.reprocessKeys(caller, scope, gone),
+      (peer, gone) => peer.reprocessKeys(call, scope, gone),
     );
     if (isFailure(parts)) return parts;
     await this.host.afterEnqueue();
@@ -76,7 +77,7 @@ export class Reprocessing {
   }
 
   /** Failed items back to pending: all of them, or those of `keys` (on their new shards, for keys a split has moved on). */
-  async retryFailed(caller: Caller, keys?: string[]): Promise<{ requeued: number } | Failure> {
+  async retryFailed(call: RoutedCall<Caller>, keys?: string[]): Promise<{ requeued: number } | Failure> {
     const { queue, split } = this.host;
     const parts =
       keys === undefined
@@ -85,7 +86,7 @@ export class Reprocessing {
             split,
             keys,
             (here) => ({ requeued: queue.retryFailed(here) }),
-            (peer, gone) => peer.retryFailed(caller, gone),
+            (peer, gone) => peer.retryFailed(call, gone),
           );
     if (isFailure(parts)) return parts;
     await this.host.afterEnqueue();

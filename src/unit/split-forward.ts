@@ -7,7 +7,6 @@
  */
 import { isFailure, type Failure } from "../errors";
 import { inOrder } from "../routing/key-order";
-import type { Caller } from "./grants";
 import type { Peer, Split } from "./split";
 import { LIST_BUDGET, type StoredRecord } from "./records";
 
@@ -42,12 +41,6 @@ export function recordsInOrder(
   if (parts.length === 1) return parts[0]!;
   const { records, stoppedAt } = inOrder(keys, parts, maxBytes);
   return stoppedAt === undefined ? { records } : { records, remainingKeys: keys.slice(stoppedAt) };
-}
-
-/** `caller` without the Worker's layout: for a write an old shard sends on to the key's new shard. */
-export function unrouted<C extends Caller>(caller: C): C {
-  const { layout: _routedBy, ...rest } = caller;
-  return rest as C;
 }
 
 /** Items sorted by where their keys are written (split.ts, `placeOf`): here, per new shard, or not this shard's. */

@@ -30,7 +30,7 @@ import { isShardCount, moved, sameLayout, splitCounts, type Moved, type ShardLay
 import { destinationOf, ownerOf, shardOf } from "../routing/placement";
 import type { ConfigStore, UnitConfig } from "./config";
 import type { FillPosition, Fills } from "./fills";
-import { ADMIN, type GrantStore, type Permission } from "./grants";
+import { ADMIN_CALL, type GrantStore, type Permission } from "./grants";
 import { migrate } from "./migrations";
 import { compareKeys } from "./record-scan";
 import { closingRows, countKeys, deleteRange, keysOf, nextKeys, readRange, replaceRange, type KeyRange, type KeyRows } from "./split-rows";
@@ -199,10 +199,10 @@ export class Split {
     const layout: ShardLayout = { ...unit.layout, splitTo: to };
     const state = this.unitState(unit);
     const fresh = Array.from({ length: to - unit.layout.shards }, (_, index) => unit.layout.shards + index);
-    await this.onPeers(unit.name, fresh, (peer, index) => peer.splitting(ADMIN, { op: "lay", name: unit.name, index, layout, state }));
+    await this.onPeers(unit.name, fresh, (peer, index) => peer.splitting(ADMIN_CALL, { op: "lay", name: unit.name, index, layout, state }));
     this.host.config.update({ layout });
     const old = Array.from({ length: unit.layout.shards - 1 }, (_, index) => index + 1);
-    await this.onPeers(unit.name, old, (peer) => peer.splitting(ADMIN, { op: "start", to }));
+    await this.onPeers(unit.name, old, (peer) => peer.splitting(ADMIN_CALL, { op: "start", to }));
     this.host.sql.exec("UPDATE split SET laid = 1");
     await this.host.rearm();
   }
@@ -436,7 +436,7 @@ export class Split {
     if (targets.size === 0) {
       // every run held here, with the fills as they stand, so that no new shard reaches a key this one has reached (split-runs.ts)
       const fills = this.host.fills.positions();
-      await this.onPeers(unit.name, this.family(), (peer) => peer.splitting(ADMIN, { op: "receive", to, batch: closingRows(sql), fills }));
+      await this.onPeers(unit.name, this.family(), (peer) => peer.splitting(ADMIN_CALL, { op: "receive", to, batch: closingRows(sql), fills }));
       sql.exec("UPDATE split SET done = 1");
       return 0;
     }
@@ -454,7 +454,7 @@ export class Split {
       for (let attempt = 0; ; attempt++) {
         const writes = sql.writes;
         await forEachConcurrently([...sending], PEERS_AT_ONCE, async ([target, batch]) => {
-          const answer = await this.host.peer(unit.name, target).splitting(ADMIN, { op: "receive", to, batch, fills });
+          const answer = await this.host.peer(unit.name, target).splitting(ADMIN_CALL, { op: "receive", to, batch, fills });
           if (isFailure(answer)) throw new Error(`shard ${target}: ${answer.error}: ${answer.detail}`);
         });
         if (sql.writes === writes) break;
@@ -489,7 +489,7 @@ export class Split {
     const answer =
       unit.shard === 0
         ? await this.noteReport(unit, 0, row.split_to)
-        : await this.host.peer(unit.name, 0).splitting(ADMIN, { op: "report", shard: unit.shard, to: row.split_to });
+        : await this.host.peer(unit.name, 0).splitting(ADMIN_CALL, { op: "report", shard: unit.shard, to: row.split_to });
     if (isFailure(answer)) throw new Error(`shard 0: ${answer.error}: ${answer.detail}`);
     this.host.sql.exec("UPDATE split SET reported = 1");
   }
@@ -500,7 +500,7 @@ export class Split {
     const to = unit?.layout.splitTo;
     if (!unit || !to || !this.allReported(unit)) return;
     const others = Array.from({ length: to - 1 }, (_, index) => index + 1);
-    await this.onPeers(unit.name, others, (peer) => peer.splitting(ADMIN, { op: "end", to }));
+    await this.onPeers(unit.name, others, (peer) => peer.splitting(ADMIN_CALL, { op: "end", to }));
     await this.end(unit, to);
   }
 

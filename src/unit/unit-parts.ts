@@ -17,7 +17,7 @@ import { Changes } from "./changes";
 import { ConfigStore } from "./config";
 import { CronTick } from "./cron-tick";
 import { Fills } from "./fills";
-import { ADMIN, GrantStore } from "./grants";
+import { ADMIN_CALL, GrantStore } from "./grants";
 import { Guard } from "./guard";
 import { Job } from "./job";
 import { Lifecycle } from "./lifecycle";
@@ -151,13 +151,13 @@ export class UnitParts {
       fills: this.fills,
       blockConcurrencyWhile: (fn) => this.state.blockConcurrencyWhile(fn),
       peer: (unit, index) => this.peer(unit, index),
-      destroy: async () => this.guard.withExisting(ADMIN, () => this.lifecycle.empty()),
+      destroy: async () => this.guard.withExisting(ADMIN_CALL, () => this.lifecycle.empty()),
       rearm: () => this.job.rearm(),
     });
     this.lifecycle = new Lifecycle(this);
     this.unitWide = new UnitWide(this);
     this.writes = new Writes(this);
-    this.reads = new Reads({ records: this.records, split: this.split, stillRouted: (caller) => this.guard.refusal(caller, "read") });
+    this.reads = new Reads({ records: this.records, split: this.split, stillRouted: (call) => this.guard.refusal(call, "read") });
     this.reprocessing = new Reprocessing(this);
     void this.state.blockConcurrencyWhile(async () => {
       if (hasSchema(this.sql)) migrate(this.sql);

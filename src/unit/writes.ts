@@ -12,9 +12,10 @@ import type { BatchLineResult } from "./answers";
 import type { Changes } from "./changes";
 import type { UnitConfig } from "./config";
 import type { Caller } from "./grants";
+import { unrouted, type RoutedCall } from "../routing/router";
 import type { AddPolicy, DeletePolicy, Json, RecordStore } from "./records";
 import type { Peer, Split } from "./split";
-import { byPlace, unrouted } from "./split-forward";
+import { byPlace } from "./split-forward";
 import type { Sql } from "./sql";
 
 /** A batch line whose key changed shards while the line travelled: rare (a split step at that moment). */
@@ -34,20 +35,20 @@ type Line = { line: number; entry: BatchLine };
 export class Writes {
   constructor(private readonly host: WritesHost) {}
 
-  add(unit: UnitConfig, caller: Caller, scope: string, input: { key: string; content: Json; policy: AddPolicy; version?: number }) {
+  add(unit: UnitConfig, call: RoutedCall<Caller>, scope: string, input: { key: string; content: Json; policy: AddPolicy; version?: number }) {
     return this.write(
       unit,
-      caller,
+      call,
       input.key,
       () => this.host.records.add(input.key, scope, input.content, input.policy, input.version ?? Date.now()),
       (peer, forwarded) => peer.add(forwarded, scope, input),
     );
   }
 
-  remove(unit: UnitConfig, caller: Caller, scope: string, input: { key: string; policy: DeletePolicy; version?: number }) {
+  remove(unit: UnitConfig, call: RoutedCall<Caller>, scope: string, input: { key: string; policy: DeletePolicy; version?: number }) {
     return this.write(
       unit,
-      caller,
+      call,
       input.key,
       () => this.host.records.delete(input.key, scope, input.policy, input.version ?? Date.now()),
       (peer, forwarded) => peer.remove(forwarded, scope, input),
@@ -59,7 +60,7 @@ export class Writes {
    * body, for its error. During a split, the lines of keys that have moved are applied on
    * their new shards (as {@link add} does for one key).
    */
-  async batch(unit: UnitConfig, caller: Caller, lines: Line[]): Promise<{ applied: number; errors: BatchLineResult[] } | Failure> {
+  async batch(unit: UnitConfig, call: RoutedCall<Caller>, lines: Line[]): Promise<{ applied: number; errors: BatchLineResult[] } | Failure> {
     const { split, changes } = this.host;
     const { here, away, elsewhere } = byPlace(split, lines, ({ entry }) => entry.key);
     if (elsewhere.length > 0 && elsewhere.length === lines.length) return moved(unit.layout);
@@ -70,7 +71,7 @@ export class Writes {
         group,
         answer: await split
           .peer(target)
-          .batch(unrouted(caller), group)
+          .batch(unrouted(call.caller), group)
           .catch((error: unknown) =>
             failure("OVERLOADED", `shard ${target} of '${unit.name}' did not answer (${String(error)}); send these lines again`),
           ),
@@ -91,16 +92,16 @@ export class Writes {
   /** One key's write: placed, applied with what it sets in motion, the job told; or sent on to the key's new shard. */
   private async write(
     unit: UnitConfig,
-    caller: Caller,
+    call: RoutedCall<Caller>,
     key: string,
     apply: () => { changed: string[] } | Failure,
-    forward: (peer: Peer, caller: Caller) => Promise<{ ok: true } | Failure>,
+    forward: (peer: Peer, call: RoutedCall<Caller>) => Promise<{ ok: true } | Failure>,
   ): Promise<{ ok: true } | Failure> {
     const { split, sql, changes } = this.host;
     // where the key is and the write itself are one synchronous step: a move step cannot fall between them
     const place = split.placeOf(key);
     if (place === "elsewhere") return moved(unit.layout);
-    if (place !== "here") return forward(split.peer(place), unrouted(caller));
+    if (place !== "here") return forward(split.peer(place), unrouted(call.caller));
     const result = sql.transaction(() => {
       const outcome = apply();
       if (!("error" in outcome)) changes.changed(unit, key, outcome.changed, 0);

@@ -9,6 +9,7 @@ import { env } from "cloudflare:workers";
 import { isFailure } from "../../src/errors";
 import { shardName, type ShardLayout } from "../../src/routing/layout";
 import { shardOf } from "../../src/routing/placement";
+import { ADMIN_CALL } from "../../src/unit/grants";
 
 /** Shard `index` of `unit`, to call its RPC methods or drive its alarm. */
 export function shardStub(unit: string, index: number) {
@@ -17,7 +18,7 @@ export function shardStub(unit: string, index: number) {
 
 /** The layout shard `index` of `unit` holds (its RPC `info`), seed included. */
 export async function shardLayout(unit: string, index: number): Promise<ShardLayout> {
-  const info = await shardStub(unit, index).info({ kind: "admin" });
+  const info = await shardStub(unit, index).info(ADMIN_CALL);
   if (isFailure(info)) throw new Error(`shard ${index} of unit '${unit}' has no layout: ${info.detail}`);
   return info.layout;
 }
