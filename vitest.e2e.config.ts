@@ -33,6 +33,7 @@ export const SHARD_FILES = [
   "test/split-reprocess.test.ts",
   "test/split-races.test.ts",
   "test/split-reads.test.ts",
+  "test/request-path.test.ts",
 ];
 
 /**

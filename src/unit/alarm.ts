@@ -32,6 +32,11 @@ export class Alarm {
     this.at = null;
   }
 
+  /** The alarm as this instance last left it (null: none; undefined: not known). */
+  get known(): number | null | undefined {
+    return this.at;
+  }
+
   /** Forgets the time last set: the next `set` writes it. */
   forget(): void {
     this.at = undefined;

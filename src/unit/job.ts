@@ -60,6 +60,8 @@ export interface JobHost {
   /** whether the referrer outbox holds changes */
   referrersWaiting(): boolean;
   setAlarm(at: number | null): Promise<void>;
+  /** the alarm as this object last set it (null: none; undefined: not known) */
+  alarmSet(): number | null | undefined;
   /** when a split needs the alarm (split.ts), if it does */
   splitWake(): number | undefined;
 }
@@ -102,6 +104,20 @@ export class Job {
     await this.rearm();
     const failed = outcomes.find((outcome) => outcome.status === "rejected");
     if (failed) throw failed.reason;
+  }
+
+  /**
+   * {@link rearm} after items due now were queued and nothing else changed (keys to reprocess,
+   * referrers sent by another shard), reading nothing when it can: an alarm this object has
+   * set no later than now stands, since the job it runs re-arms for what follows. A paused
+   * unit re-arms in full: its alarm is for its leases, which pending items do not move, but
+   * it may not have been set for them yet.
+   */
+  async armForQueued(): Promise<void> {
+    if (this.host.config()?.paused) return this.rearm();
+    const at = this.host.alarmSet();
+    if (typeof at === "number" && at <= Date.now()) return this.wakeIdle();
+    return this.rearm();
   }
 
   /**

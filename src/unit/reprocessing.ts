@@ -1,7 +1,8 @@
 /**
  * The reprocess queue as the routes drive it on this shard: queue keys or a run, reset,
  * retry and purge, and the figures the status and metrics show. Whatever may have queued
- * work ends by telling the job (unit-parts.ts, `afterEnqueue`).
+ * work ends by telling the job (unit-parts.ts, `afterEnqueue`; `afterQueued` where only
+ * queue items were added here, which re-arms without reading the unit again).
  */
 import { isFailure, type Failure } from "../errors";
 import { sum } from "../routing/key-order";
@@ -35,6 +36,7 @@ export interface ReprocessingHost {
   timer: Alarm;
   split: Split;
   afterEnqueue(): Promise<void>;
+  afterQueued(queued: number): Promise<void>;
 }
 
 export class Reprocessing {
@@ -45,6 +47,7 @@ export class Reprocessing {
     const refused = unconfiguredScope(unit, scope);
     if (refused) return refused;
     const { records, queue, split } = this.host;
+    let queuedHere = 0;
     const parts = await acrossSplit(
       split,
       [...new Set(keys)],
@@ -52,12 +55,13 @@ export class Reprocessing {
         const existing = records.existing(scope, here);
         const found = here.filter((key) => existing.has(key));
         queue.enqueue(scope, found);
+        queuedHere = found.length;
         return { queued: found.length, missing: here.filter((key) => !existing.has(key)) };
       },
       (peer, gone) => peer.reprocessKeys(call, scope, gone),
     );
     if (isFailure(parts)) return parts;
-    await this.host.afterEnqueue();
+    await this.host.afterQueued(queuedHere);
     return { queued: sum(parts.map((part) => part.queued)), missing: parts.flatMap((part) => part.missing) };
   }
 

@@ -131,6 +131,7 @@ export class UnitParts {
       queueReferrers: () => this.across.step(),
       referrersWaiting: () => this.references.waiting(),
       setAlarm: (at) => this.timer.set(at),
+      alarmSet: () => this.timer.known,
       batchDone: (ms, processed, finished) => this.runs.batchDone(ms, processed, finished),
       leasesExpired: (finished) => this.runs.leasesExpired(finished),
       splitWake: () => this.split.wake(),
@@ -188,12 +189,19 @@ export class UnitParts {
   /** Referrers on this shard of a key that changed on another: no step of its own, since the sender waits on this call in its step. */
   async receiveReferrers(referrers: Referrer[]): Promise<{ ok: true } | Failure> {
     const queued = await this.across.enqueue(referrers);
-    await this.afterEnqueue(false);
+    await this.afterQueued(referrers.length);
     return queued;
   }
 
   hasWork(): boolean {
     return this.fills.active() || this.references.waiting() || this.queue.nextWake() !== undefined;
+  }
+
+  /** After `queued` items were queued and no record changed (so no referrer either): the job told, the unit listed for the cron. */
+  async afterQueued(queued: number): Promise<void> {
+    if (queued === 0) return;
+    await this.job.armForQueued();
+    if (!this.presence.isListed) this.presence.noteActivity();
   }
 
   /**
