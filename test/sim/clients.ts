@@ -10,6 +10,8 @@ import type { Answer, World } from "./world";
 export const SCOPES = ["books", "authors"] as const;
 /** Keys no writer touches: written before the clients start, never deleted, so every walk and every reprocess/all must meet them. */
 export const STABLE_PREFIX = "s";
+/** Tries of a request a flow needs to land, should objects crash under it again and again. */
+const LANDING_ATTEMPTS = 5;
 
 export interface GrantState {
   token: string;
@@ -38,6 +40,18 @@ export class Clients {
 
   request(method: string, path: string, body?: unknown, token?: string): Promise<Answer> {
     return this.world.request(method, path, body, token);
+  }
+
+  /**
+   * A request a flow needs to land (a user and its grant before the flow starts), sent again
+   * while an object crashed under it, as a client retries a 500: the contract allows that
+   * answer there (checks.ts), and the calls are idempotent.
+   */
+  async landed(method: string, path: string): Promise<Answer> {
+    for (let attempt = 1; ; attempt++) {
+      const answer = await this.request(method, path);
+      if (answer.status !== 500 || !answer.crashed || attempt === LANDING_ATTEMPTS) return answer;
+    }
   }
 
   sleep(ms: number): Promise<void> {
@@ -168,10 +182,10 @@ export class Clients {
 
   /** A user with a grant on the unit; its token. */
   async user(name: string, permission: "r" | "w" | "rw"): Promise<string> {
-    const made = await this.request("PUT", `/security/user/${name}`);
+    const made = await this.landed("PUT", `/security/user/${name}`);
     if (made.status !== 200) throw new Error(`setting up: user ${name} answered ${made.status}`);
     const token = String(made.body.token);
-    const granted = await this.request("PUT", `/security/add/${permission}/${name}/${this.unit}`);
+    const granted = await this.landed("PUT", `/security/add/${permission}/${name}/${this.unit}`);
     if (granted.status !== 200) throw new Error(`setting up: grant to ${name} answered ${granted.status} ${granted.body.message}`);
     this.grants.set(name, { token, permission });
     return token;
