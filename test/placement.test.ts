@@ -7,7 +7,7 @@
  */
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { fnv1a32, shardOf } from "../src/routing/placement";
+import { fnv1a32, halfSipHash32, placementHash, shardOf } from "../src/routing/placement";
 import { ADMIN_CALL } from "../src/unit/grants";
 import { call, createUnit, ndjson } from "./helpers";
 import { addMany, setPipelines, setSettings, status, waitForStatus } from "./queue-helpers";
@@ -188,3 +188,46 @@ describe("the placement seed", () => {
     }
   });
 });
+
+describe("a key's placement hash", () => {
+  // short and long keys in turn: the hash reads a key's bytes from a buffer it reuses
+  const KEYS = [
+    "",
+    "a",
+    "foobar",
+    "doc-00000042",
+    "é",
+    "日本語のキー",
+    "emoji 🦊 key",
+    "lone \ud800 surrogate",
+    "x".repeat(1_000),
+    "k",
+    "ü".repeat(300),
+    "z",
+  ];
+
+  it("is FNV-1a over the key's UTF-8 bytes for a unit without a seed (the published test values)", () => {
+    expect([fnv1a32(""), fnv1a32("a"), fnv1a32("foobar")]).toEqual([0x811c9dc5, 0xe40c292c, 0xbf9cf968]);
+    for (const key of KEYS) expect(placementHash(key, {}), JSON.stringify(key)).toBe(fnvOfBytes(new TextEncoder().encode(key)));
+  });
+
+  it("is HalfSipHash of the key's UTF-8 bytes under the seed, whatever its characters", () => {
+    // the reference implementation's first test values (key 00..07, messages of 0 and 1 bytes: 00)
+    expect([halfSipHash32(new Uint8Array(0), 0x03020100, 0x07060504), halfSipHash32(Uint8Array.of(0), 0x03020100, 0x07060504)]).toEqual([
+      0x5b9f35a9, 0xb85a4727,
+    ]);
+    const layout = { seed: "0001020304050607" };
+    for (const key of KEYS)
+      expect(placementHash(key, layout), JSON.stringify(key)).toBe(halfSipHash32(new TextEncoder().encode(key), 0x03020100, 0x07060504));
+  });
+
+  it("puts every key of a unit of one shard on shard 0", () => {
+    for (const key of KEYS) expect(shardOf(key, 1, { seed: "0001020304050607" })).toBe(0);
+  });
+});
+
+function fnvOfBytes(bytes: Uint8Array): number {
+  let hash = 0x811c9dc5;
+  for (const byte of bytes) hash = Math.imul(hash ^ byte, 0x01000193);
+  return hash >>> 0;
+}
