@@ -51,6 +51,11 @@ export interface Claim {
   token: string;
   leaseUntil: number;
   items: ClaimedItem[];
+  /**
+   * keys in the store's order between which every item lies, when they came as one stretch of
+   * the store (a fill's chunk): completion then finds its rows by a range of the primary key
+   */
+  span?: { first: string; last: string };
 }
 
 export interface FailedItem {
@@ -129,6 +134,7 @@ export class Queue {
   claimKeys(scope: string, keys: string[], leaseMs: number, hops: number, now = Date.now(), run: number | null = null): Claim {
     const claim: Claim = { scope, token: crypto.randomUUID(), leaseUntil: now + leaseMs, items: [] };
     if (keys.length === 0) return claim;
+    claim.span = { first: keys[0]!, last: keys[keys.length - 1]! };
     const wanted = new Set(keys);
     // a range read of the (scope, key) key: usually few rows, where an IN list would seek every key
     const queued = this.sql
@@ -247,10 +253,14 @@ export class Queue {
       );
       for (const row of rows) this.failedOrRetried(tally, finished, row);
     }
-    // by (scope, key), the primary key, then the token: there is no index on the token
+    // by (scope, key), the primary key, then the token: there is no index on the token. Only
+    // this claim's rows hold its token, so a range around its keys finds the same rows as
+    // their list, and a stretch of the store's keys is read without parsing and seeking each
     const mineOf = (keys: ClaimedItem[]) =>
       q`scope = ${scope} AND key IN (SELECT value FROM json_each(${JSON.stringify(keys.map((item) => item.key))})) AND lease_token = ${token}`;
-    const mine = mineOf(claim.items);
+    const mine = claim.span
+      ? q`scope = ${scope} AND key >= ${claim.span.first} AND key <= ${claim.span.last} AND lease_token = ${token}`
+      : mineOf(claim.items);
     // one statement per run the items belonged to (almost always one): a row deleted was still its claim's
     // run's (being queued again marks it to rerun), so each count is that run's without reading the rows back
     let done = 0;
