@@ -114,4 +114,12 @@ describe("FieldMapping", () => {
     expect(documents.get("k1")).toEqual({ own: {}, tags: { first: "changed" } });
     expect(documents.get("k2")).toEqual({ tags: { first: "a" } });
   });
+
+  it("copies an object so that a later change to the copy leaves its source as it was, and copies strings, numbers and null as they are", async () => {
+    const document = await mapped(
+      { copy: { author: "writer", "author.name": "name", n: "count", nothing: "none" }, rename: { headline: "writer.name" } },
+      { author: { name: "Ada" }, n: 7, nothing: null, headline: "H" },
+    );
+    expect(document).toEqual({ author: { name: "Ada" }, n: 7, nothing: null, writer: { name: "H" }, name: "Ada", count: 7, none: null });
+  });
 });

@@ -37,11 +37,16 @@ export const FieldMapping = defineModule({
   }),
 });
 
+/** A value no other document shares: a copy of an object or array; a string, number, boolean or null is its own. */
+function ownCopy<T>(value: T): T {
+  return typeof value === "object" && value !== null ? structuredClone(value) : value;
+}
+
 /** Applies a mapping to a document (changing it in place, except `only`, which builds a new one). */
 export function mapDocument(document: Document, settings: FieldMappingSettings): Document {
   for (const [source, target] of Object.entries(settings.copy ?? {})) {
     // a copy must not share nested objects with its source, or a later change to one would show in both
-    if (hasPath(document, source)) setPath(document, target, structuredClone(getPath(document, source)));
+    if (hasPath(document, source)) setPath(document, target, ownCopy(getPath(document, source)));
   }
   for (const [source, target] of Object.entries(settings.rename ?? {})) {
     if (!hasPath(document, source)) continue;
@@ -50,7 +55,7 @@ export function mapDocument(document: Document, settings: FieldMappingSettings):
     setPath(document, target, value);
   }
   // settings are shared by every item of the batch: each document gets its own copy of a value
-  for (const [path, value] of Object.entries(settings.set ?? {})) setPath(document, path, structuredClone(value));
+  for (const [path, value] of Object.entries(settings.set ?? {})) setPath(document, path, ownCopy(value));
   for (const path of settings.drop ?? []) deletePath(document, path);
   if (!settings.only) return document;
   const kept: Document = {};

@@ -20,7 +20,7 @@ export class SqlCursor<T extends Row> implements IterableIterator<T> {
 
   /** The rows not yet read. */
   toArray(): T[] {
-    const rest = this.rows.slice(this.index);
+    const rest = this.index === 0 ? this.rows : this.rows.slice(this.index);
     this.index = this.rows.length;
     return rest;
   }
@@ -177,7 +177,13 @@ function toSqlite(value: unknown): unknown {
   return value;
 }
 
+/** A row as Workers gives it: blobs as `ArrayBuffer`. A row without a blob (nearly all) is taken as it is, copying nothing. */
 function fromSqlite(row: Record<string, SqliteValue>): Row {
+  for (const column in row) if (row[column] instanceof Uint8Array) return withBuffers(row);
+  return row as Row;
+}
+
+function withBuffers(row: Record<string, SqliteValue>): Row {
   const out: Row = {};
   for (const [column, value] of Object.entries(row)) {
     out[column] = value instanceof Uint8Array ? value.slice().buffer : value;
