@@ -24,12 +24,23 @@ function isPlainObject(value: unknown): value is Document {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A dotted path as text, or split into its segments already ({@link segmentsOf}): a module
+ * that applies the same paths to every document of a batch splits them once.
+ */
+export type Path = string | readonly string[];
+
+export function segmentsOf(path: string): readonly string[] {
+  return path.split(".");
+}
+
 /** The parent object of the path's last segment, creating missing objects when `create` is set. */
-function parentOf(document: Document, path: string, create: boolean): { parent: Document; last: string } | undefined {
-  const segments = path.split(".");
-  const last = segments.pop()!;
+function parentOf(document: Document, path: Path, create: boolean): { parent: Document; last: string } | undefined {
+  const segments = typeof path === "string" ? segmentsOf(path) : path;
+  const last = segments[segments.length - 1]!;
   let parent = document;
-  for (const segment of segments) {
+  for (let index = 0; index < segments.length - 1; index++) {
+    const segment = segments[index]!;
     let next = Object.hasOwn(parent, segment) ? parent[segment] : undefined;
     if (!isPlainObject(next)) {
       if (!create) return undefined;
@@ -42,25 +53,25 @@ function parentOf(document: Document, path: string, create: boolean): { parent: 
 }
 
 /** Whether the path leads to a value (null counts as a value). */
-export function hasPath(document: Document, path: string): boolean {
+export function hasPath(document: Document, path: Path): boolean {
   const found = parentOf(document, path, false);
   return found !== undefined && Object.hasOwn(found.parent, found.last);
 }
 
 /** The value at the path, or undefined when it is not there. */
-export function getPath(document: Document, path: string): unknown {
+export function getPath(document: Document, path: Path): unknown {
   const found = parentOf(document, path, false);
   return found && Object.hasOwn(found.parent, found.last) ? found.parent[found.last] : undefined;
 }
 
 /** Sets the value at the path; missing (or non-object) parents along the way become objects. */
-export function setPath(document: Document, path: string, value: unknown): void {
+export function setPath(document: Document, path: Path, value: unknown): void {
   const { parent, last } = parentOf(document, path, true)!;
   parent[last] = value;
 }
 
 /** Removes the value at the path; returns whether there was one. */
-export function deletePath(document: Document, path: string): boolean {
+export function deletePath(document: Document, path: Path): boolean {
   const found = parentOf(document, path, false);
   if (!found || !Object.hasOwn(found.parent, found.last)) return false;
   delete found.parent[found.last];
