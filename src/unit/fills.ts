@@ -109,12 +109,13 @@ export class Fills {
         now,
         fill.run,
       );
-      // the claim carries the content read already, so the job need not read it again
-      const byKey = new Map(rows.map((row) => [row.key, row]));
+      // the claim carries the content read already, so the job need not read it again; its
+      // items are the keys read, in their order, less those queued already
+      let next = 0;
       for (const item of claim.items) {
-        const row = byKey.get(item.key)!;
-        item.content = row.content;
-        item.version = row.version;
+        while (rows[next]!.key !== item.key) next++;
+        item.content = rows[next]!.content;
+        item.version = rows[next]!.version;
       }
       if (rows.length < limit) this.sql.exec("DELETE FROM fills WHERE id = ?", fill.id);
       else

@@ -129,18 +129,19 @@ export class Queue {
   /**
    * Claims the keys of one scope that are not queued yet under a new lease, inserting them
    * assigned (a fill's keys: no pending stage, which saves a write per item). Keys already
-   * queued keep their course, as when queued again. `keys` are in the store's key order.
+   * queued keep their course, as when queued again. `keys` are in the store's key order, and the
+   * claim's items keep it.
    */
   claimKeys(scope: string, keys: string[], leaseMs: number, hops: number, now = Date.now(), run: number | null = null): Claim {
     const claim: Claim = { scope, token: crypto.randomUUID(), leaseUntil: now + leaseMs, items: [] };
     if (keys.length === 0) return claim;
     claim.span = { first: keys[0]!, last: keys[keys.length - 1]! };
-    const wanted = new Set(keys);
-    // a range read of the (scope, key) key: usually few rows, where an IN list would seek every key
-    const queued = this.sql
-      .all<{ key: string }>(q`SELECT key FROM queue WHERE scope = ${scope} AND key >= ${keys[0]} AND key <= ${keys[keys.length - 1]}`)
-      .map((row) => row.key)
-      .filter((key) => wanted.has(key));
+    // a range read of the (scope, key) key: usually no row, where an IN list would seek every key
+    const inRange = this.sql
+      .all<{ key: string }>(q`SELECT key FROM queue WHERE scope = ${scope} AND key >= ${claim.span.first} AND key <= ${claim.span.last}`)
+      .map((row) => row.key);
+    const wanted = inRange.length === 0 ? undefined : new Set(keys);
+    const queued = wanted ? inRange.filter((key) => wanted.has(key)) : [];
     if (queued.length > 0) this.enqueue(scope, queued, hops, now, run);
     const taken = new Set(queued);
     const fresh = taken.size === 0 ? keys : keys.filter((key) => !taken.has(key));
