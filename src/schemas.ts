@@ -76,6 +76,13 @@ export const BatchLine = z.discriminatedUnion("action", [
 ]);
 export type BatchLine = z.infer<typeof BatchLine>;
 
+/**
+ * A batch line as the route hands it to a shard: an add's content as the JSON text it is
+ * stored as, serialized once by the route (which measures it) rather than copied into the
+ * shard as objects and serialized there again.
+ */
+export type StoredLine = Exclude<BatchLine, { action: "add" }> | (Omit<Extract<BatchLine, { action: "add" }>, "content"> & { contentJson: string });
+
 export const KeysBody = z.object({ keys: z.array(Key).min(1, "give at least one key") }).openapi("KeysBody");
 
 export const CreateUnitBody = z

@@ -7,7 +7,7 @@ import { routes, type App } from "../http/route";
 import type { Env } from "../env";
 import type { Schema } from "hono";
 import { CONTENT_ADVICE, contentTooLarge, jsonBytes, LIMITS } from "../limits";
-import { AddBody, BatchLine, ExecuteBody, ScopeOrRecord, UnitName, UnitParam, UnitScopeParam } from "../schemas";
+import { AddBody, BatchLine, ExecuteBody, ScopeOrRecord, type StoredLine, UnitName, UnitParam, UnitScopeParam } from "../schemas";
 import type { BatchLineResult } from "../unit/answers";
 import { describeIssues } from "../zod-issues";
 import { shardedUnit } from "../shards/protocol";
@@ -106,16 +106,14 @@ async function applyBatch(c: Ctx, unit: string): Promise<z.output<typeof BatchAn
     throw new ApiError("PAYLOAD_TOO_LARGE", `a batch holds at most ${LIMITS.batchLines} lines; split it`);
   }
   const errors: BatchLineResult[] = [];
-  const valid: Array<{ line: number; entry: BatchLine; bytes: number }> = [];
+  const valid: Array<{ line: number; entry: StoredLine; bytes: number }> = [];
   lines.forEach((raw, index) => {
     if (raw.trim() === "") return;
     const line = index + 1;
     try {
       const parsed = BatchLine.safeParse(parseJson(raw, `line ${line}`));
       if (!parsed.success) throw new ApiError("INVALID_REQUEST", describeIssues(parsed.error, `line ${line}`));
-      const tooLarge = parsed.data.action === "add" ? contentTooLarge(JSON.stringify(parsed.data.content)) : undefined;
-      if (tooLarge) throw new ApiError("PAYLOAD_TOO_LARGE", `line ${line}: ${tooLarge}: ${CONTENT_ADVICE}`);
-      valid.push({ line, entry: parsed.data, bytes: jsonBytes(raw) });
+      valid.push({ line, entry: storedLine(parsed.data, line), bytes: jsonBytes(raw) });
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       const key = safeKey(raw);
@@ -133,6 +131,16 @@ async function applyBatch(c: Ctx, unit: string): Promise<z.output<typeof BatchAn
   if (full) throw new ApiError("STORAGE_FULL", full.detail);
   errors.sort((a, b) => a.line - b.line);
   return { message: "COMPLETED_WITH_ERRORS", count: applied, errors };
+}
+
+/** The line as a shard stores it: an add's content as JSON text, measured against the limit. */
+function storedLine(entry: BatchLine, line: number): StoredLine {
+  if (entry.action !== "add") return entry;
+  const { content, ...rest } = entry;
+  const contentJson = JSON.stringify(content);
+  const tooLarge = contentTooLarge(contentJson);
+  if (tooLarge) throw new ApiError("PAYLOAD_TOO_LARGE", `line ${line}: ${tooLarge}: ${CONTENT_ADVICE}`);
+  return { ...rest, contentJson };
 }
 
 /** The error each line of a call that threw gets: the refusal, OVERLOADED, STORAGE_FULL, or INTERNAL_ERROR (logged, never shown). */

@@ -8,7 +8,7 @@ import { isFailure, type Failure } from "../errors";
 import { forEachConcurrently } from "../concurrency";
 import type { ChunkLimits } from "../chunks";
 import { chunksWithin } from "../chunks";
-import type { BatchLine } from "../schemas";
+import type { StoredLine } from "../schemas";
 import type { BatchLineResult } from "../unit/answers";
 import type { AdminCaller, Caller } from "../unit/grants";
 import { LIST_BUDGET, type StoredRecord } from "../unit/records";
@@ -20,7 +20,7 @@ import { SHARDS_AT_ONCE, unrouted } from "../routing/router";
 import type { UnitRouter } from "./unit-rpc";
 
 /** A batch line as the route read it: its number in the body, its entry, its size for the runs. */
-export type Line = { line: number; entry: BatchLine; bytes: number };
+export type Line = { line: number; entry: StoredLine; bytes: number };
 
 /** Shard 0 creates the unit: it holds the creation's lock, draws the unit's placement seed, lays the other shards, then itself (lifecycle.ts). */
 export async function create(

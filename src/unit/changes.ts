@@ -11,7 +11,7 @@ import { hasPipeline } from "../modules/pipeline";
 import { isSpread, type AcrossShards } from "./across-shards";
 import type { PipelineItem, UnitAccess } from "../modules/types";
 import type { YieldBudget } from "../yield-budget";
-import type { BatchLine } from "../schemas";
+import type { StoredLine } from "../schemas";
 import type { BatchLineResult } from "./answers";
 import type { UnitConfig } from "./config";
 import type { Queue } from "./queue";
@@ -49,7 +49,7 @@ export class Changes {
   }
 
   /** A client's batch lines, each applied on its own, in one transaction with what they set in motion; each line's error carries its number. */
-  applyLines(unit: UnitConfig, lines: Array<{ line: number; entry: BatchLine }>): { applied: number; errors: BatchLineResult[] } {
+  applyLines(unit: UnitConfig, lines: Array<{ line: number; entry: StoredLine }>): { applied: number; errors: BatchLineResult[] } {
     const errors: BatchLineResult[] = [];
     let applied = 0;
     this.sql.transaction(() => {
@@ -57,7 +57,7 @@ export class Changes {
         const version = entry.version ?? Date.now();
         const outcome =
           entry.action === "add"
-            ? this.records.add(entry.key, entry.scope, entry.content, entry.policy, version)
+            ? this.records.addJson(entry.key, entry.scope, entry.contentJson, entry.policy, version)
             : this.records.delete(entry.key, entry.scope, entry.policy, version);
         if ("error" in outcome) errors.push({ line, key: entry.key, error: outcome.error, detail: outcome.detail });
         else {

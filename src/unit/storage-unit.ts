@@ -11,7 +11,7 @@ import type { Env } from "../env";
 import type { Failure } from "../errors";
 import type { ShardLayout } from "../routing/layout";
 import type { RoutedCall } from "../routing/router";
-import type { BatchLine, ModulesConfig, ReprocessingSettings, Schedule } from "../schemas";
+import type { ModulesConfig, ReprocessingSettings, Schedule, StoredLine } from "../schemas";
 import type { BatchLineResult, ShardInfo, UnitStatus } from "./answers";
 import type { AdminCaller, Caller, Need, Permission, UserCaller } from "./grants";
 import type { HistoryPoint } from "./history";
@@ -135,7 +135,7 @@ export class StorageUnit extends DurableObject<Env> {
   /** Lines of a batch, each applied on its own; each carries its number in the caller's body, for its error. */
   async batch(
     call: RoutedCall<Caller>,
-    lines: Array<{ line: number; entry: BatchLine }>,
+    lines: Array<{ line: number; entry: StoredLine }>,
   ): Promise<{ applied: number; errors: BatchLineResult[] } | Failure> {
     return this.parts.guard.withUnit(call, "write", (unit) => this.parts.writes.batch(unit, call, lines));
   }

@@ -7,7 +7,7 @@
  */
 import { failure, isFailure, type Failure } from "../errors";
 import { isMoved, moved } from "../routing/layout";
-import type { BatchLine } from "../schemas";
+import type { StoredLine } from "../schemas";
 import type { BatchLineResult } from "./answers";
 import type { Changes } from "./changes";
 import type { UnitConfig } from "./config";
@@ -30,7 +30,7 @@ export interface WritesHost {
   afterEnqueue(): Promise<void>;
 }
 
-type Line = { line: number; entry: BatchLine };
+type Line = { line: number; entry: StoredLine };
 
 export class Writes {
   constructor(private readonly host: WritesHost) {}
