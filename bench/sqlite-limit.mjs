@@ -9,8 +9,10 @@
  * (default 1000), BENCH_ROUNDS times (default 3), printing the range:
  * - ingest: one upsert per record (as `transaction/batch` adds a record);
  * - queue insert / claim update / delete by key list: one statement per batch (json_each);
+ *   delete by key range: a fill's claim completed as the server does (src/unit/queue.ts);
  * - drain cycle: per batch, read the records' content, insert their queue rows under a
- *   lease, delete them at completion (the least a drain of `reprocess/all` does in SQL);
+ *   lease, delete them by their range at completion (the least a drain of `reprocess/all`
+ *   does in SQL);
  * - drain read only: the same reads alone, as if a batch were leased as one key range.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -71,6 +73,12 @@ function measureRound() {
   figures["queue claim (update)"] = timed(() => inBatches((keys, start) => claim.all(`t${start}`, Date.now() + 1, keys.length)));
   const remove = db.prepare("DELETE FROM queue WHERE scope = 'raw' AND key IN (SELECT value FROM json_each(?)) AND NOT rerun = 1");
   figures["queue delete (batch)"] = timed(() => inBatches((keys) => remove.run(JSON.stringify(keys))));
+  const removeRange = db.prepare("DELETE FROM queue WHERE scope = 'raw' AND key >= ? AND key <= ? AND lease_token = ? AND NOT rerun = 1");
+  const leaseAll = db.prepare(
+    "INSERT INTO queue (scope, key, state, next_run_at, lease_token, run) SELECT 'raw', value, 1, ?, 'all', 1 FROM json_each(?)",
+  );
+  inBatches((keys) => leaseAll.run(Date.now(), JSON.stringify(keys)));
+  figures["queue delete (range)"] = timed(() => inBatches((keys) => removeRange.run(keys[0], keys.at(-1), "all")));
 
   const read = db.prepare("SELECT key, content, version FROM records WHERE scope = 'raw' AND content IS NOT NULL AND key > ? ORDER BY key LIMIT ?");
   const lease = db.prepare(
@@ -87,7 +95,7 @@ function measureRound() {
       for (const row of rows) JSON.parse(row.content);
       cursor = rows.at(-1).key;
       db.exec("BEGIN");
-      remove.run(keys);
+      removeRange.run(rows[0].key, cursor, `t${start}`);
       db.exec("COMMIT");
     }
   });
