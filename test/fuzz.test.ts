@@ -50,7 +50,7 @@ async function restoreVictim(): Promise<void> {
   await stub.setModules(ADMIN_CALL, { modules: {}, settings: {} });
   for (const key of SEEDED_KEYS) {
     if ("error" in (await stub.fetchRecord(ADMIN_CALL, key)))
-      await stub.add(ADMIN_CALL, "raw", { key, content: { seeded: true }, policy: "merge", version: 0 });
+      await stub.add(ADMIN_CALL, "raw", { key, contentJson: JSON.stringify({ seeded: true }), policy: "merge", version: 0 });
   }
   for (const permission of ["r", "w", "rw"] as const) await grant(permission, userTokens.names[permission], victim);
 }

@@ -46,7 +46,8 @@ describe("the shard protocol's table", () => {
     const name = await createUnit({ shards: 8, reprocessingQueue: true, contentProcessing: false });
     const unit = shardedUnit(env, name);
     expect(await unit.setModules(ADMIN, { modules: { raw: [{ module: "Noop", settings: {} }] }, settings: {} })).toEqual({ ok: true });
-    for (let i = 0; i < 40; i++) expect(await unit.add(ADMIN, "raw", { key: `k${i}`, content: { i }, policy: "overwrite" })).toEqual({ ok: true });
+    for (let i = 0; i < 40; i++)
+      expect(await unit.add(ADMIN, "raw", { key: `k${i}`, contentJson: JSON.stringify({ i }), policy: "overwrite" })).toEqual({ ok: true });
     expect(await unit.fetchRecord(ADMIN, "k7")).toMatchObject({ key: "k7" });
     expect(await unit.getModules(ADMIN)).toMatchObject({ modules: { raw: [{ module: "Noop" }] } });
     // paused, so that the queue holds what was queued when the status is read

@@ -191,7 +191,7 @@ describe("a Worker whose cached layout of a unit is stale", () => {
       const shard = shardStub(unit, index);
       expect(await shard.setPaused(ADMIN_CALL, true)).toEqual({ ok: true });
       // written before the pipeline exists, so only the schedule's run queues it
-      expect(await shard.add(ADMIN_CALL, "raw", { key, content: {}, policy: "merge" })).toEqual({ ok: true });
+      expect(await shard.add(ADMIN_CALL, "raw", { key, contentJson: "{}", policy: "merge" })).toEqual({ ok: true });
       expect(await shard.setModules(ADMIN_CALL, { modules: { raw: [{ module: "Noop", settings: {} }] }, settings: {} })).toEqual({ ok: true });
       expect(await shard.setSchedules(ADMIN_CALL, schedules, now)).toEqual([expect.objectContaining({ scope: "raw" })]);
     }

@@ -56,7 +56,7 @@ async function busyUnit(shards: number, count: number) {
 /** A record written inside the object, as an item of the job's running batch writes it: no request runs while a batch travels. */
 function writeInside(instance: StorageUnit, key: string, content: Record<string, unknown>): void {
   const { records } = (instance as unknown as { parts: { records: RecordStore } }).parts;
-  expect(records.add(key, "raw", content, "overwrite", Date.now())).toHaveProperty("changed");
+  expect(records.addJson(key, "raw", JSON.stringify(content), "overwrite", Date.now())).toHaveProperty("changed");
 }
 
 async function everyShard(unit: string, shards: number): Promise<ShardRows[]> {

@@ -9,6 +9,7 @@ import type { Schema } from "hono";
 import { CONTENT_ADVICE, contentTooLarge, jsonBytes, LIMITS } from "../limits";
 import { AddBody, BatchLine, ExecuteBody, ScopeOrRecord, type StoredLine, UnitName, UnitParam, UnitScopeParam } from "../schemas";
 import type { BatchLineResult } from "../unit/answers";
+import type { Json } from "../unit/records";
 import { describeIssues } from "../zod-issues";
 import { shardedUnit } from "../shards/protocol";
 import type { Caller } from "../unit/grants";
@@ -44,9 +45,8 @@ export function transactionRoutes<S extends Schema>(app: App<S>) {
     errors: ["STORAGE_UNIT_DOESNT_EXIST", "KEY_NOT_FOUND", "NEWER_VERSION_ALREADY_EXISTS"],
   } as const;
   const addHandler = async (c: Ctx, params: { unit: string; scope: string }, body: z.output<typeof AddBody>) => {
-    const tooLarge = contentTooLarge(JSON.stringify(body.content));
-    if (tooLarge) throw new ApiError("PAYLOAD_TOO_LARGE", `${tooLarge}: ${CONTENT_ADVICE}`);
-    unwrap(await shardedUnit(c.env, params.unit).add(c.var.caller, params.scope, body));
+    const { content, ...rest } = body;
+    unwrap(await shardedUnit(c.env, params.unit).add(c.var.caller, params.scope, { ...rest, contentJson: storableJson(content) }));
   };
   const executeHandler = async (c: Ctx, params: { unit: string; scope: string }, body: z.output<typeof ExecuteBody>) => {
     unwrap(await shardedUnit(c.env, params.unit).remove(c.var.caller, params.scope, body));
@@ -133,14 +133,23 @@ async function applyBatch(c: Ctx, unit: string): Promise<z.output<typeof BatchAn
   return { message: "COMPLETED_WITH_ERRORS", count: applied, errors };
 }
 
-/** The line as a shard stores it: an add's content as JSON text, measured against the limit. */
+/**
+ * A scope's content as the JSON text a shard stores: serialized once, here, where it is
+ * measured against the limit, rather than copied into the shard as objects and serialized
+ * there again. `where` prefixes the refusal ("line 3: ").
+ */
+function storableJson(content: Json, where = ""): string {
+  const json = JSON.stringify(content);
+  const tooLarge = contentTooLarge(json);
+  if (tooLarge) throw new ApiError("PAYLOAD_TOO_LARGE", `${where}${tooLarge}: ${CONTENT_ADVICE}`);
+  return json;
+}
+
+/** The line as a shard stores it: an add's content as JSON text. */
 function storedLine(entry: BatchLine, line: number): StoredLine {
   if (entry.action !== "add") return entry;
   const { content, ...rest } = entry;
-  const contentJson = JSON.stringify(content);
-  const tooLarge = contentTooLarge(contentJson);
-  if (tooLarge) throw new ApiError("PAYLOAD_TOO_LARGE", `line ${line}: ${tooLarge}: ${CONTENT_ADVICE}`);
-  return { ...rest, contentJson };
+  return { ...rest, contentJson: storableJson(content, `line ${line}: `) };
 }
 
 /** The error each line of a call that threw gets: the refusal, OVERLOADED, STORAGE_FULL, or INTERNAL_ERROR (logged, never shown). */

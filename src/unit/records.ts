@@ -41,14 +41,10 @@ export class RecordStore {
   }
 
   /**
-   * Writes one scope. Returns the scopes whose content changed (the written one, plus
-   * those an `overwrite` dropped), or the reason nothing changed.
+   * Writes one scope, its content as the JSON text to store (serialized once by whoever
+   * measured it: the route, or a module's write). Returns the scopes whose content changed
+   * (the written one, plus those an `overwrite` dropped), or the reason nothing changed.
    */
-  add(key: string, scope: string, content: Json, policy: AddPolicy, version: number, now = Date.now()): { changed: string[] } | Failure {
-    return this.addJson(key, scope, JSON.stringify(content), policy, version, now);
-  }
-
-  /** {@link add} with the content already as JSON text (a module's write, measured before it is stored). */
   addJson(key: string, scope: string, contentJson: string, policy: AddPolicy, version: number, now = Date.now()): { changed: string[] } | Failure {
     const rows = this.rowsOf(key);
     if (policy === "new" && rows.some((row) => row.content !== null)) {

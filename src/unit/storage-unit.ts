@@ -17,7 +17,7 @@ import type { AdminCaller, Caller, Need, Permission, UserCaller } from "./grants
 import type { HistoryPoint } from "./history";
 import type { UnitMetrics } from "./metrics";
 import type { FailedItem } from "./queue";
-import type { AddPolicy, DeletePolicy, Json, StoredRecord } from "./records";
+import type { AddPolicy, DeletePolicy, StoredRecord } from "./records";
 import type { Reference, Referrer } from "./references";
 import type { RunFilter, RunRequest } from "./run-control";
 import type { RunPart } from "./runs";
@@ -119,7 +119,7 @@ export class StorageUnit extends DurableObject<Env> {
   async add(
     call: RoutedCall<Caller>,
     scope: string,
-    input: { key: string; content: Json; policy: AddPolicy; version?: number },
+    input: { key: string; contentJson: string; policy: AddPolicy; version?: number },
   ): Promise<{ ok: true } | Failure> {
     return this.parts.guard.withUnit(call, "write", (unit) => this.parts.writes.add(unit, call, scope, input));
   }

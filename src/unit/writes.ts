@@ -13,7 +13,7 @@ import type { Changes } from "./changes";
 import type { UnitConfig } from "./config";
 import type { Caller } from "./grants";
 import { unrouted, type RoutedCall } from "../routing/router";
-import type { AddPolicy, DeletePolicy, Json, RecordStore } from "./records";
+import type { AddPolicy, DeletePolicy, RecordStore } from "./records";
 import type { Peer, Split } from "./split";
 import { byPlace } from "./split-forward";
 import type { Sql } from "./sql";
@@ -35,12 +35,12 @@ type Line = { line: number; entry: StoredLine };
 export class Writes {
   constructor(private readonly host: WritesHost) {}
 
-  add(unit: UnitConfig, call: RoutedCall<Caller>, scope: string, input: { key: string; content: Json; policy: AddPolicy; version?: number }) {
+  add(unit: UnitConfig, call: RoutedCall<Caller>, scope: string, input: { key: string; contentJson: string; policy: AddPolicy; version?: number }) {
     return this.write(
       unit,
       call,
       input.key,
-      () => this.host.records.add(input.key, scope, input.content, input.policy, input.version ?? Date.now()),
+      () => this.host.records.addJson(input.key, scope, input.contentJson, input.policy, input.version ?? Date.now()),
       (peer, forwarded) => peer.add(forwarded, scope, input),
     );
   }

@@ -42,7 +42,7 @@ beforeEach(() => {
   migrate(sql);
   budget = new CountingBudget();
   records = new RecordStore(sql, {}, budget);
-  for (let n = 0; n < 10; n++) records.add(`k${n}`, "raw", large(n), "overwrite", 1);
+  for (let n = 0; n < 10; n++) records.addJson(`k${n}`, "raw", JSON.stringify(large(n)), "overwrite", 1);
 });
 
 describe("a page of large records", () => {
@@ -64,8 +64,8 @@ describe("a page of large records", () => {
   });
 
   it("reads every key of a list that mixes small and large records, in order, whatever the size of each step", async () => {
-    for (let n = 0; n < 30; n++) records.add(`s${String(n).padStart(2, "0")}`, "raw", { n }, "overwrite", 1);
-    records.add("s15", "raw", large(15), "overwrite", 2);
+    for (let n = 0; n < 30; n++) records.addJson(`s${String(n).padStart(2, "0")}`, "raw", JSON.stringify({ n }), "overwrite", 1);
+    records.addJson("s15", "raw", JSON.stringify(large(15)), "overwrite", 2);
     const keys = [...Array.from({ length: 30 }, (_, n) => `s${String(n).padStart(2, "0")}`), "k0", "k1"];
     expect((await records.page("s", 100)).records.map((record) => record.key)).toEqual(keys.slice(0, 30));
     expect(records.getMany(keys).records.map((record) => record.key)).toEqual(keys);
